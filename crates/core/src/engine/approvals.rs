@@ -1,0 +1,777 @@
+//! Approvals that workflows share: a request bound to one version of a thing,
+//! the roles that may decide, N of M approvals, no self-approval, a comment
+//! with every refusal, and a deadline that reminds and then escalates.
+//!
+//! The owning workflow calls [`request`] and [`decide`] inside its own
+//! transaction and acts on the [`Outcome`] (e.g. content moves to Approved).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use super::Ctx;
+use super::escalation::{self, Policy};
+use super::events::{self, NewEvent};
+use super::outbox::{self, NewNotification};
+use super::timers::{self, HandlerFuture, NewTimer, Timer};
+use crate::error::{Error, Result};
+use crate::org::{Org, Person, RoleRef};
+
+pub const REMIND_TIMER: &str = "approval.remind";
+pub const DEADLINE_TIMER: &str = "approval.deadline";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+    RequestChanges,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::RequestChanges => "request_changes",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "approve" => Some(Decision::Approve),
+            "reject" => Some(Decision::Reject),
+            "request_changes" => Some(Decision::RequestChanges),
+            _ => None,
+        }
+    }
+}
+
+/// What a decision did to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    /// More approvals are needed.
+    Pending {
+        approvals: u32,
+        required: u32,
+    },
+    Approved,
+    /// A concurrent approver got there first: the decision is recorded, the
+    /// request was already approved.
+    AlreadyApproved,
+    Rejected,
+    ChangesRequested,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApprovalRequest {
+    pub id: i64,
+    pub workflow: String,
+    pub entity_id: String,
+    pub subject_version: i32,
+    pub title: String,
+    pub requested_by: String,
+    pub eligible_roles: Vec<String>,
+    pub required: i32,
+    pub status: String,
+    pub deadline: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl ApprovalRequest {
+    pub fn eligible(&self) -> Vec<RoleRef> {
+        self.eligible_roles
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct DecisionRecord {
+    pub approver: String,
+    pub decision: String,
+    pub comment: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+const SELECT: &str = "SELECT id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, status, deadline, created_at, decided_at FROM approval_requests";
+
+/// Who may decide, and the rule for N of M.
+#[derive(Debug, Clone)]
+pub struct NewApproval {
+    pub workflow: String,
+    pub entity_id: String,
+    pub subject_version: i32,
+    pub title: String,
+    pub requested_by: String,
+    pub eligible: Vec<RoleRef>,
+    pub required: u32,
+    /// Default: now + `approvals.deadline` from config.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// Check a decision against the request and the decisions so far: pure.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    org: &Org,
+    req: &ApprovalRequest,
+    prior: &[DecisionRecord],
+    approver: &Person,
+    decision: Decision,
+    comment: &str,
+    version: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    if approver.handle == req.requested_by {
+        return Err(Error::forbidden(format!(
+            "{} requested this approval and cannot decide it: no self-approval",
+            approver.label()
+        )));
+    }
+    let eligible = req.eligible();
+    if !org.holds_any(approver, &eligible) {
+        let roles: Vec<String> = eligible.iter().map(|r| r.to_string()).collect();
+        return Err(Error::forbidden(format!(
+            "{} may not decide {:?}: it needs one of these roles: {}",
+            approver.label(),
+            req.title,
+            roles.join(", ")
+        )));
+    }
+    if let Some(v) = version {
+        if v != req.subject_version {
+            return Err(Error::conflict(format!(
+                "version {v} is superseded: the request is for version {}",
+                req.subject_version
+            )));
+        }
+    }
+    if decision != Decision::Approve && comment.trim().is_empty() {
+        return Err(Error::invalid(
+            "a rejection or a request for changes needs a comment saying why",
+        ));
+    }
+    if let Some(mine) = prior.iter().find(|d| d.approver == approver.handle) {
+        return Err(Error::conflict(format!(
+            "{} already decided ({}) at {}",
+            approver.label(),
+            mine.decision,
+            mine.decided_at.format("%Y-%m-%d %H:%M UTC")
+        )));
+    }
+    match req.status.as_str() {
+        "pending" => {}
+        "approved" if decision == Decision::Approve => return Ok(Outcome::AlreadyApproved),
+        "escalated" => {
+            return Err(Error::conflict(format!(
+                "the deadline ({}) passed and the request was escalated: it can no longer be decided here",
+                req.deadline.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
+        "cancelled" => {
+            return Err(Error::conflict(
+                "this approval request was superseded by a newer version".to_string(),
+            ));
+        }
+        other => {
+            return Err(Error::conflict(format!(
+                "the request is already {}",
+                other.replace('_', " ")
+            )));
+        }
+    }
+    if now > req.deadline {
+        return Err(Error::conflict(format!(
+            "the deadline ({}) has passed: the request is being escalated",
+            req.deadline.format("%Y-%m-%d %H:%M UTC")
+        )));
+    }
+    Ok(match decision {
+        Decision::Approve => {
+            let approvals = prior.iter().filter(|d| d.decision == "approve").count() as u32 + 1;
+            let required = u32::try_from(req.required).unwrap_or(1);
+            if approvals >= required {
+                Outcome::Approved
+            } else {
+                Outcome::Pending {
+                    approvals,
+                    required,
+                }
+            }
+        }
+        Decision::Reject => Outcome::Rejected,
+        Decision::RequestChanges => Outcome::ChangesRequested,
+    })
+}
+
+/// Open an approval request (superseding a pending one for an older version
+/// of the same entity), schedule its reminder and deadline, and notify the
+/// people who may decide.
+pub async fn request(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    new: &NewApproval,
+) -> Result<ApprovalRequest> {
+    let now = ctx.now();
+    let requester = ctx.org.actor(&new.requested_by)?;
+    if new.required == 0 {
+        return Err(Error::invalid("an approval needs at least one approver"));
+    }
+    let deciders: Vec<&Person> = ctx
+        .org
+        .people
+        .iter()
+        .filter(|p| p.handle != requester.handle && ctx.org.holds_any(p, &new.eligible))
+        .collect();
+    if (deciders.len() as u32) < new.required {
+        return Err(Error::invalid(format!(
+            "{} approvals are needed but only {} people other than the requester hold the roles",
+            new.required,
+            deciders.len()
+        )));
+    }
+    let deadline = new
+        .deadline
+        .unwrap_or(now + ctx.config.approvals.deadline.delta());
+    if deadline <= now {
+        return Err(Error::invalid(
+            "the approval deadline must be in the future",
+        ));
+    }
+    supersede(ctx, conn, &new.workflow, &new.entity_id, &new.requested_by).await?;
+    let roles: Vec<String> = new.eligible.iter().map(|r| r.to_string()).collect();
+    let req: ApprovalRequest = sqlx::query_as(
+        "INSERT INTO approval_requests (workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, deadline, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, status, deadline, created_at, decided_at",
+    )
+    .bind(&new.workflow)
+    .bind(&new.entity_id)
+    .bind(new.subject_version)
+    .bind(&new.title)
+    .bind(&new.requested_by)
+    .bind(&roles)
+    .bind(i32::try_from(new.required).unwrap_or(i32::MAX))
+    .bind(deadline)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let key = req.id.to_string();
+    let remind_at = deadline - ctx.config.approvals.remind_before.delta();
+    if remind_at > now {
+        timers::schedule(
+            conn,
+            &NewTimer::new(REMIND_TIMER, "approvals", &key, remind_at),
+            now,
+        )
+        .await?;
+    }
+    timers::schedule(
+        conn,
+        &NewTimer::new(DEADLINE_TIMER, "approvals", &key, deadline),
+        now,
+    )
+    .await?;
+    for p in &deciders {
+        let n = NewNotification::to_person(
+            &p.handle,
+            new.workflow.clone(),
+            &new.entity_id,
+            format!("Approval needed: {}", new.title),
+        )
+        .body(format!(
+            "{} asks for approval of version {} (needs {} of {}). Decide by {}.",
+            requester.label(),
+            new.subject_version,
+            new.required,
+            deciders.len(),
+            deadline.format("%Y-%m-%d %H:%M UTC")
+        ))
+        .dedupe(format!("approval:{}:request:{}", req.id, p.handle))
+        .payload(serde_json::json!({ "approval_id": req.id }));
+        outbox::enqueue(ctx, conn, &n).await?;
+    }
+    events::append(
+        conn,
+        &NewEvent::new(
+            new.workflow.clone(),
+            "approval",
+            &new.entity_id,
+            "approval_requested",
+            &new.requested_by,
+        )
+        .payload(serde_json::json!({
+            "approval_id": req.id, "version": new.subject_version, "required": new.required,
+            "eligible": roles, "deadline": deadline,
+        })),
+        now,
+    )
+    .await?;
+    Ok(req)
+}
+
+/// Cancel the pending request of an entity (a new version supersedes it).
+pub async fn supersede(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+    actor: &str,
+) -> Result<Option<i64>> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE approval_requests SET status = 'cancelled', decided_at = $3
+         WHERE workflow = $1 AND entity_id = $2 AND status = 'pending' RETURNING id",
+    )
+    .bind(workflow)
+    .bind(entity_id)
+    .bind(ctx.now())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = id {
+        timers::cancel(conn, "approvals", &id.to_string(), None).await?;
+        events::append(
+            conn,
+            &NewEvent::new(
+                workflow,
+                "approval",
+                entity_id,
+                "approval_superseded",
+                actor,
+            )
+            .payload(serde_json::json!({ "approval_id": id })),
+            ctx.now(),
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
+/// Lock and load a request.
+async fn lock(conn: &mut PgConnection, id: i64) -> Result<ApprovalRequest> {
+    let req: Option<ApprovalRequest> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    req.ok_or_else(|| Error::not_found(format!("no approval request #{id}")))
+}
+
+pub async fn get(conn: &mut PgConnection, id: i64) -> Result<ApprovalRequest> {
+    let req: Option<ApprovalRequest> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    req.ok_or_else(|| Error::not_found(format!("no approval request #{id}")))
+}
+
+/// The latest request for an entity.
+pub async fn latest_for(
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+) -> Result<Option<ApprovalRequest>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE workflow = $1 AND entity_id = $2 ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(workflow)
+    .bind(entity_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn decisions(conn: &mut PgConnection, request_id: i64) -> Result<Vec<DecisionRecord>> {
+    Ok(sqlx::query_as(
+        "SELECT approver, decision, comment, decided_at FROM approval_decisions WHERE request_id = $1 ORDER BY id",
+    )
+    .bind(request_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Record a decision. The request row is locked, so two approvers deciding
+/// at the same instant are serialised: both are recorded, the request is
+/// approved once.
+pub async fn decide(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    request_id: i64,
+    approver: &str,
+    decision: Decision,
+    comment: &str,
+    version: Option<i32>,
+) -> Result<(ApprovalRequest, Outcome)> {
+    let now = ctx.now();
+    let person = ctx.org.actor(approver)?.clone();
+    let mut req = lock(conn, request_id).await?;
+    let prior = decisions(conn, request_id).await?;
+    let outcome = evaluate(
+        &ctx.org, &req, &prior, &person, decision, comment, version, now,
+    )?;
+    sqlx::query(
+        "INSERT INTO approval_decisions (request_id, approver, decision, comment, decided_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(request_id)
+    .bind(approver)
+    .bind(decision.as_str())
+    .bind(comment)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let new_status = match outcome {
+        Outcome::Approved => Some("approved"),
+        Outcome::Rejected => Some("rejected"),
+        Outcome::ChangesRequested => Some("changes_requested"),
+        Outcome::Pending { .. } | Outcome::AlreadyApproved => None,
+    };
+    if let Some(status) = new_status {
+        sqlx::query("UPDATE approval_requests SET status = $2, decided_at = $3 WHERE id = $1")
+            .bind(request_id)
+            .bind(status)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        timers::cancel(conn, "approvals", &request_id.to_string(), None).await?;
+        let n = NewNotification::to_person(
+            &req.requested_by,
+            req.workflow.clone(),
+            &req.entity_id,
+            format!("{}: {}", req.title, status.replace('_', " ")),
+        )
+        .body(format!(
+            "{} decided: {}. {}",
+            person.label(),
+            decision.as_str().replace('_', " "),
+            comment
+        ))
+        .dedupe(format!("approval:{request_id}:outcome"))
+        .payload(serde_json::json!({ "approval_id": request_id }));
+        outbox::enqueue(ctx, conn, &n).await?;
+        req.status = status.to_string();
+        req.decided_at = Some(now);
+    }
+    let from = new_status.map(|_| "pending");
+    events::append(
+        conn,
+        &NewEvent::new(req.workflow.clone(), "approval", &req.entity_id, format!("approval_{}", decision.as_str()), approver)
+            .transition(from, new_status.unwrap_or(req.status.as_str()))
+            .reason(comment)
+            .payload(serde_json::json!({ "approval_id": request_id, "version": req.subject_version, "outcome": outcome })),
+        now,
+    )
+    .await?;
+    Ok((req, outcome))
+}
+
+/// Pending requests that `handle` may decide and has not, oldest first.
+pub async fn queue_for(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    handle: &str,
+) -> Result<Vec<ApprovalRequest>> {
+    let person = ctx.org.actor(handle)?;
+    let pending: Vec<ApprovalRequest> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} r WHERE status = 'pending' AND requested_by <> $1
+           AND NOT EXISTS (SELECT 1 FROM approval_decisions d WHERE d.request_id = r.id AND d.approver = $1)
+         ORDER BY created_at, id"
+    )))
+    .bind(handle)
+    .fetch_all(conn)
+    .await?;
+    Ok(pending
+        .into_iter()
+        .filter(|r| ctx.org.holds_any(person, &r.eligible()))
+        .collect())
+}
+
+/// Timer handler: remind the approvers who have not decided.
+pub fn on_remind<'a>(
+    ctx: &'a Ctx,
+    conn: &'a mut PgConnection,
+    timer: &'a Timer,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let id: i64 = timer
+            .entity_id
+            .parse()
+            .map_err(|_| Error::invalid("bad approval timer"))?;
+        let req = lock(conn, id).await?;
+        if req.status != "pending" {
+            return Ok(());
+        }
+        let prior = decisions(conn, id).await?;
+        let eligible = req.eligible();
+        let waiting: Vec<String> = ctx
+            .org
+            .people
+            .iter()
+            .filter(|p| p.handle != req.requested_by && ctx.org.holds_any(p, &eligible))
+            .filter(|p| !prior.iter().any(|d| d.approver == p.handle))
+            .map(|p| p.handle.clone())
+            .collect();
+        for handle in &waiting {
+            let n = NewNotification::to_person(
+                handle,
+                req.workflow.clone(),
+                &req.entity_id,
+                format!("Reminder: {} needs your decision", req.title),
+            )
+            .body(format!(
+                "Decide by {}.",
+                req.deadline.format("%Y-%m-%d %H:%M UTC")
+            ))
+            .dedupe(format!("approval:{id}:remind:{handle}"))
+            .payload(serde_json::json!({ "approval_id": id }));
+            outbox::enqueue(ctx, conn, &n).await?;
+        }
+        events::append(
+            conn,
+            &NewEvent::new(
+                req.workflow.clone(),
+                "approval",
+                &req.entity_id,
+                "approval_reminded",
+                "engine",
+            )
+            .payload(serde_json::json!({ "approval_id": id, "reminded": waiting })),
+            ctx.now(),
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+/// Timer handler: the deadline passed undecided; escalate.
+pub fn on_deadline<'a>(
+    ctx: &'a Ctx,
+    conn: &'a mut PgConnection,
+    timer: &'a Timer,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let id: i64 = timer
+            .entity_id
+            .parse()
+            .map_err(|_| Error::invalid("bad approval timer"))?;
+        let req = lock(conn, id).await?;
+        if req.status != "pending" {
+            return Ok(());
+        }
+        let now = ctx.now();
+        sqlx::query(
+            "UPDATE approval_requests SET status = 'escalated', decided_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        events::append(
+            conn,
+            &NewEvent::new(
+                req.workflow.clone(),
+                "approval",
+                &req.entity_id,
+                "approval_escalated",
+                "engine",
+            )
+            .transition(Some("pending"), "escalated")
+            .reason("the approval deadline passed without a decision")
+            .payload(serde_json::json!({ "approval_id": id })),
+            now,
+        )
+        .await?;
+        let policy = Policy::named(ctx, &ctx.config.approvals.escalation_policy)?;
+        escalation::start(
+            ctx,
+            conn,
+            &req.workflow,
+            &format!("approval:{id}"),
+            &format!("Overdue approval: {}", req.title),
+            &policy,
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+/// How long until the deadline (negative when past), for display.
+pub fn time_left(req: &ApprovalRequest, now: DateTime<Utc>) -> TimeDelta {
+    req.deadline - now
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, EMBEDDED_DEFAULT};
+
+    fn org() -> Org {
+        let config =
+            Config::from_toml_str("default", EMBEDDED_DEFAULT).unwrap_or_else(|e| panic!("{e}"));
+        Org::from_config(&config).unwrap_or_else(|(k, r)| panic!("{k}: {r}"))
+    }
+
+    fn req(required: i32, status: &str) -> ApprovalRequest {
+        let now = DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_default();
+        ApprovalRequest {
+            id: 1,
+            workflow: "content".into(),
+            entity_id: "7".into(),
+            subject_version: 3,
+            title: "Spring sale e-mail".into(),
+            requested_by: "lena".into(),
+            eligible_roles: vec!["director:marketing".into(), "director:creative".into()],
+            required,
+            status: status.into(),
+            deadline: now + TimeDelta::hours(24),
+            created_at: now,
+            decided_at: None,
+        }
+    }
+
+    fn rec(who: &str, what: &str) -> DecisionRecord {
+        DecisionRecord {
+            approver: who.into(),
+            decision: what.into(),
+            comment: String::new(),
+            decided_at: DateTime::from_timestamp(1_780_000_100, 0).unwrap_or_default(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_500, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn n_of_m_counts_approvals() {
+        let org = org();
+        let maya = org
+            .person("maya")
+            .cloned()
+            .unwrap_or_else(|| panic!("maya"));
+        let iris = org
+            .person("iris")
+            .cloned()
+            .unwrap_or_else(|| panic!("iris"));
+        let r = req(2, "pending");
+        let first = evaluate(&org, &r, &[], &maya, Decision::Approve, "", Some(3), now());
+        assert_eq!(
+            first.ok(),
+            Some(Outcome::Pending {
+                approvals: 1,
+                required: 2
+            })
+        );
+        let second = evaluate(
+            &org,
+            &r,
+            &[rec("maya", "approve")],
+            &iris,
+            Decision::Approve,
+            "ok",
+            Some(3),
+            now(),
+        );
+        assert_eq!(second.ok(), Some(Outcome::Approved));
+    }
+
+    #[test]
+    fn refuses_self_role_version_and_repeat() {
+        let org = org();
+        let lena = org
+            .person("lena")
+            .cloned()
+            .unwrap_or_else(|| panic!("lena"));
+        let sam = org.person("sam").cloned().unwrap_or_else(|| panic!("sam"));
+        let maya = org
+            .person("maya")
+            .cloned()
+            .unwrap_or_else(|| panic!("maya"));
+        let r = req(1, "pending");
+        let own = evaluate(&org, &r, &[], &lena, Decision::Approve, "", None, now());
+        assert!(matches!(own, Err(Error::Forbidden(m)) if m.contains("self-approval")));
+        let role = evaluate(&org, &r, &[], &sam, Decision::Approve, "", None, now());
+        assert!(matches!(role, Err(Error::Forbidden(m)) if m.contains("director:marketing")));
+        let old = evaluate(&org, &r, &[], &maya, Decision::Approve, "", Some(2), now());
+        assert!(matches!(old, Err(Error::Conflict(m)) if m.contains("superseded")));
+        let twice = evaluate(
+            &org,
+            &r,
+            &[rec("maya", "approve")],
+            &maya,
+            Decision::Approve,
+            "",
+            None,
+            now(),
+        );
+        assert!(matches!(twice, Err(Error::Conflict(_))));
+        let no_comment = evaluate(&org, &r, &[], &maya, Decision::Reject, " ", None, now());
+        assert!(matches!(no_comment, Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn late_and_escalated_decisions_are_refused() {
+        let org = org();
+        let maya = org
+            .person("maya")
+            .cloned()
+            .unwrap_or_else(|| panic!("maya"));
+        let r = req(1, "pending");
+        let late = evaluate(
+            &org,
+            &r,
+            &[],
+            &maya,
+            Decision::Approve,
+            "",
+            None,
+            r.deadline + TimeDelta::seconds(1),
+        );
+        assert!(matches!(late, Err(Error::Conflict(m)) if m.contains("deadline")));
+        let esc = evaluate(
+            &org,
+            &req(1, "escalated"),
+            &[],
+            &maya,
+            Decision::Approve,
+            "",
+            None,
+            now(),
+        );
+        assert!(matches!(esc, Err(Error::Conflict(m)) if m.contains("escalated")));
+    }
+
+    #[test]
+    fn a_concurrent_second_approval_is_recorded_not_reapplied() {
+        let org = org();
+        let iris = org
+            .person("iris")
+            .cloned()
+            .unwrap_or_else(|| panic!("iris"));
+        let r = req(1, "approved");
+        let out = evaluate(
+            &org,
+            &r,
+            &[rec("maya", "approve")],
+            &iris,
+            Decision::Approve,
+            "",
+            None,
+            now(),
+        );
+        assert_eq!(out.ok(), Some(Outcome::AlreadyApproved));
+        let rej = evaluate(
+            &org,
+            &r,
+            &[rec("maya", "approve")],
+            &iris,
+            Decision::Reject,
+            "no",
+            None,
+            now(),
+        );
+        assert!(matches!(rej, Err(Error::Conflict(_))));
+    }
+}

@@ -1,0 +1,495 @@
+//! Escalation that workflows share: ordered levels of targets (people, roles,
+//! on-call schedules, departments), a delay before each, repeated up to N
+//! times. The next level is notified only while nobody has acknowledged.
+//!
+//! A running escalation keeps a snapshot of its policy, so a config change
+//! does not alter escalations already under way.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use super::events::{self, NewEvent};
+use super::outbox::{self, NewNotification};
+use super::timers::{self, HandlerFuture, NewTimer, Timer};
+use super::{Ctx, oncall};
+use crate::error::{Error, Result};
+use crate::org::Target;
+
+pub const STEP_TIMER: &str = "escalation.step";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub name: String,
+    pub levels: Vec<Level>,
+    pub repeat: u32,
+    pub repeat_after_secs: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Level {
+    pub delay_secs: i64,
+    /// Target strings ("schedule:operations-primary", ...), checked at load.
+    pub targets: Vec<String>,
+}
+
+impl Policy {
+    /// The named policy from config.
+    pub fn named(ctx: &Ctx, name: &str) -> Result<Self> {
+        let p = ctx
+            .config
+            .escalation
+            .policies
+            .get(name)
+            .ok_or_else(|| Error::not_found(format!("unknown escalation policy {name:?}")))?;
+        Ok(Self {
+            name: name.to_string(),
+            levels: p
+                .levels
+                .iter()
+                .map(|l| Level {
+                    delay_secs: l.delay.delta().num_seconds(),
+                    targets: l.targets.clone(),
+                })
+                .collect(),
+            repeat: p.repeat,
+            repeat_after_secs: p.repeat_after.delta().num_seconds(),
+        })
+    }
+
+    /// A policy built in code (a workflow's own ladder).
+    pub fn custom(
+        name: &str,
+        levels: Vec<(TimeDelta, Vec<String>)>,
+        repeat: u32,
+        repeat_after: TimeDelta,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            levels: levels
+                .into_iter()
+                .map(|(d, t)| Level {
+                    delay_secs: d.num_seconds(),
+                    targets: t,
+                })
+                .collect(),
+            repeat,
+            repeat_after_secs: repeat_after.num_seconds(),
+        }
+    }
+}
+
+/// Where an escalation goes next, from where it is: pure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// -1 before the first level has been notified.
+    pub level: i32,
+    pub round: u32,
+}
+
+/// The level to notify now, and when the one after it is due (None: this is
+/// the last notification of the ladder).
+pub fn advance(policy: &Policy, at: Position) -> Option<(Position, Option<TimeDelta>)> {
+    let len = i32::try_from(policy.levels.len()).unwrap_or(i32::MAX);
+    if len == 0 {
+        return None;
+    }
+    let next = if at.level + 1 < len {
+        Position {
+            level: at.level + 1,
+            round: at.round,
+        }
+    } else if at.round < policy.repeat {
+        Position {
+            level: 0,
+            round: at.round + 1,
+        }
+    } else {
+        return None;
+    };
+    let wait = if next.level + 1 < len {
+        usize::try_from(next.level + 1)
+            .ok()
+            .and_then(|i| policy.levels.get(i))
+            .map(|l| TimeDelta::seconds(l.delay_secs))
+    } else if next.round < policy.repeat {
+        Some(TimeDelta::seconds(policy.repeat_after_secs))
+    } else {
+        None
+    };
+    Some((next, wait))
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Escalation {
+    pub id: i64,
+    pub workflow: String,
+    pub entity_id: String,
+    pub subject: String,
+    #[sqlx(json)]
+    pub policy: Policy,
+    pub level: i32,
+    pub round: i32,
+    pub status: String,
+    pub acknowledged_by: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const SELECT: &str = "SELECT id, workflow, entity_id, subject, policy, level, round, status, acknowledged_by, started_at, updated_at FROM escalations";
+
+/// Start escalating an entity. Level one is notified after its delay (at
+/// once when the delay is zero: the timer is due now). Returns the id.
+pub async fn start(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+    subject: &str,
+    policy: &Policy,
+) -> Result<i64> {
+    let first = policy.levels.first().ok_or_else(|| {
+        Error::invalid(format!("escalation policy {:?} has no levels", policy.name))
+    })?;
+    let now = ctx.now();
+    // Starting again supersedes an escalation still running for the entity.
+    cancel(
+        ctx,
+        conn,
+        workflow,
+        entity_id,
+        "engine",
+        "superseded by a new escalation",
+    )
+    .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO escalations (workflow, entity_id, subject, policy, started_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+    )
+    .bind(workflow)
+    .bind(entity_id)
+    .bind(subject)
+    .bind(sqlx::types::Json(policy))
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let due = now + TimeDelta::seconds(first.delay_secs);
+    timers::schedule(
+        conn,
+        &NewTimer::new(STEP_TIMER, workflow, entity_id, due)
+            .payload(serde_json::json!({ "escalation_id": id })),
+        now,
+    )
+    .await?;
+    events::append(
+        conn,
+        &NewEvent::new(
+            workflow,
+            "escalation",
+            entity_id,
+            "escalation_started",
+            "engine",
+        )
+        .payload(serde_json::json!({ "escalation_id": id, "policy": policy.name })),
+        now,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The active escalation of an entity, if any.
+pub async fn active(
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+) -> Result<Option<Escalation>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE workflow = $1 AND entity_id = $2 AND status = 'active'"
+    )))
+    .bind(workflow)
+    .bind(entity_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The latest escalation of an entity, whatever its status.
+pub async fn latest(
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+) -> Result<Option<Escalation>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE workflow = $1 AND entity_id = $2 ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(workflow)
+    .bind(entity_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Stop escalating: somebody acknowledged. Returns false if none was active.
+pub async fn acknowledge(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+    by: &str,
+) -> Result<bool> {
+    finish(ctx, conn, workflow, entity_id, by, "acknowledged", None).await
+}
+
+/// Stop escalating without an acknowledgement (resolved, superseded).
+pub async fn cancel(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+    by: &str,
+    reason: &str,
+) -> Result<bool> {
+    finish(
+        ctx,
+        conn,
+        workflow,
+        entity_id,
+        by,
+        "cancelled",
+        Some(reason),
+    )
+    .await
+}
+
+async fn finish(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+    by: &str,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<bool> {
+    let now = ctx.now();
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE escalations SET status = $3, acknowledged_by = CASE WHEN $3 = 'acknowledged' THEN $4 END, updated_at = $5
+         WHERE workflow = $1 AND entity_id = $2 AND status = 'active' RETURNING id",
+    )
+    .bind(workflow)
+    .bind(entity_id)
+    .bind(status)
+    .bind(by)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else {
+        return Ok(false);
+    };
+    timers::cancel(conn, workflow, entity_id, Some(STEP_TIMER)).await?;
+    let action = if status == "acknowledged" {
+        "escalation_acknowledged"
+    } else {
+        "escalation_cancelled"
+    };
+    events::append(
+        conn,
+        &NewEvent::new(workflow, "escalation", entity_id, action, by)
+            .maybe_reason(reason.map(str::to_string))
+            .payload(serde_json::json!({ "escalation_id": id })),
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Notify the next level now instead of waiting ("escalate now").
+pub async fn escalate_now(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+    actor: &str,
+) -> Result<Vec<String>> {
+    let esc: Option<Escalation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE workflow = $1 AND entity_id = $2 AND status = 'active' FOR UPDATE"
+    )))
+    .bind(workflow)
+    .bind(entity_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let esc = esc
+        .ok_or_else(|| Error::invalid("nothing is escalating: no active escalation to advance"))?;
+    timers::cancel(conn, workflow, entity_id, Some(STEP_TIMER)).await?;
+    step(ctx, conn, esc, actor).await
+}
+
+/// Notify the next level and schedule the one after; returns who was notified.
+async fn step(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    esc: Escalation,
+    actor: &str,
+) -> Result<Vec<String>> {
+    let now = ctx.now();
+    let position = Position {
+        level: esc.level,
+        round: u32::try_from(esc.round).unwrap_or(0),
+    };
+    let Some((next, wait)) = advance(&esc.policy, position) else {
+        sqlx::query("UPDATE escalations SET status = 'exhausted', updated_at = $2 WHERE id = $1")
+            .bind(esc.id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        return Err(Error::invalid(
+            "the escalation has already reached its last level",
+        ));
+    };
+    let level = usize::try_from(next.level)
+        .ok()
+        .and_then(|i| esc.policy.levels.get(i))
+        .ok_or_else(|| Error::invalid("escalation level out of range"))?;
+    let targets: Vec<Target> = level
+        .targets
+        .iter()
+        .filter_map(|t| ctx.org.check_target(t).ok())
+        .collect();
+    let people = oncall::resolve_targets(ctx, conn, &targets, now).await?;
+    let level_no = next.level + 1;
+    for handle in &people {
+        let n = NewNotification::to_person(handle, esc.workflow.clone(), &esc.entity_id, format!("[escalation L{level_no}] {}", esc.subject))
+            .body(format!(
+                "Nobody has acknowledged this yet. You are at escalation level {level_no} of {} (round {}).",
+                esc.policy.levels.len(),
+                next.round + 1
+            ))
+            .severity("critical")
+            .dedupe(format!("esc:{}:{}:{}:{handle}", esc.id, next.round, next.level))
+            .payload(serde_json::json!({ "escalation_id": esc.id, "level": level_no }));
+        outbox::enqueue(ctx, conn, &n).await?;
+    }
+    let status = if wait.is_some() {
+        "active"
+    } else {
+        "exhausted"
+    };
+    sqlx::query(
+        "UPDATE escalations SET level = $2, round = $3, status = $4, updated_at = $5 WHERE id = $1",
+    )
+    .bind(esc.id)
+    .bind(next.level)
+    .bind(i32::try_from(next.round).unwrap_or(i32::MAX))
+    .bind(status)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(wait) = wait {
+        timers::schedule(
+            conn,
+            &NewTimer::new(STEP_TIMER, esc.workflow.clone(), &esc.entity_id, now + wait)
+                .payload(serde_json::json!({ "escalation_id": esc.id })),
+            now,
+        )
+        .await?;
+    }
+    events::append(
+        conn,
+        &NewEvent::new(
+            esc.workflow.clone(),
+            "escalation",
+            &esc.entity_id,
+            "escalated",
+            actor,
+        )
+        .transition(Some(esc.level + 1), level_no)
+        .payload(serde_json::json!({
+            "escalation_id": esc.id, "level": level_no, "round": next.round + 1, "notified": people,
+        })),
+        now,
+    )
+    .await?;
+    Ok(people)
+}
+
+/// Timer handler for `escalation.step`.
+pub fn on_step<'a>(
+    ctx: &'a Ctx,
+    conn: &'a mut PgConnection,
+    timer: &'a Timer,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let Some(id) = timer.payload.get("escalation_id").and_then(|v| v.as_i64()) else {
+            return Err(Error::invalid(format!(
+                "escalation timer {} has no escalation_id",
+                timer.id
+            )));
+        };
+        let esc: Option<Escalation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE id = $1 FOR UPDATE"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match esc {
+            // Acknowledged or cancelled meanwhile: nothing to do.
+            Some(esc) if esc.status == "active" => step(ctx, conn, esc, "engine").await.map(|_| ()),
+            _ => Ok(()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(repeat: u32) -> Policy {
+        Policy::custom(
+            "t",
+            vec![
+                (TimeDelta::zero(), vec!["person:a".into()]),
+                (TimeDelta::minutes(15), vec!["person:b".into()]),
+                (TimeDelta::minutes(10), vec!["person:c".into()]),
+            ],
+            repeat,
+            TimeDelta::minutes(30),
+        )
+    }
+
+    #[test]
+    fn walks_the_ladder_then_stops() {
+        let p = policy(0);
+        let mut at = Position {
+            level: -1,
+            round: 0,
+        };
+        let mut waits = Vec::new();
+        while let Some((next, wait)) = advance(&p, at) {
+            waits.push((next.level, wait.map(|w| w.num_minutes())));
+            at = next;
+        }
+        assert_eq!(waits, vec![(0, Some(15)), (1, Some(10)), (2, None)]);
+    }
+
+    #[test]
+    fn repeats_after_the_last_level() {
+        let p = policy(1);
+        let mut at = Position {
+            level: -1,
+            round: 0,
+        };
+        let mut seen = Vec::new();
+        while let Some((next, wait)) = advance(&p, at) {
+            seen.push((next.round, next.level, wait.map(|w| w.num_minutes())));
+            at = next;
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (0, 0, Some(15)),
+                (0, 1, Some(10)),
+                (0, 2, Some(30)),
+                (1, 0, Some(15)),
+                (1, 1, Some(10)),
+                (1, 2, None)
+            ]
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! vivid-core: the VividWalls domain, its eight workflows, the shared engine
+//! and storage. It knows nothing of terminals or Discord: front ends call the
+//! services here, so an action from the control room, the CLI or the bot is
+//! the same code path.
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod duration;
+pub mod engine;
+pub mod error;
+pub mod org;
+
+pub use engine::Ctx;
+pub use error::{Error, Result};
+pub mod metrics;
+pub mod rng;
+pub mod seed;
+pub mod simulate;
+pub mod status;
+pub mod testing;

@@ -1,0 +1,699 @@
+//! The organisation: departments, directors, people and roles. Built from
+//! config, validated, and synchronised into Postgres so events and approvals
+//! can reference people.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// What a person may do. Department-scoped roles use the person's department.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Heads a department.
+    Director,
+    /// Runs the business; above the directors.
+    BusinessManager,
+    TeamLead,
+    Analyst,
+    /// Works shifts in the control room.
+    Operator,
+    Member,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Director,
+        Role::BusinessManager,
+        Role::TeamLead,
+        Role::Analyst,
+        Role::Operator,
+        Role::Member,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Director => "director",
+            Role::BusinessManager => "business_manager",
+            Role::TeamLead => "team_lead",
+            Role::Analyst => "analyst",
+            Role::Operator => "operator",
+            Role::Member => "member",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                format!("unknown role {s:?} (known roles: {})", known.join(", "))
+            })
+    }
+}
+
+/// A role, optionally limited to one department: "director:marketing",
+/// "director:*" (any department), "business_manager".
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct RoleRef {
+    pub role: Role,
+    pub department: Option<String>,
+}
+
+impl RoleRef {
+    pub fn new(role: Role, department: Option<&str>) -> Self {
+        Self {
+            role,
+            department: department.map(str::to_string),
+        }
+    }
+
+    pub fn matches(&self, person: &Person) -> bool {
+        person.roles.contains(&self.role)
+            && self
+                .department
+                .as_ref()
+                .is_none_or(|d| d == &person.department)
+    }
+}
+
+impl fmt::Display for RoleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.department {
+            Some(d) => write!(f, "{}:{d}", self.role),
+            None => write!(f, "{}", self.role),
+        }
+    }
+}
+
+impl FromStr for RoleRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (role, dept) = match s.split_once(':') {
+            Some((r, "*")) => (r, None),
+            Some((r, d)) => (r, Some(d.to_string())),
+            None => (s, None),
+        };
+        Ok(Self {
+            role: role.parse()?,
+            department: dept,
+        })
+    }
+}
+
+/// Whom to notify: resolved to people at the moment of notification.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Target {
+    Person(String),
+    Role(RoleRef),
+    /// Whoever is on call on that schedule at that moment.
+    Schedule(String),
+    /// The department's director (its team leads when it has none).
+    Department(String),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Person(h) => write!(f, "person:{h}"),
+            Target::Role(r) => write!(f, "role:{r}"),
+            Target::Schedule(s) => write!(f, "schedule:{s}"),
+            Target::Department(d) => write!(f, "department:{d}"),
+        }
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some(("person", h)) => Ok(Target::Person(h.to_string())),
+            Some(("role", r)) => Ok(Target::Role(r.parse()?)),
+            Some(("schedule", n)) => Ok(Target::Schedule(n.to_string())),
+            Some(("department", d)) => Ok(Target::Department(d.to_string())),
+            _ => Err(format!(
+                "unknown target {s:?} (use person:HANDLE, role:ROLE[:DEPARTMENT], schedule:NAME or department:KEY)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Department {
+    pub key: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Person {
+    pub handle: String,
+    pub name: String,
+    pub department: String,
+    pub roles: Vec<Role>,
+    pub discord_id: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Person {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn is_director_of(&self, department: &str) -> bool {
+        self.has_role(Role::Director) && self.department == department
+    }
+
+    /// "Maya Chen (@maya, Marketing director)"
+    pub fn label(&self) -> String {
+        format!("{} (@{})", self.name, self.handle)
+    }
+}
+
+/// An on-call rotation from config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Schedule {
+    pub name: String,
+    pub department: String,
+    pub rotation: Vec<String>,
+    pub shift: chrono::TimeDelta,
+    pub handoff: chrono::DateTime<chrono::Utc>,
+}
+
+impl Schedule {
+    /// Who the rotation puts on call at `at` (overrides are applied by the caller).
+    pub fn rotation_at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<&str> {
+        let shift = self.shift.num_seconds();
+        if shift <= 0 || self.rotation.is_empty() {
+            return None;
+        }
+        let since = (at - self.handoff).num_seconds();
+        let index = since
+            .div_euclid(shift)
+            .rem_euclid(self.rotation.len() as i64);
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.rotation.get(i))
+            .map(String::as_str)
+    }
+}
+
+/// The validated organisation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Org {
+    pub name: String,
+    pub departments: Vec<Department>,
+    pub people: Vec<Person>,
+    pub schedules: Vec<Schedule>,
+    #[serde(skip)]
+    by_handle: HashMap<String, usize>,
+    #[serde(skip)]
+    by_discord: HashMap<String, usize>,
+}
+
+type Invalid = (String, String);
+
+fn bad(key: impl Into<String>, reason: impl Into<String>) -> Invalid {
+    (key.into(), reason.into())
+}
+
+fn valid_handle(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 32
+        && h.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+impl Org {
+    /// Build and check the organisation. Errors are (key, reason).
+    pub fn from_config(config: &Config) -> Result<Self, (String, String)> {
+        let oc = &config.org;
+        if oc.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(bad(
+                "org.timezone",
+                format!("unknown time zone {:?}", oc.timezone),
+            ));
+        }
+        for (k, v) in [
+            ("start", &oc.business_hours.start),
+            ("end", &oc.business_hours.end),
+        ] {
+            if chrono::NaiveTime::parse_from_str(v, "%H:%M").is_err() {
+                return Err(bad(
+                    format!("org.business_hours.{k}"),
+                    format!("{v:?} is not a time like \"09:00\""),
+                ));
+            }
+        }
+        for (i, d) in oc.business_hours.days.iter().enumerate() {
+            if d.parse::<chrono::Weekday>().is_err() {
+                return Err(bad(
+                    format!("org.business_hours.days[{i}]"),
+                    format!("{d:?} is not a weekday"),
+                ));
+            }
+        }
+        let mut departments = Vec::new();
+        let mut dept_keys = HashSet::new();
+        for (i, d) in oc.departments.iter().enumerate() {
+            if !valid_handle(&d.key) {
+                return Err(bad(
+                    format!("org.departments[{i}].key"),
+                    format!("{:?} must be lowercase letters, digits, - or _", d.key),
+                ));
+            }
+            if !dept_keys.insert(d.key.clone()) {
+                return Err(bad(
+                    format!("org.departments[{i}].key"),
+                    format!("duplicate department {:?}", d.key),
+                ));
+            }
+            departments.push(Department {
+                key: d.key.clone(),
+                name: d.name.clone(),
+            });
+        }
+        let mut people = Vec::new();
+        let mut by_handle = HashMap::new();
+        let mut by_discord = HashMap::new();
+        let mut directors: BTreeMap<String, String> = BTreeMap::new();
+        for (i, p) in oc.people.iter().enumerate() {
+            let key = |field: &str| format!("org.people[{i}].{field}");
+            if !valid_handle(&p.handle) {
+                return Err(bad(
+                    key("handle"),
+                    format!(
+                        "{:?} must be 1-32 lowercase letters, digits, - or _",
+                        p.handle
+                    ),
+                ));
+            }
+            if by_handle.contains_key(&p.handle) {
+                return Err(bad(
+                    key("handle"),
+                    format!("duplicate person {:?}", p.handle),
+                ));
+            }
+            if !dept_keys.contains(&p.department) {
+                return Err(bad(
+                    key("department"),
+                    format!("unknown department {:?}", p.department),
+                ));
+            }
+            let mut roles = Vec::new();
+            for (j, r) in p.roles.iter().enumerate() {
+                let role: Role = r
+                    .parse()
+                    .map_err(|e| bad(format!("org.people[{i}].roles[{j}]"), e))?;
+                if !roles.contains(&role) {
+                    roles.push(role);
+                }
+            }
+            if roles.contains(&Role::Director) {
+                if let Some(other) = directors.insert(p.department.clone(), p.handle.clone()) {
+                    return Err(bad(
+                        key("roles"),
+                        format!(
+                            "department {:?} already has director {other:?}",
+                            p.department
+                        ),
+                    ));
+                }
+            }
+            if let Some(id) = &p.discord_id {
+                if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(bad(
+                        key("discord_id"),
+                        format!("{id:?} is not a Discord user id (digits only)"),
+                    ));
+                }
+                if by_discord.insert(id.clone(), people.len()).is_some() {
+                    return Err(bad(
+                        key("discord_id"),
+                        format!("Discord id {id} belongs to two people"),
+                    ));
+                }
+            }
+            by_handle.insert(p.handle.clone(), people.len());
+            people.push(Person {
+                handle: p.handle.clone(),
+                name: p.name.clone(),
+                department: p.department.clone(),
+                roles,
+                discord_id: p.discord_id.clone(),
+                email: p.email.clone(),
+            });
+        }
+        if let Some(op) = &config.operator {
+            if !by_handle.contains_key(op) {
+                return Err(bad("operator", format!("unknown person {op:?}")));
+            }
+        }
+        let mut schedules = Vec::new();
+        let mut schedule_names = HashSet::new();
+        for (i, s) in config.oncall.schedules.iter().enumerate() {
+            let key = |field: &str| format!("oncall.schedules[{i}].{field}");
+            if !schedule_names.insert(s.name.clone()) {
+                return Err(bad(key("name"), format!("duplicate schedule {:?}", s.name)));
+            }
+            if !dept_keys.contains(&s.department) {
+                return Err(bad(
+                    key("department"),
+                    format!("unknown department {:?}", s.department),
+                ));
+            }
+            if s.rotation.is_empty() {
+                return Err(bad(key("rotation"), "a rotation needs at least one person"));
+            }
+            for (j, h) in s.rotation.iter().enumerate() {
+                if !by_handle.contains_key(h) {
+                    return Err(bad(
+                        format!("oncall.schedules[{i}].rotation[{j}]"),
+                        format!("unknown person {h:?}"),
+                    ));
+                }
+            }
+            if s.shift.is_zero() {
+                return Err(bad(key("shift"), "a shift must be longer than zero"));
+            }
+            schedules.push(Schedule {
+                name: s.name.clone(),
+                department: s.department.clone(),
+                rotation: s.rotation.clone(),
+                shift: s.shift.delta(),
+                handoff: s.handoff,
+            });
+        }
+        let org = Org {
+            name: oc.name.clone(),
+            departments,
+            people,
+            schedules,
+            by_handle,
+            by_discord,
+        };
+        for (name, policy) in &config.escalation.policies {
+            if policy.levels.is_empty() {
+                return Err(bad(
+                    format!("escalation.policies.{name}.levels"),
+                    "a policy needs at least one level",
+                ));
+            }
+            for (i, level) in policy.levels.iter().enumerate() {
+                if level.targets.is_empty() {
+                    return Err(bad(
+                        format!("escalation.policies.{name}.levels[{i}].targets"),
+                        "a level needs at least one target",
+                    ));
+                }
+                for (j, t) in level.targets.iter().enumerate() {
+                    org.check_target(t).map_err(|e| {
+                        bad(
+                            format!("escalation.policies.{name}.levels[{i}].targets[{j}]"),
+                            e,
+                        )
+                    })?;
+                }
+            }
+        }
+        if !config
+            .escalation
+            .policies
+            .contains_key(&config.approvals.escalation_policy)
+        {
+            return Err(bad(
+                "approvals.escalation_policy",
+                format!(
+                    "unknown escalation policy {:?}",
+                    config.approvals.escalation_policy
+                ),
+            ));
+        }
+        Ok(org)
+    }
+
+    /// Parse a target string and check that what it names exists.
+    pub fn check_target(&self, text: &str) -> Result<Target, String> {
+        let target: Target = text.parse()?;
+        match &target {
+            Target::Person(h) if self.person(h).is_none() => Err(format!("unknown person {h:?}")),
+            Target::Schedule(s) if self.schedule(s).is_none() => {
+                Err(format!("unknown on-call schedule {s:?}"))
+            }
+            Target::Department(d) if self.department(d).is_none() => {
+                Err(format!("unknown department {d:?}"))
+            }
+            Target::Role(RoleRef {
+                department: Some(d),
+                ..
+            }) if self.department(d).is_none() => Err(format!("unknown department {d:?}")),
+            _ => Ok(target),
+        }
+    }
+
+    pub fn person(&self, handle: &str) -> Option<&Person> {
+        self.by_handle.get(handle).and_then(|&i| self.people.get(i))
+    }
+
+    /// The person acting, or a sentence saying they are unknown.
+    pub fn actor(&self, handle: &str) -> Result<&Person> {
+        self.person(handle).ok_or_else(|| {
+            Error::not_found(format!(
+                "unknown person {handle:?}: `vivid org list` shows who exists"
+            ))
+        })
+    }
+
+    pub fn by_discord_id(&self, id: &str) -> Option<&Person> {
+        self.by_discord.get(id).and_then(|&i| self.people.get(i))
+    }
+
+    pub fn department(&self, key: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.key == key)
+    }
+
+    pub fn schedule(&self, name: &str) -> Option<&Schedule> {
+        self.schedules.iter().find(|s| s.name == name)
+    }
+
+    pub fn director_of(&self, department: &str) -> Option<&Person> {
+        self.people.iter().find(|p| p.is_director_of(department))
+    }
+
+    pub fn with_role<'a>(&'a self, role: &'a RoleRef) -> impl Iterator<Item = &'a Person> + 'a {
+        self.people.iter().filter(move |p| role.matches(p))
+    }
+
+    /// Does this person hold any of these roles?
+    pub fn holds_any(&self, person: &Person, roles: &[RoleRef]) -> bool {
+        roles.iter().any(|r| r.matches(person))
+    }
+
+    /// Resolve targets to distinct handles at a moment; `overrides` are the
+    /// on-call overrides in force (schedule -> person).
+    pub fn resolve(
+        &self,
+        targets: &[Target],
+        on_call: &dyn Fn(&Schedule) -> Option<String>,
+    ) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut push = |h: &str| {
+            if !out.iter().any(|o| o == h) {
+                out.push(h.to_string());
+            }
+        };
+        for t in targets {
+            match t {
+                Target::Person(h) => push(h),
+                Target::Role(r) => self.with_role(r).for_each(|p| push(&p.handle)),
+                Target::Schedule(s) => {
+                    if let Some(h) = self.schedule(s).and_then(on_call) {
+                        push(&h);
+                    }
+                }
+                Target::Department(d) => match self.director_of(d) {
+                    Some(p) => push(&p.handle),
+                    None => self
+                        .with_role(&RoleRef::new(Role::TeamLead, Some(d)))
+                        .for_each(|p| push(&p.handle)),
+                },
+            }
+        }
+        out
+    }
+
+    /// Write departments and people into Postgres. People and departments
+    /// removed from config are marked inactive, never deleted: the event log
+    /// still names them.
+    pub async fn sync(&self, pool: &PgPool) -> Result<()> {
+        let mut tx = pool.begin().await?;
+        for d in &self.departments {
+            sqlx::query(
+                "INSERT INTO departments (key, name, active) VALUES ($1, $2, true)
+                 ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, active = true",
+            )
+            .bind(&d.key)
+            .bind(&d.name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let keys: Vec<&str> = self.departments.iter().map(|d| d.key.as_str()).collect();
+        sqlx::query("UPDATE departments SET active = false WHERE NOT (key = ANY($1))")
+            .bind(&keys)
+            .execute(&mut *tx)
+            .await?;
+        // Free Discord ids first so a moved id does not trip the unique index.
+        let handles: Vec<&str> = self.people.iter().map(|p| p.handle.as_str()).collect();
+        sqlx::query(
+            "UPDATE people SET discord_id = NULL, active = false WHERE NOT (handle = ANY($1))",
+        )
+        .bind(&handles)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE people SET discord_id = NULL")
+            .execute(&mut *tx)
+            .await?;
+        for p in &self.people {
+            let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO people (handle, name, department, roles, discord_id, email, active)
+                 VALUES ($1, $2, $3, $4, $5, $6, true)
+                 ON CONFLICT (handle) DO UPDATE SET name = EXCLUDED.name, department = EXCLUDED.department,
+                   roles = EXCLUDED.roles, discord_id = EXCLUDED.discord_id, email = EXCLUDED.email, active = true",
+            )
+            .bind(&p.handle)
+            .bind(&p.name)
+            .bind(&p.department)
+            .bind(&roles)
+            .bind(&p.discord_id)
+            .bind(&p.email)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, EMBEDDED_DEFAULT};
+
+    fn default_org() -> Option<Org> {
+        let config = Config::from_toml_str("default", EMBEDDED_DEFAULT).ok()?;
+        Org::from_config(&config).ok()
+    }
+
+    #[test]
+    fn every_director_has_a_discord_id() {
+        let org = default_org().unwrap_or_else(|| panic!("default org invalid"));
+        let directors: Vec<_> = org
+            .people
+            .iter()
+            .filter(|p| p.has_role(Role::Director))
+            .collect();
+        assert_eq!(directors.len(), 11, "eleven directors");
+        assert!(directors.iter().all(|d| d.discord_id.is_some()));
+        assert_eq!(
+            org.people
+                .iter()
+                .filter(|p| p.has_role(Role::BusinessManager))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn role_refs_parse_and_match() {
+        let org = default_org().unwrap_or_else(|| panic!("default org invalid"));
+        let any_director: RoleRef = "director:*".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(org.with_role(&any_director).count(), 11);
+        let mkt: RoleRef = "director:marketing"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(org.with_role(&mkt).count(), 1);
+        assert!("wizard".parse::<RoleRef>().is_err());
+    }
+
+    #[test]
+    fn rotation_turns_over_each_shift() {
+        let start = chrono::DateTime::from_timestamp(1_767_600_000, 0).unwrap_or_default();
+        let s = Schedule {
+            name: "x".into(),
+            department: "operations".into(),
+            rotation: vec!["a".into(), "b".into(), "c".into()],
+            shift: chrono::TimeDelta::days(7),
+            handoff: start,
+        };
+        assert_eq!(s.rotation_at(start), Some("a"));
+        assert_eq!(s.rotation_at(start + chrono::TimeDelta::days(7)), Some("b"));
+        assert_eq!(
+            s.rotation_at(start + chrono::TimeDelta::days(20)),
+            Some("c")
+        );
+        assert_eq!(
+            s.rotation_at(start + chrono::TimeDelta::days(21)),
+            Some("a")
+        );
+        // Before the first hand-off the rotation runs backwards.
+        assert_eq!(
+            s.rotation_at(start - chrono::TimeDelta::hours(1)),
+            Some("c")
+        );
+    }
+
+    #[test]
+    fn resolve_deduplicates_in_order() {
+        let org = default_org().unwrap_or_else(|| panic!("default org invalid"));
+        let targets = vec![
+            Target::Department("marketing".into()),
+            Target::Role(
+                "director:marketing"
+                    .parse()
+                    .unwrap_or_else(|e: String| panic!("{e}")),
+            ),
+        ];
+        let people = org.resolve(&targets, &|_| None);
+        assert_eq!(people.len(), 1);
+    }
+
+    fn with_people(extra: &str) -> String {
+        let config = Config::from_toml_str("x", &format!("{EMBEDDED_DEFAULT}\n{extra}"));
+        config.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn bad_org_entries_are_refused_with_the_key() {
+        let dup = with_people(
+            "[[org.people]]\nhandle = \"maya\"\nname = \"Other\"\ndepartment = \"marketing\"\n",
+        );
+        assert!(dup.contains("duplicate person \"maya\""), "{dup}");
+        let role = with_people(
+            "[[org.people]]\nhandle = \"zed\"\nname = \"Z\"\ndepartment = \"marketing\"\nroles = [\"wizard\"]\n",
+        );
+        assert!(
+            role.contains("roles[0]") && role.contains("unknown role"),
+            "{role}"
+        );
+        let dept =
+            with_people("[[org.people]]\nhandle = \"zed\"\nname = \"Z\"\ndepartment = \"moon\"\n");
+        assert!(dept.contains("unknown department"), "{dept}");
+    }
+}

@@ -1,0 +1,284 @@
+//! `vivid bench`: measure the engine in a scratch database and print the
+//! figures. Nothing is asserted: these are measurements, not tests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use vivid_core::clock::SystemClock;
+use vivid_core::config::Config;
+use vivid_core::engine::events::{self, NewEvent};
+use vivid_core::{Ctx, db};
+
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Fire N due no-op timers with 1, 2, ... engine processes.
+    Timers(TimerArgs),
+    /// Append N events through the engine, then the same rows by a raw multi-row INSERT.
+    Events(EventArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TimerArgs {
+    #[arg(long, default_value_t = 50_000)]
+    count: u32,
+    /// Engine process counts to try, e.g. "1,2".
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    engines: Vec<u32>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventArgs {
+    #[arg(long, default_value_t = 100_000)]
+    count: u32,
+    /// Concurrent writers for the engine path.
+    #[arg(long, default_value_t = 4)]
+    writers: u32,
+    #[arg(long)]
+    json: bool,
+}
+
+/// A scratch database, dropped afterwards.
+struct Scratch {
+    maintenance: String,
+    name: String,
+    url: String,
+}
+
+impl Scratch {
+    async fn create(tag: &str) -> Result<Self> {
+        let server = db::locate_server().await?;
+        let name = format!("vivid_bench_{tag}_{}", std::process::id());
+        let maintenance = if server.source == db::Source::Environment {
+            db::with_database(&server.url, "postgres")
+        } else {
+            server.url
+        };
+        let url = db::ensure_database(&maintenance, &name).await?;
+        let pool = db::connect(&url, 2).await?;
+        db::migrate(&pool).await?;
+        pool.close().await;
+        Ok(Self {
+            maintenance,
+            name,
+            url,
+        })
+    }
+
+    async fn drop_db(self) {
+        if let Ok(mut conn) = db::try_connect(&self.maintenance, Duration::from_secs(5)).await {
+            let sql = format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                db::quote_ident(&self.name)
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .ok();
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct TimerRun {
+    engines: u32,
+    timers: u32,
+    seconds: f64,
+    timers_per_second: f64,
+    lateness_p50_ms: f64,
+    lateness_p99_ms: f64,
+    fired: i64,
+    fired_twice_or_more: i64,
+}
+
+pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Timers(args) => timers(args).await,
+        BenchCommand::Events(args) => events_bench(config, args).await,
+    }
+}
+
+async fn timers(args: TimerArgs) -> Result<()> {
+    let scratch = Scratch::create("timers").await?;
+    let result = timer_runs(&scratch, &args).await;
+    scratch.drop_db().await;
+    let runs = result?;
+    if args.json {
+        return output::json(&runs);
+    }
+    println!(
+        "Firing {} due no-op timers (fired_at - due_at is the lateness):",
+        args.count
+    );
+    for r in &runs {
+        println!(
+            "  {} engine process(es): {:>8.0} timers/s  ({:.2}s)  lateness p50 {:.0} ms, p99 {:.0} ms  fired {} (twice: {})",
+            r.engines,
+            r.timers_per_second,
+            r.seconds,
+            r.lateness_p50_ms,
+            r.lateness_p99_ms,
+            r.fired,
+            r.fired_twice_or_more
+        );
+    }
+    Ok(())
+}
+
+async fn timer_runs(scratch: &Scratch, args: &TimerArgs) -> Result<Vec<TimerRun>> {
+    let pool = db::connect(&scratch.url, 2).await?;
+    let exe = std::env::current_exe().context("cannot find the vivid executable")?;
+    let mut runs = Vec::new();
+    for &engines in &args.engines {
+        sqlx::query("TRUNCATE timers").execute(&pool).await?;
+        sqlx::query(
+            "INSERT INTO timers (kind, workflow, entity_id, due_at, created_at)
+             SELECT 'engine.noop', 'bench', g::text, now(), now() FROM generate_series(1, $1) g",
+        )
+        .bind(i64::from(args.count))
+        .execute(&pool)
+        .await?;
+        let started = Instant::now();
+        let mut children = Vec::new();
+        for _ in 0..engines.max(1) {
+            children.push(
+                tokio::process::Command::new(&exe)
+                    .args(["engine", "--exit-when-idle"])
+                    .env("DATABASE_URL", &scratch.url)
+                    .env("RUST_LOG", "warn")
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .context("cannot start an engine process")?,
+            );
+        }
+        for mut child in children {
+            let status = child.wait().await?;
+            if !status.success() {
+                anyhow::bail!("an engine process failed: {status}");
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let (p50, p99, fired, twice): (Option<f64>, Option<f64>, i64, i64) = sqlx::query_as(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM fired_at - due_at)) * 1000,
+                    percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM fired_at - due_at)) * 1000,
+                    count(*) FILTER (WHERE status = 'fired'),
+                    count(*) FILTER (WHERE attempts > 1)
+             FROM timers",
+        )
+        .fetch_one(&pool)
+        .await?;
+        runs.push(TimerRun {
+            engines,
+            timers: args.count,
+            seconds,
+            timers_per_second: f64::from(args.count) / seconds,
+            lateness_p50_ms: p50.unwrap_or(0.0),
+            lateness_p99_ms: p99.unwrap_or(0.0),
+            fired,
+            fired_twice_or_more: twice,
+        });
+    }
+    pool.close().await;
+    Ok(runs)
+}
+
+#[derive(Debug, Serialize)]
+struct EventBench {
+    events: u32,
+    writers: u32,
+    engine_seconds: f64,
+    engine_events_per_second: f64,
+    raw_seconds: f64,
+    raw_events_per_second: f64,
+    raw_to_engine_ratio: f64,
+}
+
+async fn events_bench(config: Config, args: EventArgs) -> Result<()> {
+    let scratch = Scratch::create("events").await?;
+    let result = event_runs(config, &scratch, &args).await;
+    scratch.drop_db().await;
+    let r = result?;
+    if args.json {
+        return output::json(&r);
+    }
+    println!("Appending {} events:", r.events);
+    println!(
+        "  through the engine ({} writers, one transaction + NOTIFY each): {:>8.0} events/s ({:.2}s)",
+        r.writers, r.engine_events_per_second, r.engine_seconds
+    );
+    println!(
+        "  raw multi-row INSERT (10,000 rows a statement):               {:>8.0} events/s ({:.2}s)",
+        r.raw_events_per_second, r.raw_seconds
+    );
+    println!("  raw / engine: {:.1}x", r.raw_to_engine_ratio);
+    Ok(())
+}
+
+fn bench_event(i: u32) -> NewEvent {
+    NewEvent::new("bench", "item", i, "moved", "bench")
+        .transition(Some("a"), "b")
+        .payload(serde_json::json!({ "i": i }))
+}
+
+async fn event_runs(config: Config, scratch: &Scratch, args: &EventArgs) -> Result<EventBench> {
+    let writers = args.writers.max(1);
+    let pool = db::connect(&scratch.url, writers + 2).await?;
+    let ctx = Ctx::new(pool.clone(), config, Arc::new(SystemClock))?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let ctx = ctx.clone();
+        let count = args.count;
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < count {
+                let mut tx = ctx.pool.begin().await?;
+                events::append(&mut tx, &bench_event(i), ctx.now()).await?;
+                tx.commit().await?;
+                i += writers;
+            }
+            Ok::<_, vivid_core::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let engine_seconds = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let chunk = 10_000u32;
+    let mut from = 0;
+    while from < args.count {
+        let to = (from + chunk).min(args.count);
+        let ids: Vec<String> = (from..to).map(|i| i.to_string()).collect();
+        let payloads: Vec<serde_json::Value> =
+            (from..to).map(|i| serde_json::json!({ "i": i })).collect();
+        sqlx::query(
+            "INSERT INTO events (workflow, entity_type, entity_id, action, from_state, to_state, actor, payload, occurred_at)
+             SELECT 'bench', 'item', id, 'moved', 'a', 'b', 'bench', p, now()
+             FROM UNNEST($1::text[], $2::jsonb[]) AS t(id, p)",
+        )
+        .bind(&ids)
+        .bind(&payloads)
+        .execute(&pool)
+        .await?;
+        from = to;
+    }
+    let raw_seconds = started.elapsed().as_secs_f64();
+    pool.close().await;
+    Ok(EventBench {
+        events: args.count,
+        writers,
+        engine_seconds,
+        engine_events_per_second: f64::from(args.count) / engine_seconds,
+        raw_seconds,
+        raw_events_per_second: f64::from(args.count) / raw_seconds,
+        raw_to_engine_ratio: engine_seconds / raw_seconds,
+    })
+}

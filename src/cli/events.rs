@@ -1,0 +1,137 @@
+//! `vivid events tail`: the event log, live.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use sqlx::postgres::PgListener;
+use vivid_core::config::Config;
+use vivid_core::engine::events::{self, Event, Filter};
+
+use super::shutdown_signal;
+use crate::app::{self, Schema};
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print recent events, then (with --follow) new ones as they commit.
+    Tail(TailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Only this workflow (e.g. crisis, content, engine).
+    #[arg(long)]
+    workflow: Option<String>,
+    /// Only this entity id.
+    #[arg(long)]
+    entity: Option<String>,
+    /// How many recent events to show first.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    limit: i64,
+    /// Keep printing new events as they happen.
+    #[arg(long, short = 'f')]
+    follow: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn print(e: &Event, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(e)?);
+        return Ok(());
+    }
+    let transition = match (&e.from_state, &e.to_state) {
+        (Some(f), Some(t)) => format!(" {f} -> {t}"),
+        (None, Some(t)) => format!(" -> {t}"),
+        _ => String::new(),
+    };
+    let reason = e
+        .reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    println!(
+        "{:>6} {} {:<10} {}#{} {}{} by {}{}",
+        e.id,
+        e.occurred_at.format("%Y-%m-%d %H:%M:%S"),
+        e.workflow,
+        e.entity_type,
+        e.entity_id,
+        e.action,
+        transition,
+        e.actor,
+        reason
+    );
+    Ok(())
+}
+
+pub async fn run(config: Config, cmd: EventsCommand) -> Result<()> {
+    let EventsCommand::Tail(args) = cmd;
+    if args.limit < 0 {
+        anyhow::bail!("--limit must not be negative");
+    }
+    let ctx = app::connect(config, Schema::RequireCurrent, 2).await?;
+    let mut filter = Filter {
+        workflow: args.workflow.clone(),
+        entity_id: args.entity.clone(),
+        after_id: None,
+        limit: args.limit,
+    };
+    let mut conn = ctx.pool.acquire().await?;
+    let recent = events::list(&mut conn, &filter).await?;
+    drop(conn);
+    if !args.follow && args.json {
+        return output::json(&recent);
+    }
+    let mut last = recent.last().map(|e| e.id).unwrap_or(0);
+    if recent.is_empty() && args.follow {
+        last = sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM events")
+            .fetch_one(&ctx.pool)
+            .await?
+            .unwrap_or(0);
+    }
+    for e in &recent {
+        print(e, args.json)?;
+    }
+    if !args.follow {
+        return Ok(());
+    }
+    let mut listener: Option<PgListener> = None;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        if listener.is_none() {
+            if let Ok(mut l) = PgListener::connect_with(&ctx.pool).await {
+                if l.listen(events::CHANNEL).await.is_ok() {
+                    listener = Some(l);
+                }
+            }
+        }
+        // Re-read from the last id after every wake-up (and after a
+        // reconnect), so nothing committed while disconnected is missed.
+        filter.after_id = Some(last);
+        filter.limit = 1000;
+        if let Ok(mut conn) = ctx.pool.acquire().await {
+            for e in events::list(&mut conn, &filter).await? {
+                last = e.id;
+                print(&e, args.json)?;
+            }
+        }
+        let woke = async {
+            match listener.as_mut() {
+                Some(l) => l.recv().await.map(|_| ()),
+                None => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    Ok(())
+                }
+            }
+        };
+        tokio::select! {
+            r = woke => if r.is_err() { listener = None; },
+            _ = &mut stop => break,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The command line: argument definitions and dispatch.
+
+mod bench;
+mod dbcmd;
+mod engine;
+mod events;
+mod live;
+mod org;
+mod status;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{self, Schema};
+
+#[derive(Debug, Parser)]
+#[command(name = "vivid", version, about = "VividWalls operations control room", long_about = None)]
+pub struct Cli {
+    /// An extra config file applied after config/default.toml and config/local.toml.
+    #[arg(long, global = true, env = "VIVID_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// `--json` for read commands.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Everything at once: local database, migrations, demo data, engine,
+    /// simulator and the control room. Zero configuration.
+    Demo(engine::DemoArgs),
+    /// Apply pending database migrations.
+    Migrate(JsonFlag),
+    /// Run the workflow engine: fire due timers, deliver notifications.
+    Engine(engine::EngineArgs),
+    /// Open the control room (a live status view until the TUI lands).
+    Tui,
+    /// Every workflow's open items, breaches and KPIs.
+    Status(JsonFlag),
+    /// The database: start, stop, status, url.
+    #[command(subcommand)]
+    Db(dbcmd::DbCommand),
+    /// Load data sets.
+    #[command(subcommand)]
+    Seed(SeedCommand),
+    /// Produce a stream of realistic business events.
+    Simulate(engine::SimulateArgs),
+    /// The event log.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// The organisation: departments, directors, people.
+    #[command(subcommand)]
+    Org(org::OrgCommand),
+    /// Who is on call.
+    #[command(subcommand)]
+    Oncall(org::OncallCommand),
+    /// Show the effective configuration.
+    Config,
+    /// Measure the engine (figures printed, nothing asserted).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SeedCommand {
+    /// The deterministic VividWalls demo data set (idempotent).
+    Demo(JsonFlag),
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let full_screen = matches!(cli.command, Command::Demo(_) | Command::Tui);
+    let default_level = match cli.command {
+        Command::Engine(_) | Command::Demo(_) | Command::Tui => "info,sqlx=warn",
+        _ => "warn",
+    };
+    app::init_logging(full_screen, default_level);
+    let config = app::load_config(cli.config.as_ref())?;
+    match cli.command {
+        Command::Demo(args) => engine::demo(config, args).await,
+        Command::Migrate(flag) => dbcmd::migrate(config, flag).await,
+        Command::Engine(args) => engine::engine(config, args).await,
+        Command::Tui => {
+            let ctx = app::connect(config, Schema::RequireCurrent, 4).await?;
+            live::run(ctx, None).await
+        }
+        Command::Status(flag) => status::status(config, flag).await,
+        Command::Db(cmd) => dbcmd::run(cmd).await,
+        Command::Seed(SeedCommand::Demo(flag)) => engine::seed_demo(config, flag).await,
+        Command::Simulate(args) => engine::simulate(config, args).await,
+        Command::Events(cmd) => events::run(config, cmd).await,
+        Command::Org(cmd) => org::run_org(config, cmd).await,
+        Command::Oncall(cmd) => org::run_oncall(config, cmd).await,
+        Command::Config => {
+            print!("{}", config.to_toml());
+            Ok(())
+        }
+        Command::Bench(cmd) => bench::run(config, cmd).await,
+    }
+}
+
+/// Resolve when Ctrl-C or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    ctrl_c.await.ok();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.ok();
+}
