@@ -26,6 +26,9 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("local database: {0}")]
     Cluster(String),
+    /// The database cannot be reached (one line, no backtrace).
+    #[error("{0}")]
+    Unreachable(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -55,6 +58,7 @@ impl Error {
             Self::Schema(_) => "schema",
             Self::Db(_) | Self::Migrate(_) => "database",
             Self::Cluster(_) => "cluster",
+            Self::Unreachable(_) => "unreachable",
             Self::Io(_) => "io",
         }
     }

@@ -674,26 +674,41 @@ mod tests {
         assert_eq!(people.len(), 1);
     }
 
-    fn with_people(extra: &str) -> String {
-        let config = Config::from_toml_str("x", &format!("{EMBEDDED_DEFAULT}\n{extra}"));
-        config.err().map(|e| e.to_string()).unwrap_or_default()
+    fn with_person(handle: &str, department: &str, roles: &[&str]) -> String {
+        let mut config =
+            Config::from_toml_str("x", EMBEDDED_DEFAULT).unwrap_or_else(|e| panic!("{e}"));
+        config.org.people.push(crate::config::PersonConfig {
+            handle: handle.into(),
+            name: "Other".into(),
+            department: department.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            discord_id: None,
+            email: None,
+        });
+        match Org::from_config(&config) {
+            Ok(_) => String::new(),
+            Err((key, reason)) => format!("{key}: {reason}"),
+        }
     }
 
     #[test]
     fn bad_org_entries_are_refused_with_the_key() {
-        let dup = with_people(
-            "[[org.people]]\nhandle = \"maya\"\nname = \"Other\"\ndepartment = \"marketing\"\n",
-        );
+        let dup = with_person("maya", "marketing", &[]);
         assert!(dup.contains("duplicate person \"maya\""), "{dup}");
-        let role = with_people(
-            "[[org.people]]\nhandle = \"zed\"\nname = \"Z\"\ndepartment = \"marketing\"\nroles = [\"wizard\"]\n",
-        );
+        let role = with_person("zed", "marketing", &["wizard"]);
         assert!(
             role.contains("roles[0]") && role.contains("unknown role"),
             "{role}"
         );
-        let dept =
-            with_people("[[org.people]]\nhandle = \"zed\"\nname = \"Z\"\ndepartment = \"moon\"\n");
-        assert!(dept.contains("unknown department"), "{dept}");
+        let dept = with_person("zed", "moon", &[]);
+        assert!(
+            dept.contains("people[21].department") && dept.contains("unknown department"),
+            "{dept}"
+        );
+        let second_director = with_person("zed", "marketing", &["director"]);
+        assert!(
+            second_director.contains("already has director"),
+            "{second_director}"
+        );
     }
 }

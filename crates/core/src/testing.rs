@@ -195,3 +195,20 @@ impl TestDb {
         Ok(ctx)
     }
 }
+
+/// A fresh database with no schema at all (to test migrations).
+pub async fn empty_db() -> Result<TestDb> {
+    let url = maintenance_url().await?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = format!("vivid_t_{}_{n}_empty", std::process::id());
+    let mut conn = db::try_connect(&url, std::time::Duration::from_secs(10)).await?;
+    exec(&mut conn, format!("CREATE DATABASE {}", quote_ident(&name))).await?;
+    conn.close().await.ok();
+    let db_url = db::with_database(&url, &name);
+    let pool = db::connect(&db_url, 4).await?;
+    Ok(TestDb {
+        name,
+        url: db_url,
+        pool,
+    })
+}

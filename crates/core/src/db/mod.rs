@@ -183,27 +183,42 @@ pub fn quote_ident(name: &str) -> String {
 
 /// Open a pool, turning connection failures into one clear line.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
+    let unreachable = |e: &sqlx::Error| {
+        Error::Unreachable(format!(
+            "cannot reach the database at {}: {}",
+            redact(url),
+            short_db_error(e)
+        ))
+    };
     let opts = PgConnectOptions::from_str(url)
         .map_err(|e| {
-            Error::Cluster(format!(
-                "DATABASE_URL {} is not a valid PostgreSQL URL: {e}",
+            Error::Unreachable(format!(
+                "{} is not a valid PostgreSQL URL: {e}",
                 redact(url)
             ))
         })?
         .log_statements(log::LevelFilter::Off)
         .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
+    // One direct attempt first: it reports the real cause (refused, auth,
+    // unknown database) instead of a pool timeout.
+    match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&opts)).await {
+        Ok(Ok(conn)) => {
+            conn.close().await.ok();
+        }
+        Ok(Err(e)) => return Err(unreachable(&e)),
+        Err(_) => {
+            return Err(Error::Unreachable(format!(
+                "cannot reach the database at {}: no answer within 10s",
+                redact(url)
+            )));
+        }
+    }
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(opts)
         .await
-        .map_err(|e| {
-            Error::Cluster(format!(
-                "cannot reach the database at {}: {}",
-                redact(url),
-                short_db_error(&e)
-            ))
-        })
+        .map_err(|e| unreachable(&e))
 }
 
 fn short_db_error(e: &sqlx::Error) -> String {

@@ -1,0 +1,709 @@
+//! The shared engine against a real PostgreSQL, a fresh database per test.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::{Connection, PgConnection};
+use vivid_core::Ctx;
+use vivid_core::clock::SimClock;
+use vivid_core::engine::approvals::{self, Decision, NewApproval, Outcome};
+use vivid_core::engine::escalation::{self, Policy};
+use vivid_core::engine::events::{self, NewEvent};
+use vivid_core::engine::outbox::{
+    self, DeliveryError, DeliveryFuture, DeliveryTarget, NewNotification, Notification,
+};
+use vivid_core::engine::timers::{self, HandlerFuture, NewTimer, Registry, Timer};
+use vivid_core::engine::{self as eng, Engine, oncall};
+use vivid_core::testing::{TestDb, default_config, fresh_db};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default()
+}
+
+async fn setup() -> Result<(TestDb, Ctx, SimClock), Box<dyn std::error::Error>> {
+    let db = fresh_db().await?;
+    let clock = SimClock::at(t0());
+    let ctx = db.ctx(default_config(), Arc::new(clock.clone())).await?;
+    Ok((db, ctx, clock))
+}
+
+async fn count(ctx: &Ctx, sql: &'static str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(sql).fetch_one(&ctx.pool).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_refuses_to_change_the_event_log() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    let mut tx = ctx.pool.begin().await?;
+    events::append(
+        &mut tx,
+        &NewEvent::new("test", "thing", 1, "created", "maya"),
+        ctx.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    for sql in [
+        "UPDATE events SET actor = 'mallory'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+    ] {
+        let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&ctx.pool)
+            .await;
+        let msg = err.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("append-only"), "{sql}: {msg}");
+    }
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM events WHERE actor = 'maya'").await?,
+        1
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_change_leaves_no_event_and_no_notification() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&ctx.pool).await?;
+    listener.listen(events::CHANNEL).await?;
+    {
+        let mut tx = ctx.pool.begin().await?;
+        events::append(
+            &mut tx,
+            &NewEvent::new("test", "thing", 1, "created", "maya"),
+            ctx.now(),
+        )
+        .await?;
+        tx.rollback().await?;
+    }
+    let mut tx = ctx.pool.begin().await?;
+    let id = events::append(
+        &mut tx,
+        &NewEvent::new("test", "thing", 2, "created", "maya"),
+        ctx.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await??;
+    let payload: serde_json::Value = serde_json::from_str(n.payload())?;
+    assert_eq!(
+        payload["id"], id,
+        "the first NOTIFY is the committed event's"
+    );
+    assert_eq!(payload["entity_id"], "2");
+    assert_eq!(count(&ctx, "SELECT count(*) FROM events").await?, 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_fire_once_when_due_and_reschedule_instead_of_duplicating() -> TestResult {
+    let (_db, ctx, clock) = setup().await?;
+    let registry = eng::registry();
+    let mut conn = ctx.pool.acquire().await?;
+    let due = t0() + TimeDelta::minutes(10);
+    let a = timers::schedule(
+        &mut conn,
+        &NewTimer::new("engine.probe", "test", "x", due),
+        ctx.now(),
+    )
+    .await?;
+    // Same kind/entity/key: moves the pending timer instead of adding one.
+    let b = timers::schedule(
+        &mut conn,
+        &NewTimer::new("engine.probe", "test", "x", due + TimeDelta::minutes(5)),
+        ctx.now(),
+    )
+    .await?;
+    assert_eq!(a, b);
+    timers::schedule(
+        &mut conn,
+        &NewTimer::new("engine.probe", "test", "y", due),
+        ctx.now(),
+    )
+    .await?;
+    timers::schedule(
+        &mut conn,
+        &NewTimer::new("engine.probe", "test", "z", due),
+        ctx.now(),
+    )
+    .await?;
+    assert_eq!(timers::cancel(&mut conn, "test", "z", None).await?, 1);
+    drop(conn);
+
+    let r = timers::fire_due_batch(&ctx, &registry, "w1", 100).await?;
+    assert_eq!((r.fired, r.failed), (0, 0), "nothing is due yet");
+    clock.advance(TimeDelta::minutes(10));
+    let r = timers::fire_due_batch(&ctx, &registry, "w1", 100).await?;
+    assert_eq!(r.fired, 1, "only y is due");
+    clock.advance(TimeDelta::minutes(5));
+    let r = timers::fire_due_batch(&ctx, &registry, "w1", 100).await?;
+    assert_eq!(r.fired, 1, "x after its reschedule");
+    let r = timers::fire_due_batch(&ctx, &registry, "w1", 100).await?;
+    assert_eq!(r.fired, 0);
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM events WHERE action = 'probe_fired'"
+        )
+        .await?,
+        2
+    );
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM timers WHERE status = 'cancelled'"
+        )
+        .await?,
+        1
+    );
+    Ok(())
+}
+
+static FAILS: AtomicU32 = AtomicU32::new(0);
+
+fn flaky<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        if t.entity_id == "bad" {
+            FAILS.fetch_add(1, Ordering::SeqCst);
+            // Write something first: it must be rolled back with the failure.
+            events::append(
+                conn,
+                &NewEvent::new("test", "t", "bad", "half_done", "engine"),
+                ctx.now(),
+            )
+            .await?;
+            return Err(vivid_core::Error::invalid("boom"));
+        }
+        events::append(
+            conn,
+            &NewEvent::new("test", "t", &t.entity_id, "done", "engine"),
+            ctx.now(),
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_timer_does_not_take_its_batch_down_and_is_retried_then_failed() -> TestResult {
+    let (_db, ctx, clock) = setup().await?;
+    let mut registry = Registry::default();
+    registry.register("test.flaky", flaky);
+    let mut conn = ctx.pool.acquire().await?;
+    for id in ["a", "bad", "c"] {
+        timers::schedule(
+            &mut conn,
+            &NewTimer::new("test.flaky", "test", id, ctx.now()),
+            ctx.now(),
+        )
+        .await?;
+    }
+    drop(conn);
+    let r = timers::fire_due_batch(&ctx, &registry, "w", 10).await?;
+    assert_eq!((r.fired, r.failed), (2, 1));
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM events WHERE action = 'done'").await?,
+        2
+    );
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM events WHERE action = 'half_done'"
+        )
+        .await?,
+        0
+    );
+    // Retried with backoff until timer_max_attempts (5), then failed.
+    for _ in 0..10 {
+        clock.advance(TimeDelta::hours(1));
+        timers::fire_due_batch(&ctx, &registry, "w", 10).await?;
+    }
+    let (status, attempts, err): (String, i32, Option<String>) =
+        sqlx::query_as("SELECT status, attempts, last_error FROM timers WHERE entity_id = 'bad'")
+            .fetch_one(&ctx.pool)
+            .await?;
+    assert_eq!(status, "failed");
+    assert_eq!(attempts, 5);
+    assert_eq!(err.as_deref(), Some("boom"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_racing_fire_every_timer_exactly_once() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    sqlx::query(
+        "INSERT INTO timers (kind, workflow, entity_id, due_at, created_at)
+         SELECT 'engine.probe', 'test', g::text, $1, $1 FROM generate_series(1, 3000) g",
+    )
+    .bind(ctx.now())
+    .execute(&ctx.pool)
+    .await?;
+    let registry = eng::registry();
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let ctx = ctx.clone();
+        let registry = registry.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut fired = 0;
+            loop {
+                let r = timers::fire_due_batch(&ctx, &registry, &format!("w{w}"), 50).await?;
+                if r.fired + r.failed == 0 {
+                    break;
+                }
+                fired += r.fired;
+            }
+            Ok::<u64, vivid_core::Error>(fired)
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
+    }
+    assert_eq!(total, 3000);
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM events WHERE action = 'probe_fired'"
+        )
+        .await?,
+        3000
+    );
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(DISTINCT payload->>'timer_id') FROM events WHERE action = 'probe_fired'"
+        )
+        .await?,
+        3000
+    );
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM timers WHERE attempts <> 1").await?,
+        0
+    );
+    assert!(
+        count(&ctx, "SELECT count(DISTINCT fired_by) FROM timers").await? >= 2,
+        "the work was shared"
+    );
+    Ok(())
+}
+
+/// A target that fails a given number of times, then delivers.
+struct Flaky {
+    failures_left: AtomicU32,
+    retry_after: Option<std::time::Duration>,
+    delivered: AtomicU32,
+}
+
+impl DeliveryTarget for Flaky {
+    fn name(&self) -> &'static str {
+        "flaky"
+    }
+    fn deliver<'a>(&'a self, _ctx: &'a Ctx, _n: &'a Notification) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            if self.failures_left.load(Ordering::SeqCst) > 0 {
+                self.failures_left.fetch_sub(1, Ordering::SeqCst);
+                return Err(DeliveryError::Retry {
+                    reason: "429 Too Many Requests".into(),
+                    after: self.retry_after,
+                });
+            }
+            self.delivered.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_retries_with_backoff_honours_retry_after_and_gives_up() -> TestResult {
+    let (_db, ctx, clock) = setup().await?;
+    let mut tx = ctx.pool.begin().await?;
+    let n = NewNotification::to_person("maya", "test", 1, "hello").dedupe("k1");
+    assert!(outbox::enqueue(&ctx, &mut tx, &n).await?.is_some());
+    assert!(
+        outbox::enqueue(&ctx, &mut tx, &n).await?.is_none(),
+        "deduplicated"
+    );
+    tx.commit().await?;
+
+    let target = Flaky {
+        failures_left: AtomicU32::new(2),
+        retry_after: Some(std::time::Duration::from_secs(30)),
+        delivered: AtomicU32::new(0),
+    };
+    let r = outbox::deliver_due(&ctx, &target, 10).await?;
+    assert_eq!(r.retried, 1);
+    let next: DateTime<Utc> = sqlx::query_scalar("SELECT next_attempt_at FROM outbox")
+        .fetch_one(&ctx.pool)
+        .await?;
+    assert_eq!(
+        next - ctx.now(),
+        TimeDelta::seconds(30),
+        "Retry-After honoured"
+    );
+    assert_eq!(
+        outbox::deliver_due(&ctx, &target, 10).await?.retried,
+        0,
+        "not before it is due"
+    );
+    clock.advance(TimeDelta::seconds(30));
+    assert_eq!(outbox::deliver_due(&ctx, &target, 10).await?.retried, 1);
+    clock.advance(TimeDelta::seconds(30));
+    assert_eq!(outbox::deliver_due(&ctx, &target, 10).await?.delivered, 1);
+    assert_eq!(target.delivered.load(Ordering::SeqCst), 1);
+
+    // A notification that never gets through is marked dead after max attempts.
+    let mut tx = ctx.pool.begin().await?;
+    outbox::enqueue(
+        &ctx,
+        &mut tx,
+        &NewNotification::to_person("sam", "test", 2, "never"),
+    )
+    .await?;
+    tx.commit().await?;
+    let hopeless = Flaky {
+        failures_left: AtomicU32::new(1000),
+        retry_after: None,
+        delivered: AtomicU32::new(0),
+    };
+    for _ in 0..20 {
+        clock.advance(TimeDelta::hours(1));
+        outbox::deliver_due(&ctx, &hopeless, 10).await?;
+    }
+    let (status, attempts): (String, i32) =
+        sqlx::query_as("SELECT status, attempts FROM outbox WHERE recipient = 'sam'")
+            .fetch_one(&ctx.pool)
+            .await?;
+    assert_eq!((status.as_str(), attempts), ("dead", 8));
+    // Unknown recipients are refused when queued.
+    let mut tx = ctx.pool.begin().await?;
+    let bad = outbox::enqueue(
+        &ctx,
+        &mut tx,
+        &NewNotification::to_person("nobody", "test", 3, "x"),
+    )
+    .await;
+    assert!(matches!(bad, Err(vivid_core::Error::NotFound(_))));
+    Ok(())
+}
+
+fn content_approval(version: i32, required: u32) -> NewApproval {
+    NewApproval {
+        workflow: "content".into(),
+        entity_id: "42".into(),
+        subject_version: version,
+        title: "Coastal launch e-mail".into(),
+        requested_by: "lena".into(),
+        eligible: vec![
+            "director:marketing"
+                .parse()
+                .unwrap_or_else(|e: String| panic!("{e}")),
+            "director:creative"
+                .parse()
+                .unwrap_or_else(|e: String| panic!("{e}")),
+        ],
+        required,
+        deadline: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_two_of_two_with_concurrent_deciders() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    let mut tx = ctx.pool.begin().await?;
+    let req = approvals::request(&ctx, &mut tx, &content_approval(1, 2)).await?;
+    tx.commit().await?;
+    // Both directors notified, the requester not.
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM outbox WHERE subject LIKE 'Approval needed%'"
+        )
+        .await?,
+        2
+    );
+
+    // Self-approval refused, nothing written.
+    let mut tx = ctx.pool.begin().await?;
+    let own = approvals::decide(&ctx, &mut tx, req.id, "lena", Decision::Approve, "", None).await;
+    assert!(matches!(own, Err(vivid_core::Error::Forbidden(_))));
+    tx.rollback().await?;
+
+    // Two directors at the same instant: serialised by the row lock.
+    let mut handles = Vec::new();
+    for who in ["maya", "iris"] {
+        let ctx = ctx.clone();
+        handles.push(tokio::spawn(async move {
+            let mut conn = ctx.pool.acquire().await?;
+            let mut tx = conn.begin().await?;
+            let (_, outcome) = approvals::decide(
+                &ctx,
+                &mut tx,
+                req.id,
+                who,
+                Decision::Approve,
+                "looks good",
+                Some(1),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<Outcome, vivid_core::Error>(outcome)
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for h in handles {
+        outcomes.push(h.await??);
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Outcome::Approved).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM approval_decisions").await?,
+        2
+    );
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM events WHERE to_state = 'approved'"
+        )
+        .await?,
+        1
+    );
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM timers WHERE status = 'pending'").await?,
+        0,
+        "deadline timers cancelled"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_approval_decided_twice_at_once_is_approved_once_and_both_recorded() -> TestResult
+{
+    let (_db, ctx, _) = setup().await?;
+    let mut tx = ctx.pool.begin().await?;
+    let req = approvals::request(&ctx, &mut tx, &content_approval(1, 1)).await?;
+    tx.commit().await?;
+    let mut handles = Vec::new();
+    for who in ["maya", "iris"] {
+        let ctx = ctx.clone();
+        handles.push(tokio::spawn(async move {
+            let mut tx = ctx.pool.begin().await?;
+            let (_, outcome) =
+                approvals::decide(&ctx, &mut tx, req.id, who, Decision::Approve, "", None).await?;
+            tx.commit().await?;
+            Ok::<Outcome, vivid_core::Error>(outcome)
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for h in handles {
+        outcomes.push(h.await??);
+    }
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, vec![Outcome::AlreadyApproved, Outcome::Approved]);
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM approval_decisions").await?,
+        2
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecided_approval_reminds_then_escalates_and_refuses_late_decisions() -> TestResult {
+    let (_db, ctx, clock) = setup().await?;
+    let engine = Engine::new(ctx.clone(), Arc::new(outbox::LogTarget));
+    let mut tx = ctx.pool.begin().await?;
+    let req = approvals::request(&ctx, &mut tx, &content_approval(1, 1)).await?;
+    tx.commit().await?;
+    // A new version supersedes the old request.
+    let mut tx = ctx.pool.begin().await?;
+    let req2 = approvals::request(&ctx, &mut tx, &content_approval(2, 1)).await?;
+    tx.commit().await?;
+    let mut tx = ctx.pool.begin().await?;
+    let stale = approvals::decide(
+        &ctx,
+        &mut tx,
+        req.id,
+        "maya",
+        Decision::Approve,
+        "",
+        Some(1),
+    )
+    .await;
+    assert!(matches!(stale, Err(vivid_core::Error::Conflict(m)) if m.contains("superseded")));
+    tx.rollback().await?;
+
+    clock.advance(TimeDelta::hours(20));
+    engine.run_pass().await?;
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM outbox WHERE subject LIKE 'Reminder:%'"
+        )
+        .await?,
+        2
+    );
+    clock.advance(TimeDelta::hours(4) + TimeDelta::seconds(1));
+    engine.run_pass().await?;
+    let status: String = sqlx::query_scalar("SELECT status FROM approval_requests WHERE id = $1")
+        .bind(req2.id)
+        .fetch_one(&ctx.pool)
+        .await?;
+    assert_eq!(status, "escalated");
+    // The approval-overdue policy notifies the business manager.
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM outbox WHERE person = 'bea' AND subject LIKE '%Overdue approval%'"
+        )
+        .await?,
+        1
+    );
+    let mut tx = ctx.pool.begin().await?;
+    let late = approvals::decide(&ctx, &mut tx, req2.id, "maya", Decision::Approve, "", None).await;
+    assert!(matches!(late, Err(vivid_core::Error::Conflict(m)) if m.contains("escalated")));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_climbs_levels_until_acknowledged() -> TestResult {
+    let (_db, ctx, clock) = setup().await?;
+    let engine = Engine::new(ctx.clone(), Arc::new(outbox::LogTarget));
+    let policy = Policy::named(&ctx, "default")?;
+    let mut tx = ctx.pool.begin().await?;
+    escalation::start(&ctx, &mut tx, "crisis", "7", "P1: checkout down", &policy).await?;
+    tx.commit().await?;
+    engine.run_pass().await?;
+    // Level 1: whoever the operations rotation has on call at t0.
+    let on_call = ctx
+        .org
+        .schedule("operations-primary")
+        .and_then(|s| s.rotation_at(t0()))
+        .unwrap_or_default()
+        .to_string();
+    let notified: Vec<String> =
+        sqlx::query_scalar("SELECT person FROM outbox WHERE subject LIKE '[escalation L1]%'")
+            .fetch_all(&ctx.pool)
+            .await?;
+    assert_eq!(notified, vec![on_call]);
+    clock.advance(TimeDelta::minutes(14));
+    engine.run_pass().await?;
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM outbox WHERE subject LIKE '[escalation L2]%'"
+        )
+        .await?,
+        0
+    );
+    clock.advance(TimeDelta::minutes(1));
+    engine.run_pass().await?;
+    let l2: Vec<String> =
+        sqlx::query_scalar("SELECT person FROM outbox WHERE subject LIKE '[escalation L2]%'")
+            .fetch_all(&ctx.pool)
+            .await?;
+    assert_eq!(l2, vec!["omar".to_string()], "the operations director");
+    let mut tx = ctx.pool.begin().await?;
+    assert!(escalation::acknowledge(&ctx, &mut tx, "crisis", "7", "omar").await?);
+    tx.commit().await?;
+    clock.advance(TimeDelta::hours(2));
+    engine.run_pass().await?;
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM outbox WHERE subject LIKE '[escalation L3]%'"
+        )
+        .await?,
+        0
+    );
+    let esc = escalation::latest(&mut *ctx.pool.acquire().await?, "crisis", "7").await?;
+    assert_eq!(
+        esc.map(|e| (e.status, e.acknowledged_by)),
+        Some(("acknowledged".into(), Some("omar".into())))
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_override_puts_someone_else_on_call() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    let mut conn = ctx.pool.acquire().await?;
+    let before = oncall::all_at(&ctx, &mut conn, ctx.now()).await?;
+    let ops = before
+        .iter()
+        .find(|o| o.schedule == "operations-primary")
+        .map(|o| o.via);
+    assert_eq!(ops, Some("rotation"));
+    oncall::add_override(
+        &ctx,
+        &mut conn,
+        "operations-primary",
+        "kai",
+        ctx.now(),
+        ctx.now() + TimeDelta::hours(8),
+        "omar",
+    )
+    .await?;
+    let after = oncall::all_at(&ctx, &mut conn, ctx.now()).await?;
+    let ops = after
+        .iter()
+        .find(|o| o.schedule == "operations-primary")
+        .map(|o| (o.person.as_str(), o.via));
+    assert_eq!(ops, Some(("kai", "override")));
+    let bad = oncall::add_override(
+        &ctx,
+        &mut conn,
+        "nope",
+        "kai",
+        ctx.now(),
+        ctx.now() + TimeDelta::hours(1),
+        "omar",
+    )
+    .await;
+    assert!(matches!(bad, Err(vivid_core::Error::NotFound(_))));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn org_sync_is_idempotent_and_keeps_removed_people_inactive() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    ctx.org.sync(&ctx.pool).await?;
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM people WHERE active").await?,
+        ctx.org.people.len() as i64
+    );
+    let mut config = default_config();
+    config.org.people.retain(|p| p.handle != "remy");
+    let smaller = Ctx::new(ctx.pool.clone(), config, ctx.clock.clone())?;
+    smaller.org.sync(&ctx.pool).await?;
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM people WHERE NOT active").await?,
+        1
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_twice_loads_once() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    let first = vivid_core::seed::demo(&ctx).await?;
+    let readings = count(&ctx, "SELECT count(*) FROM metric_readings").await?;
+    let second = vivid_core::seed::demo(&ctx).await?;
+    assert!(!first.loaded.is_empty());
+    assert!(second.loaded.is_empty());
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM metric_readings").await?,
+        readings
+    );
+    let status = vivid_core::status::collect(&ctx).await?;
+    assert!(
+        status
+            .kpis
+            .iter()
+            .any(|k| k.metric == "daily_revenue" && k.trend.len() == 14)
+    );
+    Ok(())
+}

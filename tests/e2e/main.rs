@@ -1,0 +1,5 @@
+//! End-to-end tests of the `vivid` binary against real PostgreSQL.
+
+mod cli;
+mod engine_kill;
+mod util;
