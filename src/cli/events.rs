@@ -102,12 +102,11 @@ pub async fn run(config: Config, cmd: EventsCommand) -> Result<()> {
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
-        if listener.is_none() {
-            if let Ok(mut l) = PgListener::connect_with(&ctx.pool).await {
-                if l.listen(events::CHANNEL).await.is_ok() {
-                    listener = Some(l);
-                }
-            }
+        if listener.is_none()
+            && let Ok(mut l) = PgListener::connect_with(&ctx.pool).await
+            && l.listen(events::CHANNEL).await.is_ok()
+        {
+            listener = Some(l);
         }
         // Re-read from the last id after every wake-up (and after a
         // reconnect), so nothing committed while disconnected is missed.

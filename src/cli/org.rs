@@ -72,15 +72,15 @@ pub async fn run_org(config: Config, cmd: OrgCommand) -> Result<()> {
 pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
     let OncallCommand::Who(args) = cmd;
     let ctx = app::connect(config, Schema::RequireCurrent, 2).await?;
-    if let Some(d) = &args.department {
-        if ctx.org.department(d).is_none() {
-            let keys: Vec<&str> = ctx.org.departments.iter().map(|d| d.key.as_str()).collect();
-            return Err(vivid_core::Error::not_found(format!(
-                "unknown department {d:?}; departments: {}",
-                keys.join(", ")
-            ))
-            .into());
-        }
+    if let Some(d) = &args.department
+        && ctx.org.department(d).is_none()
+    {
+        let keys: Vec<&str> = ctx.org.departments.iter().map(|d| d.key.as_str()).collect();
+        return Err(vivid_core::Error::not_found(format!(
+            "unknown department {d:?}; departments: {}",
+            keys.join(", ")
+        ))
+        .into());
     }
     let at = args.at.unwrap_or_else(|| ctx.now());
     let mut conn = ctx.pool.acquire().await?;

@@ -325,16 +325,16 @@ impl Org {
                     roles.push(role);
                 }
             }
-            if roles.contains(&Role::Director) {
-                if let Some(other) = directors.insert(p.department.clone(), p.handle.clone()) {
-                    return Err(bad(
-                        key("roles"),
-                        format!(
-                            "department {:?} already has director {other:?}",
-                            p.department
-                        ),
-                    ));
-                }
+            if roles.contains(&Role::Director)
+                && let Some(other) = directors.insert(p.department.clone(), p.handle.clone())
+            {
+                return Err(bad(
+                    key("roles"),
+                    format!(
+                        "department {:?} already has director {other:?}",
+                        p.department
+                    ),
+                ));
             }
             if let Some(id) = &p.discord_id {
                 if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
@@ -360,10 +360,10 @@ impl Org {
                 email: p.email.clone(),
             });
         }
-        if let Some(op) = &config.operator {
-            if !by_handle.contains_key(op) {
-                return Err(bad("operator", format!("unknown person {op:?}")));
-            }
+        if let Some(op) = &config.operator
+            && !by_handle.contains_key(op)
+        {
+            return Err(bad("operator", format!("unknown person {op:?}")));
         }
         let mut schedules = Vec::new();
         let mut schedule_names = HashSet::new();

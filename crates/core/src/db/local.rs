@@ -316,7 +316,7 @@ fn find_binaries() -> Result<Binaries> {
                 .collect()
         })
         .unwrap_or_default();
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|v| std::cmp::Reverse(v.0));
     dirs.extend(versioned.into_iter().map(|(_, p)| p));
     for dir in dirs {
         let initdb = dir.join("initdb");

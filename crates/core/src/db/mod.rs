@@ -56,22 +56,22 @@ pub async fn locate(db_name: &str) -> Result<Located> {
 /// cluster (started when needed). For the last two the URL names the
 /// maintenance database `postgres`.
 pub async fn locate_server() -> Result<Located> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        if !url.trim().is_empty() {
-            return Ok(Located {
-                url,
-                source: Source::Environment,
-            });
-        }
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && !url.trim().is_empty()
+    {
+        return Ok(Located {
+            url,
+            source: Source::Environment,
+        });
     }
     let mode = std::env::var("VIVID_DB_MODE").unwrap_or_default();
-    if mode != "private" {
-        if let Some(url) = local_server_url().await {
-            return Ok(Located {
-                url,
-                source: Source::LocalServer,
-            });
-        }
+    if mode != "private"
+        && let Some(url) = local_server_url().await
+    {
+        return Ok(Located {
+            url,
+            source: Source::LocalServer,
+        });
     }
     let cluster = local::Cluster::from_env()?;
     let url = cluster.ensure_running().await?;

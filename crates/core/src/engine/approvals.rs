@@ -141,13 +141,13 @@ pub fn evaluate(
             roles.join(", ")
         )));
     }
-    if let Some(v) = version {
-        if v != req.subject_version {
-            return Err(Error::conflict(format!(
-                "version {v} is superseded: the request is for version {}",
-                req.subject_version
-            )));
-        }
+    if let Some(v) = version
+        && v != req.subject_version
+    {
+        return Err(Error::conflict(format!(
+            "version {v} is superseded: the request is for version {}",
+            req.subject_version
+        )));
     }
     if decision != Decision::Approve && comment.trim().is_empty() {
         return Err(Error::invalid(

@@ -220,11 +220,11 @@ impl Engine {
             }
             // Sleep until the next timer is due, new work is announced, or the poll interval passes.
             let mut wait = poll;
-            if let Ok(mut conn) = self.ctx.pool.acquire().await {
-                if let Ok(Some(next)) = timers::next_due(&mut conn).await {
-                    let until = (next - self.ctx.now()).to_std().unwrap_or(Duration::ZERO);
-                    wait = wait.min(until);
-                }
+            if let Ok(mut conn) = self.ctx.pool.acquire().await
+                && let Ok(Some(next)) = timers::next_due(&mut conn).await
+            {
+                let until = (next - self.ctx.now()).to_std().unwrap_or(Duration::ZERO);
+                wait = wait.min(until);
             }
             let woke = async {
                 match listener.as_mut() {
