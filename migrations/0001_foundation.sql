@@ -136,6 +136,9 @@ CREATE TABLE escalations (
     entity_id       text NOT NULL,
     subject         text NOT NULL,
     policy          jsonb NOT NULL,
+    -- departments concerned (for "concerned:ROLE" targets)
+    departments     text[] NOT NULL DEFAULT '{}',
+
     level           integer NOT NULL DEFAULT -1,
     round           integer NOT NULL DEFAULT 0,
     status          text NOT NULL DEFAULT 'active'

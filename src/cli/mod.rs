@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch.
 
 mod bench;
+mod crisis;
 mod dbcmd;
 mod engine;
 mod events;
@@ -23,6 +24,30 @@ pub struct Cli {
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--as PERSON` for commands that act.
+#[derive(Debug, Clone, Args)]
+pub struct ActorArg {
+    /// Act as this person (a handle from `vivid org list`); default: $VIVID_AS,
+    /// else the configured operator.
+    #[arg(long = "as", env = "VIVID_AS", value_name = "PERSON")]
+    pub as_person: Option<String>,
+}
+
+impl ActorArg {
+    /// The acting person's handle, checked against the org directory.
+    pub fn resolve(&self, ctx: &vivid_core::Ctx) -> Result<String> {
+        let handle = match (&self.as_person, &ctx.config.operator) {
+            (Some(h), _) => h.clone(),
+            (None, Some(op)) => op.clone(),
+            (None, None) => {
+                anyhow::bail!("say who is acting with --as PERSON (no operator is configured)")
+            }
+        };
+        ctx.org.actor(&handle)?;
+        Ok(handle)
+    }
 }
 
 /// `--json` for read commands.
@@ -60,9 +85,15 @@ enum Command {
     /// The organisation: departments, directors, people.
     #[command(subcommand)]
     Org(org::OrgCommand),
-    /// Who is on call.
+    /// Who is on call, rotations and overrides.
     #[command(subcommand)]
     Oncall(org::OncallCommand),
+    /// Crisis management: incidents, acknowledgement, phases, post-mortems.
+    #[command(subcommand)]
+    Crisis(crisis::CrisisCommand),
+    /// Business metrics; KPI rules open incidents by themselves.
+    #[command(subcommand)]
+    Metrics(crisis::MetricsCommand),
     /// Show the effective configuration.
     Config,
     /// Measure the engine (figures printed, nothing asserted).
@@ -99,6 +130,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Events(cmd) => events::run(config, cmd).await,
         Command::Org(cmd) => org::run_org(config, cmd).await,
         Command::Oncall(cmd) => org::run_oncall(config, cmd).await,
+        Command::Crisis(cmd) => crisis::run(config, cmd).await,
+        Command::Metrics(cmd) => crisis::metrics_cmd(config, cmd).await,
+
         Command::Config => {
             print!("{}", config.to_toml());
             Ok(())

@@ -20,6 +20,38 @@ pub enum OrgCommand {
 pub enum OncallCommand {
     /// Who is on call now (or at --at).
     Who(WhoArgs),
+    /// The rotation ahead: who is on call shift by shift.
+    Schedule(ScheduleArgs),
+    /// Put someone on call for a while (covering a shift).
+    Override(OverrideArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Only this schedule.
+    #[arg(long)]
+    name: Option<String>,
+    /// How many shifts ahead to show.
+    #[arg(long, default_value_t = 4)]
+    shifts: u32,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct OverrideArgs {
+    schedule: String,
+    person: String,
+    /// Start (RFC 3339); default now.
+    #[arg(long)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// How long, e.g. "8h".
+    #[arg(long = "for")]
+    duration: vivid_core::duration::HumanDuration,
+    #[command(flatten)]
+    actor: super::ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
 }
 
 #[derive(Debug, Args)]
@@ -70,8 +102,39 @@ pub async fn run_org(config: Config, cmd: OrgCommand) -> Result<()> {
 }
 
 pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
-    let OncallCommand::Who(args) = cmd;
     let ctx = app::connect(config, Schema::RequireCurrent, 2).await?;
+    let args = match cmd {
+        OncallCommand::Who(args) => args,
+        OncallCommand::Schedule(a) => return schedule(&ctx, a).await,
+        OncallCommand::Override(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let from = a.from.unwrap_or_else(|| ctx.now());
+            let mut conn = ctx.pool.acquire().await?;
+            let id = oncall::add_override(
+                &ctx,
+                &mut conn,
+                &a.schedule,
+                &a.person,
+                from,
+                from + a.duration.delta(),
+                &actor,
+            )
+            .await?;
+            if a.json.json {
+                return output::json(
+                    &serde_json::json!({ "override": id, "schedule": a.schedule, "person": a.person, "from": from, "until": from + a.duration.delta() }),
+                );
+            }
+            println!(
+                "@{} is on call for {} from {} for {}",
+                a.person,
+                a.schedule,
+                from.format("%Y-%m-%d %H:%M UTC"),
+                a.duration
+            );
+            return Ok(());
+        }
+    };
     if let Some(d) = &args.department
         && ctx.org.department(d).is_none()
     {
@@ -113,5 +176,72 @@ pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
         })
         .collect();
     output::table(&["SCHEDULE", "DEPARTMENT", "ON CALL", "VIA"], &rows);
+    Ok(())
+}
+
+async fn schedule(ctx: &vivid_core::Ctx, a: ScheduleArgs) -> Result<()> {
+    if let Some(n) = &a.name {
+        if ctx.org.schedule(n).is_none() {
+            return Err(
+                vivid_core::Error::not_found(format!("unknown on-call schedule {n:?}")).into(),
+            );
+        }
+    }
+    let now = ctx.now();
+    let mut conn = ctx.pool.acquire().await?;
+    let overrides = oncall::overrides_at(&mut conn, now).await?;
+    let mut out = Vec::new();
+    for s in ctx
+        .org
+        .schedules
+        .iter()
+        .filter(|s| a.name.as_ref().is_none_or(|n| n == &s.name))
+    {
+        let shift = s.shift.num_seconds().max(1);
+        let since = (now - s.handoff).num_seconds().div_euclid(shift);
+        for k in 0..i64::from(a.shifts.max(1)) {
+            let starts = s.handoff + chrono::TimeDelta::seconds((since + k) * shift);
+            let person = s.rotation_at(starts).unwrap_or_default().to_string();
+            let current_override = if k == 0 {
+                overrides.get(&s.name).cloned()
+            } else {
+                None
+            };
+            out.push(serde_json::json!({
+                "schedule": s.name, "starts_at": starts, "ends_at": starts + s.shift,
+                "person": person, "override_now": current_override,
+            }));
+        }
+    }
+    if a.json.json {
+        return output::json(&out);
+    }
+    let rows: Vec<Vec<String>> = out
+        .iter()
+        .map(|r| {
+            let fmt = |v: &serde_json::Value| {
+                v.as_str()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(16)
+                    .collect::<String>()
+                    .replace('T', " ")
+            };
+            vec![
+                r["schedule"].as_str().unwrap_or_default().to_string(),
+                fmt(&r["starts_at"]),
+                fmt(&r["ends_at"]),
+                format!("@{}", r["person"].as_str().unwrap_or_default()),
+                r["override_now"]
+                    .as_str()
+                    .map(|p| format!("now covered by @{p}"))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    output::table(
+        &["SCHEDULE", "FROM (UTC)", "UNTIL", "ON CALL", "OVERRIDE"],
+        &rows,
+    );
     Ok(())
 }

@@ -13,9 +13,12 @@ pub mod org;
 
 pub use engine::Ctx;
 pub use error::{Error, Result};
+pub mod calendar;
+pub mod crisis;
 pub mod metrics;
 pub mod rng;
 pub mod seed;
 pub mod simulate;
+pub mod stats;
 pub mod status;
 pub mod testing;

@@ -127,6 +127,9 @@ pub enum Target {
     Schedule(String),
     /// The department's director (its team leads when it has none).
     Department(String),
+    /// Holders of a role in the departments concerned by the escalated
+    /// entity (e.g. the directors of an incident's affected departments).
+    Concerned(Role),
 }
 
 impl fmt::Display for Target {
@@ -136,6 +139,7 @@ impl fmt::Display for Target {
             Target::Role(r) => write!(f, "role:{r}"),
             Target::Schedule(s) => write!(f, "schedule:{s}"),
             Target::Department(d) => write!(f, "department:{d}"),
+            Target::Concerned(r) => write!(f, "concerned:{r}"),
         }
     }
 }
@@ -148,8 +152,9 @@ impl FromStr for Target {
             Some(("role", r)) => Ok(Target::Role(r.parse()?)),
             Some(("schedule", n)) => Ok(Target::Schedule(n.to_string())),
             Some(("department", d)) => Ok(Target::Department(d.to_string())),
+            Some(("concerned", r)) => Ok(Target::Concerned(r.parse()?)),
             _ => Err(format!(
-                "unknown target {s:?} (use person:HANDLE, role:ROLE[:DEPARTMENT], schedule:NAME or department:KEY)"
+                "unknown target {s:?} (use person:HANDLE, role:ROLE[:DEPARTMENT], schedule:NAME, department:KEY or concerned:ROLE)"
             )),
         }
     }
@@ -510,6 +515,7 @@ impl Org {
     pub fn resolve(
         &self,
         targets: &[Target],
+        concerned: &[String],
         on_call: &dyn Fn(&Schedule) -> Option<String>,
     ) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -533,6 +539,12 @@ impl Org {
                         .with_role(&RoleRef::new(Role::TeamLead, Some(d)))
                         .for_each(|p| push(&p.handle)),
                 },
+                Target::Concerned(role) => {
+                    for d in concerned {
+                        self.with_role(&RoleRef::new(*role, Some(d)))
+                            .for_each(|p| push(&p.handle));
+                    }
+                }
             }
         }
         out
@@ -670,7 +682,7 @@ mod tests {
                     .unwrap_or_else(|e: String| panic!("{e}")),
             ),
         ];
-        let people = org.resolve(&targets, &|_| None);
+        let people = org.resolve(&targets, &[], &|_| None);
         assert_eq!(people.len(), 1);
     }
 

@@ -574,7 +574,12 @@ async fn escalation_climbs_levels_until_acknowledged() -> TestResult {
     let engine = Engine::new(ctx.clone(), Arc::new(outbox::LogTarget));
     let policy = Policy::named(&ctx, "default")?;
     let mut tx = ctx.pool.begin().await?;
-    escalation::start(&ctx, &mut tx, "crisis", "7", "P1: checkout down", &policy).await?;
+    escalation::start(
+        &ctx,
+        &mut tx,
+        &escalation::Start::new("crisis", "7", "P1: checkout down", &policy),
+    )
+    .await?;
     tx.commit().await?;
     engine.run_pass().await?;
     // Level 1: whoever the operations rotation has on call at t0.

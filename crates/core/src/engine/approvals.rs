@@ -584,13 +584,12 @@ pub fn on_deadline<'a>(
         )
         .await?;
         let policy = Policy::named(ctx, &ctx.config.approvals.escalation_policy)?;
+        let entity = format!("approval:{id}");
+        let subject = format!("Overdue approval: {}", req.title);
         escalation::start(
             ctx,
             conn,
-            &req.workflow,
-            &format!("approval:{id}"),
-            &format!("Overdue approval: {}", req.title),
-            &policy,
+            &escalation::Start::new(&req.workflow, &entity, &subject, &policy),
         )
         .await?;
         Ok(())

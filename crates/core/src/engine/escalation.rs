@@ -128,6 +128,7 @@ pub struct Escalation {
     pub subject: String,
     #[sqlx(json)]
     pub policy: Policy,
+    pub departments: Vec<String>,
     pub level: i32,
     pub round: i32,
     pub status: String,
@@ -136,61 +137,93 @@ pub struct Escalation {
     pub updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT id, workflow, entity_id, subject, policy, level, round, status, acknowledged_by, started_at, updated_at FROM escalations";
+const SELECT: &str = "SELECT id, workflow, entity_id, subject, policy, departments, level, round, status, acknowledged_by, started_at, updated_at FROM escalations";
 
-/// Start escalating an entity. Level one is notified after its delay (at
-/// once when the delay is zero: the timer is due now). Returns the id.
-pub async fn start(
-    ctx: &Ctx,
-    conn: &mut PgConnection,
-    workflow: &str,
-    entity_id: &str,
-    subject: &str,
-    policy: &Policy,
-) -> Result<i64> {
-    let first = policy.levels.first().ok_or_else(|| {
-        Error::invalid(format!("escalation policy {:?} has no levels", policy.name))
-    })?;
+/// What to escalate and how.
+#[derive(Debug, Clone)]
+pub struct Start<'a> {
+    pub workflow: &'a str,
+    pub entity_id: &'a str,
+    pub subject: &'a str,
+    pub policy: &'a Policy,
+    /// Departments concerned, for `concerned:ROLE` targets.
+    pub departments: &'a [String],
+    /// Levels already notified elsewhere: 0 starts at level one, 1 at level
+    /// two, and so on.
+    pub skip_levels: u32,
+    /// Wait before the first notified level instead of its configured delay.
+    pub first_delay: Option<TimeDelta>,
+}
+
+impl<'a> Start<'a> {
+    pub fn new(
+        workflow: &'a str,
+        entity_id: &'a str,
+        subject: &'a str,
+        policy: &'a Policy,
+    ) -> Self {
+        Self {
+            workflow,
+            entity_id,
+            subject,
+            policy,
+            departments: &[],
+            skip_levels: 0,
+            first_delay: None,
+        }
+    }
+}
+
+/// Start escalating an entity (superseding an escalation still running for
+/// it). The first level is notified after its delay (at once when zero: the
+/// timer is due now). Returns the escalation's id.
+pub async fn start(ctx: &Ctx, conn: &mut PgConnection, spec: &Start<'_>) -> Result<i64> {
+    let policy = spec.policy;
+    let skip = usize::try_from(spec.skip_levels).unwrap_or(usize::MAX);
+    let first = policy
+        .levels
+        .get(skip.min(policy.levels.len().saturating_sub(1)))
+        .ok_or_else(|| {
+            Error::invalid(format!("escalation policy {:?} has no levels", policy.name))
+        })?;
+    let reached = i32::try_from(skip.min(policy.levels.len().saturating_sub(1))).unwrap_or(0) - 1;
     let now = ctx.now();
-    // Starting again supersedes an escalation still running for the entity.
     cancel(
         ctx,
         conn,
-        workflow,
-        entity_id,
+        spec.workflow,
+        spec.entity_id,
         "engine",
         "superseded by a new escalation",
     )
     .await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO escalations (workflow, entity_id, subject, policy, started_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        "INSERT INTO escalations (workflow, entity_id, subject, policy, departments, level, started_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
     )
-    .bind(workflow)
-    .bind(entity_id)
-    .bind(subject)
+    .bind(spec.workflow)
+    .bind(spec.entity_id)
+    .bind(spec.subject)
     .bind(sqlx::types::Json(policy))
+    .bind(spec.departments)
+    .bind(reached)
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    let due = now + TimeDelta::seconds(first.delay_secs);
+    let delay = spec
+        .first_delay
+        .unwrap_or(TimeDelta::seconds(first.delay_secs));
     timers::schedule(
         conn,
-        &NewTimer::new(STEP_TIMER, workflow, entity_id, due)
+        &NewTimer::new(STEP_TIMER, spec.workflow, spec.entity_id, now + delay)
             .payload(serde_json::json!({ "escalation_id": id })),
         now,
     )
     .await?;
     events::append(
         conn,
-        &NewEvent::new(
-            workflow,
-            "escalation",
-            entity_id,
-            "escalation_started",
-            "engine",
-        )
-        .payload(serde_json::json!({ "escalation_id": id, "policy": policy.name })),
+        &NewEvent::new(spec.workflow, "escalation", spec.entity_id, "escalation_started", "engine")
+            .payload(serde_json::json!({ "escalation_id": id, "policy": policy.name, "from_level": reached + 2 })),
         now,
     )
     .await?;
@@ -352,7 +385,7 @@ async fn step(
         .iter()
         .filter_map(|t| ctx.org.check_target(t).ok())
         .collect();
-    let people = oncall::resolve_targets(ctx, conn, &targets, now).await?;
+    let people = oncall::resolve_targets(ctx, conn, &targets, &esc.departments, now).await?;
     let level_no = next.level + 1;
     for handle in &people {
         let n = NewNotification::to_person(handle, esc.workflow.clone(), &esc.entity_id, format!("[escalation L{level_no}] {}", esc.subject))

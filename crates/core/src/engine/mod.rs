@@ -69,6 +69,7 @@ pub fn registry() -> timers::Registry {
     r.register(escalation::STEP_TIMER, escalation::on_step);
     r.register(approvals::REMIND_TIMER, approvals::on_remind);
     r.register(approvals::DEADLINE_TIMER, approvals::on_deadline);
+    crate::crisis::register_timers(&mut r);
     r
 }
 

@@ -61,10 +61,11 @@ pub async fn resolve_targets(
     ctx: &Ctx,
     conn: &mut PgConnection,
     targets: &[crate::org::Target],
+    concerned: &[String],
     at: DateTime<Utc>,
 ) -> Result<Vec<String>> {
     let overrides = overrides_at(conn, at).await?;
-    Ok(ctx.org.resolve(targets, &|s| {
+    Ok(ctx.org.resolve(targets, concerned, &|s| {
         overrides
             .get(&s.name)
             .cloned()

@@ -1,0 +1,103 @@
+//! Crisis management: the seed's protocol run the way an incident tool runs
+//! it. Incidents with severities P1–P4, on-call acknowledgement and
+//! escalation (through the engine's shared escalation), protocol phases with
+//! time boxes, status updates, post-mortems with action items, metrics, and
+//! KPI rules that open incidents by themselves.
+
+pub mod model;
+pub mod report;
+pub mod service;
+pub mod store;
+pub mod templates;
+pub mod triggers;
+
+use crate::config::Config;
+use crate::engine::timers::Registry;
+use crate::org::Org;
+
+pub use model::{Phase, Severity, Status};
+
+/// The workflow's name in events, timers and notifications.
+pub const WORKFLOW: &str = "crisis";
+
+pub fn register_timers(r: &mut Registry) {
+    r.register(service::PHASE_TIMER, service::on_phase_box);
+    r.register(service::UNACK_TIMER, service::on_unack);
+    r.register(service::ACTION_DUE_TIMER, service::on_action_due);
+}
+
+/// Check the `[crisis]` section against the org. Errors are (key, reason).
+pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String)> {
+    let c = &config.crisis;
+    for sev in Severity::ALL {
+        if !c.severities.contains_key(sev.as_str()) {
+            return Err(("crisis.severities".into(), format!("{sev} is missing")));
+        }
+    }
+    for (name, s) in &c.severities {
+        if name
+            .parse::<Severity>()
+            .map(|p| p.as_str() != name)
+            .unwrap_or(true)
+        {
+            return Err((
+                format!("crisis.severities.{name}"),
+                "severities are P1, P2, P3 and P4".into(),
+            ));
+        }
+        if !config.escalation.policies.contains_key(&s.policy) {
+            return Err((
+                format!("crisis.severities.{name}.policy"),
+                format!("unknown escalation policy {:?}", s.policy),
+            ));
+        }
+        if s.unack_timeout.is_zero() {
+            return Err((
+                format!("crisis.severities.{name}.unack_timeout"),
+                "must be longer than zero".into(),
+            ));
+        }
+    }
+    for (key, policy) in &c.department_policies {
+        let k = format!("crisis.department_policies.{key}");
+        let Some((sev, dept)) = key.split_once(':') else {
+            return Err((
+                k,
+                "keys are \"SEVERITY:DEPARTMENT\", e.g. \"P2:technology\"".into(),
+            ));
+        };
+        if sev.parse::<Severity>().is_err() {
+            return Err((k, format!("unknown severity {sev:?}")));
+        }
+        if org.department(dept).is_none() {
+            return Err((k, format!("unknown department {dept:?}")));
+        }
+        if !config.escalation.policies.contains_key(policy) {
+            return Err((k, format!("unknown escalation policy {policy:?}")));
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, t) in c.triggers.iter().enumerate() {
+        let key = |f: &str| format!("crisis.triggers[{i}].{f}");
+        if !names.insert(t.name.clone()) {
+            return Err((key("name"), format!("duplicate trigger {:?}", t.name)));
+        }
+        crate::metrics::check_metric(&t.metric).map_err(|e| (key("metric"), e.to_string()))?;
+        if let Some(other) = &t.other {
+            crate::metrics::check_metric(other).map_err(|e| (key("other"), e.to_string()))?;
+        }
+        triggers::Condition::from_config(t).map_err(|e| (key("when"), e))?;
+        t.severity
+            .parse::<Severity>()
+            .map_err(|e| (key("severity"), e))?;
+        for (j, d) in t.departments.iter().enumerate() {
+            if org.department(d).is_none() {
+                return Err((
+                    format!("crisis.triggers[{i}].departments[{j}]"),
+                    format!("unknown department {d:?}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1169 @@
+//! Crisis commands: each one is a single transaction that locks the incident,
+//! asks the pure state machine, writes the incident, appends the event,
+//! schedules or cancels timers, escalates and queues notifications.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use super::model::{self, Command, Effect, IncidentRole, Outcome, Phase, Severity, Status};
+use super::store::{self, ActionItem, Incident, Postmortem};
+use super::{WORKFLOW, templates};
+use crate::calendar::Calendar;
+use crate::config::AckDeadline;
+use crate::engine::Ctx;
+use crate::engine::escalation::{self, Policy, Start};
+use crate::engine::events::{self, NewEvent};
+use crate::engine::outbox::{self, NewNotification};
+use crate::engine::timers::{self, NewTimer};
+use crate::error::{Error, Result};
+use crate::org::{Person, Role};
+
+pub const PHASE_TIMER: &str = "crisis.phase_box";
+pub const UNACK_TIMER: &str = "crisis.unack";
+pub const ACTION_DUE_TIMER: &str = "crisis.action_due";
+
+/// Where an incident came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Manual,
+    KpiTrigger,
+    PrivacyBreach,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Manual => "manual",
+            Source::KpiTrigger => "kpi_trigger",
+            Source::PrivacyBreach => "privacy_breach",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub source: Source,
+    pub source_ref: Option<String>,
+    pub departments: Vec<String>,
+    pub commander: Option<String>,
+    /// A KPI rule's name: one ongoing condition opens one incident.
+    pub trigger_key: Option<String>,
+}
+
+/// People who respond to incidents (acknowledge, resolve, advance phases).
+const RESPONDERS: [Role; 4] = [
+    Role::Operator,
+    Role::TeamLead,
+    Role::Director,
+    Role::BusinessManager,
+];
+
+fn require_responder(person: &Person) -> Result<()> {
+    if RESPONDERS.iter().any(|r| person.has_role(*r)) {
+        return Ok(());
+    }
+    Err(Error::forbidden(format!(
+        "{} cannot respond to incidents: it takes an operator, team lead, director or the business manager",
+        person.label()
+    )))
+}
+
+/// Severity changes and closing belong to the commander, directors and the business manager.
+fn require_lead(person: &Person, incident: &Incident, what: &str) -> Result<()> {
+    if person.has_role(Role::Director)
+        || person.has_role(Role::BusinessManager)
+        || incident.commander.as_deref() == Some(person.handle.as_str())
+    {
+        return Ok(());
+    }
+    Err(Error::forbidden(format!(
+        "{} cannot {what} incident #{}: it takes its commander, a director or the business manager",
+        person.label(),
+        incident.id
+    )))
+}
+
+fn severity_rules(ctx: &Ctx, severity: Severity) -> Result<&crate::config::SeverityConfig> {
+    ctx.config
+        .crisis
+        .severities
+        .get(severity.as_str())
+        .ok_or_else(|| Error::invalid(format!("severity {severity} is not configured")))
+}
+
+fn full_protocol(ctx: &Ctx, severity: Severity) -> bool {
+    severity_rules(ctx, severity)
+        .map(|s| s.full_protocol)
+        .unwrap_or(true)
+}
+
+fn phase_box(ctx: &Ctx, phase: Phase) -> TimeDelta {
+    let p = &ctx.config.crisis.phases;
+    match phase {
+        Phase::Detection => p.detection,
+        Phase::Triage => p.triage,
+        Phase::InternalComms => p.internal_comms,
+        Phase::CustomerComms => p.customer_comms,
+        Phase::ImplementFix => p.implement_fix,
+        Phase::FollowUp => p.follow_up,
+        Phase::PostMortem => p.post_mortem,
+        Phase::UpdateProtocols => p.update_protocols,
+    }
+    .delta()
+}
+
+/// When the incident must be acknowledged by.
+pub fn ack_deadline(
+    ctx: &Ctx,
+    severity: Severity,
+    opened_at: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
+    Ok(match severity_rules(ctx, severity)?.ack {
+        AckDeadline::Within(d) => opened_at + d.delta(),
+        AckDeadline::NextBusinessDay => {
+            Calendar::new(&ctx.config.org.timezone, &ctx.config.org.business_hours)
+                .next_business_day_close(opened_at)
+        }
+    })
+}
+
+/// The ladder for an incident: a department's own policy if it has one.
+fn policy_for(ctx: &Ctx, inc: &Incident, severity: Severity) -> Result<Policy> {
+    let rules = severity_rules(ctx, severity)?;
+    let name = inc
+        .departments
+        .iter()
+        .find_map(|d| {
+            ctx.config
+                .crisis
+                .department_policies
+                .get(&format!("{severity}:{d}"))
+        })
+        .unwrap_or(&rules.policy);
+    let mut policy = Policy::named(ctx, name)?;
+    // "Next business day": the second level waits until the ack deadline.
+    if rules.ack == AckDeadline::NextBusinessDay {
+        let wait = (inc.ack_deadline - ctx.now()).max(TimeDelta::zero());
+        if let Some(level) = policy.levels.get_mut(1) {
+            level.delay_secs = wait.num_seconds();
+        }
+    }
+    Ok(policy)
+}
+
+fn subject(inc: &Incident) -> String {
+    format!("[{}] #{} {}", inc.severity, inc.id, inc.title)
+}
+
+async fn postmortem_written(conn: &mut PgConnection, id: i64) -> Result<bool> {
+    Ok(store::postmortem(conn, id).await?.is_some())
+}
+
+/// Open an incident. Returns None when its KPI condition already has one open.
+pub async fn open(ctx: &Ctx, new: &NewIncident, actor: &str) -> Result<Option<Incident>> {
+    let mut tx = ctx.pool.begin().await?;
+    let inc = open_in(ctx, &mut tx, new, actor).await?;
+    tx.commit().await?;
+    Ok(inc)
+}
+
+/// `open` inside the caller's transaction (KPI triggers, privacy breaches).
+pub async fn open_in(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    new: &NewIncident,
+    actor: &str,
+) -> Result<Option<Incident>> {
+    if actor != "engine" {
+        ctx.org.actor(actor)?;
+    }
+    let title = new.title.trim();
+    if title.is_empty() {
+        return Err(Error::invalid("an incident needs a title"));
+    }
+    let mut departments = Vec::new();
+    for d in &new.departments {
+        if ctx.org.department(d).is_none() {
+            let keys: Vec<&str> = ctx.org.departments.iter().map(|d| d.key.as_str()).collect();
+            return Err(Error::not_found(format!(
+                "unknown department {d:?}; departments: {}",
+                keys.join(", ")
+            )));
+        }
+        if !departments.contains(d) {
+            departments.push(d.clone());
+        }
+    }
+    if departments.is_empty() {
+        departments.push("operations".to_string());
+    }
+    if let Some(c) = &new.commander {
+        require_responder(ctx.org.actor(c)?)?;
+    }
+    let now = ctx.now();
+    let deadline = ack_deadline(ctx, new.severity, now)?;
+    let Some(inc) = store::insert(
+        conn,
+        &store::Insert {
+            title,
+            description: new.description.trim(),
+            severity: new.severity,
+            source: new.source.as_str(),
+            source_ref: new.source_ref.as_deref(),
+            departments: &departments,
+            commander: new.commander.as_deref(),
+            opened_by: actor,
+            ack_deadline: deadline,
+            trigger_key: new.trigger_key.as_deref(),
+            now,
+        },
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let id = inc.id.to_string();
+    events::append(
+        conn,
+        &NewEvent::new(WORKFLOW, "incident", &id, "opened", actor)
+            .transition(None::<&str>, Status::Triggered)
+            .reason(format!("{} {}", inc.severity, inc.title))
+            .payload(serde_json::json!({
+                "severity": inc.severity, "source": inc.source, "source_ref": inc.source_ref,
+                "departments": inc.departments, "phase": Phase::Detection, "ack_deadline": deadline,
+            })),
+        now,
+    )
+    .await?;
+    let policy = policy_for(ctx, &inc, new.severity)?;
+    let subject = subject(&inc);
+    let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
+    start.departments = &inc.departments;
+    escalation::start(ctx, conn, &start).await?;
+    schedule_phase_box(ctx, conn, &inc, Phase::Detection).await?;
+    let n = NewNotification::to_channel(
+        &ctx.config.crisis.channel,
+        WORKFLOW,
+        &id,
+        format!("Incident opened: {subject}"),
+    )
+    .body(format!(
+        "{}\nDepartments: {}. Acknowledge by {}.",
+        inc.description,
+        inc.departments.join(", "),
+        deadline.format("%Y-%m-%d %H:%M UTC")
+    ))
+    .severity(if matches!(new.severity, Severity::P1 | Severity::P2) {
+        "critical"
+    } else {
+        "warning"
+    })
+    .dedupe(format!("incident:{}:opened", inc.id))
+    .payload(serde_json::json!({ "incident_id": inc.id, "kind": "incident_opened" }));
+    outbox::enqueue(ctx, conn, &n).await?;
+    Ok(Some(inc))
+}
+
+async fn schedule_phase_box(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    inc: &Incident,
+    phase: Phase,
+) -> Result<()> {
+    let id = inc.id.to_string();
+    timers::cancel(conn, WORKFLOW, &id, Some(PHASE_TIMER)).await?;
+    let due = ctx.now() + phase_box(ctx, phase);
+    timers::schedule(
+        conn,
+        &NewTimer::new(PHASE_TIMER, WORKFLOW, &id, due)
+            .payload(serde_json::json!({ "phase": phase })),
+        ctx.now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Carry out the state machine's effects.
+async fn apply(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    inc: &Incident,
+    effects: &[Effect],
+    actor: &str,
+) -> Result<Vec<String>> {
+    let id = inc.id.to_string();
+    let severity = inc.severity()?;
+    let mut notified = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::StartEscalation => {
+                let policy = policy_for(ctx, inc, severity)?;
+                let subject = subject(inc);
+                let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
+                start.departments = &inc.departments;
+                escalation::start(ctx, conn, &start).await?;
+            }
+            Effect::AcknowledgeEscalation => {
+                escalation::acknowledge(ctx, conn, WORKFLOW, &id, actor).await?;
+            }
+            Effect::CancelEscalation => {
+                escalation::cancel(ctx, conn, WORKFLOW, &id, actor, "incident resolved").await?;
+            }
+            Effect::EscalateNow => {
+                notified = escalate_now(ctx, conn, inc, severity, actor).await?;
+            }
+            Effect::StartPhaseBox => {
+                schedule_phase_box(ctx, conn, inc, inc.phase()?).await?;
+            }
+            Effect::CancelPhaseBox => {
+                timers::cancel(conn, WORKFLOW, &id, Some(PHASE_TIMER)).await?;
+            }
+            Effect::StartUnackTimer => {
+                let rules = severity_rules(ctx, severity)?;
+                let due = ctx.now() + rules.unack_timeout.delta();
+                timers::schedule(
+                    conn,
+                    &NewTimer::new(UNACK_TIMER, WORKFLOW, &id, due),
+                    ctx.now(),
+                )
+                .await?;
+            }
+            Effect::CancelUnackTimer => {
+                timers::cancel(conn, WORKFLOW, &id, Some(UNACK_TIMER)).await?;
+            }
+        }
+    }
+    Ok(notified)
+}
+
+/// Notify the next level now: advance a running ladder, or start a new one
+/// just past the level an earlier (acknowledged) ladder reached.
+async fn escalate_now(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    inc: &Incident,
+    severity: Severity,
+    actor: &str,
+) -> Result<Vec<String>> {
+    let id = inc.id.to_string();
+    if escalation::active(conn, WORKFLOW, &id).await?.is_some() {
+        return escalation::escalate_now(ctx, conn, WORKFLOW, &id, actor).await;
+    }
+    let reached = escalation::latest(conn, WORKFLOW, &id)
+        .await?
+        .map(|e| e.level)
+        .unwrap_or(-1);
+    let policy = policy_for(ctx, inc, severity)?;
+    let last = i32::try_from(policy.levels.len()).unwrap_or(1) - 1;
+    let skip = u32::try_from((reached + 1).clamp(0, last.max(0))).unwrap_or(0);
+    let subject = subject(inc);
+    let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
+    start.departments = &inc.departments;
+    start.skip_levels = skip;
+    start.first_delay = Some(TimeDelta::zero());
+    escalation::start(ctx, conn, &start).await?;
+    // Notify now, in this transaction, rather than on the engine's next pass.
+    timers::cancel(conn, WORKFLOW, &id, Some(escalation::STEP_TIMER)).await?;
+    escalation::escalate_now(ctx, conn, WORKFLOW, &id, actor).await
+}
+
+/// What a command did, for replies in the CLI, TUI and bot.
+#[derive(Debug, Clone, Serialize)]
+pub struct Done {
+    pub incident: Incident,
+    /// Set when nothing changed (e.g. a second acknowledgement).
+    pub unchanged: Option<String>,
+    /// People notified by an escalation this command caused.
+    pub notified: Vec<String>,
+}
+
+/// Lock, decide, write, record: the one path every incident command takes.
+#[allow(clippy::too_many_arguments)]
+async fn run_command(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    id: i64,
+    actor: &str,
+    command: Command,
+    action: &str,
+    reason: Option<String>,
+    mutate: impl FnOnce(&mut Incident, &model::State),
+) -> Result<Done> {
+    let mut inc = store::lock(conn, id).await?;
+    let written = postmortem_written(conn, id).await?;
+    let state = inc.state(full_protocol(ctx, inc.severity()?), written)?;
+    let outcome = model::decide(state, &command).map_err(|r| Error::invalid(r.0))?;
+    let (new_state, effects) = match outcome {
+        Outcome::Unchanged(why) => {
+            return Ok(Done {
+                incident: inc,
+                unchanged: Some(why),
+                notified: Vec::new(),
+            });
+        }
+        Outcome::Changed { state, effects } => (state, effects),
+    };
+    let now = ctx.now();
+    let from_status = inc.status.clone();
+    let from_phase = inc.phase.clone();
+    inc.status = new_state.status.as_str().to_string();
+    inc.severity = new_state.severity.as_str().to_string();
+    if new_state.phase.key() != inc.phase {
+        inc.phase = new_state.phase.key().to_string();
+        inc.phase_started_at = now;
+    }
+    if effects.contains(&Effect::StartUnackTimer)
+        || matches!(command, Command::Progress | Command::AdvancePhase(_))
+    {
+        inc.last_progress_at = now;
+    }
+    inc.updated_at = now;
+    mutate(&mut inc, &new_state);
+    store::save(conn, &inc).await?;
+    let notified = apply(ctx, conn, &inc, &effects, actor).await?;
+    let mut payload = serde_json::json!({
+        "severity": inc.severity, "phase": inc.phase, "from_phase": from_phase, "notified": notified,
+    });
+    if from_phase != inc.phase {
+        payload["phase_changed"] = serde_json::json!(true);
+    }
+    let event = NewEvent::new(WORKFLOW, "incident", id, action, actor)
+        .transition(Some(from_status.as_str()), inc.status.as_str())
+        .maybe_reason(reason)
+        .payload(payload);
+    events::append(conn, &event, now).await?;
+    Ok(Done {
+        incident: inc,
+        unchanged: None,
+        notified,
+    })
+}
+
+async fn in_tx<T>(ctx: &Ctx, f: impl AsyncFnOnce(&mut PgConnection) -> Result<T>) -> Result<T> {
+    let mut tx = ctx.pool.begin().await?;
+    let out = f(&mut tx).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Acknowledge. A second acknowledgement changes nothing and says who was first.
+pub async fn acknowledge(ctx: &Ctx, id: i64, actor: &str) -> Result<Done> {
+    let person = ctx.org.actor(actor)?.clone();
+    require_responder(&person)?;
+    in_tx(ctx, async |conn| {
+        let done = run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Acknowledge,
+            "acknowledged",
+            None,
+            |inc, _| {
+                let now = inc.updated_at;
+                // MTTA counts the first acknowledgement.
+                if inc.acknowledged_at.is_none() {
+                    inc.acknowledged_at = Some(now);
+                    inc.acknowledged_by = Some(actor.to_string());
+                }
+                if inc.commander.is_none() {
+                    inc.commander = Some(actor.to_string());
+                }
+            },
+        )
+        .await?;
+        Ok(match done.unchanged {
+            Some(_) => {
+                let by = done.incident.acknowledged_by.clone().unwrap_or_default();
+                let at = done
+                    .incident
+                    .acknowledged_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default();
+                Done {
+                    unchanged: Some(format!(
+                        "incident #{id} was already acknowledged by @{by} at {at}"
+                    )),
+                    ..done
+                }
+            }
+            None => done,
+        })
+    })
+    .await
+}
+
+pub async fn unacknowledge(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Result<Done> {
+    require_responder(ctx.org.actor(actor)?)?;
+    in_tx(ctx, async |conn| {
+        run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Unacknowledge,
+            "unacknowledged",
+            Some(reason.to_string()),
+            |_, _| {},
+        )
+        .await
+    })
+    .await
+}
+
+pub async fn resolve(ctx: &Ctx, id: i64, actor: &str, note: &str) -> Result<Done> {
+    require_responder(ctx.org.actor(actor)?)?;
+    if note.trim().is_empty() {
+        return Err(Error::invalid("say how it was resolved (--note)"));
+    }
+    in_tx(ctx, async |conn| {
+        run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Resolve,
+            "resolved",
+            Some(note.to_string()),
+            |inc, _| {
+                inc.resolved_at = Some(inc.updated_at);
+                inc.resolved_by = Some(actor.to_string());
+            },
+        )
+        .await
+    })
+    .await
+}
+
+pub async fn reopen(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Result<Done> {
+    require_responder(ctx.org.actor(actor)?)?;
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("say why it is reopened (--reason)"));
+    }
+    in_tx(ctx, async |conn| {
+        run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Reopen,
+            "reopened",
+            Some(reason.to_string()),
+            |inc, _| {
+                inc.resolved_at = None;
+                inc.resolved_by = None;
+            },
+        )
+        .await
+    })
+    .await
+}
+
+pub async fn close(ctx: &Ctx, id: i64, actor: &str) -> Result<Done> {
+    let person = ctx.org.actor(actor)?.clone();
+    in_tx(ctx, async |conn| {
+        let inc = store::get(conn, id).await?;
+        require_lead(&person, &inc, "close")?;
+        run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Close,
+            "closed",
+            None,
+            |inc, _| {
+                inc.closed_at = Some(inc.updated_at);
+                inc.closed_by = Some(actor.to_string());
+            },
+        )
+        .await
+    })
+    .await
+}
+
+/// Advance to `to`, or to the next phase when `to` is None.
+pub async fn advance_phase(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+    to: Option<Phase>,
+    note: Option<&str>,
+) -> Result<Done> {
+    require_responder(ctx.org.actor(actor)?)?;
+    in_tx(ctx, async |conn| {
+        let inc = store::get(conn, id).await?;
+        let current = inc.phase()?;
+        let target = match to {
+            Some(p) => p,
+            None => current.next().ok_or_else(|| {
+                Error::invalid(format!("#{id} is in {current}, the last phase: close it"))
+            })?,
+        };
+        run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::AdvancePhase(target),
+            "phase_changed",
+            note.map(str::to_string),
+            |_, _| {},
+        )
+        .await
+    })
+    .await
+}
+
+pub async fn change_severity(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+    to: Severity,
+    reason: &str,
+) -> Result<Done> {
+    let person = ctx.org.actor(actor)?.clone();
+    if reason.trim().is_empty() {
+        return Err(Error::invalid(
+            "a severity change needs a reason (--reason)",
+        ));
+    }
+    let full = full_protocol(ctx, to);
+    in_tx(ctx, async |conn| {
+        let inc = store::get(conn, id).await?;
+        require_lead(&person, &inc, "change the severity of")?;
+        let from = inc.severity.clone();
+        let done = run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::ChangeSeverity {
+                to,
+                full_protocol: full,
+            },
+            "severity_changed",
+            Some(format!("{from} -> {to}: {reason}")),
+            |_, _| {},
+        )
+        .await?;
+        // The acknowledgement deadline follows the new severity.
+        let mut inc = done.incident.clone();
+        if inc.status == "triggered" {
+            inc.ack_deadline = ack_deadline(ctx, to, inc.opened_at)?;
+            store::save(conn, &inc).await?;
+        }
+        Ok(Done {
+            incident: inc,
+            ..done
+        })
+    })
+    .await
+}
+
+pub async fn escalate(ctx: &Ctx, id: i64, actor: &str, reason: Option<&str>) -> Result<Done> {
+    require_responder(ctx.org.actor(actor)?)?;
+    in_tx(ctx, async |conn| {
+        run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Escalate,
+            "escalated",
+            reason.map(str::to_string),
+            |_, _| {},
+        )
+        .await
+    })
+    .await
+}
+
+pub async fn note(ctx: &Ctx, id: i64, actor: &str, text: &str) -> Result<Done> {
+    ctx.org.actor(actor)?;
+    if text.trim().is_empty() {
+        return Err(Error::invalid("a note needs text"));
+    }
+    in_tx(ctx, async |conn| {
+        run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Progress,
+            "note",
+            Some(text.trim().to_string()),
+            |_, _| {},
+        )
+        .await
+    })
+    .await
+}
+
+pub async fn assign(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+    role: IncidentRole,
+    person: &str,
+) -> Result<Done> {
+    require_responder(ctx.org.actor(actor)?)?;
+    let assignee = ctx.org.actor(person)?.clone();
+    if role == IncidentRole::Commander {
+        require_responder(&assignee)?;
+    }
+    in_tx(ctx, async |conn| {
+        let done = run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Progress,
+            "role_assigned",
+            Some(format!("{} is now {}", assignee.label(), role.as_str())),
+            |inc, _| {
+                let slot = match role {
+                    IncidentRole::Commander => &mut inc.commander,
+                    IncidentRole::Scribe => &mut inc.scribe,
+                    IncidentRole::Liaison => &mut inc.liaison,
+                };
+                *slot = Some(assignee.handle.clone());
+            },
+        )
+        .await?;
+        let n = NewNotification::to_person(
+            &assignee.handle,
+            WORKFLOW,
+            id,
+            format!("You are {} of {}", role.as_str(), subject(&done.incident)),
+        )
+        .severity("warning")
+        .payload(serde_json::json!({ "incident_id": id }));
+        outbox::enqueue(ctx, conn, &n).await?;
+        Ok(done)
+    })
+    .await
+}
+
+/// Who a status update is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    Internal,
+    Customer,
+}
+
+/// Post a status update rendered from the template in `assets/crisis/`.
+pub async fn status_update(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+    audience: Audience,
+    message: &str,
+    next_update: TimeDelta,
+) -> Result<(Done, String)> {
+    require_responder(ctx.org.actor(actor)?)?;
+    if message.trim().is_empty() {
+        return Err(Error::invalid("a status update needs a message"));
+    }
+    in_tx(ctx, async |conn| {
+        let inc = store::get(conn, id).await?;
+        let text =
+            templates::status_update(ctx, &inc, audience, message.trim(), ctx.now() + next_update)?;
+        let done = run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Progress,
+            "status_update",
+            Some(text.clone()),
+            |_, _| {},
+        )
+        .await?;
+        let channel = match audience {
+            Audience::Internal => &ctx.config.crisis.channel,
+            Audience::Customer => &ctx.config.crisis.customer_channel,
+        };
+        let n = NewNotification::to_channel(
+            channel,
+            WORKFLOW,
+            id,
+            format!("Status update: {}", subject(&inc)),
+        )
+        .body(text.clone())
+        .payload(serde_json::json!({ "incident_id": id, "audience": audience }));
+        outbox::enqueue(ctx, conn, &n).await?;
+        Ok((done, text))
+    })
+    .await
+}
+
+/// The post-mortem's five written sections.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct PostmortemText {
+    pub overview: String,
+    pub what_happened: String,
+    pub contributing_factors: String,
+    pub resolution: String,
+    pub impact: String,
+}
+
+pub async fn write_postmortem(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+    text: &PostmortemText,
+) -> Result<Done> {
+    require_responder(ctx.org.actor(actor)?)?;
+    let missing: Vec<&str> = [
+        ("overview", &text.overview),
+        ("what happened", &text.what_happened),
+        ("contributing factors", &text.contributing_factors),
+        ("resolution", &text.resolution),
+        ("impact", &text.impact),
+    ]
+    .iter()
+    .filter(|(_, v)| v.trim().is_empty())
+    .map(|(k, _)| *k)
+    .collect();
+    if !missing.is_empty() {
+        return Err(Error::invalid(format!(
+            "the post-mortem is missing: {}",
+            missing.join(", ")
+        )));
+    }
+    in_tx(ctx, async |conn| {
+        let inc = store::get(conn, id).await?;
+        if inc.status()?.is_open() {
+            return Err(Error::invalid(format!(
+                "incident #{id} is not resolved yet: the post-mortem comes after the fix"
+            )));
+        }
+        store::save_postmortem(
+            conn,
+            &Postmortem {
+                incident_id: id,
+                overview: text.overview.trim().into(),
+                what_happened: text.what_happened.trim().into(),
+                contributing_factors: text.contributing_factors.trim().into(),
+                resolution: text.resolution.trim().into(),
+                impact: text.impact.trim().into(),
+                written_by: actor.into(),
+                written_at: ctx.now(),
+            },
+        )
+        .await?;
+        run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Progress,
+            "postmortem_written",
+            None,
+            |_, _| {},
+        )
+        .await
+    })
+    .await
+}
+
+pub async fn add_action_item(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+    owner: &str,
+    due_at: DateTime<Utc>,
+    description: &str,
+) -> Result<ActionItem> {
+    require_responder(ctx.org.actor(actor)?)?;
+    ctx.org.actor(owner)?;
+    if description.trim().is_empty() {
+        return Err(Error::invalid("an action item needs a description"));
+    }
+    if due_at <= ctx.now() {
+        return Err(Error::invalid(
+            "an action item's due date must be in the future",
+        ));
+    }
+    in_tx(ctx, async |conn| {
+        store::get(conn, id).await?;
+        let item: ActionItem = sqlx::query_as(
+            "INSERT INTO incident_action_items (incident_id, description, owner, due_at, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id, incident_id, description, owner, due_at, status, created_by, created_at, done_at",
+        )
+        .bind(id)
+        .bind(description.trim())
+        .bind(owner)
+        .bind(due_at)
+        .bind(actor)
+        .bind(ctx.now())
+        .fetch_one(&mut *conn)
+        .await?;
+        timers::schedule(
+            conn,
+            &NewTimer::new(ACTION_DUE_TIMER, WORKFLOW, id, due_at).key(item.id.to_string()),
+            ctx.now(),
+        )
+        .await?;
+        let n = NewNotification::to_person(owner, WORKFLOW, id, format!("Action item from incident #{id}: {}", item.description))
+            .body(format!("Due {}.", due_at.format("%Y-%m-%d %H:%M UTC")))
+            .payload(serde_json::json!({ "incident_id": id, "action_item": item.id }));
+        outbox::enqueue(ctx, conn, &n).await?;
+        events::append(
+            conn,
+            &NewEvent::new(WORKFLOW, "incident", id, "action_item_added", actor)
+                .reason(item.description.clone())
+                .payload(serde_json::json!({ "action_item": item.id, "owner": owner, "due_at": due_at })),
+            ctx.now(),
+        )
+        .await?;
+        Ok(item)
+    })
+    .await
+}
+
+pub async fn complete_action_item(ctx: &Ctx, item_id: i64, actor: &str) -> Result<ActionItem> {
+    ctx.org.actor(actor)?;
+    in_tx(ctx, async |conn| {
+        let mut item = store::action_item(conn, item_id).await?;
+        if item.status == "done" {
+            return Err(Error::conflict(format!(
+                "action item #{item_id} is already done"
+            )));
+        }
+        item.status = "done".into();
+        item.done_at = Some(ctx.now());
+        sqlx::query("UPDATE incident_action_items SET status = 'done', done_at = $2 WHERE id = $1")
+            .bind(item_id)
+            .bind(ctx.now())
+            .execute(&mut *conn)
+            .await?;
+        timers::cancel(
+            conn,
+            WORKFLOW,
+            &item.incident_id.to_string(),
+            Some(ACTION_DUE_TIMER),
+        )
+        .await
+        .ok();
+        events::append(
+            conn,
+            &NewEvent::new(
+                WORKFLOW,
+                "incident",
+                item.incident_id,
+                "action_item_done",
+                actor,
+            )
+            .reason(item.description.clone())
+            .payload(serde_json::json!({ "action_item": item_id })),
+            ctx.now(),
+        )
+        .await?;
+        Ok(item)
+    })
+    .await
+}
+
+/// An incident with everything a person wants to see.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detail {
+    pub incident: Incident,
+    pub escalation: Option<escalation::Escalation>,
+    pub timeline: Vec<events::Event>,
+    pub postmortem: Option<Postmortem>,
+    pub action_items: Vec<ActionItem>,
+    /// Seconds left before the acknowledgement deadline (negative: breached).
+    pub ack_seconds_left: Option<i64>,
+    /// Seconds left in the current phase's time box (negative: overrun).
+    pub phase_seconds_left: Option<i64>,
+}
+
+pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
+    let mut conn = ctx.pool.acquire().await?;
+    let incident = store::get(&mut conn, id).await?;
+    let key = id.to_string();
+    let escalation = escalation::latest(&mut conn, WORKFLOW, &key).await?;
+    let timeline = events::list(
+        &mut conn,
+        &events::Filter {
+            workflow: Some(WORKFLOW.into()),
+            entity_id: Some(key),
+            after_id: Some(0),
+            limit: 10_000,
+        },
+    )
+    .await?;
+    let postmortem = store::postmortem(&mut conn, id).await?;
+    let action_items = store::action_items(&mut conn, id).await?;
+    let now = ctx.now();
+    let status = incident.status()?;
+    let ack_seconds_left =
+        (status == Status::Triggered).then(|| (incident.ack_deadline - now).num_seconds());
+    let phase_seconds_left = match status {
+        Status::Closed => None,
+        _ => Some(
+            (incident.phase_started_at + phase_box(ctx, incident.phase()?) - now).num_seconds(),
+        ),
+    };
+    Ok(Detail {
+        incident,
+        escalation,
+        timeline,
+        postmortem,
+        action_items,
+        ack_seconds_left,
+        phase_seconds_left,
+    })
+}
+
+/// The time box of an incident's current phase ends at this moment.
+pub fn phase_deadline(ctx: &Ctx, inc: &Incident) -> Option<DateTime<Utc>> {
+    inc.phase()
+        .ok()
+        .map(|p| inc.phase_started_at + phase_box(ctx, p))
+}
+
+pub async fn list(ctx: &Ctx, filter: &store::ListFilter) -> Result<Vec<Incident>> {
+    let mut conn = ctx.pool.acquire().await?;
+    store::list(&mut conn, filter).await
+}
+
+// ---- timer handlers ------------------------------------------------------
+
+use crate::engine::timers::{HandlerFuture, Timer};
+
+fn incident_id(t: &Timer) -> Result<i64> {
+    t.entity_id
+        .parse()
+        .map_err(|_| Error::invalid(format!("crisis timer {} has a bad incident id", t.id)))
+}
+
+/// A phase ran past its time box: notify and escalate.
+pub fn on_phase_box<'a>(
+    ctx: &'a Ctx,
+    conn: &'a mut PgConnection,
+    t: &'a Timer,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let id = incident_id(t)?;
+        let phase: Phase = t
+            .payload
+            .get("phase")
+            .and_then(|p| p.as_str())
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| Error::invalid("phase timer without a phase"))?;
+        let done = run_command(
+            ctx,
+            conn,
+            id,
+            "engine",
+            Command::PhaseOverrun(phase),
+            "phase_overrun",
+            Some(format!(
+                "{} ran past its time box of {}",
+                phase,
+                crate::duration::format_delta(phase_box(ctx, phase))
+            )),
+            |_, _| {},
+        )
+        .await?;
+        if done.unchanged.is_none() {
+            let inc = &done.incident;
+            let mut to: Vec<String> = inc.commander.iter().cloned().collect();
+            for d in &inc.departments {
+                if let Some(dir) = ctx.org.director_of(d) {
+                    to.push(dir.handle.clone());
+                }
+            }
+            to.sort();
+            to.dedup();
+            for handle in to {
+                let n = NewNotification::to_person(
+                    &handle,
+                    WORKFLOW,
+                    id,
+                    format!("{}: {} is over its time box", subject(inc), phase),
+                )
+                .severity("critical")
+                .dedupe(format!("incident:{id}:overrun:{}:{handle}", phase.key()))
+                .payload(serde_json::json!({ "incident_id": id }));
+                outbox::enqueue(ctx, conn, &n).await?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// No progress on an acknowledged incident: it re-triggers.
+pub fn on_unack<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let id = incident_id(t)?;
+        run_command(
+            ctx,
+            conn,
+            id,
+            "engine",
+            Command::UnackTimeout,
+            "retriggered",
+            Some("acknowledged but no progress within the un-acknowledge timeout".into()),
+            |_, _| {},
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+/// An action item reached its due date still open: remind its owner.
+pub fn on_action_due<'a>(
+    ctx: &'a Ctx,
+    conn: &'a mut PgConnection,
+    t: &'a Timer,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let item_id: i64 = t
+            .dedupe_key
+            .parse()
+            .map_err(|_| Error::invalid("action timer without an item"))?;
+        let item = store::action_item(conn, item_id).await?;
+        if item.status != "open" {
+            return Ok(());
+        }
+        let n = NewNotification::to_person(
+            &item.owner,
+            WORKFLOW,
+            item.incident_id,
+            format!(
+                "Overdue action item from incident #{}: {}",
+                item.incident_id, item.description
+            ),
+        )
+        .severity("warning")
+        .dedupe(format!("action:{item_id}:overdue"))
+        .payload(serde_json::json!({ "incident_id": item.incident_id, "action_item": item_id }));
+        outbox::enqueue(ctx, conn, &n).await?;
+        events::append(
+            conn,
+            &NewEvent::new(
+                WORKFLOW,
+                "incident",
+                item.incident_id,
+                "action_item_overdue",
+                "engine",
+            )
+            .reason(item.description.clone())
+            .payload(serde_json::json!({ "action_item": item_id, "owner": item.owner })),
+            ctx.now(),
+        )
+        .await?;
+        Ok(())
+    })
+}

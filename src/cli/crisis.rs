@@ -1,0 +1,780 @@
+//! `vivid crisis ...` and `vivid metrics ...`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chrono::{DateTime, TimeDelta, Utc};
+use clap::{Args, Subcommand};
+use vivid_core::Ctx;
+use vivid_core::config::Config;
+use vivid_core::crisis::model::IncidentRole;
+use vivid_core::crisis::service::{self, Audience, Done, NewIncident, Source};
+use vivid_core::crisis::store::{Incident, ListFilter};
+use vivid_core::crisis::{Phase, Severity, report, templates, triggers};
+use vivid_core::duration::{HumanDuration, format_delta};
+
+use super::{ActorArg, JsonFlag};
+use crate::app::{self, Schema};
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum CrisisCommand {
+    /// Open an incident.
+    Open(OpenArgs),
+    /// Incidents, most urgent first.
+    List(ListArgs),
+    /// One incident: state, clocks, escalation, timeline, post-mortem.
+    Show(IdArgs),
+    /// Acknowledge: "I have it". A second acknowledgement changes nothing.
+    Ack(ActIdArgs),
+    /// Hand an acknowledged incident back: it re-triggers and escalates.
+    Unack(ReasonArgs),
+    /// The fix is in.
+    Resolve(ResolveArgs),
+    /// The problem is back.
+    Reopen(ReasonArgs),
+    /// Close a resolved incident (P1/P2: after its post-mortem).
+    Close(ActIdArgs),
+    /// Notify the next escalation level now.
+    Escalate(EscalateArgs),
+    /// Change the severity, with a reason.
+    Severity(SeverityArgs),
+    /// Add a note to the timeline.
+    Note(NoteArgs),
+    /// Advance to the next phase (or name it; phases cannot be skipped).
+    Phase(PhaseArgs),
+    /// Assign the commander, scribe or liaison.
+    Assign(AssignArgs),
+    /// Post an internal or customer status update from the templates.
+    Update(UpdateArgs),
+    /// The post-mortem: show, write, action items.
+    Postmortem(PostmortemArgs),
+    /// MTTA, MTTR, time in phase and SLA breaches per severity.
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// What is wrong, in a few words.
+    title: String,
+    #[arg(long, short)]
+    severity: String,
+    #[arg(long, short, default_value = "")]
+    description: String,
+    /// Departments concerned (repeat or comma-separate).
+    #[arg(long = "department", value_delimiter = ',')]
+    departments: Vec<String>,
+    #[arg(long)]
+    commander: Option<String>,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Include resolved and closed incidents.
+    #[arg(long)]
+    all: bool,
+    #[arg(long)]
+    severity: Option<String>,
+    #[arg(long)]
+    department: Option<String>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    id: i64,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ActIdArgs {
+    id: i64,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ReasonArgs {
+    id: i64,
+    #[arg(long, short)]
+    reason: String,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    id: i64,
+    /// How it was resolved.
+    #[arg(long, short)]
+    note: String,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct EscalateArgs {
+    id: i64,
+    #[arg(long, short)]
+    reason: Option<String>,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct SeverityArgs {
+    id: i64,
+    /// P1, P2, P3 or P4.
+    severity: String,
+    #[arg(long, short)]
+    reason: String,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    id: i64,
+    text: String,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct PhaseArgs {
+    id: i64,
+    /// The phase to enter (default: the next one).
+    phase: Option<String>,
+    #[arg(long)]
+    note: Option<String>,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    id: i64,
+    /// commander, scribe or liaison
+    role: String,
+    person: String,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    id: i64,
+    message: String,
+    /// internal or customer
+    #[arg(long, default_value = "internal")]
+    audience: String,
+    /// When the next update is promised.
+    #[arg(long, default_value = "1h")]
+    next: HumanDuration,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct PostmortemArgs {
+    id: i64,
+    #[command(subcommand)]
+    action: Option<PostmortemAction>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostmortemAction {
+    /// Print the post-mortem as Markdown (the template with what is written).
+    Show,
+    /// Write it from a Markdown file with the template's `## ` sections.
+    Write {
+        #[arg(long)]
+        file: PathBuf,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Add an action item with an owner and a due date.
+    Action {
+        description: String,
+        #[arg(long)]
+        owner: String,
+        /// Due date (YYYY-MM-DD or RFC 3339) or a duration from now ("3d").
+        #[arg(long)]
+        due: String,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Mark an action item done.
+    Done {
+        item: i64,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// The period: incidents opened in the last DURATION.
+    #[arg(long, default_value = "30d")]
+    since: HumanDuration,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Record a business metric reading; KPI rules may open incidents.
+    Record(RecordArgs),
+    /// The latest reading of every metric.
+    List(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    metric: String,
+    value: f64,
+    #[arg(long, default_value = "manual")]
+    source: String,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+fn parse_severity(s: &str) -> Result<Severity> {
+    s.parse::<Severity>()
+        .map_err(|e| vivid_core::Error::invalid(e).into())
+}
+
+fn parse_due(ctx: &Ctx, s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(d) = s.parse::<HumanDuration>() {
+        return Ok(ctx.now() + d.delta());
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let end = date.and_hms_opt(23, 59, 59).unwrap_or_default();
+        return Ok(DateTime::from_naive_utc_and_offset(end, Utc));
+    }
+    Err(vivid_core::Error::invalid(format!(
+        "--due {s:?} is not a date (YYYY-MM-DD), a timestamp or a duration like 3d"
+    ))
+    .into())
+}
+
+fn row(ctx: &Ctx, i: &Incident) -> Vec<String> {
+    let now = ctx.now();
+    let clock = match i.status.as_str() {
+        "triggered" => format!("ack {}", format_delta(i.ack_deadline - now)),
+        "acknowledged" | "resolved" => service::phase_deadline(ctx, i)
+            .map(|d| format!("{} {}", i.phase, format_delta(d - now)))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    vec![
+        format!("#{}", i.id),
+        i.severity.clone(),
+        i.status.clone(),
+        i.phase().map(|p| p.label().to_string()).unwrap_or_default(),
+        format_delta(now - i.opened_at),
+        i.acknowledged_by
+            .as_deref()
+            .map(|h| format!("@{h}"))
+            .unwrap_or_else(|| "-".into()),
+        clock,
+        i.title.clone(),
+    ]
+}
+
+fn print_done(ctx: &Ctx, done: &Done, json: bool, verb: &str) -> Result<()> {
+    if json {
+        return output::json(done);
+    }
+    let i = &done.incident;
+    match &done.unchanged {
+        Some(why) => println!("{why}"),
+        None => println!(
+            "#{} {verb}: {} {} in {} — {}",
+            i.id,
+            i.severity,
+            i.status,
+            i.phase().map(|p| p.label()).unwrap_or("?"),
+            i.title
+        ),
+    }
+    if !done.notified.is_empty() {
+        let names: Vec<String> = done
+            .notified
+            .iter()
+            .map(|h| {
+                ctx.org
+                    .person(h)
+                    .map(|p| p.label())
+                    .unwrap_or_else(|| h.clone())
+            })
+            .collect();
+        println!("notified: {}", names.join(", "));
+    }
+    Ok(())
+}
+
+pub async fn run(config: Config, cmd: CrisisCommand) -> Result<()> {
+    let ctx = app::connect(config, Schema::RequireCurrent, 4).await?;
+    match cmd {
+        CrisisCommand::Open(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let new = NewIncident {
+                title: a.title,
+                description: a.description,
+                severity: parse_severity(&a.severity)?,
+                source: Source::Manual,
+                source_ref: None,
+                departments: a.departments,
+                commander: a.commander,
+                trigger_key: None,
+            };
+            let inc = service::open(&ctx, &new, &actor).await?.ok_or_else(|| {
+                vivid_core::Error::conflict("an incident for this condition is already open")
+            })?;
+            if a.json.json {
+                return output::json(&inc);
+            }
+            println!(
+                "opened #{} {} {} — acknowledge by {}",
+                inc.id,
+                inc.severity,
+                inc.title,
+                inc.ack_deadline.format("%Y-%m-%d %H:%M UTC")
+            );
+            Ok(())
+        }
+        CrisisCommand::List(a) => {
+            let filter = ListFilter {
+                statuses: if a.all {
+                    vec![]
+                } else {
+                    vec!["triggered".into(), "acknowledged".into(), "resolved".into()]
+                },
+                severity: a
+                    .severity
+                    .as_deref()
+                    .map(parse_severity)
+                    .transpose()?
+                    .map(|s| s.to_string()),
+                department: a.department,
+                limit: 1000,
+            };
+            let list = service::list(&ctx, &filter).await?;
+            if a.json.json {
+                return output::json(&list);
+            }
+            if list.is_empty() {
+                println!("no incidents");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = list.iter().map(|i| row(&ctx, i)).collect();
+            output::table(
+                &[
+                    "ID", "SEV", "STATUS", "PHASE", "AGE", "ACK BY", "CLOCK", "TITLE",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        CrisisCommand::Show(a) => {
+            let d = service::detail(&ctx, a.id).await?;
+            if a.json.json {
+                return output::json(&d);
+            }
+            show(&ctx, &d);
+            Ok(())
+        }
+        CrisisCommand::Ack(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let done = service::acknowledge(&ctx, a.id, &actor).await?;
+            print_done(&ctx, &done, a.json.json, "acknowledged")
+        }
+        CrisisCommand::Unack(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let done = service::unacknowledge(&ctx, a.id, &actor, &a.reason).await?;
+            print_done(&ctx, &done, a.json.json, "un-acknowledged")
+        }
+        CrisisCommand::Resolve(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let done = service::resolve(&ctx, a.id, &actor, &a.note).await?;
+            print_done(&ctx, &done, a.json.json, "resolved")
+        }
+        CrisisCommand::Reopen(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let done = service::reopen(&ctx, a.id, &actor, &a.reason).await?;
+            print_done(&ctx, &done, a.json.json, "reopened")
+        }
+        CrisisCommand::Close(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let done = service::close(&ctx, a.id, &actor).await?;
+            print_done(&ctx, &done, a.json.json, "closed")
+        }
+        CrisisCommand::Escalate(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let done = service::escalate(&ctx, a.id, &actor, a.reason.as_deref()).await?;
+            print_done(&ctx, &done, a.json.json, "escalated")
+        }
+        CrisisCommand::Severity(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let done = service::change_severity(
+                &ctx,
+                a.id,
+                &actor,
+                parse_severity(&a.severity)?,
+                &a.reason,
+            )
+            .await?;
+            print_done(&ctx, &done, a.json.json, "severity changed")
+        }
+        CrisisCommand::Note(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let done = service::note(&ctx, a.id, &actor, &a.text).await?;
+            print_done(&ctx, &done, a.json.json, "noted")
+        }
+        CrisisCommand::Phase(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let to = a
+                .phase
+                .as_deref()
+                .map(|p| p.parse::<Phase>().map_err(vivid_core::Error::invalid))
+                .transpose()?;
+            let done = service::advance_phase(&ctx, a.id, &actor, to, a.note.as_deref()).await?;
+            print_done(&ctx, &done, a.json.json, "phase changed")
+        }
+        CrisisCommand::Assign(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let role: IncidentRole = a.role.parse().map_err(vivid_core::Error::invalid)?;
+            let done = service::assign(&ctx, a.id, &actor, role, &a.person).await?;
+            print_done(&ctx, &done, a.json.json, "assigned")
+        }
+        CrisisCommand::Update(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let audience = match a.audience.as_str() {
+                "internal" => Audience::Internal,
+                "customer" => Audience::Customer,
+                other => {
+                    return Err(vivid_core::Error::invalid(format!(
+                        "--audience {other:?}: internal or customer"
+                    ))
+                    .into());
+                }
+            };
+            let (done, text) =
+                service::status_update(&ctx, a.id, &actor, audience, &a.message, a.next.delta())
+                    .await?;
+            if a.json.json {
+                return output::json(
+                    &serde_json::json!({ "incident": done.incident, "text": text }),
+                );
+            }
+            println!("{text}");
+            Ok(())
+        }
+        CrisisCommand::Postmortem(a) => postmortem(&ctx, a).await,
+        CrisisCommand::Metrics(a) => {
+            let to = ctx.now() + TimeDelta::seconds(1);
+            let r = report::metrics(&ctx, ctx.now() - a.since.delta(), to).await?;
+            if a.json.json {
+                return output::json(&r);
+            }
+            let secs = |s: Option<f64>| {
+                s.map(|v| format_delta(TimeDelta::seconds(v.round() as i64)))
+                    .unwrap_or_else(|| "-".into())
+            };
+            let mut rows: Vec<Vec<String>> = r
+                .by_severity
+                .iter()
+                .map(|(sev, m)| {
+                    vec![
+                        sev.clone(),
+                        m.opened.to_string(),
+                        m.open_now.to_string(),
+                        secs(m.mtta_seconds),
+                        secs(m.mttr_seconds),
+                        m.ack_sla_breaches.to_string(),
+                        m.phase_overruns.to_string(),
+                    ]
+                })
+                .collect();
+            let m = &r.all;
+            rows.push(vec![
+                "all".into(),
+                m.opened.to_string(),
+                m.open_now.to_string(),
+                secs(m.mtta_seconds),
+                secs(m.mttr_seconds),
+                m.ack_sla_breaches.to_string(),
+                m.phase_overruns.to_string(),
+            ]);
+            println!("Incidents opened in the last {}:", a.since);
+            output::table(
+                &[
+                    "SEV",
+                    "OPENED",
+                    "OPEN NOW",
+                    "MTTA",
+                    "MTTR",
+                    "ACK BREACHES",
+                    "PHASE OVERRUNS",
+                ],
+                &rows,
+            );
+            if !m.mean_phase_seconds.is_empty() {
+                println!("\nMean time in phase (all severities):");
+                for p in Phase::ALL {
+                    if let Some(s) = m.mean_phase_seconds.get(p.key()) {
+                        println!(
+                            "  {:<18} {}",
+                            p.label(),
+                            format_delta(TimeDelta::seconds(s.round() as i64))
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn postmortem(ctx: &Ctx, a: PostmortemArgs) -> Result<()> {
+    match a.action.unwrap_or(PostmortemAction::Show) {
+        PostmortemAction::Show => {
+            let d = service::detail(ctx, a.id).await?;
+            if a.json.json {
+                return output::json(
+                    &serde_json::json!({ "postmortem": d.postmortem, "action_items": d.action_items }),
+                );
+            }
+            print!("{}", templates::postmortem_markdown(ctx, &d)?);
+            Ok(())
+        }
+        PostmortemAction::Write { file, actor } => {
+            let actor = actor.resolve(ctx)?;
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                vivid_core::Error::invalid(format!("cannot read {}: {e}", file.display()))
+            })?;
+            let sections = templates::parse_postmortem(&text);
+            let done = service::write_postmortem(ctx, a.id, &actor, &sections).await?;
+            print_done(ctx, &done, a.json.json, "post-mortem written")
+        }
+        PostmortemAction::Action {
+            description,
+            owner,
+            due,
+            actor,
+        } => {
+            let actor = actor.resolve(ctx)?;
+            let due = parse_due(ctx, &due)?;
+            let item =
+                service::add_action_item(ctx, a.id, &actor, &owner, due, &description).await?;
+            if a.json.json {
+                return output::json(&item);
+            }
+            println!(
+                "action item #{} for @{} due {}",
+                item.id,
+                item.owner,
+                item.due_at.format("%Y-%m-%d")
+            );
+            Ok(())
+        }
+        PostmortemAction::Done { item, actor } => {
+            let actor = actor.resolve(ctx)?;
+            let item = service::complete_action_item(ctx, item, &actor).await?;
+            if a.json.json {
+                return output::json(&item);
+            }
+            println!("action item #{} done", item.id);
+            Ok(())
+        }
+    }
+}
+
+fn show(ctx: &Ctx, d: &service::Detail) {
+    let i = &d.incident;
+    let who = |h: &Option<String>| {
+        h.as_deref()
+            .and_then(|h| ctx.org.person(h))
+            .map(|p| p.label())
+            .unwrap_or_else(|| "-".into())
+    };
+    println!("#{} [{}] {}", i.id, i.severity, i.title);
+    if !i.description.is_empty() {
+        println!("{}", i.description);
+    }
+    println!();
+    println!("status      {}", i.status);
+    println!(
+        "phase       {} (since {})",
+        i.phase().map(|p| p.label()).unwrap_or("?"),
+        i.phase_started_at.format("%H:%M:%S")
+    );
+    if let Some(s) = d.phase_seconds_left {
+        let label = if s < 0 {
+            "OVER time box by"
+        } else {
+            "time box left"
+        };
+        println!(
+            "            {label} {}",
+            format_delta(TimeDelta::seconds(s.abs()))
+        );
+    }
+    if let Some(s) = d.ack_seconds_left {
+        let label = if s < 0 {
+            "ACK OVERDUE by"
+        } else {
+            "ack within"
+        };
+        println!(
+            "ack         {label} {}",
+            format_delta(TimeDelta::seconds(s.abs()))
+        );
+    }
+    println!(
+        "source      {}{}",
+        i.source,
+        i.source_ref
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    println!("departments {}", i.departments.join(", "));
+    println!(
+        "opened      {} by {}",
+        i.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        i.opened_by
+    );
+    if let Some(at) = i.acknowledged_at {
+        println!(
+            "acked       {} by {} (after {})",
+            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            who(&i.acknowledged_by),
+            format_delta(at - i.opened_at)
+        );
+    }
+    if let Some(at) = i.resolved_at {
+        println!(
+            "resolved    {} by {} (after {})",
+            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            who(&i.resolved_by),
+            format_delta(at - i.opened_at)
+        );
+    }
+    println!("commander   {}", who(&i.commander));
+    println!("scribe      {}", who(&i.scribe));
+    println!("liaison     {}", who(&i.liaison));
+    if let Some(e) = &d.escalation {
+        println!(
+            "escalation  {} — level {} of {} ({})",
+            e.status,
+            e.level + 1,
+            e.policy.levels.len(),
+            e.policy.name
+        );
+    }
+    println!("\nTimeline");
+    for e in &d.timeline {
+        let reason = e
+            .reason
+            .as_deref()
+            .map(|r| format!(": {}", r.lines().next().unwrap_or_default()))
+            .unwrap_or_default();
+        println!(
+            "  {} {:<22} {}{}",
+            e.occurred_at.format("%m-%d %H:%M:%S"),
+            e.action,
+            e.actor,
+            reason
+        );
+    }
+    if !d.action_items.is_empty() {
+        println!("\nAction items");
+        for a in &d.action_items {
+            println!(
+                "  #{} [{}] {} — @{} due {}",
+                a.id,
+                a.status,
+                a.description,
+                a.owner,
+                a.due_at.format("%Y-%m-%d")
+            );
+        }
+    }
+    if d.postmortem.is_some() {
+        println!("\nPost-mortem written: vivid crisis postmortem {}", i.id);
+    }
+}
+
+pub async fn metrics_cmd(config: Config, cmd: MetricsCommand) -> Result<()> {
+    let ctx = app::connect(config, Schema::RequireCurrent, 2).await?;
+    match cmd {
+        MetricsCommand::Record(a) => {
+            let r = triggers::record_metric(&ctx, &a.metric, a.value, &a.source).await?;
+            if a.json.json {
+                return output::json(&r);
+            }
+            println!("recorded {} = {}", a.metric, a.value);
+            for inc in &r.opened {
+                println!(
+                    "opened incident #{} [{}] {}",
+                    inc.id, inc.severity, inc.title
+                );
+            }
+            for rule in &r.ongoing {
+                println!("rule {rule}: condition persists; its incident is already open");
+            }
+            Ok(())
+        }
+        MetricsCommand::List(flag) => {
+            let mut conn = ctx.pool.acquire().await?;
+            let latest = vivid_core::metrics::latest(&mut conn).await?;
+            if flag.json {
+                return output::json(&latest);
+            }
+            let rows: Vec<Vec<String>> = latest
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.metric.clone(),
+                        format!("{}", r.value),
+                        r.recorded_at.format("%Y-%m-%d %H:%M").to_string(),
+                        r.source.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["METRIC", "VALUE", "AT", "SOURCE"], &rows);
+            Ok(())
+        }
+    }
+}
