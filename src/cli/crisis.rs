@@ -204,8 +204,9 @@ pub struct PostmortemArgs {
     id: i64,
     #[command(subcommand)]
     action: Option<PostmortemAction>,
-    #[command(flatten)]
-    json: JsonFlag,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -570,7 +571,7 @@ async fn postmortem(ctx: &Ctx, a: PostmortemArgs) -> Result<()> {
     match a.action.unwrap_or(PostmortemAction::Show) {
         PostmortemAction::Show => {
             let d = service::detail(ctx, a.id).await?;
-            if a.json.json {
+            if a.json {
                 return output::json(
                     &serde_json::json!({ "postmortem": d.postmortem, "action_items": d.action_items }),
                 );
@@ -585,7 +586,7 @@ async fn postmortem(ctx: &Ctx, a: PostmortemArgs) -> Result<()> {
             })?;
             let sections = templates::parse_postmortem(&text);
             let done = service::write_postmortem(ctx, a.id, &actor, &sections).await?;
-            print_done(ctx, &done, a.json.json, "post-mortem written")
+            print_done(ctx, &done, a.json, "post-mortem written")
         }
         PostmortemAction::Action {
             description,
@@ -597,7 +598,7 @@ async fn postmortem(ctx: &Ctx, a: PostmortemArgs) -> Result<()> {
             let due = parse_due(ctx, &due)?;
             let item =
                 service::add_action_item(ctx, a.id, &actor, &owner, due, &description).await?;
-            if a.json.json {
+            if a.json {
                 return output::json(&item);
             }
             println!(
@@ -611,7 +612,7 @@ async fn postmortem(ctx: &Ctx, a: PostmortemArgs) -> Result<()> {
         PostmortemAction::Done { item, actor } => {
             let actor = actor.resolve(ctx)?;
             let item = service::complete_action_item(ctx, item, &actor).await?;
-            if a.json.json {
+            if a.json {
                 return output::json(&item);
             }
             println!("action item #{} done", item.id);

@@ -1,20 +1,22 @@
-//! A live status screen: redrawn when the database announces a change
-//! (LISTEN/NOTIFY) and once a second for clocks. It stands in for the
-//! control room until the ratatui TUI lands.
+//! `vivid tui` and the view of `vivid demo`: the ratatui control room when
+//! stdout is a terminal; otherwise (piped, logged) the status as plain text,
+//! printed again whenever a committed change (LISTEN/NOTIFY) alters it.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::Result;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use vivid_core::Ctx;
+use vivid_core::engine::events;
+use vivid_core::metrics;
 
 use super::shutdown_signal;
 use super::status::render;
 
 pub async fn run(ctx: Ctx, shutdown: Option<watch::Receiver<bool>>) -> Result<()> {
-    let mut shutdown = shutdown.unwrap_or_else(|| {
+    let shutdown = shutdown.unwrap_or_else(|| {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
             shutdown_signal().await;
@@ -22,14 +24,32 @@ pub async fn run(ctx: Ctx, shutdown: Option<watch::Receiver<bool>>) -> Result<()
         });
         rx
     });
+    if !std::io::stdout().is_terminal() {
+        return plain(ctx, shutdown).await;
+    }
+    let operator = ctx.config.operator.clone().unwrap_or_default();
+    vivid_tui::run(
+        ctx,
+        vivid_tui::TuiOptions {
+            operator,
+            shutdown: Some(shutdown),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The live status as plain text, for a stdout that is not a terminal.
+async fn plain(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<()> {
     let mut listener: Option<PgListener> = None;
+    let mut last_body: Option<String> = None;
     loop {
         if *shutdown.borrow() {
             break;
         }
         if listener.is_none() {
             listener = match PgListener::connect_with(&ctx.pool).await {
-                Ok(mut l) => match l.listen_all(["vivid_events", "vivid_metrics"]).await {
+                Ok(mut l) => match l.listen_all([events::CHANNEL, metrics::CHANNEL]).await {
                     Ok(()) => Some(l),
                     Err(_) => None,
                 },
@@ -43,15 +63,18 @@ pub async fn run(ctx: Ctx, shutdown: Option<watch::Receiver<bool>>) -> Result<()
                 String::new(),
             ),
         };
-        let mut out = std::io::stdout().lock();
-        write!(out, "\x1b[2J\x1b[H")?;
-        if let Some(b) = &banner {
-            writeln!(out, "\x1b[41;97m {b} \x1b[0m")?;
+        // A pipe gets a report when something changed, not every second
+        // (the first line is the time of the report).
+        let body = screen.split_once('\n').map(|(_, b)| b.to_string());
+        if banner.is_some() || body != last_body {
+            let mut out = std::io::stdout().lock();
+            if let Some(b) = &banner {
+                writeln!(out, "{b}")?;
+            }
+            writeln!(out, "{screen}")?;
+            out.flush()?;
+            last_body = body;
         }
-        writeln!(out, "{screen}")?;
-        writeln!(out, "\nLive: updates on every change. Ctrl-C to quit.")?;
-        out.flush()?;
-        drop(out);
         let notified = async {
             match listener.as_mut() {
                 Some(l) => l.recv().await.map(|_| ()),

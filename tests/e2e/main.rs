@@ -1,5 +1,6 @@
 //! End-to-end tests of the `vivid` binary against real PostgreSQL.
 
 mod cli;
+mod crisis;
 mod engine_kill;
 mod util;
