@@ -293,7 +293,14 @@ fn row(ctx: &Ctx, i: &Incident) -> Vec<String> {
     let clock = match i.status.as_str() {
         "triggered" => format!("ack {}", format_delta(i.ack_deadline - now)),
         "acknowledged" | "resolved" => service::phase_deadline(ctx, i)
-            .map(|d| format!("{} {}", i.phase, format_delta(d - now)))
+            .map(|d| {
+                let label = i.phase().map(|p| p.label()).unwrap_or("phase");
+                if d >= now {
+                    format!("{label} {} left", format_delta(d - now))
+                } else {
+                    format!("{label} OVER {}", format_delta(now - d))
+                }
+            })
             .unwrap_or_default(),
         _ => String::new(),
     };
@@ -696,13 +703,16 @@ fn show(ctx: &Ctx, d: &service::Detail) {
     println!("scribe      {}", who(&i.scribe));
     println!("liaison     {}", who(&i.liaison));
     if let Some(e) = &d.escalation {
-        println!(
-            "escalation  {} — level {} of {} ({})",
-            e.status,
-            e.level + 1,
-            e.policy.levels.len(),
-            e.policy.name
-        );
+        let reached = if e.level < 0 {
+            "no level notified yet".to_string()
+        } else {
+            format!(
+                "level {} of {} notified",
+                e.level + 1,
+                e.policy.levels.len()
+            )
+        };
+        println!("escalation  {} — {reached} ({})", e.status, e.policy.name);
     }
     println!("\nTimeline");
     for e in &d.timeline {

@@ -180,12 +180,10 @@ pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
 }
 
 async fn schedule(ctx: &vivid_core::Ctx, a: ScheduleArgs) -> Result<()> {
-    if let Some(n) = &a.name {
-        if ctx.org.schedule(n).is_none() {
-            return Err(
-                vivid_core::Error::not_found(format!("unknown on-call schedule {n:?}")).into(),
-            );
-        }
+    if let Some(n) = &a.name
+        && ctx.org.schedule(n).is_none()
+    {
+        return Err(vivid_core::Error::not_found(format!("unknown on-call schedule {n:?}")).into());
     }
     let now = ctx.now();
     let mut conn = ctx.pool.acquire().await?;

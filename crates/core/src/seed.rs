@@ -113,28 +113,61 @@ async fn mark(conn: &mut PgConnection, name: &str, ctx: &Ctx) -> Result<bool> {
 /// Load every part of the demo data set that is not there yet.
 pub async fn demo(ctx: &Ctx) -> Result<SeedReport> {
     ctx.org.sync(&ctx.pool).await?;
-    let mut report = SeedReport::default();
-    let mut tx = ctx.pool.begin().await?;
-    // Serialise concurrent seeders.
-    sqlx::query("SELECT pg_advisory_xact_lock(727275)")
-        .execute(&mut *tx)
+    // One seeder at a time, across processes.
+    let mut lock = ctx.pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock(727275)")
+        .execute(&mut *lock)
         .await?;
+    let result = load_parts(ctx).await;
+    sqlx::query("SELECT pg_advisory_unlock(727275)")
+        .execute(&mut *lock)
+        .await
+        .ok();
+    result
+}
+
+async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
+    let mut report = SeedReport::default();
+    // Parts written in one transaction with their mark.
     let parts: [(&str, PartFn); 3] = [
         ("catalog", seed_catalog),
         ("campaigns", seed_campaigns),
         ("metrics", seed_metrics),
     ];
     for (name, part) in parts {
+        let mut tx = ctx.pool.begin().await?;
         if mark(&mut tx, name, ctx).await? {
             part(ctx, &mut tx).await?;
             report.loaded.push(name.to_string());
         } else {
             report.already_present.push(name.to_string());
         }
+        tx.commit().await?;
     }
-    tx.commit().await?;
+    // Parts made through workflow services (their own transactions): marked
+    // once they are complete.
+    let service_parts: [(&str, ServicePartFn); 1] = [("incidents", seed_incidents)];
+    for (name, part) in service_parts {
+        let present: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&ctx.pool)
+            .await?;
+        if present.is_some() {
+            report.already_present.push(name.to_string());
+            continue;
+        }
+        part(ctx).await?;
+        let mut conn = ctx.pool.acquire().await?;
+        mark(&mut conn, name, ctx).await?;
+        report.loaded.push(name.to_string());
+    }
     Ok(report)
 }
+
+type ServicePartFn =
+    for<'a> fn(
+        &'a Ctx,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
 
 type PartFn =
     for<'a> fn(
@@ -188,6 +221,13 @@ fn seed_campaigns<'a>(
         }
         Ok(())
     })
+}
+
+/// Incidents in every state, through the crisis services.
+fn seed_incidents<'a>(
+    ctx: &'a Ctx,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+    Box::pin(async move { crate::crisis::demo::seed(ctx).await })
 }
 
 /// Fourteen days of daily business metrics with a weekly rhythm.

@@ -8,7 +8,6 @@ use tokio::sync::watch;
 
 use crate::engine::Ctx;
 use crate::error::Result;
-use crate::metrics;
 use crate::rng::Rng;
 
 /// What the simulator has produced so far.
@@ -16,6 +15,7 @@ use crate::rng::Rng;
 pub struct SimReport {
     pub events: u64,
     pub metric_readings: u64,
+    pub incidents_opened: u64,
 }
 
 /// The simulator's state: random walks of the business metrics.
@@ -52,6 +52,15 @@ impl Simulator {
         self.sentiment =
             (self.sentiment + 0.05 * (0.12 - self.sentiment) + 0.01 * self.rng.normal())
                 .clamp(0.0, 1.0);
+        // Now and then something goes wrong: ad spend stops paying off or a
+        // bad review spreads. Mean reversion brings it back over time.
+        if self.rng.f64() < 0.004 {
+            if self.rng.f64() < 0.5 {
+                self.roas = 1.2;
+            } else {
+                self.sentiment = 0.36;
+            }
+        }
         let orders = (self.sessions * self.conversion).round();
         let revenue = (orders * self.rng.range(105.0, 135.0)).round();
         let reading = match self.rng.below(6) {
@@ -65,9 +74,111 @@ impl Simulator {
             ),
             _ => ("order_backlog", (orders * self.rng.range(0.6, 1.1)).round()),
         };
-        metrics::record_now(ctx, reading.0, reading.1, "simulator").await?;
+        // Through the KPI rules: a bad enough reading opens an incident.
+        let recorded =
+            crate::crisis::triggers::record_metric(ctx, reading.0, reading.1, "simulator").await?;
         report.metric_readings += 1;
+        report.incidents_opened += recorded.opened.len() as u64;
         report.events += 1;
+        if self.rng.f64() < 0.05 {
+            self.incident_activity(ctx, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Responders at work: sometimes a new minor incident is reported;
+    /// otherwise an open one moves on (acknowledged, a phase, resolved).
+    async fn incident_activity(&mut self, ctx: &Ctx, report: &mut SimReport) -> Result<()> {
+        use crate::crisis::service;
+        const REPORTS: &[(&str, &str, &[&str])] = &[
+            (
+                "Product images missing on two collection pages",
+                "P3",
+                &["technology", "creative"],
+            ),
+            (
+                "Order confirmation e-mails delayed",
+                "P3",
+                &["technology", "customer_experience"],
+            ),
+            (
+                "Discount code stacking lets orders through at a loss",
+                "P2",
+                &["finance", "marketing"],
+            ),
+            (
+                "Courier pickup missed at the framing studio",
+                "P3",
+                &["operations", "vendor"],
+            ),
+            (
+                "Size guide shows centimetres as inches",
+                "P4",
+                &["product", "creative"],
+            ),
+        ];
+        let open = service::list(
+            ctx,
+            &crate::crisis::store::ListFilter {
+                statuses: vec!["triggered".into(), "acknowledged".into(), "resolved".into()],
+                ..Default::default()
+            },
+        )
+        .await?;
+        let responders = ["olu", "tess", "kai", "omar"];
+        let actor = self.rng.pick(&responders).copied().unwrap_or("olu");
+        if open.len() < 6 && self.rng.f64() < 0.3 {
+            if let Some((title, sev, depts)) = self
+                .rng
+                .pick(REPORTS)
+                .filter(|(t, _, _)| !open.iter().any(|i| i.title == *t))
+            {
+                let new = service::NewIncident {
+                    title: title.to_string(),
+                    description: "Reported by the simulator.".into(),
+                    severity: sev.parse().unwrap_or(crate::crisis::Severity::P3),
+                    source: service::Source::Manual,
+                    source_ref: None,
+                    departments: depts.iter().map(|d| d.to_string()).collect(),
+                    commander: None,
+                    trigger_key: None,
+                };
+                if service::open(ctx, &new, actor).await?.is_some() {
+                    report.incidents_opened += 1;
+                    report.events += 1;
+                }
+            }
+            return Ok(());
+        }
+        let Some(inc) = self.rng.pick(&open) else {
+            return Ok(());
+        };
+        // A refused move (e.g. a P1 not yet at Implement Fix) is a normal part of the day.
+        let result = match inc.status.as_str() {
+            "triggered" => service::acknowledge(ctx, inc.id, actor).await.map(|_| ()),
+            "acknowledged" if self.rng.f64() < 0.3 => service::resolve(
+                ctx,
+                inc.id,
+                actor,
+                "Fixed and verified by the on-call responder",
+            )
+            .await
+            .map(|_| ()),
+            "acknowledged" => service::advance_phase(ctx, inc.id, actor, None, None)
+                .await
+                .map(|_| ()),
+            _ if matches!(inc.severity.as_str(), "P3" | "P4") => {
+                service::close(ctx, inc.id, "omar").await.map(|_| ())
+            }
+            _ => Ok(()),
+        };
+        match result {
+            Ok(()) => report.events += 1,
+            Err(e) if e.is_user_error() => {
+                tracing::debug!(incident = inc.id, error = %e, "simulated move refused")
+            }
+            Err(e) => return Err(e),
+        }
         Ok(())
     }
 }

@@ -14,7 +14,9 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Wednesday 2026-12-02 15:00 UTC (10:00 in New York).
 fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-12-02T15:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    DateTime::parse_from_rfc3339("2026-12-02T15:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 async fn setup() -> Result<(TestDb, Ctx, SimClock, Engine), Box<dyn std::error::Error>> {
@@ -39,10 +41,12 @@ fn p1(title: &str) -> NewIncident {
 }
 
 async fn notified(ctx: &Ctx, like: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT person FROM outbox WHERE subject LIKE $1 AND person IS NOT NULL ORDER BY person")
-        .bind(like)
-        .fetch_all(&ctx.pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT person FROM outbox WHERE subject LIKE $1 AND person IS NOT NULL ORDER BY person",
+    )
+    .bind(like)
+    .fetch_all(&ctx.pool)
+    .await
 }
 
 fn err_text<T: std::fmt::Debug>(r: Result<T, vivid_core::Error>) -> String {
@@ -55,7 +59,9 @@ fn err_text<T: std::fmt::Debug>(r: Result<T, vivid_core::Error>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult {
     let (_db, ctx, clock, engine) = setup().await?;
-    let inc = service::open(&ctx, &p1("Checkout fails"), "olu").await?.ok_or("not opened")?;
+    let inc = service::open(&ctx, &p1("Checkout fails"), "olu")
+        .await?
+        .ok_or("not opened")?;
     assert_eq!(inc.ack_deadline - inc.opened_at, TimeDelta::minutes(15));
     engine.run_pass().await?;
     // Level one: whoever is on call for operations and technology.
@@ -64,10 +70,15 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
 
     // Refusals change nothing.
     assert!(err_text(service::resolve(&ctx, inc.id, "olu", "fixed").await).contains("acknowledge"));
-    assert!(err_text(service::advance_phase(&ctx, inc.id, "olu", Some(Phase::Triage), None).await).contains("acknowledge"));
+    assert!(
+        err_text(service::advance_phase(&ctx, inc.id, "olu", Some(Phase::Triage), None).await)
+            .contains("acknowledge")
+    );
     assert!(err_text(service::acknowledge(&ctx, inc.id, "remy").await).contains("cannot respond"));
     assert!(err_text(service::acknowledge(&ctx, 999, "olu").await).contains("no incident #999"));
-    assert!(err_text(service::acknowledge(&ctx, inc.id, "nobody").await).contains("unknown person"));
+    assert!(
+        err_text(service::acknowledge(&ctx, inc.id, "nobody").await).contains("unknown person")
+    );
 
     // Nobody acknowledges: after 15 minutes every director and the business manager are paged.
     clock.advance(TimeDelta::minutes(15));
@@ -78,13 +89,30 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
     let acked = service::acknowledge(&ctx, inc.id, "theo").await?;
     assert!(acked.unchanged.is_none());
     let again = service::acknowledge(&ctx, inc.id, "omar").await?;
-    assert_eq!(again.unchanged.as_deref().map(|m| m.contains("already acknowledged by @theo")), Some(true));
+    assert_eq!(
+        again
+            .unchanged
+            .as_deref()
+            .map(|m| m.contains("already acknowledged by @theo")),
+        Some(true)
+    );
 
     // Phases in order; skipping is refused.
-    let skip = err_text(service::advance_phase(&ctx, inc.id, "theo", Some(Phase::ImplementFix), None).await);
+    let skip = err_text(
+        service::advance_phase(&ctx, inc.id, "theo", Some(Phase::ImplementFix), None).await,
+    );
     assert!(skip.contains("cannot skip"), "{skip}");
-    service::advance_phase(&ctx, inc.id, "theo", None, Some("payments provider confirmed")).await?; // Triage
-    assert!(err_text(service::resolve(&ctx, inc.id, "theo", "fixed").await).contains("Implement Fix"));
+    service::advance_phase(
+        &ctx,
+        inc.id,
+        "theo",
+        None,
+        Some("payments provider confirmed"),
+    )
+    .await?; // Triage
+    assert!(
+        err_text(service::resolve(&ctx, inc.id, "theo", "fixed").await).contains("Implement Fix")
+    );
     // Triage runs past its 2h time box: the next level is paged and directors told.
     let before = notified(&ctx, "[escalation L%").await?.len();
     for _ in 0..4 {
@@ -96,9 +124,15 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
     clock.advance(TimeDelta::minutes(20) + TimeDelta::seconds(1));
     engine.run_pass().await?;
 
-    assert!(notified(&ctx, "[escalation L%").await?.len() > before, "the overrun escalated");
+    assert!(
+        notified(&ctx, "[escalation L%").await?.len() > before,
+        "the overrun escalated"
+    );
     // The commander (theo, who is also the technology director) and the sales director.
-    assert_eq!(notified(&ctx, "%Triage & Severity is over its time box").await?, vec!["sam".to_string(), "theo".to_string()]);
+    assert_eq!(
+        notified(&ctx, "%Triage & Severity is over its time box").await?,
+        vec!["sam".to_string(), "theo".to_string()]
+    );
 
     for _ in 0..3 {
         service::advance_phase(&ctx, inc.id, "theo", None, None).await?; // internal, customer comms, implement fix
@@ -110,7 +144,10 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
     // Closing a P1 needs its post-mortem and the last phase.
     assert!(err_text(service::close(&ctx, inc.id, "theo").await).contains("post-mortem"));
     service::advance_phase(&ctx, inc.id, "theo", None, None).await?; // post-mortem
-    assert!(err_text(service::advance_phase(&ctx, inc.id, "theo", None, None).await).contains("write the post-mortem"));
+    assert!(
+        err_text(service::advance_phase(&ctx, inc.id, "theo", None, None).await)
+            .contains("write the post-mortem")
+    );
     let pm = PostmortemText {
         overview: "Checkout failed for 2h47m.".into(),
         what_happened: "A payment SDK upgrade broke card tokenisation.".into(),
@@ -118,10 +155,24 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
         resolution: "Rolled back.".into(),
         impact: "About 60 orders lost.".into(),
     };
-    let partial = PostmortemText { impact: String::new(), ..pm.clone() };
-    assert!(err_text(service::write_postmortem(&ctx, inc.id, "theo", &partial).await).contains("impact"));
+    let partial = PostmortemText {
+        impact: String::new(),
+        ..pm.clone()
+    };
+    assert!(
+        err_text(service::write_postmortem(&ctx, inc.id, "theo", &partial).await)
+            .contains("impact")
+    );
     service::write_postmortem(&ctx, inc.id, "theo", &pm).await?;
-    let item = service::add_action_item(&ctx, inc.id, "theo", "kai", ctx.now() + TimeDelta::days(3), "Add a payments canary").await?;
+    let item = service::add_action_item(
+        &ctx,
+        inc.id,
+        "theo",
+        "kai",
+        ctx.now() + TimeDelta::days(3),
+        "Add a payments canary",
+    )
+    .await?;
     service::advance_phase(&ctx, inc.id, "theo", None, None).await?; // update protocols
     let closed = service::close(&ctx, inc.id, "theo").await?;
     assert_eq!(closed.incident.status, "closed");
@@ -130,23 +181,47 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
     // The action item's owner hears about it when overdue.
     clock.advance(TimeDelta::days(3) + TimeDelta::seconds(1));
     engine.run_pass().await?;
-    assert_eq!(notified(&ctx, "Overdue action item%").await?, vec!["kai".to_string()]);
+    assert_eq!(
+        notified(&ctx, "Overdue action item%").await?,
+        vec!["kai".to_string()]
+    );
     service::complete_action_item(&ctx, item.id, "kai").await?;
 
     // MTTA: 15m42s; MTTR: 15m42s + 2h + 1s + 30m.
     let r = report::metrics(&ctx, t0() - TimeDelta::hours(1), ctx.now()).await?;
     let m = r.by_severity.get("P1").ok_or("no P1 metrics")?;
     assert_eq!(m.mtta_seconds, Some(15.0 * 60.0 + 42.0));
-    assert_eq!(m.mttr_seconds, Some((15 * 60 + 42 + 2 * 3600 + 1 + 30 * 60) as f64));
+    assert_eq!(
+        m.mttr_seconds,
+        Some((15 * 60 + 42 + 2 * 3600 + 1 + 30 * 60) as f64)
+    );
     assert_eq!(m.ack_sla_breaches, 1, "acknowledged after the 15m deadline");
     assert_eq!(m.phase_overruns, 1);
-    assert_eq!(m.mean_phase_seconds.get("triage"), Some(&((2 * 3600 + 1) as f64)));
+    assert_eq!(
+        m.mean_phase_seconds.get("triage"),
+        Some(&((2 * 3600 + 1) as f64))
+    );
 
     // The timeline tells the story.
     let d = service::detail(&ctx, inc.id).await?;
     let actions: Vec<&str> = d.timeline.iter().map(|e| e.action.as_str()).collect();
-    for expected in ["opened", "escalated", "acknowledged", "phase_changed", "phase_overrun", "resolved", "postmortem_written", "action_item_added", "closed", "action_item_overdue", "action_item_done"] {
-        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    for expected in [
+        "opened",
+        "escalated",
+        "acknowledged",
+        "phase_changed",
+        "phase_overrun",
+        "resolved",
+        "postmortem_written",
+        "action_item_added",
+        "closed",
+        "action_item_overdue",
+        "action_item_done",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
     }
     Ok(())
 }
@@ -154,19 +229,31 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_incident_without_progress_retriggers() -> TestResult {
     let (_db, ctx, clock, engine) = setup().await?;
-    let inc = service::open(&ctx, &p1("Site slow"), "olu").await?.ok_or("not opened")?;
+    let inc = service::open(&ctx, &p1("Site slow"), "olu")
+        .await?
+        .ok_or("not opened")?;
     service::acknowledge(&ctx, inc.id, "olu").await?;
     clock.advance(TimeDelta::minutes(20));
     service::note(&ctx, inc.id, "olu", "looking at the CDN").await?; // progress resets the clock
     clock.advance(TimeDelta::minutes(20));
     engine.run_pass().await?;
-    assert_eq!(service::detail(&ctx, inc.id).await?.incident.status, "acknowledged");
+    assert_eq!(
+        service::detail(&ctx, inc.id).await?.incident.status,
+        "acknowledged"
+    );
     clock.advance(TimeDelta::minutes(11));
     engine.run_pass().await?;
     let d = service::detail(&ctx, inc.id).await?;
-    assert_eq!(d.incident.status, "triggered", "30m without progress re-triggers");
+    assert_eq!(
+        d.incident.status, "triggered",
+        "30m without progress re-triggers"
+    );
     assert_eq!(d.escalation.map(|e| e.status), Some("active".to_string()));
-    assert_eq!(d.incident.acknowledged_by.as_deref(), Some("olu"), "MTTA keeps the first acknowledgement");
+    assert_eq!(
+        d.incident.acknowledged_by.as_deref(),
+        Some("olu"),
+        "MTTA keeps the first acknowledgement"
+    );
     Ok(())
 }
 
@@ -175,20 +262,46 @@ async fn severity_changes_need_a_lead_and_a_reason_and_reopen_retriggers() -> Te
     let (_db, ctx, _clock, _engine) = setup().await?;
     let mut new = p1("Wrong prices on product pages");
     new.severity = Severity::P3;
-    let inc = service::open(&ctx, &new, "tess").await?.ok_or("not opened")?;
+    let inc = service::open(&ctx, &new, "tess")
+        .await?
+        .ok_or("not opened")?;
     assert_eq!(inc.ack_deadline - inc.opened_at, TimeDelta::hours(2));
-    assert!(err_text(service::change_severity(&ctx, inc.id, "tess", Severity::P2, "").await).contains("reason"));
-    assert!(err_text(service::change_severity(&ctx, inc.id, "tess", Severity::P2, "spreading").await).contains("commander, a director"));
-    let up = service::change_severity(&ctx, inc.id, "priya", Severity::P2, "affects every product page").await?;
+    assert!(
+        err_text(service::change_severity(&ctx, inc.id, "tess", Severity::P2, "").await)
+            .contains("reason")
+    );
+    assert!(
+        err_text(service::change_severity(&ctx, inc.id, "tess", Severity::P2, "spreading").await)
+            .contains("commander, a director")
+    );
+    let up = service::change_severity(
+        &ctx,
+        inc.id,
+        "priya",
+        Severity::P2,
+        "affects every product page",
+    )
+    .await?;
     assert_eq!(up.incident.severity, "P2");
-    assert_eq!(up.incident.ack_deadline - up.incident.opened_at, TimeDelta::minutes(30));
+    assert_eq!(
+        up.incident.ack_deadline - up.incident.opened_at,
+        TimeDelta::minutes(30)
+    );
     let mut p3 = p1("Typo in footer");
     p3.severity = Severity::P3;
-    let small = service::open(&ctx, &p3, "tess").await?.ok_or("not opened")?;
+    let small = service::open(&ctx, &p3, "tess")
+        .await?
+        .ok_or("not opened")?;
     service::acknowledge(&ctx, small.id, "tess").await?;
     service::resolve(&ctx, small.id, "tess", "fixed the copy").await?; // P3: any phase
     let reopened = service::reopen(&ctx, small.id, "tess", "still wrong on mobile").await?;
-    assert_eq!((reopened.incident.status.as_str(), reopened.incident.phase.as_str()), ("triggered", "implement_fix"));
+    assert_eq!(
+        (
+            reopened.incident.status.as_str(),
+            reopened.incident.phase.as_str()
+        ),
+        ("triggered", "implement_fix")
+    );
     Ok(())
 }
 
@@ -196,16 +309,26 @@ async fn severity_changes_need_a_lead_and_a_reason_and_reopen_retriggers() -> Te
 async fn a_p4_is_due_by_the_close_of_the_next_business_day() -> TestResult {
     let (_db, ctx, clock, engine) = setup().await?;
     // Friday 2026-12-04 20:00 UTC (15:00 New York) -> Monday 17:00 New York.
-    clock.set(DateTime::parse_from_rfc3339("2026-12-04T20:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default());
+    clock.set(
+        DateTime::parse_from_rfc3339("2026-12-04T20:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+    );
     let mut new = p1("Broken link in the careers page");
     new.severity = Severity::P4;
     new.departments = vec!["marketing".into()];
-    let inc = service::open(&ctx, &new, "lena").await?.ok_or("not opened")?;
+    let inc = service::open(&ctx, &new, "lena")
+        .await?
+        .ok_or("not opened")?;
     assert_eq!(inc.ack_deadline.to_rfc3339(), "2026-12-07T22:00:00+00:00");
     engine.run_pass().await?;
     clock.set(inc.ack_deadline + TimeDelta::seconds(1));
     engine.run_pass().await?;
-    assert_eq!(notified(&ctx, "[escalation L2]%").await?, vec!["lena".to_string()], "marketing's team lead");
+    assert_eq!(
+        notified(&ctx, "[escalation L2]%").await?,
+        vec!["lena".to_string()],
+        "marketing's team lead"
+    );
     Ok(())
 }
 
@@ -225,7 +348,13 @@ async fn kpi_rules_open_one_incident_per_ongoing_condition() -> TestResult {
     // Revenue: seven normal days, then a drop below 70% of the trailing average.
     for day in 0..7 {
         clock.advance(TimeDelta::days(1));
-        triggers::record_metric(&ctx, "daily_revenue", 9000.0 + f64::from(day) * 10.0, "test").await?;
+        triggers::record_metric(
+            &ctx,
+            "daily_revenue",
+            9000.0 + f64::from(day) * 10.0,
+            "test",
+        )
+        .await?;
     }
     clock.advance(TimeDelta::days(1));
     let r = triggers::record_metric(&ctx, "daily_revenue", 6000.0, "test").await?;
@@ -234,7 +363,12 @@ async fn kpi_rules_open_one_incident_per_ongoing_condition() -> TestResult {
 
     // Backlog above twice the capacity, whichever of the two metrics moves.
     triggers::record_metric(&ctx, "daily_capacity", 140.0, "test").await?;
-    assert!(triggers::record_metric(&ctx, "order_backlog", 200.0, "test").await?.opened.is_empty());
+    assert!(
+        triggers::record_metric(&ctx, "order_backlog", 200.0, "test")
+            .await?
+            .opened
+            .is_empty()
+    );
     let r = triggers::record_metric(&ctx, "daily_capacity", 90.0, "test").await?;
     assert_eq!(r.opened.len(), 1);
 

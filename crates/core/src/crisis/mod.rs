@@ -4,7 +4,9 @@
 //! time boxes, status updates, post-mortems with action items, metrics, and
 //! KPI rules that open incidents by themselves.
 
+pub mod demo;
 pub mod model;
+
 pub mod report;
 pub mod service;
 pub mod store;

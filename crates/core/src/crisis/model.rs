@@ -503,8 +503,12 @@ pub fn decide(state: State, command: &Command) -> Result<Outcome, Refusal> {
             _ => changed(state, &[]),
         },
         Command::PhaseOverrun(phase) => {
-            if *phase == state.phase && state.status != Status::Closed {
+            if *phase == state.phase && state.status.is_open() {
                 changed(state, &[EscalateNow])
+            } else if *phase == state.phase && state.status == Status::Resolved {
+                // After the fix nobody is paged: the overrun is recorded and
+                // the commander and directors are told.
+                changed(state, &[])
             } else {
                 Ok(Outcome::Unchanged("the phase has moved on".into()))
             }
@@ -691,6 +695,11 @@ mod tests {
         assert!(matches!(
             decide(s, &Command::PhaseOverrun(Phase::Detection)),
             Ok(Outcome::Unchanged(_))
+        ));
+        let resolved = st(Status::Resolved, Phase::FollowUp, Severity::P1);
+        assert!(matches!(
+            decide(resolved, &Command::PhaseOverrun(Phase::FollowUp)),
+            Ok(Outcome::Changed { ref effects, .. }) if effects.is_empty()
         ));
     }
 }
