@@ -56,7 +56,40 @@ pub struct Config {
     #[serde(default)]
     pub simulate: SimulateConfig,
     pub crisis: CrisisConfig,
+    #[serde(default)]
+    pub discord: DiscordConfig,
 }
+
+/// The Discord bot's settings (secrets come from DISCORD_TOKEN and
+/// DISCORD_PUBLIC_KEY in the environment, never from here).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// Discord's REST API; tests point this at a local server.
+    pub api_base: String,
+    /// The application (bot) id, for registering slash commands.
+    pub application_id: Option<String>,
+    /// Register commands in this guild only (instant), else globally.
+    pub guild_id: Option<String>,
+    /// Logical channel name (as used by notifications, e.g. "incidents",
+    /// "status-page", "content-review") -> Discord channel id.
+    pub channels: BTreeMap<String, String>,
+    /// Send notifications addressed to a person as a direct message.
+    pub direct_messages: bool,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            api_base: "https://discord.com/api/v10".into(),
+            application_id: None,
+            guild_id: None,
+            channels: BTreeMap::new(),
+            direct_messages: true,
+        }
+    }
+}
+
 
 /// Crisis management: severities, phase time boxes, KPI triggers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
