@@ -20,6 +20,20 @@ pub enum BenchCommand {
     Timers(TimerArgs),
     /// Append N events through the engine, then the same rows by a raw multi-row INSERT.
     Events(EventArgs),
+    /// N open P1 incidents whose first escalation falls due at one instant:
+    /// lateness from due time to queued notification.
+    Escalation(EscalationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EscalationArgs {
+    #[arg(long, default_value_t = 10_000)]
+    incidents: u32,
+    /// Engine processes firing the escalations.
+    #[arg(long, default_value_t = 1)]
+    engines: u32,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +115,7 @@ pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Timers(args) => timers(args).await,
         BenchCommand::Events(args) => events_bench(config, args).await,
+        BenchCommand::Escalation(args) => escalation_bench(config, args).await,
     }
 }
 
@@ -280,5 +295,139 @@ async fn event_runs(config: Config, scratch: &Scratch, args: &EventArgs) -> Resu
         raw_seconds,
         raw_events_per_second: f64::from(args.count) / raw_seconds,
         raw_to_engine_ratio: engine_seconds / raw_seconds,
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct EscalationBench {
+    incidents: u32,
+    engines: u32,
+    open_seconds: f64,
+    notifications: i64,
+    lateness_p50_ms: f64,
+    lateness_p99_ms: f64,
+    lateness_max_ms: f64,
+}
+
+async fn escalation_bench(config: Config, args: EscalationArgs) -> Result<()> {
+    let scratch = Scratch::create("escalation").await?;
+    let result = escalation_run(config, &scratch, &args).await;
+    scratch.drop_db().await;
+    let r = result?;
+    if args.json {
+        return output::json(&r);
+    }
+    println!(
+        "{} open P1 incidents, first escalation level due at one instant, {} engine process(es):",
+        r.incidents, r.engines
+    );
+    println!(
+        "  opening them took {:.1}s ({:.0} incidents/s through the crisis service)",
+        r.open_seconds,
+        f64::from(r.incidents) / r.open_seconds
+    );
+    println!(
+        "  due -> queued notification: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} notifications)",
+        r.lateness_p50_ms, r.lateness_p99_ms, r.lateness_max_ms, r.notifications
+    );
+    Ok(())
+}
+
+async fn escalation_run(
+    config: Config,
+    scratch: &Scratch,
+    args: &EscalationArgs,
+) -> Result<EscalationBench> {
+    use vivid_core::clock::SimClock;
+    use vivid_core::crisis::{Severity, service};
+    let pool = db::connect(&scratch.url, 8).await?;
+    // Open every incident "at" one instant in the near future, so all their
+    // first-level escalation timers fall due together.
+    let estimate = Duration::from_millis(u64::from(args.incidents) * 4 + 5_000);
+    let due = chrono::Utc::now() + chrono::TimeDelta::from_std(estimate).unwrap_or_default();
+    let clock = SimClock::at(due);
+    let ctx = Ctx::new(pool.clone(), config, Arc::new(clock))?;
+    ctx.org.sync(&pool).await?;
+    let started = Instant::now();
+    let writers = 4u32;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let ctx = ctx.clone();
+        let count = args.incidents;
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < count {
+                let new = service::NewIncident {
+                    title: format!("Bench incident {i}"),
+                    description: String::new(),
+                    severity: Severity::P1,
+                    source: service::Source::Manual,
+                    source_ref: None,
+                    departments: vec!["technology".into()],
+                    commander: None,
+                    trigger_key: None,
+                };
+                service::open(&ctx, &new, "olu").await?;
+                i += writers;
+            }
+            Ok::<_, vivid_core::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let open_seconds = started.elapsed().as_secs_f64();
+    if chrono::Utc::now() >= due {
+        anyhow::bail!(
+            "opening the incidents took longer than planned; the timers were already due"
+        );
+    }
+    let exe = std::env::current_exe().context("cannot find the vivid executable")?;
+    let mut children = Vec::new();
+    for _ in 0..args.engines.max(1) {
+        children.push(
+            tokio::process::Command::new(&exe)
+                .args(["engine"])
+                .env("DATABASE_URL", &scratch.url)
+                .env("RUST_LOG", "warn")
+                .env("VIVID__ENGINE__POLL_INTERVAL", "200ms")
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("cannot start an engine process")?,
+        );
+    }
+    let expected = i64::from(args.incidents) * 2; // two schedules on call for a P1
+    let deadline = Instant::now() + estimate + Duration::from_secs(120);
+    let mut notifications = 0;
+    while Instant::now() < deadline {
+        notifications =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE subject LIKE '[escalation L1]%'")
+                .fetch_one(&pool)
+                .await?;
+        if notifications >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for mut c in children {
+        c.kill().await.ok();
+    }
+    let (p50, p99, max): (Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l), percentile_cont(0.99) WITHIN GROUP (ORDER BY l), max(l)::float8
+         FROM (SELECT extract(epoch FROM created_at - $1) * 1000 AS l FROM outbox WHERE subject LIKE '[escalation L1]%') x",
+    )
+    .bind(due)
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    Ok(EscalationBench {
+        incidents: args.incidents,
+        engines: args.engines,
+        open_seconds,
+        notifications,
+        lateness_p50_ms: p50.unwrap_or(0.0),
+        lateness_p99_ms: p99.unwrap_or(0.0),
+        lateness_max_ms: max.unwrap_or(0.0),
     })
 }
