@@ -109,6 +109,9 @@ CREATE TABLE approval_requests (
     requested_by    text NOT NULL REFERENCES people(handle),
     eligible_roles  text[] NOT NULL,
     required        integer NOT NULL CHECK (required >= 1),
+    -- at least one approval must come from a holder of one of these roles
+    must_include    text[] NOT NULL DEFAULT '{}',
+
     status          text NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'approved', 'rejected', 'changes_requested', 'escalated', 'cancelled')),
     deadline        timestamptz NOT NULL,

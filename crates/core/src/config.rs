@@ -90,7 +90,6 @@ impl Default for DiscordConfig {
     }
 }
 
-
 /// Crisis management: severities, phase time boxes, KPI triggers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

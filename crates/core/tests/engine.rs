@@ -404,6 +404,7 @@ fn content_approval(version: i32, required: u32) -> NewApproval {
                 .unwrap_or_else(|e: String| panic!("{e}")),
         ],
         required,
+        must_include: vec![],
         deadline: None,
     }
 }

@@ -74,6 +74,7 @@ pub struct ApprovalRequest {
     pub requested_by: String,
     pub eligible_roles: Vec<String>,
     pub required: i32,
+    pub must_include: Vec<String>,
     pub status: String,
     pub deadline: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -87,6 +88,21 @@ impl ApprovalRequest {
             .filter_map(|r| r.parse().ok())
             .collect()
     }
+
+    /// Roles of which at least one approver must hold one (may be empty).
+    pub fn must_include(&self) -> Vec<RoleRef> {
+        self.must_include
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect()
+    }
+
+    /// Everyone who may decide: the eligible roles and the must-include ones.
+    pub fn deciding_roles(&self) -> Vec<RoleRef> {
+        let mut all = self.eligible();
+        all.extend(self.must_include());
+        all
+    }
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -97,7 +113,7 @@ pub struct DecisionRecord {
     pub decided_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, status, deadline, created_at, decided_at FROM approval_requests";
+const SELECT: &str = "SELECT id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, must_include, status, deadline, created_at, decided_at FROM approval_requests";
 
 /// Who may decide, and the rule for N of M.
 #[derive(Debug, Clone)]
@@ -109,6 +125,9 @@ pub struct NewApproval {
     pub requested_by: String,
     pub eligible: Vec<RoleRef>,
     pub required: u32,
+    /// At least one approval must come from one of these roles (they may
+    /// decide too). Empty: any eligible approver counts.
+    pub must_include: Vec<RoleRef>,
     /// Default: now + `approvals.deadline` from config.
     pub deadline: Option<DateTime<Utc>>,
 }
@@ -131,7 +150,7 @@ pub fn evaluate(
             approver.label()
         )));
     }
-    let eligible = req.eligible();
+    let eligible = req.deciding_roles();
     if !org.holds_any(approver, &eligible) {
         let roles: Vec<String> = eligible.iter().map(|r| r.to_string()).collect();
         return Err(Error::forbidden(format!(
@@ -193,7 +212,15 @@ pub fn evaluate(
         Decision::Approve => {
             let approvals = prior.iter().filter(|d| d.decision == "approve").count() as u32 + 1;
             let required = u32::try_from(req.required).unwrap_or(1);
-            if approvals >= required {
+            let must = req.must_include();
+            let included = must.is_empty()
+                || org.holds_any(approver, &must)
+                || prior
+                    .iter()
+                    .filter(|d| d.decision == "approve")
+                    .filter_map(|d| org.person(&d.approver))
+                    .any(|p| org.holds_any(p, &must));
+            if approvals >= required && included {
                 Outcome::Approved
             } else {
                 Outcome::Pending {
@@ -224,7 +251,10 @@ pub async fn request(
         .org
         .people
         .iter()
-        .filter(|p| p.handle != requester.handle && ctx.org.holds_any(p, &new.eligible))
+        .filter(|p| {
+            p.handle != requester.handle
+                && (ctx.org.holds_any(p, &new.eligible) || ctx.org.holds_any(p, &new.must_include))
+        })
         .collect();
     if (deciders.len() as u32) < new.required {
         return Err(Error::invalid(format!(
@@ -243,10 +273,11 @@ pub async fn request(
     }
     supersede(ctx, conn, &new.workflow, &new.entity_id, &new.requested_by).await?;
     let roles: Vec<String> = new.eligible.iter().map(|r| r.to_string()).collect();
+    let must: Vec<String> = new.must_include.iter().map(|r| r.to_string()).collect();
     let req: ApprovalRequest = sqlx::query_as(
-        "INSERT INTO approval_requests (workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, deadline, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         RETURNING id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, status, deadline, created_at, decided_at",
+        "INSERT INTO approval_requests (workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, must_include, deadline, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9)
+         RETURNING id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, must_include, status, deadline, created_at, decided_at",
     )
     .bind(&new.workflow)
     .bind(&new.entity_id)
@@ -257,6 +288,7 @@ pub async fn request(
     .bind(i32::try_from(new.required).unwrap_or(i32::MAX))
     .bind(deadline)
     .bind(now)
+    .bind(&must)
     .fetch_one(&mut *conn)
     .await?;
     let key = req.id.to_string();
@@ -484,7 +516,7 @@ pub async fn queue_for(
     .await?;
     Ok(pending
         .into_iter()
-        .filter(|r| ctx.org.holds_any(person, &r.eligible()))
+        .filter(|r| ctx.org.holds_any(person, &r.deciding_roles()))
         .collect())
 }
 
@@ -504,7 +536,7 @@ pub fn on_remind<'a>(
             return Ok(());
         }
         let prior = decisions(conn, id).await?;
-        let eligible = req.eligible();
+        let eligible = req.deciding_roles();
         let waiting: Vec<String> = ctx
             .org
             .people
@@ -623,6 +655,7 @@ mod tests {
             requested_by: "lena".into(),
             eligible_roles: vec!["director:marketing".into(), "director:creative".into()],
             required,
+            must_include: vec![],
             status: status.into(),
             deadline: now + TimeDelta::hours(24),
             created_at: now,
