@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch.
 
 mod bench;
+mod content;
 mod crisis;
 mod dbcmd;
 mod engine;
@@ -91,6 +92,9 @@ enum Command {
     /// Crisis management: incidents, acknowledgement, phases, post-mortems.
     #[command(subcommand)]
     Crisis(crisis::CrisisCommand),
+    /// Content lifecycle: drafts, versions, director approvals, performance.
+    #[command(subcommand)]
+    Content(content::ContentCommand),
     /// Business metrics; KPI rules open incidents by themselves.
     #[command(subcommand)]
     Metrics(crisis::MetricsCommand),
@@ -131,6 +135,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Org(cmd) => org::run_org(config, cmd).await,
         Command::Oncall(cmd) => org::run_oncall(config, cmd).await,
         Command::Crisis(cmd) => crisis::run(config, cmd).await,
+        Command::Content(cmd) => content::run(config, cmd).await,
+
         Command::Metrics(cmd) => crisis::metrics_cmd(config, cmd).await,
 
         Command::Config => {

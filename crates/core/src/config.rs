@@ -58,6 +58,47 @@ pub struct Config {
     pub crisis: CrisisConfig,
     #[serde(default)]
     pub discord: DiscordConfig,
+    pub content: ContentConfig,
+}
+
+/// Content lifecycle: who approves what, review cycles, baselines.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentConfig {
+    /// Time approvers have to decide (reminder and escalation from [approvals]).
+    pub approval_deadline: HumanDuration,
+    /// Rounds of changes before the Marketing director alone decides.
+    pub max_revision_rounds: u32,
+    /// How often published content is evaluated against its channel's baseline.
+    pub review_cycle: HumanDuration,
+    /// Content in Maintenance not updated for this long is reviewed for archival.
+    pub staleness: HumanDuration,
+    /// Click-through below this share of the channel baseline is underperforming.
+    pub underperforming_ratio: f64,
+    /// Items costing more than this (cents) also need Finance or the Business Manager.
+    pub finance_threshold_cents: i64,
+    /// Roles of which one must approve items above the threshold.
+    pub finance_approvers: Vec<String>,
+    /// Who decides once the revision cap is reached.
+    pub final_say: String,
+    /// Per content type: approver roles and how many approvals are needed.
+    pub types: BTreeMap<String, ContentTypeConfig>,
+    /// Per channel: the click-through baseline.
+    pub channels: BTreeMap<String, ChannelConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentTypeConfig {
+    pub approvers: Vec<String>,
+    pub required: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// Clicks per view the channel normally achieves.
+    pub baseline_ctr: f64,
 }
 
 /// The Discord bot's settings (secrets come from DISCORD_TOKEN and
@@ -458,7 +499,8 @@ impl Config {
     /// Semantic checks: the org is consistent and every reference resolves.
     fn validate(&self) -> Result<(), (String, String)> {
         let org = crate::org::Org::from_config(self)?;
-        crate::crisis::validate_config(self, &org)
+        crate::crisis::validate_config(self, &org)?;
+        crate::content::validate_config(self, &org)
     }
 
     /// A TOML rendering of the effective configuration.

@@ -14,6 +14,7 @@ pub mod org;
 pub use engine::Ctx;
 pub use error::{Error, Result};
 pub mod calendar;
+pub mod content;
 pub mod crisis;
 pub mod metrics;
 pub mod rng;

@@ -146,7 +146,8 @@ async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
     }
     // Parts made through workflow services (their own transactions): marked
     // once they are complete.
-    let service_parts: [(&str, ServicePartFn); 1] = [("incidents", seed_incidents)];
+    let service_parts: [(&str, ServicePartFn); 2] =
+        [("incidents", seed_incidents), ("content", seed_content)];
     for (name, part) in service_parts {
         let present: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = $1")
             .bind(name)
@@ -221,6 +222,13 @@ fn seed_campaigns<'a>(
         }
         Ok(())
     })
+}
+
+/// Content in every state, through the content services.
+fn seed_content<'a>(
+    ctx: &'a Ctx,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+    Box::pin(async move { crate::content::demo::seed(ctx).await })
 }
 
 /// Incidents in every state, through the crisis services.

@@ -70,6 +70,8 @@ pub fn registry() -> timers::Registry {
     r.register(approvals::REMIND_TIMER, approvals::on_remind);
     r.register(approvals::DEADLINE_TIMER, approvals::on_deadline);
     crate::crisis::register_timers(&mut r);
+    crate::content::register_timers(&mut r);
+
     r
 }
 

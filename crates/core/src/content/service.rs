@@ -1,0 +1,777 @@
+//! Content commands: one transaction each (lock the item, ask the state
+//! machine, write item/version/event, approvals and timers, notify).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use super::WORKFLOW;
+use super::model::{self, Command, KINDS, State};
+use super::store::{self, Item, Totals, Version};
+use crate::engine::Ctx;
+use crate::engine::approvals::{self, ApprovalRequest, Decision, NewApproval, Outcome};
+use crate::engine::events::{self, NewEvent};
+use crate::engine::outbox::{self, NewNotification};
+use crate::engine::timers::{self, HandlerFuture, NewTimer, Timer};
+use crate::error::{Error, Result};
+use crate::org::{Person, Role, RoleRef};
+
+pub const REVIEW_TIMER: &str = "content.review";
+
+#[derive(Debug, Clone)]
+pub struct NewContent {
+    pub kind: String,
+    pub title: String,
+    /// The brief (version 1).
+    pub body: String,
+    pub owner: String,
+    pub channel: String,
+    pub campaign: Option<String>,
+    pub cost_cents: i64,
+}
+
+/// Owners, and directors/team leads of Marketing and Creative, work on content.
+fn require_editor(ctx: &Ctx, person: &Person, item: &Item) -> Result<()> {
+    let lead = (person.has_role(Role::Director) || person.has_role(Role::TeamLead))
+        && matches!(person.department.as_str(), "marketing" | "creative");
+    if person.handle == item.owner || lead || person.has_role(Role::BusinessManager) {
+        return Ok(());
+    }
+    let _ = ctx;
+    Err(Error::forbidden(format!(
+        "{} cannot change content #{}: it takes its owner (@{}) or a Marketing or Creative lead",
+        person.label(),
+        item.id,
+        item.owner
+    )))
+}
+
+fn refusal(r: model::Refusal, item: &Item) -> Error {
+    Error::invalid(format!("content #{} ({}): {}", item.id, item.state, r.0))
+}
+
+fn parse_roles(list: &[String]) -> Vec<RoleRef> {
+    list.iter().filter_map(|r| r.parse().ok()).collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    item: &Item,
+    action: &str,
+    actor: &str,
+    from: State,
+    reason: Option<String>,
+    payload: serde_json::Value,
+) -> Result<()> {
+    let event = NewEvent::new(WORKFLOW, "content", item.id, action, actor)
+        .transition(Some(from.as_str()), item.state.as_str())
+        .maybe_reason(reason)
+        .payload(payload);
+    events::append(conn, &event, ctx.now()).await?;
+    Ok(())
+}
+
+/// Create an item in Planning with its brief as version 1.
+pub async fn create(ctx: &Ctx, new: &NewContent, actor: &str) -> Result<Item> {
+    ctx.org.actor(actor)?;
+    ctx.org.actor(&new.owner)?;
+    if !KINDS.contains(&new.kind.as_str()) || !ctx.config.content.types.contains_key(&new.kind) {
+        return Err(Error::invalid(format!(
+            "unknown content type {:?} (types: {})",
+            new.kind,
+            KINDS.join(", ")
+        )));
+    }
+    if !ctx.config.content.channels.contains_key(&new.channel) {
+        let channels: Vec<&str> = ctx
+            .config
+            .content
+            .channels
+            .keys()
+            .map(String::as_str)
+            .collect();
+        return Err(Error::invalid(format!(
+            "unknown channel {:?} (channels: {})",
+            new.channel,
+            channels.join(", ")
+        )));
+    }
+    if new.title.trim().is_empty() {
+        return Err(Error::invalid("content needs a title"));
+    }
+    if new.cost_cents < 0 {
+        return Err(Error::invalid("cost cannot be negative"));
+    }
+    let mut tx = ctx.pool.begin().await?;
+    if let Some(c) = &new.campaign {
+        let found: Option<String> = sqlx::query_scalar("SELECT key FROM campaigns WHERE key = $1")
+            .bind(c)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            return Err(Error::not_found(format!("unknown campaign {c:?}")));
+        }
+    }
+    let now = ctx.now();
+    let item = store::insert(
+        &mut tx,
+        &Item {
+            id: 0,
+            kind: new.kind.clone(),
+            title: new.title.trim().into(),
+            owner: new.owner.clone(),
+            channel: new.channel.clone(),
+            campaign: new.campaign.clone(),
+            cost_cents: new.cost_cents,
+            state: State::Planning.as_str().into(),
+            version: 1,
+            approved_version: None,
+            approval_id: None,
+            revision_rounds: 0,
+            created_by: actor.into(),
+            created_at: now,
+            updated_at: now,
+            last_edit_at: now,
+            published_at: None,
+            archived_at: None,
+        },
+    )
+    .await?;
+    store::add_version(
+        &mut tx,
+        &Version {
+            item_id: item.id,
+            version: 1,
+            title: item.title.clone(),
+            body: new.body.clone(),
+            author: actor.into(),
+            note: Some("brief".into()),
+            created_at: now,
+        },
+    )
+    .await?;
+    let event = NewEvent::new(WORKFLOW, "content", item.id, "created", actor)
+        .transition(None::<&str>, State::Planning.as_str())
+        .reason(item.title.clone())
+        .payload(serde_json::json!({ "kind": item.kind, "channel": item.channel, "owner": item.owner, "cost_cents": item.cost_cents }));
+    events::append(&mut tx, &event, now).await?;
+    tx.commit().await?;
+    Ok(item)
+}
+
+/// A new version. The first draft moves Planning to Creation.
+pub async fn edit(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+    title: Option<&str>,
+    body: &str,
+    note: Option<&str>,
+) -> Result<Item> {
+    let person = ctx.org.actor(actor)?.clone();
+    let mut tx = ctx.pool.begin().await?;
+    let mut item = store::lock(&mut tx, id).await?;
+    require_editor(ctx, &person, &item)?;
+    let from = item.state()?;
+    let to = model::decide(from, Command::Edit).map_err(|r| refusal(r, &item))?;
+    if body.trim().is_empty() {
+        return Err(Error::invalid("a version needs a body"));
+    }
+    let now = ctx.now();
+    item.version += 1;
+    if let Some(t) = title.filter(|t| !t.trim().is_empty()) {
+        item.title = t.trim().into();
+    }
+    item.state = to.as_str().into();
+    item.updated_at = now;
+    item.last_edit_at = now;
+    store::add_version(
+        &mut tx,
+        &Version {
+            item_id: id,
+            version: item.version,
+            title: item.title.clone(),
+            body: body.into(),
+            author: actor.into(),
+            note: note.map(str::to_string),
+            created_at: now,
+        },
+    )
+    .await?;
+    store::save(&mut tx, &item).await?;
+    record(
+        ctx,
+        &mut tx,
+        &item,
+        "edited",
+        actor,
+        from,
+        note.map(str::to_string),
+        serde_json::json!({ "version": item.version }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(item)
+}
+
+/// Ask for approval of the current version. After the revision cap the
+/// final say (the Marketing director) decides alone.
+pub async fn submit(ctx: &Ctx, id: i64, actor: &str) -> Result<(Item, ApprovalRequest)> {
+    let person = ctx.org.actor(actor)?.clone();
+    let mut tx = ctx.pool.begin().await?;
+    let mut item = store::lock(&mut tx, id).await?;
+    require_editor(ctx, &person, &item)?;
+    let from = item.state()?;
+    let escalated = match item.approval_id {
+        Some(a) => approvals::get(&mut tx, a).await?.status == "escalated",
+        None => false,
+    };
+    let to = model::decide(
+        from,
+        Command::Submit {
+            approval_escalated: escalated,
+        },
+    )
+    .map_err(|r| refusal(r, &item))?;
+    if from == State::Optimization && item.approved_version == Some(item.version) {
+        return Err(Error::invalid(format!(
+            "version {} is already approved: publish it",
+            item.version
+        )));
+    }
+    let cfg = &ctx.config.content;
+    let kind = cfg
+        .types
+        .get(&item.kind)
+        .ok_or_else(|| Error::invalid(format!("content type {:?} is not configured", item.kind)))?;
+    let capped = item.revision_rounds >= i32::try_from(cfg.max_revision_rounds).unwrap_or(i32::MAX);
+    let (eligible, required, must_include) = if capped {
+        (
+            parse_roles(std::slice::from_ref(&cfg.final_say)),
+            1,
+            Vec::new(),
+        )
+    } else {
+        let must = if item.cost_cents > cfg.finance_threshold_cents {
+            parse_roles(&cfg.finance_approvers)
+        } else {
+            Vec::new()
+        };
+        let extra = u32::from(!must.is_empty());
+        (parse_roles(&kind.approvers), kind.required + extra, must)
+    };
+    let now = ctx.now();
+    let request = approvals::request(
+        ctx,
+        &mut tx,
+        &NewApproval {
+            workflow: WORKFLOW.into(),
+            entity_id: id.to_string(),
+            subject_version: item.version,
+            title: format!(
+                "{} #{}: {} (v{})",
+                item.kind.replace('_', " "),
+                id,
+                item.title,
+                item.version
+            ),
+            requested_by: item.owner.clone(),
+            eligible,
+            required,
+            must_include,
+            deadline: Some(now + cfg.approval_deadline.delta()),
+        },
+    )
+    .await?;
+    item.state = to.as_str().into();
+    item.approval_id = Some(request.id);
+    item.updated_at = now;
+    store::save(&mut tx, &item).await?;
+    let reason = capped.then(|| {
+        format!(
+            "{} rounds of changes: {} decides alone",
+            item.revision_rounds, cfg.final_say
+        )
+    });
+    record(
+        ctx,
+        &mut tx,
+        &item,
+        "submitted",
+        actor,
+        from,
+        reason,
+        serde_json::json!({ "version": item.version, "approval_id": request.id }),
+    )
+    .await?;
+    let n = NewNotification::to_channel("content-review", WORKFLOW, id, format!("Review requested: {}", request.title))
+        .body(format!("Needs {} approval(s) by {}.", request.required, request.deadline.format("%Y-%m-%d %H:%M UTC")))
+        .payload(serde_json::json!({ "content_id": id, "approval_id": request.id, "kind": "content_review" }));
+    outbox::enqueue(ctx, &mut tx, &n).await?;
+    tx.commit().await?;
+    Ok((item, request))
+}
+
+/// What a review decision did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decided {
+    pub item: Item,
+    pub outcome: Outcome,
+}
+
+/// Approve, reject or request changes on the item's pending approval. A
+/// rejection sends the version back to Creation like a request for changes,
+/// recorded as a rejection.
+pub async fn decide(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+    decision: Decision,
+    comment: &str,
+    version: Option<i32>,
+) -> Result<Decided> {
+    ctx.org.actor(actor)?;
+    let mut tx = ctx.pool.begin().await?;
+    let mut item = store::lock(&mut tx, id).await?;
+    if item.owner == actor {
+        return Err(Error::forbidden(format!(
+            "@{actor} owns content #{id} and cannot review it: no self-approval"
+        )));
+    }
+    let request_id = item.approval_id.ok_or_else(|| {
+        Error::invalid(format!("content #{id} has not been submitted for review"))
+    })?;
+    let from = item.state()?;
+    if !matches!(from, State::Review | State::Optimization | State::Approved) {
+        return Err(Error::invalid(format!(
+            "content #{id} is in {from}: there is nothing to review"
+        )));
+    }
+    let (request, outcome) =
+        approvals::decide(ctx, &mut tx, request_id, actor, decision, comment, version).await?;
+    let now = ctx.now();
+    let command = match outcome {
+        Outcome::Approved => Some(Command::Approve),
+        Outcome::Rejected | Outcome::ChangesRequested => Some(Command::RevisionsNeeded),
+        Outcome::Pending { .. } | Outcome::AlreadyApproved => None,
+    };
+    if let Some(command) = command {
+        let to = model::decide(from, command).map_err(|r| refusal(r, &item))?;
+        item.state = to.as_str().into();
+        item.updated_at = now;
+        match command {
+            Command::Approve => item.approved_version = Some(request.subject_version),
+            _ => item.revision_rounds += 1,
+        }
+        store::save(&mut tx, &item).await?;
+        let action = match outcome {
+            Outcome::Approved => "approved",
+            Outcome::Rejected => "rejected",
+            _ => "changes_requested",
+        };
+        record(
+            ctx,
+            &mut tx,
+            &item,
+            action,
+            actor,
+            from,
+            (!comment.trim().is_empty()).then(|| comment.trim().to_string()),
+            serde_json::json!({ "version": request.subject_version, "approval_id": request_id, "revision_rounds": item.revision_rounds }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Decided { item, outcome })
+}
+
+/// Go live. Approved → Published; an optimised version (Optimization) goes
+/// back to Performance. Either needs the current version approved.
+pub async fn publish(ctx: &Ctx, id: i64, actor: &str) -> Result<Item> {
+    let person = ctx.org.actor(actor)?.clone();
+    let mut tx = ctx.pool.begin().await?;
+    let mut item = store::lock(&mut tx, id).await?;
+    require_editor(ctx, &person, &item)?;
+    let from = item.state()?;
+    let approved = item.approved_version == Some(item.version);
+    let to = model::decide(
+        from,
+        Command::Publish {
+            current_version_approved: approved,
+        },
+    )
+    .map_err(|r| refusal(r, &item))?;
+    let now = ctx.now();
+    item.state = to.as_str().into();
+    item.updated_at = now;
+    if item.published_at.is_none() {
+        item.published_at = Some(now);
+    }
+    store::save(&mut tx, &item).await?;
+    let due = now + ctx.config.content.review_cycle.delta();
+    timers::schedule(
+        &mut tx,
+        &NewTimer::new(REVIEW_TIMER, WORKFLOW, id, due),
+        now,
+    )
+    .await?;
+    record(
+        ctx,
+        &mut tx,
+        &item,
+        "published",
+        actor,
+        from,
+        None,
+        serde_json::json!({ "version": item.version, "channel": item.channel }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(item)
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Reading {
+    pub views: i64,
+    pub clicks: i64,
+    pub conversions: i64,
+    pub revenue_cents: i64,
+}
+
+/// Record performance numbers; the first ones move Published to Performance.
+pub async fn record_metrics(ctx: &Ctx, id: i64, reading: Reading, source: &str) -> Result<Item> {
+    if reading.views < 0
+        || reading.clicks < 0
+        || reading.conversions < 0
+        || reading.revenue_cents < 0
+    {
+        return Err(Error::invalid("performance numbers cannot be negative"));
+    }
+    if reading.clicks > reading.views {
+        return Err(Error::invalid(format!(
+            "{} clicks from {} views is not possible",
+            reading.clicks, reading.views
+        )));
+    }
+    let mut tx = ctx.pool.begin().await?;
+    let mut item = store::lock(&mut tx, id).await?;
+    let from = item.state()?;
+    let to = model::decide(from, Command::Measure).map_err(|r| refusal(r, &item))?;
+    let now = ctx.now();
+    sqlx::query(
+        "INSERT INTO content_metrics (item_id, views, clicks, conversions, revenue_cents, recorded_at, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(reading.views)
+    .bind(reading.clicks)
+    .bind(reading.conversions)
+    .bind(reading.revenue_cents)
+    .bind(now)
+    .bind(source)
+    .execute(&mut *tx)
+    .await?;
+    if to != from {
+        item.state = to.as_str().into();
+        item.updated_at = now;
+        store::save(&mut tx, &item).await?;
+        record(
+            ctx,
+            &mut tx,
+            &item,
+            "measuring",
+            source,
+            from,
+            None,
+            serde_json::json!({ "first_reading": reading.views }),
+        )
+        .await?;
+    } else {
+        // Live views want to know, but a reading is not a state change.
+        sqlx::query("SELECT pg_notify('vivid_metrics', $1)")
+            .bind(format!("content:{id}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(item)
+}
+
+/// Retire content in Maintenance by hand (Content Stale → Archival).
+pub async fn archive(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Result<Item> {
+    let person = ctx.org.actor(actor)?.clone();
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("say why it is archived (--reason)"));
+    }
+    let mut tx = ctx.pool.begin().await?;
+    let mut item = store::lock(&mut tx, id).await?;
+    require_editor(ctx, &person, &item)?;
+    let from = item.state()?;
+    let to = model::decide(from, Command::ContentStale).map_err(|r| refusal(r, &item))?;
+    let now = ctx.now();
+    item.state = to.as_str().into();
+    item.archived_at = Some(now);
+    item.updated_at = now;
+    store::save(&mut tx, &item).await?;
+    timers::cancel(&mut tx, WORKFLOW, &id.to_string(), Some(REVIEW_TIMER)).await?;
+    record(
+        ctx,
+        &mut tx,
+        &item,
+        "archived",
+        actor,
+        from,
+        Some(reason.trim().into()),
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(item)
+}
+
+/// The verdict of a review cycle: pure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Underperforming,
+    PerformingWell,
+    ContentStale,
+    ContentValuable,
+    /// Not enough data, or nothing to decide in this state.
+    Wait,
+}
+
+/// Judge an item: click-through over the last cycle against the channel's
+/// baseline; in Maintenance only once it has gone stale.
+pub fn verdict(state: State, ctr: Option<f64>, baseline: f64, ratio: f64, stale: bool) -> Verdict {
+    let good = ctr.map(|c| c >= ratio * baseline);
+    match (state, good) {
+        (State::Performance, Some(false)) => Verdict::Underperforming,
+        (State::Performance, Some(true)) => Verdict::PerformingWell,
+        (State::Maintenance, _) if !stale => Verdict::Wait,
+        (State::Maintenance, Some(true)) => Verdict::ContentValuable,
+        (State::Maintenance, _) => Verdict::ContentStale,
+        _ => Verdict::Wait,
+    }
+}
+
+/// Timer handler: the review cycle of one published item.
+pub fn on_review<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let id: i64 = t
+            .entity_id
+            .parse()
+            .map_err(|_| Error::invalid("content timer without an item id"))?;
+        let mut item = store::lock(conn, id).await?;
+        let from = item.state()?;
+        if from == State::Archival {
+            return Ok(());
+        }
+        let cfg = &ctx.config.content;
+        let now = ctx.now();
+        let since = now - cfg.review_cycle.delta();
+        let totals: Totals = store::totals(conn, id, since).await?;
+        let baseline = cfg
+            .channels
+            .get(&item.channel)
+            .map(|c| c.baseline_ctr)
+            .unwrap_or(0.0);
+        let stale = now - item.last_edit_at > cfg.staleness.delta();
+        let v = verdict(
+            from,
+            totals.ctr(),
+            baseline,
+            cfg.underperforming_ratio,
+            stale,
+        );
+        let command = match v {
+            Verdict::Underperforming => Some(Command::Underperforming),
+            Verdict::PerformingWell => Some(Command::PerformingWell),
+            Verdict::ContentStale => Some(Command::ContentStale),
+            Verdict::ContentValuable => Some(Command::ContentValuable),
+            Verdict::Wait => None,
+        };
+        if let Some(command) = command {
+            let to = model::decide(from, command).map_err(|r| refusal(r, &item))?;
+            item.state = to.as_str().into();
+            item.updated_at = now;
+            if to == State::Archival {
+                item.archived_at = Some(now);
+            }
+            store::save(conn, &item).await?;
+            let why = match totals.ctr() {
+                Some(c) => format!(
+                    "click-through {:.2}% vs channel baseline {:.2}% over the last cycle",
+                    c * 100.0,
+                    baseline * 100.0
+                ),
+                None => "no views in the last cycle".to_string(),
+            };
+            let action = serde_json::to_value(v)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            record(ctx, conn, &item, &action, "engine", from, Some(why.clone()), serde_json::json!({ "ctr": totals.ctr(), "baseline": baseline, "views": totals.views })).await?;
+            if v == Verdict::Underperforming {
+                // The optimisation task.
+                let n = NewNotification::to_person(&item.owner, WORKFLOW, id, format!("Optimise content #{id}: {}", item.title))
+                    .body(format!("It is underperforming: {why}. Edit it, submit the new version, then publish it."))
+                    .severity("warning")
+                    .payload(serde_json::json!({ "content_id": id, "kind": "optimisation_task" }));
+                outbox::enqueue(ctx, conn, &n).await?;
+            }
+        }
+        if item.state != State::Archival.as_str() {
+            timers::schedule(
+                conn,
+                &NewTimer::new(REVIEW_TIMER, WORKFLOW, id, now + cfg.review_cycle.delta()),
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+/// An item with its versions, approval and performance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detail {
+    pub item: Item,
+    pub versions: Vec<Version>,
+    pub approval: Option<ApprovalRequest>,
+    pub decisions: Vec<approvals::DecisionRecord>,
+    pub totals: Totals,
+    pub baseline_ctr: Option<f64>,
+}
+
+pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
+    let mut conn = ctx.pool.acquire().await?;
+    let item = store::get(&mut conn, id).await?;
+    let versions = store::versions(&mut conn, id).await?;
+    let (approval, decisions) = match item.approval_id {
+        Some(a) => (
+            Some(approvals::get(&mut conn, a).await?),
+            approvals::decisions(&mut conn, a).await?,
+        ),
+        None => (None, Vec::new()),
+    };
+    let since = DateTime::<Utc>::UNIX_EPOCH;
+    let totals = store::totals(&mut conn, id, since).await?;
+    let baseline_ctr = ctx
+        .config
+        .content
+        .channels
+        .get(&item.channel)
+        .map(|c| c.baseline_ctr);
+    Ok(Detail {
+        item,
+        versions,
+        approval,
+        decisions,
+        totals,
+        baseline_ctr,
+    })
+}
+
+/// One entry of a reviewer's queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueEntry {
+    pub item: Item,
+    pub approval: ApprovalRequest,
+    pub approvals_so_far: usize,
+}
+
+/// What waits on `person`, oldest first, with deadlines.
+pub async fn queue(ctx: &Ctx, person: &str) -> Result<Vec<QueueEntry>> {
+    let mut conn = ctx.pool.acquire().await?;
+    let pending = approvals::queue_for(ctx, &mut conn, person).await?;
+    let mut out = Vec::new();
+    for approval in pending.into_iter().filter(|a| a.workflow == WORKFLOW) {
+        let Ok(id) = approval.entity_id.parse::<i64>() else {
+            continue;
+        };
+        let item = store::get(&mut conn, id).await?;
+        if item.owner == person {
+            continue;
+        }
+        let approvals_so_far = approvals::decisions(&mut conn, approval.id)
+            .await?
+            .iter()
+            .filter(|d| d.decision == "approve")
+            .count();
+        out.push(QueueEntry {
+            item,
+            approval,
+            approvals_so_far,
+        });
+    }
+    Ok(out)
+}
+
+/// A readable unified diff between two versions (default: previous → current).
+pub async fn diff(ctx: &Ctx, id: i64, from: Option<i32>, to: Option<i32>) -> Result<String> {
+    let mut conn = ctx.pool.acquire().await?;
+    let item = store::get(&mut conn, id).await?;
+    let versions = store::versions(&mut conn, id).await?;
+    let to = to.unwrap_or(item.version);
+    let from = from.unwrap_or((to - 1).max(1));
+    let find = |v: i32| {
+        versions.iter().find(|x| x.version == v).ok_or_else(|| {
+            Error::not_found(format!(
+                "content #{id} has no version {v} (it has 1 to {})",
+                item.version
+            ))
+        })
+    };
+    let (a, b) = (find(from)?, find(to)?);
+    Ok(super::diff::unified(
+        &format!("v{from} ({})", a.author),
+        &a.body,
+        &format!("v{to} ({})", b.author),
+        &b.body,
+    ))
+}
+
+pub async fn list(ctx: &Ctx, state: Option<State>, owner: Option<&str>) -> Result<Vec<Item>> {
+    let mut conn = ctx.pool.acquire().await?;
+    store::list(&mut conn, state.map(|s| s.as_str()), owner, 1000).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_the_baseline() {
+        assert_eq!(
+            verdict(State::Performance, Some(0.01), 0.02, 0.8, false),
+            Verdict::Underperforming
+        );
+        assert_eq!(
+            verdict(State::Performance, Some(0.017), 0.02, 0.8, false),
+            Verdict::PerformingWell
+        );
+        assert_eq!(
+            verdict(State::Performance, None, 0.02, 0.8, false),
+            Verdict::Wait
+        );
+        assert_eq!(
+            verdict(State::Maintenance, Some(0.001), 0.02, 0.8, false),
+            Verdict::Wait
+        );
+        assert_eq!(
+            verdict(State::Maintenance, Some(0.03), 0.02, 0.8, true),
+            Verdict::ContentValuable
+        );
+        assert_eq!(
+            verdict(State::Maintenance, Some(0.001), 0.02, 0.8, true),
+            Verdict::ContentStale
+        );
+        assert_eq!(
+            verdict(State::Maintenance, None, 0.02, 0.8, true),
+            Verdict::ContentStale
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! SQL for content items, versions and metrics.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use super::model::State;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Item {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub owner: String,
+    pub channel: String,
+    pub campaign: Option<String>,
+    pub cost_cents: i64,
+    pub state: String,
+    pub version: i32,
+    pub approved_version: Option<i32>,
+    pub approval_id: Option<i64>,
+    pub revision_rounds: i32,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_edit_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl Item {
+    pub fn state(&self) -> Result<State> {
+        self.state.parse().map_err(|_| {
+            Error::invalid(format!(
+                "content #{} has an unknown state {:?}",
+                self.id, self.state
+            ))
+        })
+    }
+}
+
+const COLUMNS: &str = "id, kind, title, owner, channel, campaign, cost_cents, state, version, approved_version, approval_id,
+    revision_rounds, created_by, created_at, updated_at, last_edit_at, published_at, archived_at";
+
+pub async fn lock(conn: &mut PgConnection, id: i64) -> Result<Item> {
+    let sql = format!("SELECT {COLUMNS} FROM content_items WHERE id = $1 FOR UPDATE");
+    let row: Option<Item> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.ok_or_else(|| Error::not_found(format!("no content item #{id}")))
+}
+
+pub async fn get(conn: &mut PgConnection, id: i64) -> Result<Item> {
+    let sql = format!("SELECT {COLUMNS} FROM content_items WHERE id = $1");
+    let row: Option<Item> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.ok_or_else(|| Error::not_found(format!("no content item #{id}")))
+}
+
+pub async fn list(
+    conn: &mut PgConnection,
+    state: Option<&str>,
+    owner: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Item>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM content_items WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR owner = $2)
+         ORDER BY updated_at DESC, id DESC LIMIT $3"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(state)
+        .bind(owner)
+        .bind(if limit > 0 { limit } else { 1000 })
+        .fetch_all(conn)
+        .await?)
+}
+
+pub async fn insert(conn: &mut PgConnection, i: &Item) -> Result<Item> {
+    let sql = format!(
+        "INSERT INTO content_items (kind, title, owner, channel, campaign, cost_cents, state, version, created_by,
+            created_at, updated_at, last_edit_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9, $9) RETURNING {COLUMNS}"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&i.kind)
+        .bind(&i.title)
+        .bind(&i.owner)
+        .bind(&i.channel)
+        .bind(&i.campaign)
+        .bind(i.cost_cents)
+        .bind(&i.state)
+        .bind(&i.created_by)
+        .bind(i.created_at)
+        .fetch_one(conn)
+        .await?)
+}
+
+pub async fn save(conn: &mut PgConnection, i: &Item) -> Result<()> {
+    sqlx::query(
+        "UPDATE content_items SET title = $2, state = $3, version = $4, approved_version = $5, approval_id = $6,
+            revision_rounds = $7, updated_at = $8, last_edit_at = $9, published_at = $10, archived_at = $11
+         WHERE id = $1",
+    )
+    .bind(i.id)
+    .bind(&i.title)
+    .bind(&i.state)
+    .bind(i.version)
+    .bind(i.approved_version)
+    .bind(i.approval_id)
+    .bind(i.revision_rounds)
+    .bind(i.updated_at)
+    .bind(i.last_edit_at)
+    .bind(i.published_at)
+    .bind(i.archived_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Version {
+    pub item_id: i64,
+    pub version: i32,
+    pub title: String,
+    pub body: String,
+    pub author: String,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn add_version(conn: &mut PgConnection, v: &Version) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO content_versions (item_id, version, title, body, author, note, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(v.item_id)
+    .bind(v.version)
+    .bind(&v.title)
+    .bind(&v.body)
+    .bind(&v.author)
+    .bind(&v.note)
+    .bind(v.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn versions(conn: &mut PgConnection, item_id: i64) -> Result<Vec<Version>> {
+    Ok(sqlx::query_as(
+        "SELECT item_id, version, title, body, author, note, created_at FROM content_versions WHERE item_id = $1 ORDER BY version",
+    )
+    .bind(item_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Performance totals over a window.
+#[derive(Debug, Clone, Copy, Default, Serialize, sqlx::FromRow)]
+pub struct Totals {
+    pub views: i64,
+    pub clicks: i64,
+    pub conversions: i64,
+    pub revenue_cents: i64,
+    pub readings: i64,
+}
+
+impl Totals {
+    /// Clicks per view, when there were views.
+    pub fn ctr(&self) -> Option<f64> {
+        (self.views > 0).then(|| self.clicks as f64 / self.views as f64)
+    }
+}
+
+pub async fn totals(conn: &mut PgConnection, item_id: i64, since: DateTime<Utc>) -> Result<Totals> {
+    Ok(sqlx::query_as(
+        "SELECT coalesce(sum(views), 0)::bigint AS views, coalesce(sum(clicks), 0)::bigint AS clicks,
+                coalesce(sum(conversions), 0)::bigint AS conversions, coalesce(sum(revenue_cents), 0)::bigint AS revenue_cents,
+                count(*) AS readings
+         FROM content_metrics WHERE item_id = $1 AND recorded_at >= $2",
+    )
+    .bind(item_id)
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
+}
