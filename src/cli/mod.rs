@@ -6,6 +6,7 @@ mod crisis;
 mod dbcmd;
 mod engine;
 mod events;
+mod experiment;
 mod live;
 mod org;
 mod status;
@@ -92,6 +93,9 @@ enum Command {
     /// Crisis management: incidents, acknowledgement, phases, post-mortems.
     #[command(subcommand)]
     Crisis(crisis::CrisisCommand),
+    /// A/B tests: design with a power calculation, assignment, analysis, learnings.
+    #[command(subcommand)]
+    Experiment(experiment::ExperimentCommand),
     /// Content lifecycle: drafts, versions, director approvals, performance.
     #[command(subcommand)]
     Content(content::ContentCommand),
@@ -136,6 +140,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Oncall(cmd) => org::run_oncall(config, cmd).await,
         Command::Crisis(cmd) => crisis::run(config, cmd).await,
         Command::Content(cmd) => content::run(config, cmd).await,
+        Command::Experiment(cmd) => experiment::run(config, cmd).await,
 
         Command::Metrics(cmd) => crisis::metrics_cmd(config, cmd).await,
 

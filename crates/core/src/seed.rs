@@ -146,8 +146,11 @@ async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
     }
     // Parts made through workflow services (their own transactions): marked
     // once they are complete.
-    let service_parts: [(&str, ServicePartFn); 2] =
-        [("incidents", seed_incidents), ("content", seed_content)];
+    let service_parts: [(&str, ServicePartFn); 3] = [
+        ("incidents", seed_incidents),
+        ("content", seed_content),
+        ("experiments", seed_experiments),
+    ];
     for (name, part) in service_parts {
         let present: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = $1")
             .bind(name)
@@ -222,6 +225,13 @@ fn seed_campaigns<'a>(
         }
         Ok(())
     })
+}
+
+/// Experiments with exposure and conversion streams.
+fn seed_experiments<'a>(
+    ctx: &'a Ctx,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+    Box::pin(async move { crate::experiments::demo::seed(ctx).await })
 }
 
 /// Content in every state, through the content services.

@@ -1,0 +1,475 @@
+//! `vivid experiment ...`: A/B tests from hypothesis to documented learning.
+
+use std::io::Read;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use vivid_core::config::Config;
+use vivid_core::experiments::service::{self, NewExperiment, Report};
+use vivid_core::stats::{self, Difference, Engine, MetricKind};
+
+use super::{ActorArg, JsonFlag};
+use crate::app::{self, Schema};
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Hypothesis, design (with the power calculation) and variables.
+    New(Box<NewArgs>),
+    /// Experiments, most recently changed first.
+    List(ListArgs),
+    /// One experiment: design, plan and state.
+    Show(IdArgs),
+    /// Split the audience: start assigning units.
+    Start(ActArgs),
+    /// The variation of a unit (deterministic; stored on first exposure).
+    Assign(AssignArgs),
+    /// Record a metric event for an exposed unit.
+    Record(RecordArgs),
+    /// Analyse a stored experiment, or (without ID) sufficient statistics
+    /// given as JSON on stdin.
+    Analyze(AnalyzeArgs),
+    /// Stop: implement the winner, or stop without one (--abandon).
+    Decide(DecideArgs),
+    /// Document what was learned, or search the learnings library.
+    Learnings(LearningsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// A short key, e.g. free-shipping-banner.
+    key: String,
+    #[arg(long)]
+    name: String,
+    /// "If we ..., then ... because ...".
+    #[arg(long)]
+    hypothesis: String,
+    /// Primary metric name (e.g. purchase, revenue).
+    #[arg(long)]
+    metric: String,
+    /// binomial (converted or not) or mean (a value per unit).
+    #[arg(long, default_value = "binomial")]
+    kind: String,
+    /// Guardrails, NAME:binomial or NAME:mean (repeatable).
+    #[arg(long = "guardrail")]
+    guardrails: Vec<String>,
+    /// Baseline conversion rate (binomial) or mean (mean metric).
+    #[arg(long)]
+    baseline: f64,
+    /// Per-unit variance of a mean metric.
+    #[arg(long)]
+    baseline_variance: Option<f64>,
+    /// Minimum detectable effect, relative (0.1 = 10%).
+    #[arg(long, default_value_t = 0.1)]
+    mde: f64,
+    #[arg(long, default_value_t = 0.8)]
+    power: f64,
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Units entering the experiment per day.
+    #[arg(long)]
+    daily_traffic: i64,
+    /// KEY:WEIGHT, the control first (repeatable). Default control:0.5, treatment:0.5.
+    #[arg(long = "variation")]
+    variations: Vec<String>,
+    /// frequentist or bayesian.
+    #[arg(long, default_value = "frequentist")]
+    engine: String,
+    /// relative or absolute.
+    #[arg(long, default_value = "relative")]
+    difference: String,
+    /// Always-valid (sequential) testing: may stop early.
+    #[arg(long)]
+    sequential: bool,
+    /// Owner (default: the actor).
+    #[arg(long)]
+    owner: Option<String>,
+    /// The content item a winner is handed to.
+    #[arg(long)]
+    content: Option<i64>,
+    /// The experiment whose learnings led to this hypothesis.
+    #[arg(long)]
+    follows: Option<String>,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    state: Option<String>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    experiment: String,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ActArgs {
+    experiment: String,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    experiment: String,
+    unit: String,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    experiment: String,
+    unit: String,
+    metric: String,
+    #[arg(default_value_t = 1.0)]
+    value: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Experiment id or key; without it, read sufficient statistics from stdin.
+    experiment: Option<String>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    experiment: String,
+    /// The winning variation (it is handed to the content workflow).
+    #[arg(long, conflicts_with = "abandon")]
+    winner: Option<String>,
+    /// Stop without a winner (the control stays).
+    #[arg(long)]
+    abandon: bool,
+    #[arg(long, short, default_value = "")]
+    reason: String,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct LearningsArgs {
+    /// Document the learnings of this (decided) experiment...
+    experiment: Option<String>,
+    /// ...with this text.
+    #[arg(long)]
+    text: Option<String>,
+    /// Or search the library.
+    #[arg(long)]
+    search: Option<String>,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+fn invalid(msg: impl Into<String>) -> anyhow::Error {
+    vivid_core::Error::invalid(msg).into()
+}
+
+/// The analysis as a director reads it.
+fn print_report(r: &Report) {
+    let e = &r.experiment;
+    println!("{} — {} ({})", e.key, e.name, e.state);
+    for line in &r.summary {
+        println!("{line}");
+    }
+    let out = &r.primary.result;
+    println!();
+    output::table(
+        &[
+            "VARIATION",
+            "UNITS",
+            "MEAN",
+            "LIFT",
+            "INTERVAL",
+            "P / CHANCE",
+        ],
+        &out.variations
+            .iter()
+            .map(|v| {
+                let mean = if r.primary.kind == "binomial" {
+                    format!("{:.2}%", v.mean * 100.0)
+                } else {
+                    format!("{:.3}", v.mean)
+                };
+                let lift = v
+                    .lift
+                    .map(|l| format!("{:+.2}%", l * 100.0))
+                    .unwrap_or_else(|| "-".into());
+                let ci =
+                    v.ci.map(|c| format!("[{:+.2}%, {:+.2}%]", c[0] * 100.0, c[1] * 100.0))
+                        .unwrap_or_else(|| "-".into());
+                let p = match (v.p_value, v.chance_to_win) {
+                    (Some(Some(p)), _) => format!("p={p:.4}"),
+                    (_, Some(Some(c))) => format!("{:.1}% to win", c * 100.0),
+                    _ => "-".into(),
+                };
+                vec![v.name.clone(), v.n.to_string(), mean, lift, ci, p]
+            })
+            .collect::<Vec<_>>(),
+    );
+    println!(
+        "sample ratio check p = {:.6}{}",
+        out.srm_p_value,
+        if out.srm_flag { " (MISMATCH)" } else { "" }
+    );
+}
+
+pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
+    if let ExperimentCommand::Analyze(AnalyzeArgs {
+        experiment: None, ..
+    }) = &cmd
+    {
+        // Offline analysis: no database needed.
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input)?;
+        let out = stats::analyze_json(&input).map_err(|e| invalid(e.to_string()))?;
+        return output::json(&out);
+    }
+    let ctx = app::connect(config, Schema::RequireCurrent, 4).await?;
+    match cmd {
+        ExperimentCommand::New(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let kind = match a.kind.as_str() {
+                "binomial" => MetricKind::Binomial,
+                "mean" => MetricKind::Mean,
+                other => return Err(invalid(format!("--kind {other:?}: binomial or mean"))),
+            };
+            let engine = match a.engine.as_str() {
+                "frequentist" => Engine::Frequentist,
+                "bayesian" => Engine::Bayesian,
+                other => {
+                    return Err(invalid(format!(
+                        "--engine {other:?}: frequentist or bayesian"
+                    )));
+                }
+            };
+            let difference = match a.difference.as_str() {
+                "relative" => Difference::Relative,
+                "absolute" => Difference::Absolute,
+                other => {
+                    return Err(invalid(format!(
+                        "--difference {other:?}: relative or absolute"
+                    )));
+                }
+            };
+            let mut variations = Vec::new();
+            for v in &a.variations {
+                let (k, w) = v
+                    .split_once(':')
+                    .ok_or_else(|| invalid(format!("--variation {v:?} must be KEY:WEIGHT")))?;
+                let w: f64 = w
+                    .parse()
+                    .map_err(|_| invalid(format!("--variation {v:?}: {w:?} is not a number")))?;
+                variations.push((k.to_string(), w));
+            }
+            if variations.is_empty() {
+                variations = vec![("control".into(), 0.5), ("treatment".into(), 0.5)];
+            }
+            let follows = match &a.follows {
+                Some(f) => {
+                    let mut conn = ctx.pool.acquire().await?;
+                    Some(service::find(&mut conn, f).await?.id)
+                }
+                None => None,
+            };
+            let new = NewExperiment {
+                key: a.key.clone(),
+                name: a.name.clone(),
+                hypothesis: a.hypothesis.clone(),
+                owner: a.owner.clone().unwrap_or_else(|| actor.clone()),
+                metric: a.metric.clone(),
+                metric_kind: kind,
+                guardrails: a.guardrails.clone(),
+                engine,
+                difference,
+                sequential: a.sequential,
+                alpha: a.alpha,
+                power: a.power,
+                mde: a.mde,
+                baseline: a.baseline,
+                baseline_variance: a.baseline_variance,
+                daily_traffic: a.daily_traffic,
+                variations,
+                content_id: a.content,
+                follows,
+            };
+            let exp = service::create(&ctx, &new, &actor).await?;
+            if a.json.json {
+                return output::json(&exp);
+            }
+            println!(
+                "experiment {} designed: {} units per variation, about {} days at {} units/day (MDE {:.1}%, power {:.0}%, alpha {})",
+                exp.key,
+                exp.planned_per_variation,
+                exp.planned_days,
+                exp.daily_traffic,
+                exp.mde * 100.0,
+                exp.power * 100.0,
+                exp.alpha
+            );
+            Ok(())
+        }
+        ExperimentCommand::List(a) => {
+            let list = service::list(&ctx, a.state.as_deref()).await?;
+            if a.json.json {
+                return output::json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|e| {
+                    vec![
+                        format!("#{}", e.id),
+                        e.key.clone(),
+                        e.state.clone(),
+                        e.metric.clone(),
+                        e.winner.clone().unwrap_or_else(|| "-".into()),
+                        e.name.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["ID", "KEY", "STATE", "METRIC", "WINNER", "NAME"], &rows);
+            Ok(())
+        }
+        ExperimentCommand::Show(a) => {
+            let mut conn = ctx.pool.acquire().await?;
+            let e = service::find(&mut conn, &a.experiment).await?;
+            let vars = service::variations(&mut conn, e.id).await?;
+            if a.json.json {
+                return output::json(&serde_json::json!({ "experiment": e, "variations": vars }));
+            }
+            println!("{} — {} ({}), owner @{}", e.key, e.name, e.state, e.owner);
+            println!("hypothesis: {}", e.hypothesis);
+            println!(
+                "design: {} ({}), guardrails [{}], {} {}{}, MDE {:.1}%, power {:.0}%, alpha {}",
+                e.metric,
+                e.metric_kind,
+                e.guardrails.join(", "),
+                e.engine,
+                e.difference,
+                if e.sequential {
+                    ", sequential"
+                } else {
+                    ", fixed horizon"
+                },
+                e.mde * 100.0,
+                e.power * 100.0,
+                e.alpha
+            );
+            println!(
+                "plan: {} units per variation, {} days at {}/day",
+                e.planned_per_variation, e.planned_days, e.daily_traffic
+            );
+            let weights: Vec<String> = vars
+                .iter()
+                .map(|v| format!("{}:{}", v.key, v.weight))
+                .collect();
+            println!("variations: {}", weights.join(", "));
+            if let Some(w) = &e.winner {
+                println!("winner: {w}");
+            }
+            if let Some(l) = &e.learnings {
+                println!("learnings: {l}");
+            }
+            Ok(())
+        }
+        ExperimentCommand::Start(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let e = service::start(&ctx, &a.experiment, &actor).await?;
+            if a.json.json {
+                return output::json(&e);
+            }
+            println!("experiment {} is running", e.key);
+            Ok(())
+        }
+        ExperimentCommand::Assign(a) => {
+            let v = service::assign(&ctx, &a.experiment, &a.unit).await?;
+            if a.json.json {
+                return output::json(&serde_json::json!({ "unit": a.unit, "variation": v }));
+            }
+            println!("{v}");
+            Ok(())
+        }
+        ExperimentCommand::Record(a) => {
+            service::record(&ctx, &a.experiment, &a.unit, &a.metric, a.value).await?;
+            Ok(())
+        }
+        ExperimentCommand::Analyze(a) => {
+            let id = a.experiment.unwrap_or_default();
+            let r = service::analyze(&ctx, &id).await?;
+            if a.json.json {
+                return output::json(&r);
+            }
+            print_report(&r);
+            Ok(())
+        }
+        ExperimentCommand::Decide(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            if a.winner.is_none() && !a.abandon {
+                return Err(invalid(
+                    "name the winner with --winner KEY, or stop without one with --abandon --reason TEXT",
+                ));
+            }
+            let e = service::decide(&ctx, &a.experiment, &actor, a.winner.as_deref(), &a.reason)
+                .await?;
+            if a.json.json {
+                return output::json(&e);
+            }
+            match &e.winner {
+                Some(w) => println!("experiment {} decided: {w} is implemented", e.key),
+                None => println!("experiment {} stopped without a winner", e.key),
+            }
+            Ok(())
+        }
+        ExperimentCommand::Learnings(a) => {
+            if let (Some(id), Some(text)) = (&a.experiment, &a.text) {
+                let actor = a.actor.resolve(&ctx)?;
+                let e = service::document(&ctx, id, &actor, text).await?;
+                if a.json.json {
+                    return output::json(&e);
+                }
+                println!("learnings of {} documented", e.key);
+                return Ok(());
+            }
+            if a.experiment.is_some() {
+                return Err(invalid(
+                    "give the learnings with --text, or search with --search WORDS",
+                ));
+            }
+            let found = service::search(&ctx, a.search.as_deref().unwrap_or("")).await?;
+            if a.json.json {
+                return output::json(&found);
+            }
+            for e in &found {
+                println!(
+                    "{} — {} (winner: {})",
+                    e.key,
+                    e.name,
+                    e.winner.as_deref().unwrap_or("none")
+                );
+                println!("  hypothesis: {}", e.hypothesis);
+                println!("  learned: {}", e.learnings.as_deref().unwrap_or_default());
+            }
+            if found.is_empty() {
+                println!("no documented experiments match");
+            }
+            Ok(())
+        }
+    }
+}
