@@ -4,4 +4,5 @@ mod cli;
 mod content;
 mod crisis;
 mod engine_kill;
+mod experiments;
 mod util;

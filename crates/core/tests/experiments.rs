@@ -1,0 +1,340 @@
+//! A/B testing against a real PostgreSQL: from hypothesis to documented learning.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use vivid_core::Ctx;
+use vivid_core::clock::SimClock;
+use vivid_core::content::service as content;
+use vivid_core::engine::approvals::Decision;
+use vivid_core::experiments::service::{self, NewExperiment};
+use vivid_core::rng::Rng;
+use vivid_core::stats::{Difference, Engine, MetricKind};
+use vivid_core::testing::{TestDb, default_config, fresh_db};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+async fn setup() -> Result<(TestDb, Ctx, SimClock), Box<dyn std::error::Error>> {
+    let db = fresh_db().await?;
+    let clock = SimClock::at(
+        DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+    );
+    let ctx = db.ctx(default_config(), Arc::new(clock.clone())).await?;
+    Ok((db, ctx, clock))
+}
+
+fn design(key: &str, sequential: bool) -> NewExperiment {
+    NewExperiment {
+        key: key.into(),
+        name: "Bigger add-to-cart button".into(),
+        hypothesis: "If the add-to-cart button is larger, more visitors buy, because it is easier to find on mobile.".into(),
+        owner: "ana".into(),
+        metric: "purchase".into(),
+        metric_kind: MetricKind::Binomial,
+        guardrails: vec!["refund:binomial".into()],
+        engine: Engine::Frequentist,
+        difference: Difference::Relative,
+        sequential,
+        alpha: 0.05,
+        power: 0.8,
+        mde: 0.2,
+        baseline: 0.1,
+        baseline_variance: None,
+        daily_traffic: 1000,
+        variations: vec![("control".into(), 0.5), ("big".into(), 0.5)],
+        content_id: None,
+        follows: None,
+    }
+}
+
+fn err_text<T: std::fmt::Debug>(r: Result<T, vivid_core::Error>) -> String {
+    match r {
+        Err(e) => e.to_string(),
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+    }
+}
+
+/// Expose `n` units and convert them at their variation's rate.
+async fn traffic(
+    ctx: &Ctx,
+    key: &str,
+    prefix: &str,
+    n: usize,
+    rates: &[(&str, f64)],
+    rng: &mut Rng,
+) -> TestResult {
+    let mut conn = ctx.pool.acquire().await?;
+    let exp = service::find(&mut conn, key).await?;
+    let units: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    let chosen = service::assign_many(ctx, &mut conn, &exp, &units).await?;
+    let mut events = Vec::new();
+    for (u, v) in units.iter().zip(&chosen) {
+        let rate = rates
+            .iter()
+            .find(|(k, _)| k == v)
+            .map(|(_, r)| *r)
+            .unwrap_or(0.0);
+        if rng.f64() < rate {
+            events.push((u.clone(), "purchase".to_string(), 1.0));
+        }
+    }
+    service::record_many(ctx, &mut conn, &exp, &events).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_hypothesis_to_documented_learning_with_a_winner_handed_to_content() -> TestResult {
+    let (_db, ctx, clock) = setup().await?;
+    let page = content::create(
+        &ctx,
+        &content::NewContent {
+            kind: "product_page".into(),
+            title: "Dune Shadows".into(),
+            body: "brief".into(),
+            owner: "lena".into(),
+            channel: "web".into(),
+            campaign: None,
+            cost_cents: 0,
+        },
+        "lena",
+    )
+    .await?;
+    let mut new = design("big-button", false);
+    new.content_id = Some(page.id);
+    assert!(err_text(service::create(&ctx, &new, "remy").await).contains("cannot run experiments"));
+    let exp = service::create(&ctx, &new, "ana").await?;
+    // Power calculation: 20% relative MDE on a 10% baseline at 80% power.
+    assert!(
+        (3000..4500).contains(&exp.planned_per_variation),
+        "{}",
+        exp.planned_per_variation
+    );
+    assert!(
+        err_text(service::assign(&ctx, "big-button", "u1").await).contains("only while it runs")
+    );
+    service::start(&ctx, "big-button", "ana").await?;
+    let first = service::assign(&ctx, "big-button", "visitor-7").await?;
+    assert_eq!(
+        service::assign(&ctx, "big-button", "visitor-7").await?,
+        first,
+        "stable"
+    );
+    assert!(
+        err_text(service::record(&ctx, "big-button", "stranger", "purchase", 1.0).await)
+            .contains("never assigned")
+    );
+    assert!(
+        err_text(service::record(&ctx, "big-button", "visitor-7", "clicks", 1.0).await)
+            .contains("does not measure")
+    );
+
+    let mut rng = Rng::new(11);
+    traffic(
+        &ctx,
+        "big-button",
+        "a",
+        1500,
+        &[("control", 0.10), ("big", 0.13)],
+        &mut rng,
+    )
+    .await?;
+    // Fixed horizon: no early stop, even if it looks good.
+    let early =
+        err_text(service::decide(&ctx, "big-button", "ana", Some("big"), "looks great").await);
+    assert!(early.contains("does not stop early"), "{early}");
+    for day in 0..9 {
+        clock.advance(TimeDelta::days(1));
+        traffic(
+            &ctx,
+            "big-button",
+            &format!("d{day}-"),
+            1000,
+            &[("control", 0.10), ("big", 0.13)],
+            &mut rng,
+        )
+        .await?;
+    }
+    let report = service::analyze(&ctx, "big-button").await?;
+    assert!(!report.primary.result.srm_flag);
+    assert_eq!(
+        report.suggested_winner.as_deref(),
+        Some("big"),
+        "{:?}",
+        report.summary
+    );
+    assert!(
+        report.summary.iter().any(|s| s.starts_with("Winner: big")),
+        "{:?}",
+        report.summary
+    );
+    assert!(
+        err_text(service::decide(&ctx, "big-button", "ana", Some("huge"), "").await)
+            .contains("not a variation")
+    );
+    let decided = service::decide(&ctx, "big-button", "ana", Some("big"), "+30% purchases").await?;
+    assert_eq!(
+        (decided.state.as_str(), decided.winner.as_deref()),
+        ("decided", Some("big"))
+    );
+    // The winner is handed to the content workflow.
+    let handoff: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE person = 'lena' AND subject LIKE 'Apply the winner%'",
+    )
+    .fetch_one(&ctx.pool)
+    .await?;
+    assert_eq!(handoff, 1);
+    let on_content: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE workflow = 'content' AND action = 'experiment_winner'",
+    )
+    .fetch_one(&ctx.pool)
+    .await?;
+    assert_eq!(on_content, 1);
+    content::edit(
+        &ctx,
+        page.id,
+        "lena",
+        None,
+        "Bigger button copy",
+        Some("apply experiment big-button"),
+    )
+    .await?;
+    content::submit(&ctx, page.id, "lena").await?;
+    content::decide(&ctx, page.id, "maya", Decision::Approve, "", None).await?;
+
+    service::document(
+        &ctx,
+        "big-button",
+        "ana",
+        "A larger add-to-cart button lifted purchases about 30% on mobile-heavy traffic.",
+    )
+    .await?;
+    let found = service::search(&ctx, "mobile purchases").await?;
+    assert_eq!(
+        found.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        vec!["big-button"]
+    );
+    assert!(service::search(&ctx, "newsletter").await?.is_empty());
+    // The next hypothesis follows from it.
+    let mut next = design("sticky-button", false);
+    next.follows = Some(decided.id);
+    assert_eq!(
+        service::create(&ctx, &next, "ana").await?.follows,
+        Some(decided.id)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_split_or_a_losing_variation_cannot_be_called_the_winner() -> TestResult {
+    let (_db, ctx, clock) = setup().await?;
+    service::create(&ctx, &design("srm", true), "ana").await?;
+    service::start(&ctx, "srm", "ana").await?;
+    let mut rng = Rng::new(3);
+    traffic(
+        &ctx,
+        "srm",
+        "u",
+        4000,
+        &[("control", 0.10), ("big", 0.16)],
+        &mut rng,
+    )
+    .await?;
+    // Plant a mismatch: 600 control exposures outside the hash.
+    let mut conn = ctx.pool.acquire().await?;
+    let exp = service::find(&mut conn, "srm").await?;
+    sqlx::query(
+        "INSERT INTO experiment_exposures (experiment_id, unit_id, variation, exposed_at)
+         SELECT $1, 'extra' || g, 'control', now() FROM generate_series(1, 600) g",
+    )
+    .bind(exp.id)
+    .execute(&mut *conn)
+    .await?;
+    let report = service::analyze(&ctx, "srm").await?;
+    assert!(report.primary.result.srm_flag);
+    assert!(
+        report.summary[0].starts_with("WARNING: sample ratio mismatch"),
+        "{:?}",
+        report.summary
+    );
+    assert!(
+        err_text(service::decide(&ctx, "srm", "ana", Some("big"), "").await)
+            .contains("sample ratio mismatch")
+    );
+    assert!(err_text(service::decide(&ctx, "srm", "ana", None, "").await).contains("--reason"));
+    service::decide(
+        &ctx,
+        "srm",
+        "ana",
+        None,
+        "assignment bug; rerun after the fix",
+    )
+    .await?;
+
+    // Sequential: may stop early, but only for a variation the data support.
+    service::create(&ctx, &design("loser", true), "ana").await?;
+    service::start(&ctx, "loser", "ana").await?;
+    clock.advance(TimeDelta::days(1));
+    traffic(
+        &ctx,
+        "loser",
+        "l",
+        6000,
+        &[("control", 0.12), ("big", 0.08)],
+        &mut rng,
+    )
+    .await?;
+    let report = service::analyze(&ctx, "loser").await?;
+    assert!(report.suggested_winner.is_none(), "{:?}", report.summary);
+    let refused = err_text(service::decide(&ctx, "loser", "ana", Some("big"), "").await);
+    assert!(
+        refused.contains("do not support") || refused.contains("not yet"),
+        "{refused}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sufficient_statistics_are_aggregated_in_sql() -> TestResult {
+    let (_db, ctx, _clock) = setup().await?;
+    let mut new = design("aov", false);
+    new.metric = "revenue".into();
+    new.metric_kind = MetricKind::Mean;
+    new.baseline = 120.0;
+    new.baseline_variance = Some(900.0);
+    new.guardrails = vec![];
+    service::create(&ctx, &new, "ana").await?;
+    service::start(&ctx, "aov", "ana").await?;
+    let mut conn = ctx.pool.acquire().await?;
+    let exp = service::find(&mut conn, "aov").await?;
+    let units: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
+    let chosen = service::assign_many(&ctx, &mut conn, &exp, &units).await?;
+    // Every unit spends 10 twice, units 0..10 spend 5 once more.
+    let mut events = Vec::new();
+    for u in &units {
+        events.push((u.clone(), "revenue".to_string(), 10.0));
+        events.push((u.clone(), "revenue".to_string(), 10.0));
+    }
+    for u in units.iter().take(10) {
+        events.push((u.clone(), "revenue".to_string(), 5.0));
+    }
+    service::record_many(&ctx, &mut conn, &exp, &events).await?;
+    let rows = service::sufficient_stats(&mut conn, exp.id, "revenue", MetricKind::Mean).await?;
+    for (variation, n, sum, ss) in rows {
+        let mine: Vec<usize> = chosen
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v == variation)
+            .map(|(i, _)| i)
+            .collect();
+        let values: Vec<f64> = mine
+            .iter()
+            .map(|i| if *i < 10 { 25.0 } else { 20.0 })
+            .collect();
+        assert_eq!(n as usize, mine.len());
+        assert!((sum - values.iter().sum::<f64>()).abs() < 1e-9);
+        assert!((ss - values.iter().map(|v| v * v).sum::<f64>()).abs() < 1e-9);
+    }
+    Ok(())
+}
