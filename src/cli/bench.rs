@@ -20,9 +20,19 @@ pub enum BenchCommand {
     Timers(TimerArgs),
     /// Append N events through the engine, then the same rows by a raw multi-row INSERT.
     Events(EventArgs),
+    /// Analysis of an experiment with N exposure rows, and the statistics alone.
+    Experiment(ExperimentArgs),
     /// N open P1 incidents whose first escalation falls due at one instant:
     /// lateness from due time to queued notification.
     Escalation(EscalationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    #[arg(long, default_value_t = 10_000_000)]
+    exposures: i64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +126,7 @@ pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
         BenchCommand::Timers(args) => timers(args).await,
         BenchCommand::Events(args) => events_bench(config, args).await,
         BenchCommand::Escalation(args) => escalation_bench(config, args).await,
+        BenchCommand::Experiment(args) => experiment_bench(config, args).await,
     }
 }
 
@@ -429,5 +440,190 @@ async fn escalation_run(
         lateness_p50_ms: p50.unwrap_or(0.0),
         lateness_p99_ms: p99.unwrap_or(0.0),
         lateness_max_ms: max.unwrap_or(0.0),
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct ExperimentBench {
+    exposures: i64,
+    conversions: i64,
+    load_seconds: f64,
+    analysis_ms_runs: Vec<f64>,
+    analysis_ms_median: f64,
+    stats_frequentist_us: f64,
+    stats_bayesian_us: f64,
+    stats_sequential_us: f64,
+}
+
+async fn experiment_bench(config: Config, args: ExperimentArgs) -> Result<()> {
+    let scratch = Scratch::create("experiment").await?;
+    let result = experiment_run(config, &scratch, &args).await;
+    scratch.drop_db().await;
+    let r = result?;
+    if args.json {
+        return output::json(&r);
+    }
+    println!(
+        "Experiment with {} exposure rows and {} conversion events (loaded in {:.1}s):",
+        r.exposures, r.conversions, r.load_seconds
+    );
+    println!(
+        "  full analysis (SQL aggregation + statistics + guardrails): median {:.0} ms over {} runs ({:?})",
+        r.analysis_ms_median,
+        r.analysis_ms_runs.len(),
+        r.analysis_ms_runs
+            .iter()
+            .map(|m| m.round())
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "  statistics alone, per analysis of two arms: frequentist {:.2} µs, sequential {:.2} µs, Bayesian {:.2} µs",
+        r.stats_frequentist_us, r.stats_sequential_us, r.stats_bayesian_us
+    );
+    Ok(())
+}
+
+fn time_stats(input: &vivid_core::stats::AnalysisInput) -> Result<f64> {
+    let rounds = 100_000u32;
+    let started = Instant::now();
+    let mut sink = 0.0;
+    for _ in 0..rounds {
+        let out = vivid_core::stats::analyze(std::hint::black_box(input))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        sink += out.srm_p_value;
+    }
+    std::hint::black_box(sink);
+    Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds))
+}
+
+async fn experiment_run(
+    config: Config,
+    scratch: &Scratch,
+    args: &ExperimentArgs,
+) -> Result<ExperimentBench> {
+    use vivid_core::experiments::service::{self, NewExperiment};
+    use vivid_core::stats::{AnalysisInput, Difference, Engine, MetricKind, VariationInput};
+    let pool = db::connect(&scratch.url, 4).await?;
+    let ctx = Ctx::new(pool.clone(), config, Arc::new(SystemClock))?;
+    ctx.org.sync(&pool).await?;
+    let exp = service::create(
+        &ctx,
+        &NewExperiment {
+            key: "bench".into(),
+            name: "Benchmark".into(),
+            hypothesis: "A benchmark".into(),
+            owner: "ana".into(),
+            metric: "purchase".into(),
+            metric_kind: MetricKind::Binomial,
+            guardrails: vec!["refund:binomial".into()],
+            engine: Engine::Frequentist,
+            difference: Difference::Relative,
+            sequential: false,
+            alpha: 0.05,
+            power: 0.8,
+            mde: 0.05,
+            baseline: 0.03,
+            baseline_variance: None,
+            daily_traffic: 100_000,
+            variations: vec![("control".into(), 0.5), ("treatment".into(), 0.5)],
+            content_id: None,
+            follows: None,
+        },
+        "ana",
+    )
+    .await?;
+    service::start(&ctx, "bench", "ana").await?;
+    let started = Instant::now();
+    // Exposures in chunks (a few transactions rather than one huge one).
+    let chunk = 1_000_000i64;
+    let mut from = 0i64;
+    while from < args.exposures {
+        let to = (from + chunk).min(args.exposures);
+        sqlx::query(
+            "INSERT INTO experiment_exposures (experiment_id, unit_id, variation, exposed_at)
+             SELECT $1, 'u' || g, CASE WHEN g % 2 = 0 THEN 'control' ELSE 'treatment' END, now()
+             FROM generate_series($2, $3 - 1) g",
+        )
+        .bind(exp.id)
+        .bind(from)
+        .bind(to)
+        .execute(&pool)
+        .await?;
+        from = to;
+    }
+    // About 3% convert (a little more in the treatment); 0.5% refund.
+    sqlx::query(
+        "INSERT INTO experiment_events (experiment_id, unit_id, metric, value, recorded_at)
+         SELECT $1, 'u' || g, 'purchase', 1, now() FROM generate_series(0, $2 - 1) g
+         WHERE (g * 2654435761 % 1000) < CASE WHEN g % 2 = 0 THEN 30 ELSE 32 END",
+    )
+    .bind(exp.id)
+    .bind(args.exposures)
+    .execute(&pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO experiment_events (experiment_id, unit_id, metric, value, recorded_at)
+         SELECT $1, 'u' || g, 'refund', 1, now() FROM generate_series(0, $2 - 1) g WHERE (g * 40503 % 1000) < 5",
+    )
+    .bind(exp.id)
+    .bind(args.exposures)
+    .execute(&pool)
+    .await?;
+    sqlx::query("VACUUM ANALYZE experiment_exposures")
+        .execute(&pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE experiment_events")
+        .execute(&pool)
+        .await?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    let conversions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM experiment_events WHERE metric = 'purchase'")
+            .fetch_one(&pool)
+            .await?;
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let report = service::analyze(&ctx, "bench").await?;
+        std::hint::black_box(&report);
+        runs.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut sorted = runs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    pool.close().await;
+
+    let input = |engine: Engine, sequential: bool| AnalysisInput {
+        metric: MetricKind::Binomial,
+        engine,
+        difference: Difference::Relative,
+        sequential,
+        sequential_tuning: 5000.0,
+        alpha: 0.05,
+        weights: Some(vec![0.5, 0.5]),
+        prior: None,
+        variations: vec![
+            VariationInput {
+                name: "control".into(),
+                n: 5_000_000,
+                sum: 150_000.0,
+                sum_squares: None,
+            },
+            VariationInput {
+                name: "treatment".into(),
+                n: 5_000_000,
+                sum: 160_000.0,
+                sum_squares: None,
+            },
+        ],
+    };
+    Ok(ExperimentBench {
+        exposures: args.exposures,
+        conversions,
+        load_seconds,
+        analysis_ms_runs: runs,
+        analysis_ms_median: median,
+        stats_frequentist_us: time_stats(&input(Engine::Frequentist, false))?,
+        stats_sequential_us: time_stats(&input(Engine::Frequentist, true))?,
+        stats_bayesian_us: time_stats(&input(Engine::Bayesian, false))?,
     })
 }

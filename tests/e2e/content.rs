@@ -35,14 +35,23 @@ fn refused(db: &TestDb, args: &[&str]) -> Ran {
     let mut cmd = vivid(&db.url);
     cmd.arg("content").args(args);
     let ran = run(cmd);
-    assert_eq!(ran.code, Some(2), "expected a refusal: {}{}", ran.stdout, ran.stderr);
+    assert_eq!(
+        ran.code,
+        Some(2),
+        "expected a refusal: {}{}",
+        ran.stdout,
+        ran.stderr
+    );
     ran
 }
 
 async fn wait_state(db: &TestDb, id: i64, state: &str) -> TestResult {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let s: String = sqlx::query_scalar("SELECT state FROM content_items WHERE id = $1").bind(id).fetch_one(&db.pool).await?;
+        let s: String = sqlx::query_scalar("SELECT state FROM content_items WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await?;
         if s == state {
             return Ok(());
         }
@@ -64,59 +73,159 @@ async fn an_email_goes_from_brief_to_archive() -> TestResult {
     let _engine = EngineProcess(engine.spawn()?);
     let draft = |n: u32| -> Result<String, std::io::Error> {
         let path = dir.join(format!("draft{n}.md"));
-        std::fs::write(&path, format!("Subject: Spring sale\n\nDraft {n} of the e-mail.\n"))?;
+        std::fs::write(
+            &path,
+            format!("Subject: Spring sale\n\nDraft {n} of the e-mail.\n"),
+        )?;
         Ok(path.to_string_lossy().into_owned())
     };
 
-    let item = content(&db, &config, &["new", "Spring sale e-mail", "--kind", "email", "--channel", "email", "--as", "lena"]);
+    let item = content(
+        &db,
+        &config,
+        &[
+            "new",
+            "Spring sale e-mail",
+            "--kind",
+            "email",
+            "--channel",
+            "email",
+            "--as",
+            "lena",
+        ],
+    );
     let id = item["id"].as_i64().ok_or("no id")?.to_string();
-    content(&db, &config, &["edit", &id, "--file", &draft(1)?, "--as", "lena"]);
+    content(
+        &db,
+        &config,
+        &["edit", &id, "--file", &draft(1)?, "--as", "lena"],
+    );
     for (n, reviewer) in [(2, "maya"), (3, "iris")] {
         content(&db, &config, &["submit", &id, "--as", "lena"]);
-        let d = content(&db, &config, &["request-changes", &id, "--comment", "Shorter subject", "--as", reviewer]);
+        let d = content(
+            &db,
+            &config,
+            &[
+                "request-changes",
+                &id,
+                "--comment",
+                "Shorter subject",
+                "--as",
+                reviewer,
+            ],
+        );
         assert_eq!(d["item"]["state"], "creation");
-        content(&db, &config, &["edit", &id, "--file", &draft(n)?, "--as", "lena", "--note", "shorter subject"]);
+        content(
+            &db,
+            &config,
+            &[
+                "edit",
+                &id,
+                "--file",
+                &draft(n)?,
+                "--as",
+                "lena",
+                "--note",
+                "shorter subject",
+            ],
+        );
     }
     content(&db, &config, &["submit", &id, "--as", "lena"]);
     let queue = content(&db, &config, &["queue", "--for", "maya"]);
-    assert_eq!(queue[0]["item"]["id"].as_i64().map(|i| i.to_string()), Some(id.clone()));
+    assert_eq!(
+        queue[0]["item"]["id"].as_i64().map(|i| i.to_string()),
+        Some(id.clone())
+    );
 
     // Self-approval is refused and changes nothing.
     let own = refused(&db, &["approve", &id, "--as", "lena"]);
     assert!(own.stderr.contains("no self-approval"), "{}", own.stderr);
     let early = refused(&db, &["publish", &id, "--as", "lena"]);
-    assert!(early.stderr.contains("cannot be published"), "{}", early.stderr);
+    assert!(
+        early.stderr.contains("cannot be published"),
+        "{}",
+        early.stderr
+    );
 
     // Two directors approve at the same instant, from two processes.
     let spawn = |who: &str| -> std::io::Result<Child> {
         let mut c: Command = vivid(&db.url);
-        c.args(["content", "approve", &id, "--version", "4", "--comment", "ok", "--as", who, "--json"]);
+        c.args([
+            "content",
+            "approve",
+            &id,
+            "--version",
+            "4",
+            "--comment",
+            "ok",
+            "--as",
+            who,
+            "--json",
+        ]);
         c.stdout(std::process::Stdio::piped()).spawn()
     };
     let (a, b) = (spawn("maya")?, spawn("iris")?);
     for child in [a, b] {
         let out = child.wait_with_output()?;
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
-    let approvals: i64 = sqlx::query_scalar("SELECT count(*) FROM approval_decisions WHERE decision = 'approve'").fetch_one(&db.pool).await?;
-    let approved_events: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE workflow = 'content' AND action = 'approved'")
-        .fetch_one(&db.pool)
-        .await?;
-    assert_eq!((approvals, approved_events), (2, 1), "both decisions recorded, approved once");
+    let approvals: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM approval_decisions WHERE decision = 'approve'")
+            .fetch_one(&db.pool)
+            .await?;
+    let approved_events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE workflow = 'content' AND action = 'approved'",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    assert_eq!(
+        (approvals, approved_events),
+        (2, 1),
+        "both decisions recorded, approved once"
+    );
 
     content(&db, &config, &["publish", &id, "--as", "lena"]);
     // 1% click-through against the e-mail baseline of 3.5%: underperforming.
-    content(&db, &config, &["record", &id, "--views", "5000", "--clicks", "50"]);
+    content(
+        &db,
+        &config,
+        &["record", &id, "--views", "5000", "--clicks", "50"],
+    );
     let id_n: i64 = id.parse()?;
     wait_state(&db, id_n, "optimization").await?;
-    content(&db, &config, &["edit", &id, "--file", &draft(5)?, "--as", "lena", "--note", "new offer"]);
+    content(
+        &db,
+        &config,
+        &[
+            "edit",
+            &id,
+            "--file",
+            &draft(5)?,
+            "--as",
+            "lena",
+            "--note",
+            "new offer",
+        ],
+    );
     content(&db, &config, &["submit", &id, "--as", "lena"]);
     content(&db, &config, &["approve", &id, "--as", "maya"]);
     content(&db, &config, &["approve", &id, "--as", "iris"]);
     content(&db, &config, &["publish", &id, "--as", "lena"]);
-    content(&db, &config, &["record", &id, "--views", "5000", "--clicks", "260"]);
+    content(
+        &db,
+        &config,
+        &["record", &id, "--views", "5000", "--clicks", "260"],
+    );
     wait_state(&db, id_n, "maintenance").await?;
-    let archived = content(&db, &config, &["archive", &id, "--reason", "season over", "--as", "lena"]);
+    let archived = content(
+        &db,
+        &config,
+        &["archive", &id, "--reason", "season over", "--as", "lena"],
+    );
     assert_eq!(archived["state"], "archival");
 
     let history = content(&db, &config, &["history", &id]);
@@ -132,13 +241,30 @@ async fn an_email_goes_from_brief_to_archive() -> TestResult {
     assert_eq!(
         path,
         [
-            "planning", "creation", "review", "creation", "review", "creation", "review", "approved", "published",
-            "performance", "optimization", "performance", "maintenance", "archival"
+            "planning",
+            "creation",
+            "review",
+            "creation",
+            "review",
+            "creation",
+            "review",
+            "approved",
+            "published",
+            "performance",
+            "optimization",
+            "performance",
+            "maintenance",
+            "archival"
         ]
     );
     let mut diff = vivid(&db.url);
     diff.args(["content", "diff", &id, "--from", "2", "--to", "4"]);
     let d = run(diff);
-    assert!(d.stdout.contains("-Draft 1 of the e-mail.") && d.stdout.contains("+Draft 3 of the e-mail."), "{}", d.stdout);
+    assert!(
+        d.stdout.contains("-Draft 1 of the e-mail.")
+            && d.stdout.contains("+Draft 3 of the e-mail."),
+        "{}",
+        d.stdout
+    );
     Ok(())
 }

@@ -16,6 +16,7 @@ pub struct SimReport {
     pub events: u64,
     pub metric_readings: u64,
     pub incidents_opened: u64,
+    pub exposures: u64,
 }
 
 /// The simulator's state: random walks of the business metrics.
@@ -83,6 +84,36 @@ impl Simulator {
         if self.rng.f64() < 0.05 {
             self.incident_activity(ctx, report).await?;
         }
+        if self.rng.f64() < 0.5 {
+            self.experiment_traffic(ctx, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Visitors reach a running experiment; a few of them buy. Variations
+    /// after the control convert a little better, so effects emerge over time.
+    async fn experiment_traffic(&mut self, ctx: &Ctx, report: &mut SimReport) -> Result<()> {
+        use crate::experiments::service;
+        let running = service::list(ctx, Some("running")).await?;
+        let Some(exp) = self.rng.pick(&running) else {
+            return Ok(());
+        };
+        let mut conn = ctx.pool.acquire().await?;
+        let vars = service::variations(&mut conn, exp.id).await?;
+        let batch = self.rng.next_u64();
+        let units: Vec<String> = (0..20).map(|i| format!("sim-{batch:x}-{i}")).collect();
+        let chosen = service::assign_many(ctx, &mut conn, exp, &units).await?;
+        let mut events = Vec::new();
+        for (u, v) in units.iter().zip(&chosen) {
+            let position = vars.iter().position(|x| &x.key == v).unwrap_or(0);
+            let rate = 0.03 * (1.0 + 0.15 * position as f64);
+            if self.rng.f64() < rate {
+                events.push((u.clone(), exp.metric.clone(), 1.0));
+            }
+        }
+        service::record_many(ctx, &mut conn, exp, &events).await?;
+        report.exposures += units.len() as u64;
+        report.events += 1;
         Ok(())
     }
 

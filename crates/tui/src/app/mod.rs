@@ -1,0 +1,229 @@
+//! The control room's state and the messages that change it (elm style):
+//! `update(state, msg) -> Option<Action>`; the runtime performs actions.
+
+mod update;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Size;
+use vivid_core::engine::approvals::Decision;
+
+use crate::screens::{self, Screen};
+use crate::snapshot::Snapshot;
+
+pub use update::{confirm, update};
+
+/// Everything the view draws from.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The person the operator acts as.
+    pub operator: String,
+    /// The clock, advanced by ticks; countdowns are computed from it.
+    pub now: DateTime<Utc>,
+    /// The terminal size, to page and scroll lists.
+    pub size: Size,
+    pub snapshot: Snapshot,
+    /// False until the first snapshot arrives.
+    pub loaded: bool,
+    pub db: DbHealth,
+    /// Index into `screens::all()`.
+    pub tab: usize,
+    /// One list per screen, same order as `screens::all()`.
+    pub lists: Vec<ListView>,
+    pub overlay: Option<Overlay>,
+    /// The filter line while it is being typed.
+    pub editing_filter: bool,
+    pub flash: Option<Flash>,
+    /// An operator action under way.
+    pub busy: Option<String>,
+    /// Deadlines closer than this show as warnings.
+    pub warn_within: TimeDelta,
+}
+
+/// Whether the database answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbHealth {
+    Up,
+    Down {
+        error: String,
+        since: DateTime<Utc>,
+        retry_at: DateTime<Utc>,
+    },
+}
+
+/// The state of one screen's list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListView {
+    pub filter: String,
+    /// Rows of the snapshot that match the filter, in display order.
+    pub rows: Vec<usize>,
+    /// Index into `rows`.
+    pub selected: usize,
+    /// First entry of `rows` on screen.
+    pub offset: usize,
+    /// Stick to the newest row as rows arrive (event logs).
+    pub follow: bool,
+}
+
+impl ListView {
+    /// The snapshot row under the cursor.
+    pub fn current(&self) -> Option<usize> {
+        self.rows.get(self.selected).copied()
+    }
+}
+
+/// A message shown on the status line for a while.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// A box drawn over the screen; it takes the keys while open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    /// The detail of one row, by its id (rows move when data reloads).
+    Detail {
+        screen: usize,
+        id: i64,
+    },
+    /// A line of text the operator types (e.g. why changes are needed),
+    /// then `then` is confirmed with the text as its comment.
+    Prompt {
+        title: String,
+        label: String,
+        input: String,
+        hint: Option<String>,
+        then: Action,
+    },
+    /// Ask before doing what cannot be undone.
+    Confirm {
+        title: String,
+        lines: Vec<String>,
+        action: Action,
+    },
+    /// An error from core, shown until dismissed.
+    Error {
+        title: String,
+        message: String,
+    },
+}
+
+/// Side effects the runtime performs for `update`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    /// Re-read everything now.
+    Reload,
+    Decide(DecideCmd),
+}
+
+impl Action {
+    /// The same action carrying the comment typed in a prompt.
+    pub fn with_comment(self, comment: &str) -> Self {
+        match self {
+            Action::Decide(mut d) => {
+                d.comment = comment.trim().to_string();
+                Action::Decide(d)
+            }
+            other => other,
+        }
+    }
+
+    /// A sentence for the status line while it runs.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Quit => "quitting".into(),
+            Action::Reload => "reloading".into(),
+            Action::Decide(d) => format!(
+                "{} #{} {}…",
+                match d.decision {
+                    Decision::Approve => "approving",
+                    Decision::Reject => "rejecting",
+                    Decision::RequestChanges => "requesting changes on",
+                },
+                d.request_id,
+                d.title
+            ),
+        }
+    }
+}
+
+/// Decide an approval request as the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecideCmd {
+    pub request_id: i64,
+    /// The owning workflow and its entity (the service that decides).
+    pub workflow: String,
+    pub entity_id: String,
+    /// The version the operator saw; a newer one makes core refuse.
+    pub version: i32,
+    pub title: String,
+    pub decision: Decision,
+    pub comment: String,
+}
+
+/// What changes the state.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    Tick(DateTime<Utc>),
+    /// A fresh read of the database.
+    Loaded(Box<Snapshot>),
+    /// The database could not be read at `at`; the loader retries at
+    /// `retry_at`.
+    DbDown {
+        error: String,
+        at: DateTime<Utc>,
+        retry_at: DateTime<Utc>,
+    },
+    /// An action finished: what happened, or core's sentence why not.
+    Done(Result<String, String>),
+    /// The keyboard cannot be read any more (the terminal went away).
+    InputLost(String),
+}
+
+impl AppState {
+    pub fn new(operator: impl Into<String>, now: DateTime<Utc>, size: Size) -> Self {
+        let lists = screens::all()
+            .iter()
+            .map(|s| ListView {
+                follow: s.follows(),
+                ..ListView::default()
+            })
+            .collect();
+        Self {
+            operator: operator.into(),
+            now,
+            size,
+            snapshot: Snapshot::default(),
+            loaded: false,
+            db: DbHealth::Up,
+            tab: 0,
+            lists,
+            overlay: None,
+            editing_filter: false,
+            flash: None,
+            busy: None,
+            warn_within: TimeDelta::hours(4),
+        }
+    }
+
+    pub fn screen(&self) -> &'static dyn Screen {
+        screens::get(self.tab)
+    }
+
+    pub fn list(&self) -> &ListView {
+        static EMPTY: ListView = ListView {
+            filter: String::new(),
+            rows: Vec::new(),
+            selected: 0,
+            offset: 0,
+            follow: false,
+        };
+        self.lists.get(self.tab).unwrap_or(&EMPTY)
+    }
+}

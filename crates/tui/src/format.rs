@@ -1,0 +1,95 @@
+//! Figures as people read them: countdowns, times, numbers, sparklines.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// "in 2h 13m", "in 4m 05s", "overdue 1d 2h".
+pub fn countdown(left: TimeDelta) -> String {
+    let overdue = left < TimeDelta::zero();
+    let secs = left.num_seconds().unsigned_abs();
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let span = if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m:02}m")
+    } else {
+        format!("{m}m {s:02}s")
+    };
+    if overdue {
+        format!("overdue {span}")
+    } else {
+        format!("in {span}")
+    }
+}
+
+/// "06:12:35", with the date when it is not today.
+pub fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if t.date_naive() == now.date_naive() {
+        t.format("%H:%M:%S").to_string()
+    } else {
+        t.format("%m-%d %H:%M").to_string()
+    }
+}
+
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A metric value in its unit.
+pub fn number(v: f64, unit: &str) -> String {
+    match unit {
+        "USD" => format!("${v:.0}"),
+        "ratio" => format!("{v:.3}"),
+        _ => format!("{v:.0}"),
+    }
+}
+
+/// A series as eight-level bars, oldest first.
+pub fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let (min, max) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        });
+    values
+        .iter()
+        .map(|v| {
+            let t = if max > min {
+                (v - min) / (max - min)
+            } else {
+                0.5
+            };
+            let i = (t * 7.0).round().clamp(0.0, 7.0) as usize;
+            BARS.get(i).copied().unwrap_or(' ')
+        })
+        .collect()
+}
+
+/// The last `width` readings of a series (what fits).
+pub fn tail(values: &[f64], width: usize) -> &[f64] {
+    &values[values.len().saturating_sub(width)..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countdowns_read_naturally() {
+        assert_eq!(countdown(TimeDelta::seconds(4 * 60 + 5)), "in 4m 05s");
+        assert_eq!(
+            countdown(TimeDelta::seconds(2 * 3600 + 13 * 60 + 59)),
+            "in 2h 13m"
+        );
+        assert_eq!(countdown(TimeDelta::seconds(-(26 * 3600))), "overdue 1d 2h");
+        assert_eq!(countdown(TimeDelta::zero()), "in 0m 00s");
+    }
+
+    #[test]
+    fn sparklines_span_the_range() {
+        assert_eq!(sparkline(&[0.0, 7.0]), "▁█");
+        assert_eq!(sparkline(&[3.0, 3.0]), "▅▅");
+        assert_eq!(sparkline(&[]), "");
+        assert_eq!(tail(&[1.0, 2.0, 3.0], 2), &[2.0, 3.0]);
+    }
+}

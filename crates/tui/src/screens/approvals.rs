@@ -1,0 +1,271 @@
+//! Approvals: the pending queue with deadlines counting down; the operator
+//! approves (`a`), requests changes (`c`) or rejects (`x`) through core.
+
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row};
+use vivid_core::engine::approvals::{self, Decision};
+
+use super::list::{TableSpec, table_rows};
+use super::{Detail, KeyHelp, Screen};
+use crate::app::{self, Action, AppState, DecideCmd, ListView, Overlay};
+use crate::format;
+use crate::snapshot::{ApprovalRow, Level, Snapshot};
+use crate::theme;
+
+pub struct Approvals;
+
+/// How urgent a deadline is at the state's clock.
+fn urgency(state: &AppState, row: &ApprovalRow) -> Level {
+    let left = approvals::time_left(&row.request, state.now);
+    if left < chrono::TimeDelta::zero() {
+        Level::Alert
+    } else if left < state.warn_within {
+        Level::Warn
+    } else {
+        Level::Normal
+    }
+}
+
+fn decide(row: &ApprovalRow, decision: Decision) -> Action {
+    Action::Decide(DecideCmd {
+        request_id: row.request.id,
+        workflow: row.request.workflow.clone(),
+        entity_id: row.request.entity_id.clone(),
+        version: row.request.subject_version,
+        title: row.request.title.clone(),
+        decision,
+        comment: String::new(),
+    })
+}
+
+impl Screen for Approvals {
+    fn id(&self) -> &'static str {
+        "approvals"
+    }
+
+    fn title(&self) -> &'static str {
+        "Approvals"
+    }
+
+    fn badge(&self, state: &AppState) -> Option<(String, Level)> {
+        let rows = &state.snapshot.approvals;
+        if rows.is_empty() {
+            return None;
+        }
+        let worst = rows
+            .iter()
+            .map(|r| urgency(state, r))
+            .max()
+            .unwrap_or(Level::Normal);
+        Some((rows.len().to_string(), worst))
+    }
+
+    fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
+        snap.approvals
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| {
+                let r = &row.request;
+                filter.is_empty()
+                    || [&r.title, &r.workflow, &r.requested_by, &r.entity_id]
+                        .iter()
+                        .any(|f| f.to_lowercase().contains(filter))
+                    || format!("#{}", r.id).contains(filter)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn row_id(&self, snap: &Snapshot, row: usize) -> Option<i64> {
+        snap.approvals.get(row).map(|r| r.request.id)
+    }
+
+    fn render(&self, state: &AppState, list: &ListView, frame: &mut Frame, body: Rect) {
+        let snap = &state.snapshot;
+        let spec = TableSpec {
+            title: Line::styled(" Pending approvals ", theme::bold()),
+            header: Row::new(vec!["#", "", "Title", "Workflow", "By", "OK", "Deadline"]),
+            widths: vec![
+                Constraint::Length(5),
+                Constraint::Length(1),
+                Constraint::Fill(1),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(5),
+                Constraint::Length(16),
+            ],
+            empty: if list.filter.is_empty() {
+                "Nothing waiting for approval.".into()
+            } else {
+                format!("No pending approval matches “{}”.", list.filter)
+            },
+        };
+        table_rows(frame, body, list, spec, |i| {
+            let Some(row) = snap.approvals.get(i) else {
+                return Row::default();
+            };
+            let r = &row.request;
+            let level = urgency(state, row);
+            Row::new(vec![
+                Cell::from(Span::styled(format!("#{}", r.id), theme::muted())),
+                Cell::from(if row.operator_may_decide {
+                    Span::styled("●", theme::accent())
+                } else {
+                    Span::raw(" ")
+                }),
+                Cell::from(r.title.clone()),
+                Cell::from(r.workflow.clone()),
+                Cell::from(format!("@{}", r.requested_by)),
+                Cell::from(format!("{}/{}", row.approvals(), r.required)),
+                Cell::from(Span::styled(
+                    format::countdown(approvals::time_left(r, state.now)),
+                    theme::level(level),
+                )),
+            ])
+        });
+    }
+
+    fn detail(&self, state: &AppState, row: usize) -> Option<Detail> {
+        let row = state.snapshot.approvals.get(row)?;
+        let r = &row.request;
+        let label = |s: &str| Span::styled(format!("{s:<13}"), theme::muted());
+        let level = urgency(state, row);
+        let mut lines = vec![
+            Line::from(vec![
+                label("request"),
+                Span::raw(format!(
+                    "#{} · {} {} · version {}",
+                    r.id, r.workflow, r.entity_id, r.subject_version
+                )),
+            ]),
+            Line::from(vec![
+                label("requested by"),
+                Span::raw(format!(
+                    "@{} at {}",
+                    r.requested_by,
+                    format::timestamp(r.created_at)
+                )),
+            ]),
+            Line::from(vec![
+                label("deadline"),
+                Span::raw(format!("{} ", format::timestamp(r.deadline))),
+                Span::styled(
+                    format!(
+                        "({})",
+                        format::countdown(approvals::time_left(r, state.now))
+                    ),
+                    theme::level(level),
+                ),
+            ]),
+            Line::from(vec![
+                label("needs"),
+                Span::raw(format!(
+                    "{} approval(s) from: {}",
+                    r.required,
+                    r.eligible_roles.join(", ")
+                )),
+            ]),
+            Line::from(vec![
+                label("so far"),
+                Span::raw(format!("{} of {}", row.approvals(), r.required)),
+            ]),
+        ];
+        if !r.must_include.is_empty() {
+            lines.push(Line::from(vec![
+                label("including"),
+                Span::raw(format!("one from: {}", r.must_include.join(", "))),
+            ]));
+        }
+        lines.push(Line::default());
+        lines.push(Line::styled("Decisions", theme::bold()));
+        if row.decisions.is_empty() {
+            lines.push(Line::styled("  none yet", theme::muted()));
+        }
+        for d in &row.decisions {
+            let style = match d.decision.as_str() {
+                "approve" => theme::good(),
+                "reject" => theme::error(),
+                _ => theme::level(Level::Warn),
+            };
+            let mut line = vec![
+                Span::raw("  "),
+                Span::styled(format!("{:<16}", d.decision.replace('_', " ")), style),
+                Span::raw(format!("@{:<10} ", d.approver)),
+                Span::styled(format::when(d.decided_at, state.now), theme::muted()),
+            ];
+            if !d.comment.is_empty() {
+                line.push(Span::raw(format!("  “{}”", d.comment)));
+            }
+            lines.push(Line::from(line));
+        }
+        lines.push(Line::default());
+        lines.push(if row.operator_may_decide {
+            Line::from(vec![
+                Span::raw(format!("You (@{}) may decide: ", state.operator)),
+                Span::styled("a", theme::key()),
+                Span::raw(" approve · "),
+                Span::styled("c", theme::key()),
+                Span::raw(" request changes · "),
+                Span::styled("x", theme::key()),
+                Span::raw(" reject"),
+            ])
+        } else {
+            Line::styled(
+                format!(
+                    "You (@{}) hold none of the roles that may decide, or have decided.",
+                    state.operator
+                ),
+                theme::muted(),
+            )
+        });
+        Some(Detail {
+            title: r.title.clone(),
+            lines,
+        })
+    }
+
+    fn keys(&self) -> &'static [KeyHelp] {
+        &[
+            KeyHelp {
+                keys: "a",
+                short: "approve",
+                what: "approve (asks first)",
+            },
+            KeyHelp {
+                keys: "c",
+                short: "changes",
+                what: "request changes (asks for a comment)",
+            },
+            KeyHelp {
+                keys: "x",
+                short: "reject",
+                what: "reject (asks for a comment)",
+            },
+        ]
+    }
+
+    fn on_key(&self, state: &AppState, row: Option<usize>, key: &KeyEvent) -> Option<Overlay> {
+        let row = state.snapshot.approvals.get(row?)?;
+        match key.code {
+            KeyCode::Char('a') => Some(app::confirm(state, decide(row, Decision::Approve))),
+            KeyCode::Char('c') => Some(Overlay::Prompt {
+                title: format!("Request changes on #{}", row.request.id),
+                label: "What needs to change?".into(),
+                input: String::new(),
+                hint: None,
+                then: decide(row, Decision::RequestChanges),
+            }),
+            KeyCode::Char('x') => Some(Overlay::Prompt {
+                title: format!("Reject #{}", row.request.id),
+                label: "Why is it rejected?".into(),
+                input: String::new(),
+                hint: None,
+                then: decide(row, Decision::Reject),
+            }),
+            _ => None,
+        }
+    }
+}

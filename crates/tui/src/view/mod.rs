@@ -1,0 +1,184 @@
+//! `view`: the whole screen as a pure function of [`AppState`] (no I/O).
+//! Ratatui diffs frames, so redrawing everything each time writes only
+//! what changed.
+
+mod overlay;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::{AppState, DbHealth};
+use crate::screens;
+use crate::theme;
+
+pub use overlay::help_lines;
+
+/// Draw the control room.
+pub fn view(state: &AppState, frame: &mut Frame) {
+    let [header, banner, body, footer] = chrome(state, frame.area());
+    render_header(state, frame, header);
+    if !banner.is_empty() {
+        render_banner(state, frame, banner);
+    }
+    if state.loaded {
+        let screen = state.screen();
+        screen.render(state, state.list(), frame, body);
+    } else {
+        let text = match state.db {
+            DbHealth::Up => "Reading the database…",
+            DbHealth::Down { .. } => "No data yet: waiting for the database.",
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, theme::muted())).centered(),
+            body.centered_vertically(Constraint::Length(1)),
+        );
+    }
+    render_footer(state, frame, footer);
+    overlay::render(state, frame, frame.area());
+}
+
+/// Where the current screen draws (between the tab bar and the status line).
+pub fn body_area(state: &AppState, area: Rect) -> Rect {
+    chrome(state, area)[2]
+}
+
+fn chrome(state: &AppState, area: Rect) -> [Rect; 4] {
+    let banner = match state.db {
+        DbHealth::Up => 0,
+        DbHealth::Down { .. } => 2,
+    };
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+fn render_header(state: &AppState, frame: &mut Frame, area: Rect) {
+    let org = if state.snapshot.organisation.is_empty() {
+        "VividWalls"
+    } else {
+        state.snapshot.organisation.as_str()
+    };
+    let mut spans = vec![
+        Span::styled(format!(" {org} "), theme::bold()),
+        Span::raw(" "),
+    ];
+    for (i, screen) in screens::all().iter().enumerate() {
+        let active = i == state.tab;
+        let style = if active {
+            theme::active_tab()
+        } else {
+            theme::border()
+        };
+        spans.push(Span::styled(
+            format!(" {} {}", i + 1, screen.title()),
+            style,
+        ));
+        match screen.badge(state) {
+            Some((text, level)) => {
+                spans.push(Span::styled(" ", style));
+                spans.push(Span::styled(text, theme::level(level).patch(style)));
+                spans.push(Span::styled(" ", style));
+            }
+            None => spans.push(Span::styled(" ", style)),
+        }
+        spans.push(Span::raw(" "));
+    }
+    let right = format!("@{}  {} UTC ", state.operator, state.now.format("%H:%M:%S"));
+    let width = u16::try_from(right.chars().count()).unwrap_or(u16::MAX);
+    let [left_area, right_area] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(width)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(spans)), left_area);
+    frame.render_widget(
+        Paragraph::new(Line::styled(right, theme::muted())).right_aligned(),
+        right_area,
+    );
+}
+
+fn render_banner(state: &AppState, frame: &mut Frame, area: Rect) {
+    let DbHealth::Down {
+        error,
+        since,
+        retry_at,
+    } = &state.db
+    else {
+        return;
+    };
+    let retry = (*retry_at - state.now).num_seconds();
+    let retry = if retry > 0 {
+        format!("retrying in {retry}s")
+    } else {
+        "retrying now".into()
+    };
+    let stale = match state.snapshot.taken_at {
+        Some(t) if state.loaded => format!(" · showing data from {}", t.format("%H:%M:%S")),
+        _ => String::new(),
+    };
+    let lines = vec![
+        Line::from(format!(
+            " DATABASE UNREACHABLE since {} · {retry}{stale}",
+            since.format("%H:%M:%S")
+        )),
+        Line::from(format!(" {error}")),
+    ];
+    frame.render_widget(Paragraph::new(lines).style(theme::banner()), area);
+}
+
+fn render_footer(state: &AppState, frame: &mut Frame, area: Rect) {
+    if state.editing_filter {
+        let filter = &state.list().filter;
+        let line = Line::from(vec![
+            Span::styled("/", theme::key()),
+            Span::raw(filter.clone()),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        let x = area
+            .x
+            .saturating_add(1)
+            .saturating_add(u16::try_from(filter.chars().count()).unwrap_or(u16::MAX));
+        frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+        return;
+    }
+    let line = if let Some(busy) = &state.busy {
+        Line::styled(format!(" {busy}"), theme::accent())
+    } else if let Some(flash) = &state.flash {
+        let style = if flash.error {
+            theme::error()
+        } else {
+            theme::good()
+        };
+        Line::styled(format!(" {}", flash.text), style)
+    } else {
+        hints(state)
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The keys worth remembering on this screen.
+fn hints(state: &AppState) -> Line<'static> {
+    let screen = state.screen();
+    let mut keys: Vec<(&str, &str)> = vec![("?", "help")];
+    if state.loaded {
+        keys.push(("/", "filter"));
+        if state
+            .list()
+            .current()
+            .is_some_and(|r| screen.detail(state, r).is_some())
+        {
+            keys.push(("↵", "detail"));
+        }
+        keys.extend(screen.keys().iter().map(|k| (k.keys, k.short)));
+    }
+    keys.push(("q", "quit"));
+    let mut spans = vec![Span::raw(" ")];
+    for (key, what) in keys {
+        spans.push(Span::styled(key.to_string(), theme::key()));
+        spans.push(Span::styled(format!(" {what}  "), theme::muted()));
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,219 @@
+//! Boxes drawn over the screen: help, detail, prompt, confirmation, error.
+
+use std::ops::RangeInclusive;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::app::{AppState, Overlay};
+use crate::screens;
+use crate::theme;
+
+/// The keys every screen shares: (keys, what they do).
+const COMMON_KEYS: &[(&str, &str)] = &[
+    ("1-9 Tab S-Tab", "switch screen"),
+    ("j k ↓ ↑", "move"),
+    ("g G Home End", "first / last"),
+    ("PgDn PgUp ^d ^u", "page down / up"),
+    ("Enter", "details"),
+    ("Esc", "back; clear the filter"),
+    ("/", "filter the list (Enter keeps it)"),
+    ("r", "reload now"),
+    ("?", "this help"),
+    ("q Ctrl-C", "quit"),
+];
+
+const KEYS_W: usize = 17;
+const PROMPT_W: u16 = 72;
+
+/// Every key, grouped: the shared ones, then each screen's own.
+pub fn help_lines() -> Vec<Line<'static>> {
+    let row = |keys: &str, what: &str| {
+        Line::from(vec![
+            Span::styled(format!("  {keys:<KEYS_W$}"), theme::key()),
+            Span::raw(what.to_string()),
+        ])
+    };
+    let mut lines = vec![Line::styled("Everywhere", theme::bold())];
+    lines.extend(COMMON_KEYS.iter().map(|(k, w)| row(k, w)));
+    for screen in screens::all() {
+        if screen.keys().is_empty() {
+            continue;
+        }
+        lines.push(Line::styled(screen.title(), theme::bold()));
+        lines.extend(screen.keys().iter().map(|k| row(k.keys, k.what)));
+    }
+    lines.push(Line::styled(
+        "In dialogs: y or Enter confirms, n or Esc cancels",
+        theme::muted(),
+    ));
+    lines
+}
+
+pub fn render(state: &AppState, frame: &mut Frame, area: Rect) {
+    let Some(overlay) = &state.overlay else {
+        return;
+    };
+    match overlay {
+        Overlay::Help => {
+            let lines = help_lines();
+            boxed(frame, area, " Keys ", lines, 0..=64, theme::border());
+        }
+        Overlay::Detail { screen, id } => {
+            let target = screens::get(*screen);
+            let row = state.lists.get(*screen).and_then(|l| {
+                l.rows
+                    .iter()
+                    .copied()
+                    .find(|&r| target.row_id(&state.snapshot, r) == Some(*id))
+            });
+            match row.and_then(|r| target.detail(state, r)) {
+                Some(detail) => {
+                    let mut lines = detail.lines;
+                    lines.push(Line::default());
+                    lines.push(Line::styled("Esc back · j/k previous/next", theme::muted()));
+                    boxed(
+                        frame,
+                        area,
+                        &format!(" {} ", detail.title),
+                        lines,
+                        0..=96,
+                        theme::border(),
+                    );
+                }
+                None => {
+                    boxed(
+                        frame,
+                        area,
+                        " Gone ",
+                        vec![
+                            Line::from(format!(
+                                "#{id} is no longer in this list (decided or removed)."
+                            )),
+                            Line::default(),
+                            Line::styled("Esc back", theme::muted()),
+                        ],
+                        0..=60,
+                        theme::border(),
+                    );
+                }
+            }
+        }
+        Overlay::Prompt {
+            title,
+            label,
+            input,
+            hint,
+            ..
+        } => {
+            // A fixed width, and the end of a long comment scrolled into it.
+            let width = PROMPT_W.min(area.width);
+            let room = usize::from(width.saturating_sub(7));
+            let shown: String = {
+                let skip = input.chars().count().saturating_sub(room);
+                input.chars().skip(skip).collect()
+            };
+            let mut lines = vec![
+                Line::from(label.clone()),
+                Line::from(vec![
+                    Span::styled("> ", theme::key()),
+                    Span::raw(shown.clone()),
+                ]),
+                Line::default(),
+            ];
+            lines.push(match hint {
+                Some(h) => Line::styled(h.clone(), theme::level(crate::snapshot::Level::Warn)),
+                None => Line::styled("Enter continue · Esc cancel", theme::muted()),
+            });
+            let inner = boxed(
+                frame,
+                area,
+                &format!(" {title} "),
+                lines,
+                width..=width,
+                theme::accent(),
+            );
+            let x = inner
+                .x
+                .saturating_add(2)
+                .saturating_add(u16::try_from(shown.chars().count()).unwrap_or(u16::MAX));
+            frame.set_cursor_position(Position::new(
+                x.min(inner.right().saturating_sub(1)),
+                inner.y.saturating_add(1),
+            ));
+        }
+        Overlay::Confirm { title, lines, .. } => {
+            let mut body: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
+            body.push(Line::default());
+            body.push(Line::from(vec![
+                Span::styled("y", theme::key()),
+                Span::raw(" yes, do it   "),
+                Span::styled("n", theme::key()),
+                Span::raw(" no"),
+            ]));
+            boxed(
+                frame,
+                area,
+                &format!(" {title} "),
+                body,
+                0..=70,
+                theme::level(crate::snapshot::Level::Warn),
+            );
+        }
+        Overlay::Error { title, message } => {
+            let body = vec![
+                Line::styled(message.clone(), theme::error()),
+                Line::default(),
+                Line::styled("Esc or Enter to close", theme::muted()),
+            ];
+            boxed(
+                frame,
+                area,
+                &format!(" {title} "),
+                body,
+                0..=70,
+                theme::error(),
+            );
+        }
+    }
+}
+
+/// A bordered box centred in `area`, sized to its text within `widths`
+/// (wrapped at the widest); returns the inside.
+fn boxed(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line<'_>>,
+    widths: RangeInclusive<u16>,
+    border: ratatui::style::Style,
+) -> Rect {
+    let widest = lines.iter().map(Line::width).max().unwrap_or(0);
+    let title_w = title.chars().count();
+    let width = u16::try_from(widest.max(title_w) + 4)
+        .unwrap_or(u16::MAX)
+        .clamp(*widths.start(), *widths.end())
+        .min(area.width);
+    let inner_w = usize::from(width.saturating_sub(4)).max(1);
+    // Word wrapping may need one line more than the characters do.
+    let rows: usize = lines
+        .iter()
+        .map(|l| match l.width() {
+            w if w <= inner_w => 1,
+            w => w.div_ceil(inner_w) + 1,
+        })
+        .sum();
+    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX).min(area.height);
+    let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
+    let block = Block::bordered()
+        .title(Line::styled(title.to_string(), theme::bold()))
+        .border_style(border)
+        .padding(ratatui::widgets::Padding::horizontal(1));
+    let inner = block.inner(rect);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(paragraph.block(block), rect);
+    inner
+}
