@@ -80,6 +80,20 @@ pub fn render(s: &Status) -> String {
         "EVENTS      {} total, {} in the last 24h\n",
         s.events.total, s.events.last_24h
     ));
+    if !s.workflows.is_empty() {
+        out.push_str("\nWORKFLOWS\n");
+        for w in &s.workflows {
+            let kpis: Vec<String> = w.kpis.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            out.push_str(&format!(
+                "  {:<12} {:>3} open  {:>3} breached  {}  {}\n",
+                w.name,
+                w.open,
+                w.breaches,
+                kpis.join(" · "),
+                sparkline(&w.trend)
+            ));
+        }
+    }
     if !s.kpis.is_empty() {
         out.push_str("\nKPIs\n");
         for k in &s.kpis {

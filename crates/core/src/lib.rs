@@ -16,6 +16,7 @@ pub use error::{Error, Result};
 pub mod calendar;
 pub mod content;
 pub mod crisis;
+pub mod decisions;
 pub mod experiments;
 pub mod metrics;
 pub mod rng;

@@ -17,6 +17,21 @@ pub struct Status {
     pub escalations: EscalationStatus,
     pub events: EventStatus,
     pub kpis: Vec<Kpi>,
+    /// One entry per workflow that exists: open items, breaches, KPIs.
+    pub workflows: Vec<WorkflowStatus>,
+}
+
+/// A workflow at a glance (a tile in the control room).
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowStatus {
+    pub name: String,
+    pub open: i64,
+    /// SLA breaches or items that need attention now.
+    pub breaches: i64,
+    /// (label, value) pairs, already formatted for people.
+    pub kpis: Vec<(String, String)>,
+    /// A recent trend where one matters (oldest first).
+    pub trend: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,7 +141,9 @@ pub async fn collect(ctx: &Ctx) -> Result<Status> {
             trend,
         });
     }
+    let workflows = workflow_tiles(&mut conn, now).await?;
     Ok(Status {
+        workflows,
         generated_at: now,
         organisation: ctx.org.name.clone(),
         engine: EngineStatus {
@@ -151,4 +168,93 @@ pub async fn collect(ctx: &Ctx) -> Result<Status> {
         },
         kpis,
     })
+}
+
+async fn workflow_tiles(
+    conn: &mut sqlx::PgConnection,
+    now: DateTime<Utc>,
+) -> Result<Vec<WorkflowStatus>> {
+    let mut out = Vec::new();
+    // Crisis: open incidents, acknowledgement deadlines missed, MTTA (30 days).
+    let (open, p1, unacked_late, mtta): (i64, i64, i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status IN ('triggered', 'acknowledged')),
+                count(*) FILTER (WHERE status IN ('triggered', 'acknowledged') AND severity = 'P1'),
+                count(*) FILTER (WHERE status = 'triggered' AND ack_deadline < $1),
+                avg(extract(epoch FROM acknowledged_at - opened_at)::float8) FILTER (WHERE opened_at > $1 - interval '30 days')
+         FROM incidents",
+    )
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let daily: Vec<f64> = sqlx::query_scalar(
+        "SELECT count(i.id)::float8 FROM generate_series(13, 0, -1) d
+         LEFT JOIN incidents i ON i.opened_at >= ($1::timestamptz - (d + 1) * interval '1 day') AND i.opened_at < ($1::timestamptz - d * interval '1 day')
+         GROUP BY d ORDER BY d DESC",
+    )
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    out.push(WorkflowStatus {
+        name: "crisis".into(),
+        open,
+        breaches: unacked_late,
+        kpis: vec![
+            ("open P1".into(), p1.to_string()),
+            (
+                "MTTA 30d".into(),
+                mtta.map(|s| {
+                    crate::duration::format_delta(chrono::TimeDelta::seconds(s.round() as i64))
+                })
+                .unwrap_or_else(|| "-".into()),
+            ),
+        ],
+        trend: daily,
+    });
+    // Content: in review, overdue reviews, underperforming.
+    let (in_review, optimizing, live): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state = 'review'), count(*) FILTER (WHERE state = 'optimization'),
+                count(*) FILTER (WHERE state IN ('published', 'performance', 'optimization', 'maintenance'))
+         FROM content_items",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let overdue: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM approval_requests WHERE workflow = 'content' AND (status = 'escalated' OR (status = 'pending' AND deadline < $1))",
+    )
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    out.push(WorkflowStatus {
+        name: "content".into(),
+        open: in_review,
+        breaches: overdue,
+        kpis: vec![
+            ("live".into(), live.to_string()),
+            ("optimising".into(), optimizing.to_string()),
+        ],
+        trend: Vec::new(),
+    });
+    // Experiments: running, exposures today.
+    let (running, documented): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state = 'running'), count(*) FILTER (WHERE state = 'documented') FROM experiments",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let exposures_24h: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM experiment_exposures WHERE exposed_at > $1 - interval '24 hours'",
+    )
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    out.push(WorkflowStatus {
+        name: "experiments".into(),
+        open: running,
+        breaches: 0,
+        kpis: vec![
+            ("exposures 24h".into(), exposures_24h.to_string()),
+            ("learnings".into(), documented.to_string()),
+        ],
+        trend: Vec::new(),
+    });
+    Ok(out)
 }
