@@ -35,6 +35,8 @@ pub struct DemoArgs {
     /// Run engine and simulator without the control room.
     #[arg(long)]
     headless: bool,
+    #[command(flatten)]
+    actor: super::ActorArg,
 }
 
 #[derive(Debug, Args)]
@@ -164,7 +166,11 @@ pub async fn demo(config: Config, args: DemoArgs) -> Result<()> {
         }
         Ok(())
     } else {
-        live::run(ctx.clone(), Some(shutdown.clone())).await
+        live::run(
+            super::as_operator(ctx.clone(), &args.actor)?,
+            Some(shutdown.clone()),
+        )
+        .await
     };
     // However the view ended, stop the background work and let it finish.
     stop.send(true).ok();

@@ -69,8 +69,8 @@ enum Command {
     Migrate(JsonFlag),
     /// Run the workflow engine: fire due timers, deliver notifications.
     Engine(engine::EngineArgs),
-    /// Open the control room (a live status view until the TUI lands).
-    Tui,
+    /// Open the control room (the live terminal UI).
+    Tui(ActorArg),
     /// Every workflow's open items, breaches and KPIs.
     Status(JsonFlag),
     /// The database: start, stop, status, url.
@@ -116,9 +116,9 @@ enum SeedCommand {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    let full_screen = matches!(cli.command, Command::Demo(_) | Command::Tui);
+    let full_screen = matches!(cli.command, Command::Demo(_) | Command::Tui(_));
     let default_level = match cli.command {
-        Command::Engine(_) | Command::Demo(_) | Command::Tui => "info,sqlx=warn",
+        Command::Engine(_) | Command::Demo(_) | Command::Tui(_) => "info,sqlx=warn",
         _ => "warn",
     };
     app::init_logging(full_screen, default_level);
@@ -127,8 +127,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => engine::demo(config, args).await,
         Command::Migrate(flag) => dbcmd::migrate(config, flag).await,
         Command::Engine(args) => engine::engine(config, args).await,
-        Command::Tui => {
+        Command::Tui(actor) => {
             let ctx = app::connect(config, Schema::RequireCurrent, 4).await?;
+            let ctx = as_operator(ctx, &actor)?;
             live::run(ctx, None).await
         }
         Command::Status(flag) => status::status(config, flag).await,
@@ -150,6 +151,17 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(cmd) => bench::run(config, cmd).await,
     }
+}
+
+/// The control room acts as `--as PERSON` when given, else the configured operator.
+pub fn as_operator(ctx: vivid_core::Ctx, actor: &ActorArg) -> Result<vivid_core::Ctx> {
+    let handle = actor.resolve(&ctx)?;
+    let mut config = (*ctx.config).clone();
+    config.operator = Some(handle);
+    Ok(vivid_core::Ctx {
+        config: std::sync::Arc::new(config),
+        ..ctx
+    })
 }
 
 /// Resolve when Ctrl-C or SIGTERM arrives.
