@@ -63,3 +63,5 @@ CREATE TABLE experiment_events (
 CREATE INDEX experiment_events_unit_idx ON experiment_events (experiment_id, metric, unit_id);
 CREATE INDEX experiments_search_idx ON experiments
     USING gin (to_tsvector('english', name || ' ' || hypothesis || ' ' || coalesce(learnings, '')));
+-- Count exposures per variation with an index-only scan.
+CREATE INDEX experiment_exposures_variation_idx ON experiment_exposures (experiment_id, variation);

@@ -476,39 +476,72 @@ pub async fn record(
     Ok(())
 }
 
-/// Sufficient statistics per variation, aggregated in SQL: a binomial unit
-/// counts once if it converted; a mean unit contributes the sum of its values.
+/// Units exposed per variation, in variation order. Counted once per
+/// analysis (an index-only scan of (experiment_id, variation)).
+pub async fn exposure_counts(conn: &mut PgConnection, exp_id: i64) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT v.key, coalesce(n.n, 0)
+         FROM experiment_variations v
+         LEFT JOIN (SELECT variation, count(*) AS n FROM experiment_exposures WHERE experiment_id = $1 GROUP BY variation) n
+                ON n.variation = v.key
+         WHERE v.experiment_id = $1 ORDER BY v.position",
+    )
+    .bind(exp_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Sum and sum of squares of a metric per variation: events are folded per
+/// unit (a binomial unit counts once if it converted; a mean unit
+/// contributes the sum of its values), the unit's variation looked up by
+/// primary key, then folded per variation. Variations without events are absent.
+pub async fn metric_sums(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    metric: &str,
+    kind: MetricKind,
+) -> Result<Vec<(String, f64, f64)>> {
+    Ok(sqlx::query_as(
+        "SELECT variation, sum(uv)::float8, sum(uv * uv)::float8 FROM (
+             SELECT x.variation, CASE WHEN $3 THEN least(sum(ev.value), 1) ELSE sum(ev.value) END AS uv
+             FROM experiment_events ev
+             JOIN experiment_exposures x ON x.experiment_id = ev.experiment_id AND x.unit_id = ev.unit_id
+             WHERE ev.experiment_id = $1 AND ev.metric = $2
+             GROUP BY x.variation, ev.unit_id) per_unit
+         GROUP BY variation",
+    )
+    .bind(exp_id)
+    .bind(metric)
+    .bind(kind == MetricKind::Binomial)
+    .fetch_all(conn)
+    .await?)
+}
+
+fn combine(counts: &[(String, i64)], sums: &[(String, f64, f64)]) -> Vec<(String, i64, f64, f64)> {
+    counts
+        .iter()
+        .map(|(key, n)| {
+            let (sum, ss) = sums
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, s, q)| (*s, *q))
+                .unwrap_or((0.0, 0.0));
+            (key.clone(), *n, sum, ss)
+        })
+        .collect()
+}
+
+/// Sufficient statistics (variation, n, sum, sum of squares) for one metric,
+/// aggregated in SQL so exposures never travel into the process.
 pub async fn sufficient_stats(
     conn: &mut PgConnection,
     exp_id: i64,
     metric: &str,
     kind: MetricKind,
 ) -> Result<Vec<(String, i64, f64, f64)>> {
-    // Exposures are counted per variation; events are folded per unit (with
-    // the unit's variation looked up by primary key) and then per variation,
-    // so the work is one pass over each table, never a unit-by-unit join.
-    let rows: Vec<(String, i64, f64, f64)> = sqlx::query_as(
-        "SELECT v.key, coalesce(n.n, 0), coalesce(s.sum, 0)::float8, coalesce(s.ss, 0)::float8
-         FROM experiment_variations v
-         LEFT JOIN (SELECT variation, count(*) AS n FROM experiment_exposures WHERE experiment_id = $1 GROUP BY variation) n
-                ON n.variation = v.key
-         LEFT JOIN (
-             SELECT variation, sum(uv) AS sum, sum(uv * uv) AS ss FROM (
-                 SELECT x.variation, CASE WHEN $3 THEN least(sum(ev.value), 1) ELSE sum(ev.value) END AS uv
-                 FROM experiment_events ev
-                 JOIN experiment_exposures x ON x.experiment_id = ev.experiment_id AND x.unit_id = ev.unit_id
-                 WHERE ev.experiment_id = $1 AND ev.metric = $2
-                 GROUP BY x.variation, ev.unit_id) per_unit
-             GROUP BY variation) s ON s.variation = v.key
-         WHERE v.experiment_id = $1
-         ORDER BY v.position",
-    )
-    .bind(exp_id)
-    .bind(metric)
-    .bind(kind == MetricKind::Binomial)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows)
+    let counts = exposure_counts(conn, exp_id).await?;
+    let sums = metric_sums(conn, exp_id, metric, kind).await?;
+    Ok(combine(&counts, &sums))
 }
 
 /// One metric's analysis.
@@ -579,7 +612,11 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
     let exp = find(&mut conn, id_or_key).await?;
     let vars = variations(&mut conn, exp.id).await?;
     let kind = parse_kind(&exp.metric_kind)?;
-    let rows = sufficient_stats(&mut conn, exp.id, &exp.metric, kind).await?;
+    let counts = exposure_counts(&mut conn, exp.id).await?;
+    let rows = combine(
+        &counts,
+        &metric_sums(&mut conn, exp.id, &exp.metric, kind).await?,
+    );
     let primary = stats::analyze(&input_for(&exp, &vars, kind, &rows)).map_err(stats_err)?;
     let mut guardrails = Vec::new();
     for g in &exp.guardrails {
@@ -587,7 +624,7 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
             continue;
         };
         let gk = parse_kind(k)?;
-        let grows = sufficient_stats(&mut conn, exp.id, name, gk).await?;
+        let grows = combine(&counts, &metric_sums(&mut conn, exp.id, name, gk).await?);
         let result = stats::analyze(&input_for(&exp, &vars, gk, &grows)).map_err(stats_err)?;
         guardrails.push(MetricAnalysis {
             metric: name.to_string(),
