@@ -20,11 +20,24 @@ pub enum BenchCommand {
     Timers(TimerArgs),
     /// Append N events through the engine, then the same rows by a raw multi-row INSERT.
     Events(EventArgs),
+    /// N touches through the scoring path, then the same rows by a raw INSERT.
+    Touches(TouchArgs),
     /// Analysis of an experiment with N exposure rows, and the statistics alone.
     Experiment(ExperimentArgs),
     /// N open P1 incidents whose first escalation falls due at one instant:
     /// lateness from due time to queued notification.
     Escalation(EscalationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TouchArgs {
+    #[arg(long, default_value_t = 20_000)]
+    count: u32,
+    /// Concurrent writers on the scoring path.
+    #[arg(long, default_value_t = 4)]
+    writers: u32,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +140,7 @@ pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
         BenchCommand::Events(args) => events_bench(config, args).await,
         BenchCommand::Escalation(args) => escalation_bench(config, args).await,
         BenchCommand::Experiment(args) => experiment_bench(config, args).await,
+        BenchCommand::Touches(args) => touch_bench(config, args).await,
     }
 }
 
@@ -625,5 +639,88 @@ async fn experiment_run(
         stats_frequentist_us: time_stats(&input(Engine::Frequentist, false))?,
         stats_sequential_us: time_stats(&input(Engine::Frequentist, true))?,
         stats_bayesian_us: time_stats(&input(Engine::Bayesian, false))?,
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct TouchBench {
+    touches: u32,
+    writers: u32,
+    scored_per_second: f64,
+    raw_per_second: f64,
+    raw_to_scored_ratio: f64,
+}
+
+async fn touch_bench(config: Config, args: TouchArgs) -> Result<()> {
+    let scratch = Scratch::create("touches").await?;
+    let result = touch_run(config, &scratch, &args).await;
+    scratch.drop_db().await;
+    let r = result?;
+    if args.json {
+        return output::json(&r);
+    }
+    println!("{} touches over 2,000 prospects:", r.touches);
+    println!(
+        "  through the scoring path ({} writers, one transaction each): {:>8.0} touches/s",
+        r.writers, r.scored_per_second
+    );
+    println!(
+        "  raw multi-row INSERT of the same rows:                     {:>8.0} touches/s",
+        r.raw_per_second
+    );
+    println!("  raw / scored: {:.1}x", r.raw_to_scored_ratio);
+    Ok(())
+}
+
+async fn touch_run(config: Config, scratch: &Scratch, args: &TouchArgs) -> Result<TouchBench> {
+    use vivid_core::journey::service::{self, NewTouch};
+    let writers = args.writers.max(1);
+    let pool = db::connect(&scratch.url, writers + 2).await?;
+    let ctx = Ctx::new(pool.clone(), config, Arc::new(SystemClock))?;
+    ctx.org.sync(&pool).await?;
+    let kinds = ["delivered", "opened", "clicked", "delivered", "opened"];
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let ctx = ctx.clone();
+        let count = args.count;
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < count {
+                let t = NewTouch {
+                    prospect: format!("p{}", i % 2000),
+                    channel: "email".into(),
+                    kind: kinds[(i as usize) % kinds.len()].into(),
+                    idempotency_key: format!("k{i}"),
+                    segment: None,
+                    content_id: None,
+                };
+                service::touch(&ctx, &t, "bench").await?;
+                i += writers;
+            }
+            Ok::<_, vivid_core::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let scored = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    sqlx::query(
+        "INSERT INTO touches (prospect_id, channel, kind, points, idempotency_key, occurred_at)
+         SELECT (SELECT id FROM prospects WHERE key = 'p' || (g % 2000)), 'email', 'opened', 10, 'raw' || g, now()
+         FROM generate_series(0, $1 - 1) g",
+    )
+    .bind(i64::from(args.count))
+    .execute(&pool)
+    .await?;
+    let raw = started.elapsed().as_secs_f64();
+    pool.close().await;
+    Ok(TouchBench {
+        touches: args.count,
+        writers,
+        scored_per_second: f64::from(args.count) / scored,
+        raw_per_second: f64::from(args.count) / raw,
+        raw_to_scored_ratio: scored / raw,
     })
 }

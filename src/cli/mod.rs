@@ -7,6 +7,7 @@ mod dbcmd;
 mod engine;
 mod events;
 mod experiment;
+mod journey;
 mod live;
 mod org;
 mod status;
@@ -93,6 +94,9 @@ enum Command {
     /// Crisis management: incidents, acknowledgement, phases, post-mortems.
     #[command(subcommand)]
     Crisis(crisis::CrisisCommand),
+    /// Customer journey: touches, lead scoring, hand-off to Sales, support, referrals, upsell.
+    #[command(subcommand)]
+    Journey(journey::JourneyCommand),
     /// A/B tests: design with a power calculation, assignment, analysis, learnings.
     #[command(subcommand)]
     Experiment(experiment::ExperimentCommand),
@@ -142,6 +146,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Crisis(cmd) => crisis::run(config, cmd).await,
         Command::Content(cmd) => content::run(config, cmd).await,
         Command::Experiment(cmd) => experiment::run(config, cmd).await,
+        Command::Journey(cmd) => journey::run(config, cmd).await,
 
         Command::Metrics(cmd) => crisis::metrics_cmd(config, cmd).await,
 

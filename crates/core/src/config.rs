@@ -59,6 +59,54 @@ pub struct Config {
     #[serde(default)]
     pub discord: DiscordConfig,
     pub content: ContentConfig,
+    #[serde(default)]
+    pub handoffs: HandoffsConfig,
+    pub journey: JourneyConfig,
+}
+
+/// Customer journey: lead scoring and service levels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyConfig {
+    /// Points per touch kind (delivered, opened, clicked, multiple_clicks,
+    /// reply, form_submitted, unsubscribed).
+    pub points: BTreeMap<String, i32>,
+    /// Old engagement counts less: a touch is worth half after this long.
+    pub decay_half_life: HumanDuration,
+    /// Stages by minimum score, e.g. { new = 0, aware = 10, ... }.
+    pub stages: BTreeMap<String, i32>,
+    /// At this score the lead is handed to Sales.
+    pub handoff_score: i32,
+    /// At this score the Sales director is alerted.
+    pub alert_score: i32,
+    /// Time Support has to resolve a ticket.
+    pub support_sla: HumanDuration,
+    /// Touch channels.
+    pub channels: Vec<String>,
+    /// Satisfied customers, for upsell campaigns: NPS at least / CSAT at least.
+    pub satisfied_nps: i32,
+    pub satisfied_csat: i32,
+    /// Content kind to send at each stage (personalised next touch).
+    pub content_by_stage: BTreeMap<String, String>,
+}
+
+/// Typed hand-offs between departments, each with a response SLA.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffsConfig {
+    #[serde(default)]
+    pub kinds: BTreeMap<String, HandoffKindConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffKindConfig {
+    pub from: String,
+    pub to: String,
+    /// Time the receiving department has to acknowledge.
+    pub sla: HumanDuration,
+    /// Escalation policy started on a breach.
+    pub policy: String,
 }
 
 /// Content lifecycle: who approves what, review cycles, baselines.
@@ -500,7 +548,31 @@ impl Config {
     fn validate(&self) -> Result<(), (String, String)> {
         let org = crate::org::Org::from_config(self)?;
         crate::crisis::validate_config(self, &org)?;
-        crate::content::validate_config(self, &org)
+        crate::content::validate_config(self, &org)?;
+        crate::journey::validate_config(self)?;
+        for (name, k) in &self.handoffs.kinds {
+            for (field, d) in [("from", &k.from), ("to", &k.to)] {
+                if org.department(d).is_none() {
+                    return Err((
+                        format!("handoffs.kinds.{name}.{field}"),
+                        format!("unknown department {d:?}"),
+                    ));
+                }
+            }
+            if !self.escalation.policies.contains_key(&k.policy) {
+                return Err((
+                    format!("handoffs.kinds.{name}.policy"),
+                    format!("unknown escalation policy {:?}", k.policy),
+                ));
+            }
+            if k.sla.is_zero() {
+                return Err((
+                    format!("handoffs.kinds.{name}.sla"),
+                    "must be longer than zero".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A TOML rendering of the effective configuration.

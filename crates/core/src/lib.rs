@@ -18,6 +18,7 @@ pub mod content;
 pub mod crisis;
 pub mod decisions;
 pub mod experiments;
+pub mod journey;
 pub mod metrics;
 pub mod rng;
 pub mod seed;

@@ -146,10 +146,11 @@ async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
     }
     // Parts made through workflow services (their own transactions): marked
     // once they are complete.
-    let service_parts: [(&str, ServicePartFn); 3] = [
+    let service_parts: [(&str, ServicePartFn); 4] = [
         ("incidents", seed_incidents),
         ("content", seed_content),
         ("experiments", seed_experiments),
+        ("journeys", seed_journeys),
     ];
     for (name, part) in service_parts {
         let present: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = $1")
@@ -225,6 +226,13 @@ fn seed_campaigns<'a>(
         }
         Ok(())
     })
+}
+
+/// Customer journeys: touches, leads, orders, tickets, feedback.
+fn seed_journeys<'a>(
+    ctx: &'a Ctx,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+    Box::pin(async move { crate::journey::demo::seed(ctx).await })
 }
 
 /// Experiments with exposure and conversion streams.

@@ -17,6 +17,7 @@ pub struct SimReport {
     pub metric_readings: u64,
     pub incidents_opened: u64,
     pub exposures: u64,
+    pub touches: u64,
 }
 
 /// The simulator's state: random walks of the business metrics.
@@ -86,6 +87,54 @@ impl Simulator {
         }
         if self.rng.f64() < 0.5 {
             self.experiment_traffic(ctx, report).await?;
+        }
+        if self.rng.f64() < 0.5 {
+            self.journey_touch(ctx, report).await?;
+        }
+        Ok(())
+    }
+
+    /// A prospect engages; Sales follows up on leads handed to it.
+    async fn journey_touch(&mut self, ctx: &Ctx, report: &mut SimReport) -> Result<()> {
+        use crate::journey::service;
+        let prospect = format!("sim-cust-{}", self.rng.below(400));
+        let kinds = [
+            "delivered",
+            "delivered",
+            "opened",
+            "opened",
+            "clicked",
+            "clicked",
+            "reply",
+            "form_submitted",
+            "unsubscribed",
+        ];
+        let channels = ["ad", "content", "email", "social", "site"];
+        let kind = self.rng.pick(&kinds).copied().unwrap_or("opened");
+        let channel = self.rng.pick(&channels).copied().unwrap_or("email");
+        let key = format!("sim-{:x}", self.rng.next_u64());
+        let touched = service::touch(
+            ctx,
+            &service::NewTouch {
+                prospect,
+                channel: channel.into(),
+                kind: kind.into(),
+                idempotency_key: key,
+                segment: Some("general".into()),
+                content_id: None,
+            },
+            "simulator",
+        )
+        .await?;
+        report.touches += 1;
+        report.events += 1;
+        if touched.handed_off.is_some() && self.rng.f64() < 0.8 {
+            // Most leads are called quickly; some wait and breach the SLA.
+            if let Err(e) =
+                service::contact(ctx, &touched.prospect.key, "nico", "Simulated call").await
+            {
+                tracing::debug!(error = %e, "simulated contact refused");
+            }
         }
         Ok(())
     }

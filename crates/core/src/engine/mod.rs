@@ -5,6 +5,7 @@
 pub mod approvals;
 pub mod escalation;
 pub mod events;
+pub mod handoffs;
 pub mod oncall;
 pub mod outbox;
 pub mod timers;
@@ -69,8 +70,10 @@ pub fn registry() -> timers::Registry {
     r.register(escalation::STEP_TIMER, escalation::on_step);
     r.register(approvals::REMIND_TIMER, approvals::on_remind);
     r.register(approvals::DEADLINE_TIMER, approvals::on_deadline);
+    r.register(handoffs::SLA_TIMER, handoffs::on_sla);
     crate::crisis::register_timers(&mut r);
     crate::content::register_timers(&mut r);
+    crate::journey::register_timers(&mut r);
 
     r
 }

@@ -1,0 +1,108 @@
+//! Lead scoring, pure: points per touch, exponential decay, stages.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::JourneyConfig;
+
+/// Touch kinds the scoring rules know.
+pub const KINDS: [&str; 6] = [
+    "delivered",
+    "opened",
+    "clicked",
+    "reply",
+    "form_submitted",
+    "unsubscribed",
+];
+
+/// Points for a touch; a click after an earlier click scores as "multiple clicks".
+pub fn points(cfg: &JourneyConfig, kind: &str, earlier_clicks: i32) -> Result<i32, String> {
+    if !KINDS.contains(&kind) {
+        return Err(format!(
+            "touch kind {kind:?} is not in the scoring rules ({})",
+            KINDS.join(", ")
+        ));
+    }
+    let key = if kind == "clicked" && earlier_clicks > 0 {
+        "multiple_clicks"
+    } else {
+        kind
+    };
+    cfg.points
+        .get(key)
+        .copied()
+        .ok_or_else(|| format!("no points configured for {key:?}"))
+}
+
+/// A score carried from `then` to `now`: it halves every half-life.
+/// Exponential decay is memoryless, so the stored score can be decayed and
+/// added to without replaying every touch.
+pub fn decay(score: f64, then: DateTime<Utc>, now: DateTime<Utc>, half_life_secs: f64) -> f64 {
+    let age = (now - then).num_milliseconds().max(0) as f64 / 1000.0;
+    if half_life_secs <= 0.0 {
+        return score;
+    }
+    score * 0.5f64.powf(age / half_life_secs)
+}
+
+/// The stage of a score: the highest threshold it reaches.
+pub fn stage(cfg: &JourneyConfig, score: f64) -> String {
+    let mut best: Option<(&String, i32)> = None;
+    for (name, min) in &cfg.stages {
+        if score >= f64::from(*min) && best.is_none_or(|(_, m)| *min > m) {
+            best = Some((name, *min));
+        }
+    }
+    best.map(|(n, _)| n.clone()).unwrap_or_else(|| "new".into())
+}
+
+/// Stages in threshold order.
+pub fn stage_order(cfg: &JourneyConfig) -> Vec<String> {
+    let mut v: Vec<(&String, &i32)> = cfg.stages.iter().collect();
+    v.sort_by_key(|(_, m)| **m);
+    v.into_iter().map(|(n, _)| n.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::default_config;
+
+    #[test]
+    fn vividwalls_scoring_rules() {
+        let cfg = default_config().journey;
+        assert_eq!(points(&cfg, "delivered", 0), Ok(5));
+        assert_eq!(points(&cfg, "clicked", 0), Ok(25));
+        assert_eq!(points(&cfg, "clicked", 1), Ok(50));
+        assert_eq!(points(&cfg, "unsubscribed", 0), Ok(-100));
+        assert!(points(&cfg, "liked", 0).is_err());
+        for (score, want) in [
+            (0.0, "new"),
+            (9.9, "new"),
+            (10.0, "aware"),
+            (49.0, "engaged"),
+            (99.0, "warm"),
+            (100.0, "hot"),
+            (150.0, "qualified"),
+            (-50.0, "new"),
+        ] {
+            assert_eq!(stage(&cfg, score), want, "{score}");
+        }
+        assert_eq!(
+            stage_order(&cfg),
+            ["new", "aware", "engaged", "warm", "hot", "qualified"]
+        );
+    }
+
+    #[test]
+    fn old_engagement_counts_less() {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let month = 30.0 * 86_400.0;
+        let later = t0 + chrono::TimeDelta::days(30);
+        assert!((decay(100.0, t0, later, month) - 50.0).abs() < 1e-9);
+        assert!((decay(100.0, t0, t0, month) - 100.0).abs() < 1e-9);
+        // Decaying in two steps equals one step.
+        let mid = t0 + chrono::TimeDelta::days(10);
+        let two = decay(decay(80.0, t0, mid, month), mid, later, month);
+        assert!((two - decay(80.0, t0, later, month)).abs() < 1e-9);
+    }
+}
