@@ -5,5 +5,5 @@ mod content;
 mod crisis;
 mod engine_kill;
 mod experiments;
-mod tui;
+mod journey;
 mod util;
