@@ -7,7 +7,8 @@ use clap::Args;
 use tokio::sync::watch;
 use vivid_core::config::Config;
 use vivid_core::duration::HumanDuration;
-use vivid_core::engine::{Engine, outbox::LogTarget};
+use vivid_core::engine::Engine;
+use vivid_core::engine::outbox::{DeliveryTarget, LogTarget};
 use vivid_core::{seed, simulate};
 
 use super::{JsonFlag, live, shutdown_signal};
@@ -54,6 +55,14 @@ pub struct SimulateArgs {
     json: JsonFlag,
 }
 
+/// Where notifications go: Discord when DISCORD_TOKEN is set, else the log.
+fn delivery_target(config: &Config) -> Result<Arc<dyn DeliveryTarget>> {
+    Ok(match vivid_bot::DiscordTarget::from_env(&config.discord)? {
+        Some(discord) => Arc::new(discord),
+        None => Arc::new(LogTarget),
+    })
+}
+
 /// A shutdown switch flipped by Ctrl-C / SIGTERM, a time limit, or the caller.
 fn shutdown_switch(
     limit: Option<HumanDuration>,
@@ -77,8 +86,9 @@ fn shutdown_switch(
 }
 
 pub async fn engine(config: Config, args: EngineArgs) -> Result<()> {
+    let target = delivery_target(&config)?;
     let ctx = app::connect(config, Schema::RequireCurrent, 8).await?;
-    let engine = Engine::new(ctx, Arc::new(LogTarget));
+    let engine = Engine::new(ctx, target);
     if args.once || args.exit_when_idle {
         let mut total = vivid_core::engine::PassReport::default();
         loop {
@@ -142,11 +152,12 @@ pub async fn demo(config: Config, args: DemoArgs) -> Result<()> {
         "vivid demo: preparing the database (logs: {})",
         app::log_file().display()
     );
+    let target = delivery_target(&config)?;
     let ctx = app::connect(config, Schema::Migrate, 12).await?;
     let report = seed::demo(&ctx).await?;
     tracing::info!(?report, "demo data");
     let (stop, shutdown) = shutdown_switch(args.run_for);
-    let engine = Engine::new(ctx.clone(), Arc::new(LogTarget));
+    let engine = Engine::new(ctx.clone(), target);
     let engine_task = {
         let shutdown = shutdown.clone();
         tokio::spawn(async move { engine.run(shutdown).await })

@@ -1,12 +1,14 @@
 //! The command line: argument definitions and dispatch.
 
 mod bench;
+mod bot;
 mod content;
 mod crisis;
 mod dbcmd;
 mod engine;
 mod events;
 mod experiment;
+mod guide;
 mod journey;
 mod live;
 mod org;
@@ -72,6 +74,8 @@ enum Command {
     Engine(engine::EngineArgs),
     /// Open the control room (the live terminal UI).
     Tui(ActorArg),
+    /// The Discord bot: interactions endpoint (--http) and/or gateway.
+    Bot(bot::BotArgs),
     /// Every workflow's open items, breaches and KPIs.
     Status(JsonFlag),
     /// The database: start, stop, status, url.
@@ -108,6 +112,8 @@ enum Command {
     Metrics(crisis::MetricsCommand),
     /// Show the effective configuration.
     Config,
+    /// The operator guide of a workflow (what it does, states, clocks, commands, KPIs).
+    Guide { workflow: Option<String> },
     /// Measure the engine (figures printed, nothing asserted).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -122,7 +128,9 @@ enum SeedCommand {
 pub async fn run(cli: Cli) -> Result<()> {
     let full_screen = matches!(cli.command, Command::Demo(_) | Command::Tui(_));
     let default_level = match cli.command {
-        Command::Engine(_) | Command::Demo(_) | Command::Tui(_) => "info,sqlx=warn",
+        Command::Engine(_) | Command::Demo(_) | Command::Tui(_) | Command::Bot(_) => {
+            "info,sqlx=warn"
+        }
         _ => "warn",
     };
     app::init_logging(full_screen, default_level);
@@ -137,6 +145,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             live::run(ctx, None).await
         }
         Command::Status(flag) => status::status(config, flag).await,
+        Command::Bot(args) => bot::run(config, args).await,
         Command::Db(cmd) => dbcmd::run(cmd).await,
         Command::Seed(SeedCommand::Demo(flag)) => engine::seed_demo(config, flag).await,
         Command::Simulate(args) => engine::simulate(config, args).await,
@@ -150,6 +159,7 @@ pub async fn run(cli: Cli) -> Result<()> {
 
         Command::Metrics(cmd) => crisis::metrics_cmd(config, cmd).await,
 
+        Command::Guide { workflow } => guide::run(workflow.as_deref()),
         Command::Config => {
             print!("{}", config.to_toml());
             Ok(())

@@ -1,9 +1,11 @@
 //! End-to-end tests of the `vivid` binary against real PostgreSQL.
 
+mod bot;
 mod cli;
 mod content;
 mod crisis;
 mod engine_kill;
 mod experiments;
 mod journey;
+mod tui;
 mod util;

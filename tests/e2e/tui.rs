@@ -144,13 +144,73 @@ async fn the_control_room_in_a_real_terminal() -> TestResult {
         req
     };
 
+    // A P1 opened by someone else before the control room starts.
+    let opened = json(
+        &db,
+        &[
+            "crisis",
+            "open",
+            "Checkout down in tmux",
+            "--severity",
+            "P1",
+            "--as",
+            "kai",
+            "--json",
+        ],
+    );
+    let p1 = opened["id"].as_i64().ok_or("no incident id")?;
+
     let tmux = Tmux::start(&db, 100, 30, "tui")?;
     let screen = tmux.wait_for("KPIs", START)?;
     assert!(screen.contains("1 Overview"), "{screen}");
     assert!(screen.contains("daily_revenue"), "{screen}");
+    assert!(screen.contains("Crisis"), "the crisis tile: {screen}");
+
+    // Crisis, the first tab after the overview: acknowledge the P1 with
+    // `a`, no confirmation, as the operator.
+    tmux.keys(&["2"])?;
+    tmux.wait_for("most urgent first", SOON)?;
+    tmux.keys(&["/", "checkout down in tmux", "Enter"])?;
+    let screen = tmux.wait_for("filter: checkout down in tmux", SOON)?;
+    assert!(screen.contains("Checkout down in tmux"), "{screen}");
+    assert!(screen.contains("P1"), "{screen}");
+    tmux.keys(&["a"])?;
+    tmux.wait_for(&format!("acknowledged #{p1}"), SOON)?;
+    let shown = json(&db, &["crisis", "show", &p1.to_string(), "--json"]);
+    assert_eq!(shown["incident"]["status"], "acknowledged", "{shown}");
+    assert_eq!(
+        shown["incident"]["acknowledged_by"], "olu",
+        "acknowledged by the operator: {shown}"
+    );
+    // A second acknowledgement changes nothing and says who was first.
+    tmux.keys(&["a"])?;
+    tmux.wait_for("already acknowledged by @olu", SOON)?;
+
+    // An incident opened from another process shows up live.
+    tmux.keys(&["Escape", "/", "scanner", "Enter"])?;
+    tmux.wait_for("filter: scanner", SOON)?;
+    let other = json(
+        &db,
+        &[
+            "crisis",
+            "open",
+            "Warehouse scanner offline",
+            "--severity",
+            "P2",
+            "--as",
+            "kai",
+            "--json",
+        ],
+    );
+    let screen = tmux.wait_for("Warehouse scanner offline", SOON)?;
+    assert!(
+        screen.contains(&format!("#{}", other["id"].as_i64().ok_or("no id")?)),
+        "{screen}"
+    );
+    tmux.keys(&["Escape"])?;
 
     // Approvals: approve as the operator, with a confirmation.
-    tmux.keys(&["2"])?;
+    tmux.keys(&["3"])?;
     tmux.wait_for("Spring sale e-mail", SOON)?;
     // The demo data has requests of its own: filter down to ours.
     tmux.keys(&["/", "spring sale", "Enter"])?;
@@ -167,7 +227,7 @@ async fn the_control_room_in_a_real_terminal() -> TestResult {
     tmux.wait_for("No pending approval matches", SOON)?;
 
     // Events: a change committed elsewhere shows up live.
-    tmux.keys(&["3"])?;
+    tmux.keys(&["6"])?;
     tmux.wait_for("Event log", SOON)?;
     {
         let mut tx = db.pool.begin().await?;

@@ -1,12 +1,13 @@
 //! Operator actions, performed through core services as the operator.
 
-use vivid_core::engine::approvals::{self, Outcome};
-use vivid_core::{Ctx, Error, content};
+use vivid_core::Ctx;
+use vivid_core::crisis::service as crisis;
+use vivid_core::decisions;
+use vivid_core::engine::approvals::Outcome;
 
-use crate::app::DecideCmd;
+use crate::app::{CrisisCmd, CrisisOp, DecideCmd, Fetched};
 
-/// Decide an approval; returns what happened, or core's sentence why not.
-pub async fn decide(ctx: &Ctx, operator: &str, cmd: &DecideCmd) -> Result<String, String> {
+fn require_operator(operator: &str) -> Result<(), String> {
     if operator.is_empty() {
         return Err(
             "no operator is configured: set `operator` in the configuration \
@@ -14,39 +15,25 @@ pub async fn decide(ctx: &Ctx, operator: &str, cmd: &DecideCmd) -> Result<String
                 .into(),
         );
     }
-    decide_in_core(ctx, operator, cmd)
-        .await
-        .map(|outcome| describe(cmd, outcome))
-        .map_err(|e| e.to_string())
+    Ok(())
 }
 
-/// Through the owning workflow's service when it has one, so the workflow
-/// moves with its approval (content goes to Approved); otherwise through
-/// the shared approvals engine in a transaction of its own.
-async fn decide_in_core(ctx: &Ctx, operator: &str, cmd: &DecideCmd) -> vivid_core::Result<Outcome> {
-    let version = Some(cmd.version);
-    if cmd.workflow == content::WORKFLOW {
-        let id: i64 = cmd.entity_id.parse().map_err(|_| {
-            Error::invalid(format!("content id {:?} is not a number", cmd.entity_id))
-        })?;
-        let decided =
-            content::service::decide(ctx, id, operator, cmd.decision, &cmd.comment, version)
-                .await?;
-        return Ok(decided.outcome);
-    }
-    let mut tx = ctx.pool.begin().await?;
-    let (_, outcome) = approvals::decide(
+/// Decide an approval; returns what happened, or core's sentence why not.
+/// Core routes the decision through the workflow that owns the request, so
+/// an approved content version moves to Approved with it.
+pub async fn decide(ctx: &Ctx, operator: &str, cmd: &DecideCmd) -> Result<String, String> {
+    require_operator(operator)?;
+    decisions::decide_request(
         ctx,
-        &mut tx,
         cmd.request_id,
         operator,
         cmd.decision,
         &cmd.comment,
-        version,
+        Some(cmd.version),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(outcome)
+    .await
+    .map(|(_, outcome)| describe(cmd, outcome))
+    .map_err(|e| e.to_string())
 }
 
 fn describe(cmd: &DecideCmd, outcome: Outcome) -> String {
@@ -62,5 +49,48 @@ fn describe(cmd: &DecideCmd, outcome: Outcome) -> String {
         }
         Outcome::Rejected => format!("#{id} “{}” is rejected", cmd.title),
         Outcome::ChangesRequested => format!("changes requested on #{id} “{}”", cmd.title),
+    }
+}
+
+/// An incident command; returns what happened (or, for a repeated
+/// acknowledgement, who was first), or core's sentence why not.
+pub async fn crisis(ctx: &Ctx, operator: &str, cmd: &CrisisCmd) -> Result<String, String> {
+    require_operator(operator)?;
+    let id = cmd.id;
+    let done = match &cmd.op {
+        CrisisOp::Acknowledge => crisis::acknowledge(ctx, id, operator).await,
+        CrisisOp::Resolve { note } => crisis::resolve(ctx, id, operator, note).await,
+        CrisisOp::Escalate => crisis::escalate(ctx, id, operator, None).await,
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(why) = done.unchanged {
+        return Ok(why);
+    }
+    let title = &cmd.title;
+    Ok(match &cmd.op {
+        CrisisOp::Acknowledge => format!("acknowledged #{id} “{title}”: you have it"),
+        CrisisOp::Resolve { .. } => format!("resolved #{id} “{title}”"),
+        CrisisOp::Escalate if done.notified.is_empty() => {
+            format!("escalated #{id}: nobody new to notify")
+        }
+        CrisisOp::Escalate => format!(
+            "escalated #{id}: notified {}",
+            done.notified
+                .iter()
+                .map(|h| format!("@{h}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// Read an incident's detail for its overlay.
+pub async fn load_incident(ctx: &Ctx, id: i64) -> Fetched<crisis::Detail> {
+    Fetched {
+        id,
+        result: crisis::detail(ctx, id)
+            .await
+            .map(Box::new)
+            .map_err(|e| e.to_string()),
     }
 }

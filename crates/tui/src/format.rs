@@ -21,6 +21,58 @@ pub fn countdown(left: TimeDelta) -> String {
     }
 }
 
+/// A countdown for a narrow column that ticks each second: "04:05",
+/// "1:04:05", "2d 04h"; negative once past ("-12:04").
+pub fn clock(left: TimeDelta) -> String {
+    let sign = if left < TimeDelta::zero() { "-" } else { "" };
+    let secs = left.num_seconds().unsigned_abs();
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{sign}{d}d {h:02}h")
+    } else if h > 0 {
+        format!("{sign}{h}:{m:02}:{s:02}")
+    } else {
+        format!("{sign}{m:02}:{s:02}")
+    }
+}
+
+/// How long ago, coarsely: "45s", "12m", "3h 05m", "2d 4h".
+pub fn age(elapsed: TimeDelta) -> String {
+    let secs = elapsed.num_seconds().max(0);
+    let (d, h, m) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// A count with thousands separated: "12,480".
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An effect: relative ones as percentages, absolute ones as numbers.
+pub fn effect(x: f64, relative: bool) -> String {
+    if relative {
+        format!("{:+.1}%", x * 100.0)
+    } else {
+        format!("{x:+.4}")
+    }
+}
+
 /// "06:12:35", with the date when it is not today.
 pub fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     if t.date_naive() == now.date_naive() {
@@ -83,6 +135,29 @@ mod tests {
         );
         assert_eq!(countdown(TimeDelta::seconds(-(26 * 3600))), "overdue 1d 2h");
         assert_eq!(countdown(TimeDelta::zero()), "in 0m 00s");
+    }
+
+    #[test]
+    fn clocks_tick_and_go_negative() {
+        assert_eq!(clock(TimeDelta::seconds(4 * 60 + 5)), "04:05");
+        assert_eq!(clock(TimeDelta::seconds(3600 + 4 * 60 + 5)), "1:04:05");
+        assert_eq!(clock(TimeDelta::seconds(-(12 * 60 + 4))), "-12:04");
+        assert_eq!(clock(TimeDelta::seconds(-(50 * 3600))), "-2d 02h");
+        assert_eq!(clock(TimeDelta::zero()), "00:00");
+    }
+
+    #[test]
+    fn ages_and_counts_read_naturally() {
+        assert_eq!(age(TimeDelta::seconds(45)), "45s");
+        assert_eq!(age(TimeDelta::seconds(12 * 60 + 3)), "12m");
+        assert_eq!(age(TimeDelta::seconds(3 * 3600 + 5 * 60)), "3h 05m");
+        assert_eq!(age(TimeDelta::seconds(-5)), "0s");
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(12_480), "12,480");
+        assert_eq!(count(1_000_000), "1,000,000");
+        assert_eq!(effect(0.0421, true), "+4.2%");
+        assert_eq!(effect(-0.01, false), "-0.0100");
     }
 
     #[test]

@@ -85,6 +85,20 @@ async fn event_loop(tui: &mut Tui, ctx: Ctx, opts: TuiOptions) -> Result<(), Tui
                             .ok();
                     });
                 }
+                Action::Crisis(cmd) => {
+                    let (ctx, operator, tx) = (ctx.clone(), opts.operator.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        tx.send(Msg::Done(actions::crisis(&ctx, &operator, &cmd).await))
+                            .ok();
+                    });
+                }
+                Action::LoadIncident(id) => {
+                    let (ctx, tx) = (ctx.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let fetched = actions::load_incident(&ctx, id).await;
+                        tx.send(Msg::IncidentLoaded(fetched)).ok();
+                    });
+                }
             }
         }
     }

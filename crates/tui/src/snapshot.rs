@@ -1,10 +1,15 @@
 //! What the control room shows, as plain data: produced by the loader from
 //! the database (through core), consumed by `view`. Tests build it by hand.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use vivid_core::content::model::State as ContentState;
+use vivid_core::content::store::Item;
+use vivid_core::crisis::store::Incident;
+use vivid_core::crisis::{Phase, Severity, Status as IncidentStatus};
 use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
 use vivid_core::engine::events::Event;
-use vivid_core::status::{Kpi, Status};
+use vivid_core::experiments::service::{Experiment, Report};
+use vivid_core::status::{Kpi, Status, WorkflowStatus};
 
 /// Everything on screen at one moment.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +25,14 @@ pub struct Snapshot {
     pub approvals: Vec<ApprovalRow>,
     /// The tail of the event log, oldest first.
     pub events: Vec<Event>,
+    /// Open and resolved incidents, most urgent first (as core lists them).
+    pub incidents: Vec<IncidentRow>,
+    /// Content items per state, in the seed's order.
+    pub pipeline: Vec<Stage>,
+    /// Content items in pipeline order, most recently changed first within a state.
+    pub content: Vec<ContentRow>,
+    /// Experiments, running ones first, each running one analysed.
+    pub experiments: Vec<ExperimentRow>,
 }
 
 /// How alarming a figure is; colours follow from it.
@@ -102,8 +115,141 @@ impl ApprovalRow {
     }
 }
 
-/// The tiles of the shared engine, from the status report.
+/// An incident on the board, with the clocks core computes for it.
+#[derive(Debug, Clone)]
+pub struct IncidentRow {
+    pub incident: Incident,
+    /// When the current phase's time box ends (core's `phase_deadline`).
+    pub phase_deadline: Option<DateTime<Utc>>,
+    /// How far its escalation ladder has gone, when it has one.
+    pub escalation: Option<EscalationLevel>,
+}
+
+impl IncidentRow {
+    pub fn severity(&self) -> Option<Severity> {
+        self.incident.severity().ok()
+    }
+
+    pub fn status(&self) -> Option<IncidentStatus> {
+        self.incident.status().ok()
+    }
+
+    pub fn phase(&self) -> Option<Phase> {
+        self.incident.phase().ok()
+    }
+
+    /// Time left to acknowledge; only a triggered incident has one.
+    pub fn ack_left(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
+        (self.status() == Some(IncidentStatus::Triggered)).then(|| self.incident.ack_deadline - now)
+    }
+
+    /// Time left in the current phase's time box (negative: over it).
+    pub fn phase_left(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
+        if self.status() == Some(IncidentStatus::Closed) {
+            return None;
+        }
+        self.phase_deadline.map(|d| d - now)
+    }
+
+    /// Still needs people: triggered or acknowledged.
+    pub fn is_open(&self) -> bool {
+        self.status().is_some_and(IncidentStatus::is_open)
+    }
+}
+
+/// An escalation ladder's progress ("L2/3").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationLevel {
+    /// The last level notified, counting from one; zero before the first.
+    pub reached: i32,
+    pub levels: usize,
+    /// Core's status: active, acknowledged, exhausted, cancelled.
+    pub status: String,
+}
+
+/// One state of the content pipeline and how many items are in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    pub state: ContentState,
+    pub count: usize,
+    /// Core lists a bounded number per state: there may be more.
+    pub capped: bool,
+}
+
+/// A content item, with its review when it is in one.
+#[derive(Debug, Clone)]
+pub struct ContentRow {
+    pub item: Item,
+    pub review: Option<Review>,
+    /// The item's approval waits on the operator (core's `queue`).
+    pub waits_on_operator: bool,
+}
+
+/// The approval a content item waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub request_id: i64,
+    /// pending, or escalated once its deadline passed.
+    pub status: String,
+    pub deadline: DateTime<Utc>,
+    pub approvals: usize,
+    pub required: i32,
+}
+
+/// An experiment and, when it runs, core's analysis of it.
+#[derive(Debug, Clone)]
+pub struct ExperimentRow {
+    pub experiment: Experiment,
+    pub analysis: Analysis,
+}
+
+/// The analysis the loader ran (never `view`).
+#[derive(Debug, Clone)]
+pub enum Analysis {
+    /// Not running: nothing to analyse.
+    None,
+    Ready(Box<Report>),
+    /// Core could not analyse it; its sentence.
+    Failed(String),
+}
+
+impl Analysis {
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            Analysis::Ready(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A workflow's tile, from its status (the report decides what it shows).
+pub fn workflow_tile(w: &WorkflowStatus) -> Tile {
+    let mut title = w.name.clone();
+    if let Some(first) = title.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    let mut stats = vec![
+        Stat::new("open", w.open),
+        Stat::count("breaches", w.breaches, Level::Alert),
+    ];
+    stats.extend(w.kpis.iter().map(|(label, value)| Stat::new(label, value)));
+    Tile {
+        title,
+        stats,
+        trend: (!w.trend.is_empty()).then(|| w.trend.clone()),
+    }
+}
+
+/// The overview's tiles: one per workflow the status report has, then the
+/// shared engine's.
 pub fn status_tiles(s: &Status) -> Vec<Tile> {
+    let mut tiles: Vec<Tile> = s.workflows.iter().map(workflow_tile).collect();
+    tiles.extend(engine_tiles(s));
+    tiles
+}
+
+/// The tiles of the shared engine, from the status report.
+fn engine_tiles(s: &Status) -> Vec<Tile> {
     let e = &s.engine;
     let workers = if e.workers.is_empty() {
         Stat::new("workers", "none").level(Level::Alert)
@@ -191,6 +337,13 @@ mod tests {
                 last_id: Some(10),
             },
             kpis: Vec::new(),
+            workflows: vec![WorkflowStatus {
+                name: "crisis".into(),
+                open: 2,
+                breaches: overdue,
+                kpis: vec![("open P1".into(), "1".into())],
+                trend: vec![0.0, 1.0, 2.0],
+            }],
         }
     }
 
@@ -201,7 +354,19 @@ mod tests {
         assert_eq!(level("Engine"), Some(Level::Alert));
         assert_eq!(level("Approvals"), Some(Level::Alert));
         assert_eq!(level("Events"), Some(Level::Normal));
+        assert_eq!(level("Crisis"), Some(Level::Alert), "breaches are alerts");
         let calm = status_tiles(&status(1, 0));
         assert!(calm.iter().all(|t| t.level() == Level::Normal));
+    }
+
+    #[test]
+    fn workflow_tiles_come_first_and_carry_their_kpis_and_trend() {
+        let tiles = status_tiles(&status(1, 0));
+        let crisis = &tiles[0];
+        assert_eq!(crisis.title, "Crisis");
+        let labels: Vec<&str> = crisis.stats.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["open", "breaches", "open P1"]);
+        assert_eq!(crisis.trend.as_deref(), Some(&[0.0, 1.0, 2.0][..]));
+        assert_eq!(tiles[1].title, "Engine");
     }
 }

@@ -3,14 +3,25 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Size;
+use vivid_core::content::model::State as ContentState;
+use vivid_core::content::store::Item;
+use vivid_core::crisis::service::Detail;
+use vivid_core::crisis::store::Incident;
 use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
+use vivid_core::engine::escalation::{Escalation, Level as EscalationStep, Policy};
 use vivid_core::engine::events::Event;
+use vivid_core::experiments::model::StopCheck;
+use vivid_core::experiments::service::{Experiment, MetricAnalysis, Report, Variation};
+use vivid_core::stats::{AnalysisOutput, VariationResult, VariationStatus};
 use vivid_core::status::{
-    ApprovalStatus, EngineStatus, EscalationStatus, EventStatus, Kpi, Status,
+    ApprovalStatus, EngineStatus, EscalationStatus, EventStatus, Kpi, Status, WorkflowStatus,
 };
 
-use crate::app::{AppState, Msg, update};
-use crate::snapshot::{ApprovalRow, Snapshot, status_tiles};
+use crate::app::{AppState, Fetched, Msg, update};
+use crate::snapshot::{
+    Analysis, ApprovalRow, ContentRow, EscalationLevel, ExperimentRow, IncidentRow, Review,
+    Snapshot, Stage, status_tiles,
+};
 
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 6, 12, 35)
@@ -54,7 +65,42 @@ fn status() -> Status {
             last_id: Some(1230),
         },
         kpis: kpis(),
+        workflows: workflows(),
     }
+}
+
+fn workflows() -> Vec<WorkflowStatus> {
+    let kpis = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(l, v)| (l.to_string(), v.to_string()))
+            .collect()
+    };
+    vec![
+        WorkflowStatus {
+            name: "crisis".into(),
+            open: 4,
+            breaches: 1,
+            kpis: kpis(&[("open P1", "1"), ("MTTA 30d", "7m 12s")]),
+            trend: vec![
+                0.0, 1.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0, 1.0, 3.0, 1.0, 0.0, 1.0, 2.0,
+            ],
+        },
+        WorkflowStatus {
+            name: "content".into(),
+            open: 3,
+            breaches: 1,
+            kpis: kpis(&[("live", "8"), ("optimising", "1")]),
+            trend: Vec::new(),
+        },
+        WorkflowStatus {
+            name: "experiments".into(),
+            open: 3,
+            breaches: 0,
+            kpis: kpis(&[("exposures 24h", "4,812"), ("learnings", "6")]),
+            trend: Vec::new(),
+        },
+    ]
 }
 
 fn kpis() -> Vec<Kpi> {
@@ -253,6 +299,583 @@ pub fn snapshot() -> Snapshot {
     snapshot_with_events(30)
 }
 
+/// The fields every incident shares; tests set the rest.
+pub fn incident(id: i64, severity: &str, status: &str, title: &str) -> Incident {
+    Incident {
+        id,
+        title: title.into(),
+        description: String::new(),
+        severity: severity.into(),
+        source: "manual".into(),
+        source_ref: None,
+        departments: vec!["operations".into()],
+        status: status.into(),
+        phase: "detection".into(),
+        phase_started_at: ago(60),
+        ack_deadline: now() + TimeDelta::minutes(10),
+        commander: None,
+        scribe: None,
+        liaison: None,
+        opened_by: "kai".into(),
+        opened_at: ago(60),
+        acknowledged_by: None,
+        acknowledged_at: None,
+        resolved_by: None,
+        resolved_at: None,
+        closed_by: None,
+        closed_at: None,
+        last_progress_at: ago(60),
+        trigger_key: None,
+        updated_at: ago(60),
+    }
+}
+
+fn escalated(reached: i32, levels: usize, status: &str) -> Option<EscalationLevel> {
+    Some(EscalationLevel {
+        reached,
+        levels,
+        status: status.into(),
+    })
+}
+
+/// The board as core lists it (triggered first, by severity, oldest first),
+/// with a P1 past its acknowledgement deadline and a P2 over its time box.
+pub fn incidents() -> Vec<IncidentRow> {
+    let phase_box = |phase: &str, started_secs_ago: i64, box_secs: i64| {
+        (
+            phase.to_string(),
+            ago(started_secs_ago),
+            Some(ago(started_secs_ago) + TimeDelta::seconds(box_secs)),
+        )
+    };
+    let mut rows = Vec::new();
+
+    let mut p1 = incident(12, "P1", "triggered", "Checkout is down");
+    p1.description = "Payments fail at the last step for every card.".into();
+    p1.departments = vec!["technology".into(), "operations".into()];
+    p1.opened_at = ago(19 * 60 + 12);
+    p1.ack_deadline = p1.opened_at + TimeDelta::minutes(15);
+    let (phase, started, deadline) = phase_box("detection", 19 * 60 + 12, 3600);
+    p1.phase = phase;
+    p1.phase_started_at = started;
+    rows.push(IncidentRow {
+        incident: p1,
+        phase_deadline: deadline,
+        escalation: escalated(2, 3, "active"),
+    });
+
+    let mut p4 = incident(13, "P4", "triggered", "Typo on the About page");
+    p4.opened_at = ago(3 * 60);
+    p4.ack_deadline = now() + TimeDelta::hours(10) + TimeDelta::minutes(47);
+    let (phase, started, deadline) = phase_box("detection", 3 * 60, 3600);
+    p4.phase = phase;
+    p4.phase_started_at = started;
+    rows.push(IncidentRow {
+        incident: p4,
+        phase_deadline: deadline,
+        escalation: escalated(1, 2, "active"),
+    });
+
+    let mut p2 = incident(11, "P2", "acknowledged", "Payment provider latency");
+    p2.opened_at = ago(2 * 3600 + 31 * 60);
+    p2.acknowledged_by = Some("kai".into());
+    p2.acknowledged_at = Some(ago(2 * 3600 + 20 * 60));
+    p2.commander = Some("kai".into());
+    let (phase, started, deadline) = phase_box("triage", 2 * 3600 + 12 * 60 + 4, 2 * 3600);
+    p2.phase = phase;
+    p2.phase_started_at = started;
+    rows.push(IncidentRow {
+        incident: p2,
+        phase_deadline: deadline,
+        escalation: escalated(1, 3, "acknowledged"),
+    });
+
+    let mut p3 = incident(9, "P3", "acknowledged", "Print queue backlog at the lab");
+    p3.opened_at = ago(5 * 3600);
+    p3.acknowledged_by = Some("olu".into());
+    p3.acknowledged_at = Some(ago(4 * 3600 + 50 * 60));
+    let (phase, started, deadline) = phase_box("implement_fix", 3600, 4 * 3600);
+    p3.phase = phase;
+    p3.phase_started_at = started;
+    rows.push(IncidentRow {
+        incident: p3,
+        phase_deadline: deadline,
+        escalation: escalated(1, 2, "acknowledged"),
+    });
+
+    let mut done = incident(7, "P2", "resolved", "Image CDN outage");
+    done.opened_at = ago(26 * 3600);
+    done.acknowledged_by = Some("tess".into());
+    done.acknowledged_at = Some(ago(25 * 3600 + 50 * 60));
+    done.resolved_by = Some("kai".into());
+    done.resolved_at = Some(ago(30 * 60));
+    let (phase, started, deadline) = phase_box("follow_up", 30 * 60, 2 * 3600);
+    done.phase = phase;
+    done.phase_started_at = started;
+    rows.push(IncidentRow {
+        incident: done,
+        phase_deadline: deadline,
+        escalation: None,
+    });
+    rows
+}
+
+/// What core's `detail` returns for the P1.
+pub fn incident_detail(id: i64) -> Fetched<Detail> {
+    let row = incidents()
+        .into_iter()
+        .find(|r| r.incident.id == id)
+        .unwrap_or_else(|| panic!("no incident #{id}"));
+    let inc = row.incident;
+    let event = |n: i64,
+                 action: &str,
+                 actor: &str,
+                 from: Option<&str>,
+                 to: Option<&str>,
+                 secs: i64,
+                 reason: Option<&str>| Event {
+        id: 2000 + n,
+        workflow: "crisis".into(),
+        entity_type: "incident".into(),
+        entity_id: id.to_string(),
+        action: action.into(),
+        from_state: from.map(String::from),
+        to_state: to.map(String::from),
+        actor: actor.into(),
+        reason: reason.map(String::from),
+        payload: serde_json::json!({}),
+        occurred_at: ago(secs),
+    };
+    let timeline = vec![
+        event(
+            1,
+            "opened",
+            "kai",
+            None,
+            Some("triggered"),
+            19 * 60 + 12,
+            Some("P1 Checkout is down"),
+        ),
+        event(
+            2,
+            "escalation_started",
+            "engine",
+            None,
+            None,
+            19 * 60 + 12,
+            None,
+        ),
+        event(
+            3,
+            "escalated",
+            "engine",
+            Some("1"),
+            Some("2"),
+            4 * 60 + 12,
+            Some("no acknowledgement"),
+        ),
+    ];
+    let escalation = Escalation {
+        id: 77,
+        workflow: "crisis".into(),
+        entity_id: id.to_string(),
+        subject: format!("[P1] #{id} {}", inc.title),
+        policy: Policy {
+            name: "crisis-p1".into(),
+            levels: (0..3)
+                .map(|i| EscalationStep {
+                    delay_secs: i * 300,
+                    targets: vec![format!("schedule:level-{i}")],
+                })
+                .collect(),
+            repeat: 0,
+            repeat_after_secs: 0,
+        },
+        departments: inc.departments.clone(),
+        level: 1,
+        round: 0,
+        status: "active".into(),
+        acknowledged_by: None,
+        started_at: inc.opened_at,
+        updated_at: ago(4 * 60 + 12),
+    };
+    Fetched {
+        id,
+        result: Ok(Box::new(Detail {
+            ack_seconds_left: Some((inc.ack_deadline - now()).num_seconds()),
+            phase_seconds_left: row.phase_deadline.map(|d| (d - now()).num_seconds()),
+            incident: inc,
+            escalation: Some(escalation),
+            timeline,
+            postmortem: None,
+            action_items: Vec::new(),
+        })),
+    }
+}
+
+fn item(id: i64, state: ContentState, title: &str, owner: &str, channel: &str) -> Item {
+    Item {
+        id,
+        kind: if channel == "email" {
+            "email"
+        } else {
+            "social_post"
+        }
+        .into(),
+        title: title.into(),
+        owner: owner.into(),
+        channel: channel.into(),
+        campaign: Some("coastal-2026".into()),
+        cost_cents: 0,
+        state: state.as_str().into(),
+        version: 1 + (id % 3) as i32,
+        approved_version: None,
+        approval_id: None,
+        revision_rounds: 0,
+        created_by: owner.into(),
+        created_at: ago(5 * 86_400),
+        updated_at: ago(id * 600),
+        last_edit_at: ago(id * 600),
+        published_at: None,
+        archived_at: None,
+    }
+}
+
+/// Items in the pipeline's order, with two reviews (one overdue).
+pub fn content() -> Vec<ContentRow> {
+    use ContentState::{
+        Approved, Archival, Creation, Maintenance, Optimization, Performance, Planning, Published,
+    };
+    let plain = |id, state, title: &str, owner: &str, channel: &str| ContentRow {
+        item: item(id, state, title, owner, channel),
+        review: None,
+        waits_on_operator: false,
+    };
+    let mut hero = item(
+        20,
+        ContentState::Review,
+        "Homepage hero refresh",
+        "remy",
+        "web",
+    );
+    hero.approval_id = Some(44);
+    let mut coastal = item(
+        17,
+        ContentState::Review,
+        "Coastal Collection launch e-mail",
+        "lena",
+        "email",
+    );
+    coastal.approval_id = Some(41);
+    let mut banner = item(
+        15,
+        ContentState::Review,
+        "Black Friday banner",
+        "lena",
+        "instagram",
+    );
+    banner.approval_id = Some(39);
+    banner.cost_cents = 250_000;
+    vec![
+        plain(
+            31,
+            Planning,
+            "Winter gallery walkthrough",
+            "lena",
+            "youtube",
+        ),
+        plain(30, Planning, "Artist spotlight: Mara Quist", "remy", "blog"),
+        plain(28, Creation, "Gift guide 2026", "lena", "blog"),
+        ContentRow {
+            item: banner,
+            review: Some(Review {
+                request_id: 39,
+                status: "escalated".into(),
+                deadline: ago(40 * 60),
+                approvals: 0,
+                required: 2,
+            }),
+            waits_on_operator: false,
+        },
+        ContentRow {
+            item: coastal,
+            review: Some(Review {
+                request_id: 41,
+                status: "pending".into(),
+                deadline: now() + TimeDelta::seconds(2 * 3600 + 13 * 60 + 20),
+                approvals: 1,
+                required: 2,
+            }),
+            waits_on_operator: false,
+        },
+        ContentRow {
+            item: hero,
+            review: Some(Review {
+                request_id: 44,
+                status: "pending".into(),
+                deadline: now() + TimeDelta::seconds(3 * 3600 + 5),
+                approvals: 0,
+                required: 1,
+            }),
+            waits_on_operator: true,
+        },
+        plain(12, Approved, "Framing guide e-mail", "lena", "email"),
+        plain(
+            10,
+            Published,
+            "Coastal prints on Pinterest",
+            "remy",
+            "pinterest",
+        ),
+        plain(8, Performance, "Summer sale recap", "lena", "blog"),
+        plain(6, Performance, "Studio tour reel", "remy", "instagram"),
+        plain(5, Optimization, "Abandoned-cart e-mail", "lena", "email"),
+        plain(4, Maintenance, "How to hang a gallery wall", "remy", "blog"),
+        plain(2, Archival, "Spring 2025 lookbook", "lena", "blog"),
+    ]
+}
+
+/// The pipeline of `content()`, the archive capped as core would.
+pub fn pipeline(rows: &[ContentRow]) -> Vec<Stage> {
+    ContentState::ALL
+        .iter()
+        .map(|&state| Stage {
+            state,
+            count: rows
+                .iter()
+                .filter(|r| r.item.state == state.as_str())
+                .count(),
+            capped: false,
+        })
+        .collect()
+}
+
+fn experiment(id: i64, key: &str, name: &str, state: &str, metric: &str) -> Experiment {
+    Experiment {
+        id,
+        key: key.into(),
+        name: name.into(),
+        hypothesis: format!("Changing {name} lifts {metric}."),
+        owner: "maya".into(),
+        state: state.into(),
+        metric: metric.into(),
+        metric_kind: "binomial".into(),
+        guardrails: Vec::new(),
+        engine: "frequentist".into(),
+        difference: "relative".into(),
+        sequential: false,
+        sequential_tuning: 5000.0,
+        alpha: 0.05,
+        power: 0.8,
+        mde: 0.1,
+        baseline: 0.03,
+        baseline_variance: None,
+        daily_traffic: 4000,
+        planned_per_variation: 20_000,
+        planned_days: 14,
+        content_id: None,
+        follows: None,
+        started_at: (state != "draft").then(|| ago(5 * 86_400 + 4 * 3600)),
+        decided_at: None,
+        decided_by: None,
+        winner: None,
+        decision_reason: None,
+        learnings: None,
+        documented_at: None,
+        created_at: ago(9 * 86_400),
+        updated_at: ago(3600),
+    }
+}
+
+fn arm(
+    name: &str,
+    n: u64,
+    mean: f64,
+    lift: Option<(f64, f64, f64)>,
+    p: Option<f64>,
+    chance: Option<f64>,
+) -> VariationResult {
+    VariationResult {
+        name: name.into(),
+        n,
+        mean,
+        lift: lift.map(|l| l.1),
+        ci: lift.map(|l| [l.0, l.2]),
+        p_value: p.map(Some),
+        chance_to_win: chance.map(Some),
+        risk: None,
+        status: if lift.is_some() {
+            VariationStatus::Ok
+        } else {
+            VariationStatus::Control
+        },
+        message: None,
+    }
+}
+
+fn report(
+    exp: &Experiment,
+    srm: Option<f64>,
+    arms: Vec<VariationResult>,
+    stop: StopCheck,
+    summary: Vec<String>,
+) -> Analysis {
+    Analysis::Ready(Box::new(Report {
+        experiment: exp.clone(),
+        variations: arms
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Variation {
+                key: a.name.clone(),
+                weight: 1.0 / arms.len() as f64,
+                position: i32::try_from(i).unwrap_or(0),
+            })
+            .collect(),
+        primary: MetricAnalysis {
+            metric: exp.metric.clone(),
+            kind: exp.metric_kind.clone(),
+            result: AnalysisOutput {
+                srm_p_value: srm.unwrap_or(0.41),
+                srm_flag: srm.is_some(),
+                variations: arms,
+            },
+        },
+        guardrails: Vec::new(),
+        adjusted_p_values: Vec::new(),
+        stop,
+        suggested_winner: None,
+        summary,
+    }))
+}
+
+/// Running experiments first: one with a sample ratio mismatch, one whose
+/// intervals cross zero and fall below it, one Bayesian; then the rest.
+pub fn experiments() -> Vec<ExperimentRow> {
+    let keep = |reason: &str| StopCheck::KeepRunning {
+        reason: reason.into(),
+    };
+    let hero = experiment(
+        3,
+        "hero-cta",
+        "Hero call to action",
+        "running",
+        "add_to_cart",
+    );
+    let hero_analysis = report(
+        &hero,
+        Some(0.000_12),
+        vec![
+            arm("a", 10_412, 0.0321, None, None, None),
+            arm("b", 9_588, 0.0341, Some((0.012, 0.061, 0.110)), Some(0.014), None),
+        ],
+        keep("9588 of 20000 units per variation and 5.2 of 14 days; a fixed-horizon test does not stop early"),
+        vec![
+            "WARNING: sample ratio mismatch (p = 0.000120). The traffic split does not match the weights, so these results cannot be trusted until the assignment is fixed.".into(),
+            "b looks better, but with a broken split no winner can be called.".into(),
+        ],
+    );
+    let copy = experiment(
+        4,
+        "checkout-copy",
+        "Checkout reassurance copy",
+        "running",
+        "purchase",
+    );
+    let copy_analysis = report(
+        &copy,
+        None,
+        vec![
+            arm("a", 6_020, 0.0180, None, None, None),
+            arm(
+                "b",
+                5_977,
+                0.0184,
+                Some((-0.018, 0.021, 0.060)),
+                Some(0.29),
+                None,
+            ),
+            arm(
+                "c",
+                6_003,
+                0.0171,
+                Some((-0.090, -0.052, -0.014)),
+                Some(0.008),
+                None,
+            ),
+        ],
+        keep(
+            "5977 of 20000 units per variation and 5.2 of 14 days; a fixed-horizon test does not stop early",
+        ),
+        vec!["No winner yet on purchase.".into()],
+    );
+    let mut banner = experiment(
+        5,
+        "free-shipping-banner",
+        "Free shipping banner",
+        "running",
+        "purchase",
+    );
+    banner.engine = "bayesian".into();
+    let banner_analysis = report(
+        &banner,
+        None,
+        vec![
+            arm("a", 21_000, 0.0200, None, None, None),
+            arm(
+                "b",
+                21_100,
+                0.0208,
+                Some((0.005, 0.040, 0.075)),
+                None,
+                Some(0.987),
+            ),
+        ],
+        StopCheck::MayStop {
+            reason: "the planned horizon is reached (20000 units per variation, 14 days)".into(),
+        },
+        vec!["Winner: b beats a on purchase.".into()],
+    );
+    let draft = experiment(
+        6,
+        "gallery-layout",
+        "Gallery grid layout",
+        "draft",
+        "add_to_cart",
+    );
+    let mut decided = experiment(
+        2,
+        "newsletter-subject",
+        "Newsletter subject line",
+        "decided",
+        "open_rate",
+    );
+    decided.winner = Some("b".into());
+    decided.decided_by = Some("maya".into());
+    decided.decision_reason = Some("b lifted open rate by 8.3% (p = 0.002)".into());
+    vec![
+        ExperimentRow {
+            experiment: hero,
+            analysis: hero_analysis,
+        },
+        ExperimentRow {
+            experiment: copy,
+            analysis: copy_analysis,
+        },
+        ExperimentRow {
+            experiment: banner,
+            analysis: banner_analysis,
+        },
+        ExperimentRow {
+            experiment: draft,
+            analysis: Analysis::None,
+        },
+        ExperimentRow {
+            experiment: decided,
+            analysis: Analysis::None,
+        },
+    ]
+}
+
 pub fn snapshot_with_events(n: usize) -> Snapshot {
     let status = status();
     Snapshot {
@@ -262,6 +885,10 @@ pub fn snapshot_with_events(n: usize) -> Snapshot {
         kpis: status.kpis,
         approvals: approvals(),
         events: events(n),
+        incidents: incidents(),
+        pipeline: pipeline(&content()),
+        content: content(),
+        experiments: experiments(),
     }
 }
 

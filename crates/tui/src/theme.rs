@@ -15,6 +15,22 @@ pub fn level(level: Level) -> Style {
     }
 }
 
+/// An incident's severity: P1 red, P2 yellow, P3 plain, P4 dim.
+pub fn severity(severity: Option<vivid_core::crisis::Severity>) -> Style {
+    use vivid_core::crisis::Severity;
+    match severity {
+        Some(Severity::P1) => level(Level::Alert),
+        Some(Severity::P2) => level(Level::Warn),
+        Some(Severity::P3) | None => Style::default(),
+        Some(Severity::P4) => muted(),
+    }
+}
+
+/// What shows no conclusion (an interval that crosses zero).
+pub fn inconclusive() -> Style {
+    Style::default().fg(Color::DarkGray)
+}
+
 /// The border of a box whose worst figure is `level`.
 pub fn border_for(level: Level) -> Style {
     match level {

@@ -6,6 +6,7 @@ mod update;
 use chrono::{DateTime, TimeDelta, Utc};
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Size;
+use vivid_core::crisis::service::Detail as IncidentDetail;
 use vivid_core::engine::approvals::Decision;
 
 use crate::screens::{self, Screen};
@@ -38,6 +39,16 @@ pub struct AppState {
     pub busy: Option<String>,
     /// Deadlines closer than this show as warnings.
     pub warn_within: TimeDelta,
+    /// The incident whose detail is open, read through core when it opened.
+    pub incident: Option<Fetched<IncidentDetail>>,
+}
+
+/// Something read on demand for a detail overlay.
+#[derive(Debug, Clone)]
+pub struct Fetched<T> {
+    pub id: i64,
+    /// The data, or core's sentence why it could not be read.
+    pub result: Result<Box<T>, String>,
 }
 
 /// Whether the database answers.
@@ -83,12 +94,10 @@ pub struct Flash {
 /// A box drawn over the screen; it takes the keys while open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
-    Help,
+    /// Every key; scrolled when the terminal is too short for all of them.
+    Help { scroll: u16 },
     /// The detail of one row, by its id (rows move when data reloads).
-    Detail {
-        screen: usize,
-        id: i64,
-    },
+    Detail { screen: usize, id: i64 },
     /// A line of text the operator types (e.g. why changes are needed),
     /// then `then` is confirmed with the text as its comment.
     Prompt {
@@ -105,10 +114,7 @@ pub enum Overlay {
         action: Action,
     },
     /// An error from core, shown until dismissed.
-    Error {
-        title: String,
-        message: String,
-    },
+    Error { title: String, message: String },
 }
 
 /// Side effects the runtime performs for `update`.
@@ -118,18 +124,37 @@ pub enum Action {
     /// Re-read everything now.
     Reload,
     Decide(DecideCmd),
+    Crisis(CrisisCmd),
+    /// Read an incident's detail (timeline, escalation) for its overlay.
+    LoadIncident(i64),
 }
 
 impl Action {
     /// The same action carrying the comment typed in a prompt.
     pub fn with_comment(self, comment: &str) -> Self {
+        let comment = comment.trim().to_string();
         match self {
             Action::Decide(mut d) => {
-                d.comment = comment.trim().to_string();
+                d.comment = comment;
                 Action::Decide(d)
             }
+            Action::Crisis(CrisisCmd {
+                id,
+                title,
+                op: CrisisOp::Resolve { .. },
+            }) => Action::Crisis(CrisisCmd {
+                id,
+                title,
+                op: CrisisOp::Resolve { note: comment },
+            }),
             other => other,
         }
+    }
+
+    /// Whether the operator waits for it (the status line says so and a
+    /// second action is refused until it is done).
+    pub fn is_command(&self) -> bool {
+        matches!(self, Action::Decide(_) | Action::Crisis(_))
     }
 
     /// A sentence for the status line while it runs.
@@ -147,22 +172,50 @@ impl Action {
                 d.request_id,
                 d.title
             ),
+            Action::Crisis(c) => format!(
+                "{} #{} {}…",
+                match c.op {
+                    CrisisOp::Acknowledge => "acknowledging",
+                    CrisisOp::Resolve { .. } => "resolving",
+                    CrisisOp::Escalate => "escalating",
+                },
+                c.id,
+                c.title
+            ),
+            Action::LoadIncident(id) => format!("reading incident #{id}"),
         }
     }
 }
 
-/// Decide an approval request as the operator.
+/// Decide an approval request as the operator; core routes it through the
+/// workflow that owns the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecideCmd {
     pub request_id: i64,
-    /// The owning workflow and its entity (the service that decides).
-    pub workflow: String,
-    pub entity_id: String,
     /// The version the operator saw; a newer one makes core refuse.
     pub version: i32,
     pub title: String,
     pub decision: Decision,
     pub comment: String,
+}
+
+/// An incident command as the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrisisCmd {
+    pub id: i64,
+    pub title: String,
+    pub op: CrisisOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrisisOp {
+    Acknowledge,
+    /// Core requires a note saying how it was resolved.
+    Resolve {
+        note: String,
+    },
+    /// Notify the next escalation level now.
+    Escalate,
 }
 
 /// What changes the state.
@@ -182,6 +235,8 @@ pub enum Msg {
     },
     /// An action finished: what happened, or core's sentence why not.
     Done(Result<String, String>),
+    /// An incident's detail was read (or could not be).
+    IncidentLoaded(Fetched<IncidentDetail>),
     /// The keyboard cannot be read any more (the terminal went away).
     InputLost(String),
 }
@@ -209,6 +264,7 @@ impl AppState {
             flash: None,
             busy: None,
             warn_within: TimeDelta::hours(4),
+            incident: None,
         }
     }
 

@@ -6,8 +6,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Size;
 use vivid_core::engine::approvals::Decision;
 
-use super::{Action, AppState, DbHealth, Flash, Msg, Overlay};
-use crate::screens::{self, visible_window};
+use super::{Action, AppState, CrisisOp, DbHealth, Flash, Msg, Overlay};
+use crate::screens::{self, Reaction, visible_window};
 use crate::snapshot::Snapshot;
 
 /// How long a status-line message stays.
@@ -39,6 +39,20 @@ pub fn update(state: &mut AppState, msg: Msg) -> Option<Action> {
             apply_snapshot(state, *snapshot);
             state.db = DbHealth::Up;
             state.loaded = true;
+            // Data changed: re-read what the open detail shows (a timeline grows).
+            match state.overlay {
+                Some(Overlay::Detail { screen, id }) => {
+                    let row = row_of(state, screen, id)?;
+                    screens::get(screen).load_detail(&state.snapshot, row)
+                }
+                _ => None,
+            }
+        }
+        Msg::IncidentLoaded(fetched) => {
+            // Keep it only if its detail is still the one open.
+            if matches!(state.overlay, Some(Overlay::Detail { id, .. }) if id == fetched.id) {
+                state.incident = Some(fetched);
+            }
             None
         }
         Msg::DbDown {
@@ -110,7 +124,7 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Option<Action> {
     let count = screens::all().len();
     match key.code {
         KeyCode::Char('q') => return Some(Action::Quit),
-        KeyCode::Char('?') => state.overlay = Some(Overlay::Help),
+        KeyCode::Char('?') => state.overlay = Some(Overlay::Help { scroll: 0 }),
         KeyCode::Tab => switch(state, (state.tab + 1) % count),
         KeyCode::BackTab => switch(state, (state.tab + count - 1) % count),
         KeyCode::Char(c @ '1'..='9') => {
@@ -127,7 +141,7 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Option<Action> {
         KeyCode::PageUp => move_by(state, -(page as isize)),
         KeyCode::Home | KeyCode::Char('g') => move_to(state, 0),
         KeyCode::End | KeyCode::Char('G') => move_to(state, usize::MAX),
-        KeyCode::Enter => open_detail(state),
+        KeyCode::Enter => return open_detail(state),
         KeyCode::Esc => {
             if !state.list().filter.is_empty() {
                 set_filter(state, String::new());
@@ -159,24 +173,59 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Option<Action> {
         }
         _ => {
             let row = state.list().current();
-            if let Some(overlay) = state.screen().on_key(state, row, &key) {
-                state.overlay = Some(overlay);
+            if let Some(reaction) = state.screen().on_key(state, row, &key) {
+                return react(state, reaction);
             }
         }
     }
     None
 }
 
+/// Carry out what a screen's key asked for.
+fn react(state: &mut AppState, reaction: Reaction) -> Option<Action> {
+    match reaction {
+        Reaction::Open(overlay) => {
+            state.overlay = Some(overlay);
+            None
+        }
+        Reaction::Act(action) => start(state, action),
+    }
+}
+
+/// Hand a command to the runtime, one at a time.
+fn start(state: &mut AppState, action: Action) -> Option<Action> {
+    if action.is_command() {
+        if let Some(busy) = &state.busy {
+            let text = format!("wait: still {busy}");
+            flash(state, text, true);
+            return None;
+        }
+        state.busy = Some(action.describe());
+    }
+    Some(action)
+}
+
+/// How far the help can scroll at the current size.
+fn help_overflow(state: &AppState) -> u16 {
+    let area = ratatui::layout::Rect::from((ratatui::layout::Position::ORIGIN, state.size));
+    crate::view::help_overflow(area)
+}
+
 fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Option<Action> {
     let code = key.code;
     match overlay {
-        Overlay::Help => {
-            if !matches!(
-                code,
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('?') | KeyCode::Char('q')
-            ) {
-                state.overlay = Some(Overlay::Help);
-            }
+        Overlay::Help { scroll } => {
+            let scroll = match code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('?') | KeyCode::Char('q') => {
+                    return None;
+                }
+                KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown => {
+                    scroll.saturating_add(1).min(help_overflow(state))
+                }
+                KeyCode::Up | KeyCode::Char('k') | KeyCode::PageUp => scroll.saturating_sub(1),
+                _ => scroll,
+            };
+            state.overlay = Some(Overlay::Help { scroll });
             None
         }
         Overlay::Detail { screen, id } => {
@@ -190,19 +239,22 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Opti
                         -1
                     };
                     move_by(state, delta);
-                    let id = state
-                        .list()
-                        .current()
-                        .and_then(|r| screens::get(screen).row_id(&state.snapshot, r))
+                    let target = screens::get(screen);
+                    let row = state.list().current();
+                    let next = row
+                        .and_then(|r| target.row_id(&state.snapshot, r))
                         .unwrap_or(id);
-                    state.overlay = Some(Overlay::Detail { screen, id });
+                    state.overlay = Some(Overlay::Detail { screen, id: next });
+                    if next != id {
+                        return row.and_then(|r| target.load_detail(&state.snapshot, r));
+                    }
                 }
                 _ => {
                     state.overlay = Some(Overlay::Detail { screen, id });
                     let target = screens::get(screen);
                     let row = row_of(state, screen, id);
-                    if let Some(next) = target.on_key(state, row, &key) {
-                        state.overlay = Some(next);
+                    if let Some(reaction) = target.on_key(state, row, &key) {
+                        return react(state, reaction);
                     }
                 }
             }
@@ -221,7 +273,7 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Opti
                     return None;
                 }
                 KeyCode::Enter if input.trim().is_empty() => {
-                    hint = Some("type a comment first (Esc cancels)".into());
+                    hint = Some("nothing typed yet: type it, or Esc cancels".into());
                 }
                 KeyCode::Enter => {
                     let action = then.with_comment(&input);
@@ -249,15 +301,7 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Opti
             lines,
             action,
         } => match code {
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
-                if let Some(busy) = &state.busy {
-                    let text = format!("wait: still {busy}");
-                    flash(state, text, true);
-                    return None;
-                }
-                state.busy = Some(action.describe());
-                Some(action)
-            }
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => start(state, action),
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
                 flash(state, "cancelled", false);
                 None
@@ -285,6 +329,7 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Opti
 
 /// The confirmation for an action that cannot be undone.
 pub fn confirm(state: &AppState, action: Action) -> Overlay {
+    let mut footer = "This cannot be undone.";
     let (title, mut lines) = match &action {
         Action::Decide(d) => {
             let verb = match d.decision {
@@ -300,15 +345,39 @@ pub fn confirm(state: &AppState, action: Action) -> Overlay {
                 ],
             )
         }
+        Action::Crisis(c) => {
+            let (verb, then) = match &c.op {
+                CrisisOp::Acknowledge => ("Acknowledge", "Escalation stops: you have it."),
+                CrisisOp::Resolve { .. } => (
+                    "Resolve",
+                    "Escalation stops; reopen it if the problem comes back.",
+                ),
+                CrisisOp::Escalate => ("Escalate", "The next level is paged now."),
+            };
+            footer = then;
+            (
+                format!("{verb} incident #{}?", c.id),
+                vec![
+                    format!("{verb} “{}”", c.title),
+                    format!("as @{}.", state.operator),
+                ],
+            )
+        }
         other => (other.describe(), Vec::new()),
     };
-    if let Action::Decide(d) = &action
-        && !d.comment.is_empty()
-    {
-        lines.push(format!("Comment: {}", d.comment));
+    match &action {
+        Action::Decide(d) if !d.comment.is_empty() => {
+            lines.push(format!("Comment: {}", d.comment));
+        }
+        Action::Crisis(c) => {
+            if let CrisisOp::Resolve { note } = &c.op {
+                lines.push(format!("Note: {note}"));
+            }
+        }
+        _ => {}
     }
     lines.push(String::new());
-    lines.push("This cannot be undone.".into());
+    lines.push(footer.into());
     Overlay::Confirm {
         title,
         lines,
@@ -374,20 +443,16 @@ fn move_to(state: &mut AppState, index: usize) {
     rescroll(state, tab);
 }
 
-fn open_detail(state: &mut AppState) {
+fn open_detail(state: &mut AppState) -> Option<Action> {
     let screen = state.screen();
-    let Some(row) = state.list().current() else {
-        return;
-    };
-    if screen.detail(state, row).is_none() {
-        return;
-    }
-    if let Some(id) = screen.row_id(&state.snapshot, row) {
-        state.overlay = Some(Overlay::Detail {
-            screen: state.tab,
-            id,
-        });
-    }
+    let row = state.list().current()?;
+    screen.detail(state, row)?;
+    let id = screen.row_id(&state.snapshot, row)?;
+    state.overlay = Some(Overlay::Detail {
+        screen: state.tab,
+        id,
+    });
+    screen.load_detail(&state.snapshot, row)
 }
 
 fn current_id(state: &AppState, tab: usize) -> Option<i64> {
@@ -451,7 +516,7 @@ fn rescroll(state: &mut AppState, tab: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::DecideCmd;
+    use crate::app::{CrisisCmd, DecideCmd};
     use crate::test_data::{self, key, now};
 
     fn press(state: &mut AppState, keys: &str) -> Vec<Action> {
@@ -471,12 +536,26 @@ mod tests {
     #[test]
     fn tabs_switch_by_number_and_tab_key() {
         let mut s = test_data::state(100, 30);
+        let ids: Vec<&str> = screens::all().iter().map(|x| x.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "overview",
+                "crisis",
+                "approvals",
+                "content",
+                "experiments",
+                "events"
+            ],
+            "Crisis is the first tab after the overview"
+        );
         press(&mut s, "2");
-        assert_eq!(s.screen().id(), "approvals");
+        assert_eq!(s.screen().id(), "crisis");
         press(&mut s, "9");
-        assert_eq!(s.screen().id(), "approvals", "no ninth tab: stay");
+        assert_eq!(s.screen().id(), "crisis", "no ninth tab: stay");
         code(&mut s, KeyCode::Tab);
-        assert_eq!(s.screen().id(), "events");
+        assert_eq!(s.screen().id(), "approvals");
+        press(&mut s, "6");
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.tab, 0, "Tab wraps around");
         code(&mut s, KeyCode::BackTab);
@@ -559,7 +638,7 @@ mod tests {
         assert!(events_rows > 0 && events_rows < s.snapshot.events.len());
         press(&mut s, "2");
         assert_eq!(s.list().filter, "");
-        press(&mut s, "3");
+        press(&mut s, &(tab_of("events") + 1).to_string());
         assert_eq!(s.list().rows.len(), events_rows);
     }
 
@@ -567,9 +646,13 @@ mod tests {
     fn help_opens_and_closes() {
         let mut s = test_data::state(100, 30);
         press(&mut s, "?");
-        assert_eq!(s.overlay, Some(Overlay::Help));
-        assert!(press(&mut s, "j").is_empty());
-        assert_eq!(s.overlay, Some(Overlay::Help), "other keys keep it open");
+        assert_eq!(s.overlay, Some(Overlay::Help { scroll: 0 }));
+        assert!(press(&mut s, "x").is_empty());
+        assert_eq!(
+            s.overlay,
+            Some(Overlay::Help { scroll: 0 }),
+            "other keys keep it open"
+        );
         code(&mut s, KeyCode::Esc);
         assert_eq!(s.overlay, None);
         assert_eq!(press(&mut s, "q"), vec![Action::Quit]);
@@ -600,8 +683,6 @@ mod tests {
             acted,
             vec![Action::Decide(DecideCmd {
                 request_id: req.id,
-                workflow: req.workflow.clone(),
-                entity_id: req.entity_id.clone(),
                 version: req.subject_version,
                 title: req.title.clone(),
                 decision: Decision::Approve,
@@ -750,7 +831,194 @@ mod tests {
         let alt_g = KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT);
         update(&mut s, Msg::Key(alt_g));
         assert_eq!(s.overlay, None, "Esc closed the help");
-        assert_eq!(s.screen().id(), "approvals", "and 2 switched screens");
+        assert_eq!(s.screen().id(), "crisis", "and 2 switched screens");
+    }
+
+    fn incident_on_cursor(s: &AppState) -> (i64, String) {
+        let row = s.list().current().unwrap_or_else(|| panic!("a row"));
+        let inc = &s.snapshot.incidents[row].incident;
+        (inc.id, inc.title.clone())
+    }
+
+    #[test]
+    fn acknowledge_acts_at_once_without_confirmation() {
+        let mut s = test_data::state(100, 30);
+        s.tab = tab_of("crisis");
+        let (id, title) = incident_on_cursor(&s);
+        let acted = press(&mut s, "a");
+        assert_eq!(
+            acted,
+            vec![Action::Crisis(CrisisCmd {
+                id,
+                title,
+                op: CrisisOp::Acknowledge
+            })]
+        );
+        assert_eq!(
+            s.overlay, None,
+            "no confirmation for a safe, idempotent act"
+        );
+        assert!(
+            s.busy
+                .as_deref()
+                .is_some_and(|b| b.contains("acknowledging #12"))
+        );
+        // One command at a time.
+        assert!(press(&mut s, "a").is_empty());
+        assert!(
+            s.flash
+                .as_ref()
+                .is_some_and(|f| f.error && f.text.contains("wait"))
+        );
+        update(
+            &mut s,
+            Msg::Done(Ok(
+                "incident #12 was already acknowledged by @kai at 2026-11-26 06:00:00 UTC".into(),
+            )),
+        );
+        assert!(s.busy.is_none());
+        assert!(
+            s.flash
+                .as_ref()
+                .is_some_and(|f| !f.error && f.text.contains("already acknowledged by @kai")),
+            "who was first is shown"
+        );
+    }
+
+    #[test]
+    fn resolve_needs_a_note_and_a_confirmation() {
+        let mut s = test_data::state(100, 30);
+        s.tab = tab_of("crisis");
+        press(&mut s, "jj");
+        let (id, _) = incident_on_cursor(&s);
+        press(&mut s, "R");
+        assert!(
+            matches!(&s.overlay, Some(Overlay::Prompt { title, .. }) if title.contains(&id.to_string()))
+        );
+        code(&mut s, KeyCode::Enter);
+        assert!(
+            matches!(&s.overlay, Some(Overlay::Prompt { hint: Some(_), .. })),
+            "core requires a note: an empty one is not sent"
+        );
+        press(&mut s, "rolled back");
+        code(&mut s, KeyCode::Enter);
+        let Some(Overlay::Confirm { lines, .. }) = &s.overlay else {
+            panic!("expected a confirmation, got {:?}", s.overlay);
+        };
+        assert!(lines.iter().any(|l| l.contains("Note: rolled back")));
+        assert!(lines.iter().any(|l| l.contains("@olu")));
+        let acted = press(&mut s, "y");
+        assert!(matches!(
+            acted.as_slice(),
+            [Action::Crisis(CrisisCmd { id: got, op: CrisisOp::Resolve { note }, .. })]
+                if *got == id && note == "rolled back"
+        ));
+    }
+
+    #[test]
+    fn escalate_asks_first_and_can_be_declined() {
+        let mut s = test_data::state(100, 30);
+        s.tab = tab_of("crisis");
+        let (id, _) = incident_on_cursor(&s);
+        press(&mut s, "e");
+        assert!(
+            matches!(&s.overlay, Some(Overlay::Confirm { title, .. }) if title.contains("Escalate"))
+        );
+        assert!(press(&mut s, "n").is_empty());
+        assert_eq!(s.overlay, None);
+        press(&mut s, "e");
+        let acted = press(&mut s, "y");
+        assert!(matches!(
+            acted.as_slice(),
+            [Action::Crisis(CrisisCmd { id: got, op: CrisisOp::Escalate, .. })] if *got == id
+        ));
+    }
+
+    #[test]
+    fn crisis_keys_do_nothing_elsewhere() {
+        let mut s = test_data::state(100, 30);
+        for id in ["content", "experiments", "events", "overview"] {
+            s.tab = tab_of(id);
+            assert!(press(&mut s, "aRe").is_empty(), "{id}");
+            assert_eq!(s.overlay, None, "{id}");
+        }
+    }
+
+    #[test]
+    fn an_incident_detail_is_read_through_core_and_kept_fresh() {
+        let mut s = test_data::state(100, 30);
+        s.tab = tab_of("crisis");
+        let (first, _) = incident_on_cursor(&s);
+        assert_eq!(
+            code(&mut s, KeyCode::Enter),
+            Some(Action::LoadIncident(first))
+        );
+        assert!(s.busy.is_none(), "reading is not a command");
+        assert_eq!(
+            s.overlay,
+            Some(Overlay::Detail {
+                screen: s.tab,
+                id: first
+            })
+        );
+        update(
+            &mut s,
+            Msg::IncidentLoaded(test_data::incident_detail(first)),
+        );
+        assert_eq!(s.incident.as_ref().map(|f| f.id), Some(first));
+        // New data while it is open: read it again (the timeline grows).
+        let snap = s.snapshot.clone();
+        assert_eq!(
+            update(&mut s, Msg::Loaded(Box::new(snap))),
+            Some(Action::LoadIncident(first))
+        );
+        // Walking to the next incident reads that one; a late answer for
+        // the first is dropped.
+        let acted = press(&mut s, "j");
+        let (second, _) = incident_on_cursor(&s);
+        assert_eq!(acted, vec![Action::LoadIncident(second)]);
+        update(
+            &mut s,
+            Msg::IncidentLoaded(test_data::incident_detail(first)),
+        );
+        assert_ne!(s.incident.as_ref().map(|f| f.id), Some(second));
+        // Keys act on the incident the detail shows.
+        let acted = press(&mut s, "a");
+        assert!(matches!(
+            acted.as_slice(),
+            [Action::Crisis(CrisisCmd { id, op: CrisisOp::Acknowledge, .. })] if *id == second
+        ));
+        // Once closed, data arriving reads nothing.
+        update(&mut s, Msg::Done(Ok("ok".into())));
+        code(&mut s, KeyCode::Esc);
+        let snap = s.snapshot.clone();
+        assert_eq!(update(&mut s, Msg::Loaded(Box::new(snap))), None);
+    }
+
+    #[test]
+    fn other_details_read_nothing() {
+        let mut s = test_data::state(100, 30);
+        for id in ["content", "experiments", "approvals"] {
+            s.tab = tab_of(id);
+            assert_eq!(code(&mut s, KeyCode::Enter), None, "{id}");
+            assert!(matches!(s.overlay, Some(Overlay::Detail { .. })), "{id}");
+            code(&mut s, KeyCode::Esc);
+        }
+    }
+
+    #[test]
+    fn the_help_scrolls_within_its_text() {
+        let mut s = test_data::state(80, 12);
+        press(&mut s, "?");
+        press(&mut s, "jjj");
+        assert_eq!(s.overlay, Some(Overlay::Help { scroll: 3 }));
+        press(&mut s, &"j".repeat(100));
+        let Some(Overlay::Help { scroll }) = s.overlay else {
+            panic!("the help closed");
+        };
+        assert_eq!(scroll, help_overflow(&s), "stops at the end");
+        press(&mut s, "k");
+        assert_eq!(s.overlay, Some(Overlay::Help { scroll: scroll - 1 }));
     }
 
     #[test]

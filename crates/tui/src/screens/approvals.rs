@@ -9,7 +9,7 @@ use ratatui::widgets::{Cell, Row};
 use vivid_core::engine::approvals::{self, Decision};
 
 use super::list::{TableSpec, table_rows};
-use super::{Detail, KeyHelp, Screen};
+use super::{Detail, KeyHelp, Reaction, Screen};
 use crate::app::{self, Action, AppState, DecideCmd, ListView, Overlay};
 use crate::format;
 use crate::snapshot::{ApprovalRow, Level, Snapshot};
@@ -32,8 +32,6 @@ fn urgency(state: &AppState, row: &ApprovalRow) -> Level {
 fn decide(row: &ApprovalRow, decision: Decision) -> Action {
     Action::Decide(DecideCmd {
         request_id: row.request.id,
-        workflow: row.request.workflow.clone(),
-        entity_id: row.request.entity_id.clone(),
         version: row.request.subject_version,
         title: row.request.title.clone(),
         decision,
@@ -48,6 +46,10 @@ impl Screen for Approvals {
 
     fn title(&self) -> &'static str {
         "Approvals"
+    }
+
+    fn short_title(&self) -> &'static str {
+        "Appr"
     }
 
     fn badge(&self, state: &AppState) -> Option<(String, Level)> {
@@ -247,9 +249,9 @@ impl Screen for Approvals {
         ]
     }
 
-    fn on_key(&self, state: &AppState, row: Option<usize>, key: &KeyEvent) -> Option<Overlay> {
+    fn on_key(&self, state: &AppState, row: Option<usize>, key: &KeyEvent) -> Option<Reaction> {
         let row = state.snapshot.approvals.get(row?)?;
-        match key.code {
+        let overlay = match key.code {
             KeyCode::Char('a') => Some(app::confirm(state, decide(row, Decision::Approve))),
             KeyCode::Char('c') => Some(Overlay::Prompt {
                 title: format!("Request changes on #{}", row.request.id),
@@ -266,6 +268,7 @@ impl Screen for Approvals {
                 then: decide(row, Decision::Reject),
             }),
             _ => None,
-        }
+        };
+        overlay.map(Reaction::Open)
     }
 }

@@ -66,6 +66,10 @@ impl Screen for Events {
         "Events"
     }
 
+    fn short_title(&self) -> &'static str {
+        "Log"
+    }
+
     fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
         snap.events
             .iter()

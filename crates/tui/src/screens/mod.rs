@@ -3,7 +3,10 @@
 //! (say Crisis) gets its tab by adding a module and a line there.
 
 mod approvals;
+mod content;
+mod crisis;
 mod events;
+mod experiments;
 mod list;
 mod overview;
 
@@ -12,14 +15,21 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-use crate::app::{AppState, ListView, Overlay};
+use crate::app::{Action, AppState, ListView, Overlay};
 use crate::snapshot::{Level, Snapshot};
 
 pub use list::{table_rows, visible_window};
 
 /// The tabs, in order (keys 1..9 pick them).
 pub fn all() -> &'static [&'static dyn Screen] {
-    &[&overview::Overview, &approvals::Approvals, &events::Events]
+    &[
+        &overview::Overview,
+        &crisis::Crisis,
+        &approvals::Approvals,
+        &content::Content,
+        &experiments::Experiments,
+        &events::Events,
+    ]
 }
 
 /// The screen at `index` (the first one if out of range).
@@ -47,6 +57,14 @@ pub struct KeyHelp {
     pub what: &'static str,
 }
 
+/// What a screen's key does: open a box, or act at once (for what is safe
+/// to repeat, like acknowledging).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reaction {
+    Open(Overlay),
+    Act(Action),
+}
+
 /// The body of a detail overlay.
 #[derive(Debug, Clone)]
 pub struct Detail {
@@ -58,6 +76,10 @@ pub trait Screen: Sync {
     /// Stable id ("approvals"); tiles link to screens by it.
     fn id(&self) -> &'static str;
     fn title(&self) -> &'static str;
+    /// For a narrow tab bar.
+    fn short_title(&self) -> &'static str {
+        self.title()
+    }
     /// A count next to the tab title (e.g. pending approvals).
     fn badge(&self, _state: &AppState) -> Option<(String, Level)> {
         None
@@ -79,13 +101,18 @@ pub trait Screen: Sync {
     fn detail(&self, _state: &AppState, _row: usize) -> Option<Detail> {
         None
     }
+    /// What to read through core when the detail of `row` opens (and again
+    /// when data changes while it is open).
+    fn load_detail(&self, _snap: &Snapshot, _row: usize) -> Option<Action> {
+        None
+    }
     /// Keys of this screen beyond the common ones.
     fn keys(&self) -> &'static [KeyHelp] {
         &[]
     }
     /// A key the common handling did not take, on `row` (the cursor's or the
-    /// open detail's). Returns the overlay to open, if any.
-    fn on_key(&self, _state: &AppState, _row: Option<usize>, _key: &KeyEvent) -> Option<Overlay> {
+    /// open detail's).
+    fn on_key(&self, _state: &AppState, _row: Option<usize>, _key: &KeyEvent) -> Option<Reaction> {
         None
     }
 }

@@ -33,15 +33,23 @@ fn tile_height(tiles: &[Tile]) -> u16 {
     u16::try_from(lines + 2).unwrap_or(u16::MAX)
 }
 
+/// The height of each row of tiles (a row is as tall as its tallest tile).
+fn row_heights(tiles: &[Tile], width: u16) -> Vec<u16> {
+    tiles
+        .chunks(columns(width, tiles.len()))
+        .map(tile_height)
+        .collect()
+}
+
 /// The rows of tiles, then the KPI list.
 fn split(snap: &Snapshot, body: Rect) -> (Rect, Rect) {
     let tiles = &snap.tiles;
     if tiles.is_empty() {
         return (Rect::default(), body);
     }
-    let rows = tiles.len().div_ceil(columns(body.width, tiles.len()));
-    let height = tile_height(tiles)
-        .saturating_mul(u16::try_from(rows).unwrap_or(u16::MAX))
+    let height = row_heights(tiles, body.width)
+        .iter()
+        .fold(0u16, |sum, h| sum.saturating_add(*h))
         .min(body.height);
     let [top, rest] =
         Layout::vertical([Constraint::Length(height), Constraint::Fill(1)]).areas(body);
@@ -59,9 +67,17 @@ fn render_tile(tile: &Tile, frame: &mut Frame, area: Rect) {
         .stats
         .iter()
         .map(|s| {
-            let pad = width.saturating_sub(s.label.chars().count() + s.value.chars().count());
+            // The value wins; a label too long for the tile is cut short.
+            let room = width.saturating_sub(s.value.chars().count() + 1);
+            let label = if s.label.chars().count() > room {
+                let cut: String = s.label.chars().take(room.saturating_sub(1)).collect();
+                format!("{cut}…")
+            } else {
+                s.label.clone()
+            };
+            let pad = width.saturating_sub(label.chars().count() + s.value.chars().count());
             Line::from(vec![
-                Span::raw(s.label.clone()),
+                Span::raw(label),
                 Span::raw(" ".repeat(pad)),
                 Span::styled(s.value.clone(), theme::level(s.level)),
             ])
@@ -83,6 +99,10 @@ impl Screen for Overview {
 
     fn title(&self) -> &'static str {
         "Overview"
+    }
+
+    fn short_title(&self) -> &'static str {
+        "Home"
     }
 
     fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
@@ -108,10 +128,11 @@ impl Screen for Overview {
         let (top, rest) = split(snap, body);
         if !top.is_empty() {
             let cols = columns(top.width, snap.tiles.len());
-            let height = tile_height(&snap.tiles);
-            for (r, chunk) in snap.tiles.chunks(cols).enumerate() {
-                let y = top.y + height.saturating_mul(u16::try_from(r).unwrap_or(u16::MAX));
+            let heights = row_heights(&snap.tiles, top.width);
+            let mut y = top.y;
+            for (chunk, height) in snap.tiles.chunks(cols).zip(heights) {
                 let row = Rect::new(top.x, y, top.width, height).intersection(top);
+                y = y.saturating_add(height);
                 let areas =
                     Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols]).split(row);
                 for (tile, area) in chunk.iter().zip(areas.iter()) {

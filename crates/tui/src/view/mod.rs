@@ -13,7 +13,7 @@ use crate::app::{AppState, DbHealth};
 use crate::screens;
 use crate::theme;
 
-pub use overlay::help_lines;
+pub use overlay::{help_lines, help_overflow};
 
 /// Draw the control room.
 pub fn view(state: &AppState, frame: &mut Frame) {
@@ -58,16 +58,25 @@ fn chrome(state: &AppState, area: Rect) -> [Rect; 4] {
     .areas(area)
 }
 
-fn render_header(state: &AppState, frame: &mut Frame, area: Rect) {
-    let org = if state.snapshot.organisation.is_empty() {
-        "VividWalls"
-    } else {
-        state.snapshot.organisation.as_str()
-    };
-    let mut spans = vec![
-        Span::styled(format!(" {org} "), theme::bold()),
-        Span::raw(" "),
-    ];
+/// How much of the tab bar fits: everything; without the organisation;
+/// short titles for the other tabs; only their numbers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TabBar {
+    Full,
+    NoOrg,
+    Short,
+    Numbers,
+}
+
+/// A tab's count and how alarming it is.
+type Badge = Option<(String, crate::snapshot::Level)>;
+
+fn tab_spans(state: &AppState, org: &str, badges: &[Badge], bar: TabBar) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    if bar == TabBar::Full {
+        spans.push(Span::styled(format!(" {org} "), theme::bold()));
+        spans.push(Span::raw(" "));
+    }
     for (i, screen) in screens::all().iter().enumerate() {
         let active = i == state.tab;
         let style = if active {
@@ -75,11 +84,20 @@ fn render_header(state: &AppState, frame: &mut Frame, area: Rect) {
         } else {
             theme::border()
         };
-        spans.push(Span::styled(
-            format!(" {} {}", i + 1, screen.title()),
-            style,
-        ));
-        match screen.badge(state) {
+        let text = match bar {
+            _ if active => format!(" {} {}", i + 1, screen.title()),
+            TabBar::Full | TabBar::NoOrg => format!(" {} {}", i + 1, screen.title()),
+            TabBar::Short => format!(" {} {}", i + 1, screen.short_title()),
+            TabBar::Numbers => format!(" {}", i + 1),
+        };
+        spans.push(Span::styled(text, style));
+        match badges.get(i).cloned().flatten() {
+            // Without a title, a dot keeps the count apart from the number.
+            Some((text, level)) if bar == TabBar::Numbers && !active => {
+                spans.push(Span::styled("·", style));
+                spans.push(Span::styled(text, theme::level(level).patch(style)));
+                spans.push(Span::styled(" ", style));
+            }
             Some((text, level)) => {
                 spans.push(Span::styled(" ", style));
                 spans.push(Span::styled(text, theme::level(level).patch(style)));
@@ -87,15 +105,39 @@ fn render_header(state: &AppState, frame: &mut Frame, area: Rect) {
             }
             None => spans.push(Span::styled(" ", style)),
         }
-        spans.push(Span::raw(" "));
     }
-    let right = format!("@{}  {} UTC ", state.operator, state.now.format("%H:%M:%S"));
+    spans
+}
+
+fn render_header(state: &AppState, frame: &mut Frame, area: Rect) {
+    let org = if state.snapshot.organisation.is_empty() {
+        "VividWalls"
+    } else {
+        state.snapshot.organisation.as_str()
+    };
+    let long = format!("@{}  {} UTC ", state.operator, state.now.format("%H:%M:%S"));
+    let short = format!("@{} {} ", state.operator, state.now.format("%H:%M:%S"));
+    // Badges count whole lists: once per frame, whatever the bar's shape.
+    let badges: Vec<Badge> = screens::all().iter().map(|s| s.badge(state)).collect();
+    let fits = |spans: &[Span], right: &str| {
+        Line::from(spans.to_vec()).width() + right.chars().count() <= usize::from(area.width)
+    };
+    let (spans, right) = [
+        (TabBar::Full, &long),
+        (TabBar::NoOrg, &long),
+        (TabBar::Short, &long),
+        (TabBar::Short, &short),
+    ]
+    .into_iter()
+    .map(|(bar, right)| (tab_spans(state, org, &badges, bar), right))
+    .find(|(spans, right)| fits(spans, right))
+    .unwrap_or_else(|| (tab_spans(state, org, &badges, TabBar::Numbers), &short));
     let width = u16::try_from(right.chars().count()).unwrap_or(u16::MAX);
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(width)]).areas(area);
     frame.render_widget(Paragraph::new(Line::from(spans)), left_area);
     frame.render_widget(
-        Paragraph::new(Line::styled(right, theme::muted())).right_aligned(),
+        Paragraph::new(Line::styled(right.clone(), theme::muted())).right_aligned(),
         right_area,
     );
 }

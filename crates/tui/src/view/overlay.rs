@@ -52,14 +52,22 @@ pub fn help_lines() -> Vec<Line<'static>> {
     lines
 }
 
+fn help_box() -> Boxed<'static> {
+    Boxed::new(" Keys ", help_lines(), 0..=64, theme::border())
+}
+
+/// How far the help can scroll in `area` (what does not fit).
+pub fn help_overflow(area: Rect) -> u16 {
+    help_box().overflow(area)
+}
+
 pub fn render(state: &AppState, frame: &mut Frame, area: Rect) {
     let Some(overlay) = &state.overlay else {
         return;
     };
     match overlay {
-        Overlay::Help => {
-            let lines = help_lines();
-            boxed(frame, area, " Keys ", lines, 0..=64, theme::border());
+        Overlay::Help { scroll } => {
+            help_box().scroll(*scroll).render(frame, area);
         }
         Overlay::Detail { screen, id } => {
             let target = screens::get(*screen);
@@ -74,19 +82,16 @@ pub fn render(state: &AppState, frame: &mut Frame, area: Rect) {
                     let mut lines = detail.lines;
                     lines.push(Line::default());
                     lines.push(Line::styled("Esc back · j/k previous/next", theme::muted()));
-                    boxed(
-                        frame,
-                        area,
+                    Boxed::new(
                         &format!(" {} ", detail.title),
                         lines,
                         0..=96,
                         theme::border(),
-                    );
+                    )
+                    .render(frame, area);
                 }
                 None => {
-                    boxed(
-                        frame,
-                        area,
+                    Boxed::new(
                         " Gone ",
                         vec![
                             Line::from(format!(
@@ -97,7 +102,8 @@ pub fn render(state: &AppState, frame: &mut Frame, area: Rect) {
                         ],
                         0..=60,
                         theme::border(),
-                    );
+                    )
+                    .render(frame, area);
                 }
             }
         }
@@ -127,14 +133,8 @@ pub fn render(state: &AppState, frame: &mut Frame, area: Rect) {
                 Some(h) => Line::styled(h.clone(), theme::level(crate::snapshot::Level::Warn)),
                 None => Line::styled("Enter continue · Esc cancel", theme::muted()),
             });
-            let inner = boxed(
-                frame,
-                area,
-                &format!(" {title} "),
-                lines,
-                width..=width,
-                theme::accent(),
-            );
+            let inner = Boxed::new(&format!(" {title} "), lines, width..=width, theme::accent())
+                .render(frame, area);
             let x = inner
                 .x
                 .saturating_add(2)
@@ -153,14 +153,13 @@ pub fn render(state: &AppState, frame: &mut Frame, area: Rect) {
                 Span::styled("n", theme::key()),
                 Span::raw(" no"),
             ]));
-            boxed(
-                frame,
-                area,
+            Boxed::new(
                 &format!(" {title} "),
                 body,
                 0..=70,
                 theme::level(crate::snapshot::Level::Warn),
-            );
+            )
+            .render(frame, area);
         }
         Overlay::Error { title, message } => {
             let body = vec![
@@ -168,52 +167,103 @@ pub fn render(state: &AppState, frame: &mut Frame, area: Rect) {
                 Line::default(),
                 Line::styled("Esc or Enter to close", theme::muted()),
             ];
-            boxed(
-                frame,
-                area,
-                &format!(" {title} "),
-                body,
-                0..=70,
-                theme::error(),
-            );
+            Boxed::new(&format!(" {title} "), body, 0..=70, theme::error()).render(frame, area);
         }
     }
 }
 
-/// A bordered box centred in `area`, sized to its text within `widths`
-/// (wrapped at the widest); returns the inside.
-fn boxed(
-    frame: &mut Frame,
-    area: Rect,
-    title: &str,
-    lines: Vec<Line<'_>>,
+/// A bordered box centred in an area, sized to its text within `widths`
+/// (wrapped at the widest).
+struct Boxed<'a> {
+    title: String,
+    lines: Vec<Line<'a>>,
     widths: RangeInclusive<u16>,
     border: ratatui::style::Style,
-) -> Rect {
-    let widest = lines.iter().map(Line::width).max().unwrap_or(0);
-    let title_w = title.chars().count();
-    let width = u16::try_from(widest.max(title_w) + 4)
-        .unwrap_or(u16::MAX)
-        .clamp(*widths.start(), *widths.end())
-        .min(area.width);
-    let inner_w = usize::from(width.saturating_sub(4)).max(1);
-    // Word wrapping may need one line more than the characters do.
-    let rows: usize = lines
-        .iter()
-        .map(|l| match l.width() {
-            w if w <= inner_w => 1,
-            w => w.div_ceil(inner_w) + 1,
-        })
-        .sum();
-    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
-    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX).min(area.height);
-    let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
-    let block = Block::bordered()
-        .title(Line::styled(title.to_string(), theme::bold()))
-        .border_style(border)
-        .padding(ratatui::widgets::Padding::horizontal(1));
-    let inner = block.inner(rect);
-    frame.render_widget(Clear, rect);
-    frame.render_widget(paragraph.block(block), rect);
-    inner
+    scroll: u16,
+}
+
+impl<'a> Boxed<'a> {
+    fn new(
+        title: &str,
+        lines: Vec<Line<'a>>,
+        widths: RangeInclusive<u16>,
+        border: ratatui::style::Style,
+    ) -> Self {
+        Self {
+            title: title.to_string(),
+            lines,
+            widths,
+            border,
+            scroll: 0,
+        }
+    }
+
+    /// Start this many lines down (when the text is taller than the box).
+    fn scroll(mut self, scroll: u16) -> Self {
+        self.scroll = scroll;
+        self
+    }
+
+    /// How wide and tall it is in `area`, and how many rows its text needs.
+    fn measure(&self, area: Rect) -> (u16, u16, usize) {
+        let widest = self.lines.iter().map(Line::width).max().unwrap_or(0);
+        let title_w = self.title.chars().count();
+        let width = u16::try_from(widest.max(title_w) + 4)
+            .unwrap_or(u16::MAX)
+            .clamp(*self.widths.start(), *self.widths.end())
+            .min(area.width);
+        let inner_w = usize::from(width.saturating_sub(4)).max(1);
+        // Word wrapping may need one line more than the characters do.
+        let rows: usize = self
+            .lines
+            .iter()
+            .map(|l| match l.width() {
+                w if w <= inner_w => 1,
+                w => w.div_ceil(inner_w) + 1,
+            })
+            .sum();
+        let height = u16::try_from(rows + 2).unwrap_or(u16::MAX).min(area.height);
+        (width, height, rows)
+    }
+
+    /// How many rows of text do not fit in `area`.
+    fn overflow(&self, area: Rect) -> u16 {
+        let (_, height, rows) = self.measure(area);
+        u16::try_from(rows.saturating_sub(usize::from(height.saturating_sub(2))))
+            .unwrap_or(u16::MAX)
+    }
+
+    /// Draw it; returns the inside.
+    fn render(self, frame: &mut Frame, area: Rect) -> Rect {
+        let (width, height, _) = self.measure(area);
+        // Text that does not fit scrolls, and the box says so.
+        let overflow = self.overflow(area);
+        let scroll = self.scroll.min(overflow);
+        let Boxed {
+            title,
+            lines,
+            border,
+            ..
+        } = self;
+        let paragraph = Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0));
+        let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
+        let mut block = Block::bordered()
+            .title(Line::styled(title, theme::bold()))
+            .border_style(border)
+            .padding(ratatui::widgets::Padding::horizontal(1));
+        if overflow > 0 {
+            let more = if scroll < overflow {
+                " j ↓ more "
+            } else {
+                " k ↑ back "
+            };
+            block = block.title_bottom(Line::styled(more, theme::muted()).right_aligned());
+        }
+        let inner = block.inner(rect);
+        frame.render_widget(Clear, rect);
+        frame.render_widget(paragraph.block(block), rect);
+        inner
+    }
 }

@@ -1,0 +1,6 @@
+//! Command groups: one module per top-level slash command. A group defines
+//! its command, answers it, handles its buttons and modals, and renders the
+//! live messages of its workflow (see [`crate::registry::CommandGroup`]).
+
+pub mod crisis;
+pub mod oncall;
