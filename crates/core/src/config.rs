@@ -59,6 +59,7 @@ pub struct Config {
     #[serde(default)]
     pub discord: DiscordConfig,
     pub content: ContentConfig,
+    pub privacy: crate::privacy::PrivacyConfig,
 }
 
 /// Content lifecycle: who approves what, review cycles, baselines.
@@ -500,7 +501,8 @@ impl Config {
     fn validate(&self) -> Result<(), (String, String)> {
         let org = crate::org::Org::from_config(self)?;
         crate::crisis::validate_config(self, &org)?;
-        crate::content::validate_config(self, &org)
+        crate::content::validate_config(self, &org)?;
+        crate::privacy::validate_config(self, &org)
     }
 
     /// A TOML rendering of the effective configuration.

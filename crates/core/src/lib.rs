@@ -19,6 +19,7 @@ pub mod crisis;
 pub mod decisions;
 pub mod experiments;
 pub mod metrics;
+pub mod privacy;
 pub mod rng;
 pub mod seed;
 pub mod simulate;

@@ -71,6 +71,7 @@ pub fn registry() -> timers::Registry {
     r.register(approvals::DEADLINE_TIMER, approvals::on_deadline);
     crate::crisis::register_timers(&mut r);
     crate::content::register_timers(&mut r);
+    crate::privacy::register_timers(&mut r);
 
     r
 }
