@@ -194,7 +194,7 @@ pub fn evaluate(f: &Facts, config: &PrivacyConfig, now: DateTime<Utc>) -> Vec<Dr
         ratio: config.anomaly.ratio,
         min_reads: u64::from(config.anomaly.min_reads),
     };
-    let window = format_delta(config.anomaly.window.delta());
+    let window = config.anomaly.window.to_string();
     for (person, (current, baseline)) in &f.reads {
         if let Some(a) = anomaly::detect(*current, baseline, t) {
             let mut d = draft(
@@ -303,7 +303,7 @@ async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Resul
     let since: DateTime<Utc> = sqlx::query_scalar::<_, Option<DateTime<Utc>>>("SELECT max(ran_at) FROM privacy_audits")
         .fetch_one(&mut *conn)
         .await?
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        .unwrap_or(DateTime::UNIX_EPOCH);
     // PII-shaped values in analytics collected since the last audit.
     let classifier = Classifier::new(cfg);
     let values: Vec<(String, String)> = sqlx::query_as(
@@ -473,7 +473,7 @@ fn documentation(
         d,
         "- Access: {reads} read(s) by {} person(s) in the last {}; {} refused; baseline of {} window(s).",
         f.reads.values().filter(|(c, _)| *c > 0).count(),
-        format_delta(cfg.anomaly.window.delta()),
+        cfg.anomaly.window,
         f.refused.values().sum::<u64>(),
         cfg.anomaly.baseline_windows
     );

@@ -90,7 +90,7 @@ impl Retention {
         match self {
             Retention::Months(m) => now
                 .checked_sub_months(Months::new(m))
-                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                .unwrap_or(DateTime::UNIX_EPOCH),
             Retention::Days(d) => now - TimeDelta::days(i64::from(d)),
         }
     }
