@@ -227,14 +227,14 @@ pub fn decide_breach(
             s.id
         )),
         (status @ (S::Notified | S::Exempt), C::RequestClose) => {
-            if s.tasks_done == 0 {
-                return refuse("a close-out needs at least one completed remediation task");
-            }
             if s.tasks_open > 0 {
                 return refuse(format!(
                     "{} remediation task(s) are still open",
                     s.tasks_open
                 ));
+            }
+            if s.tasks_done == 0 {
+                return refuse("a close-out needs at least one completed remediation task");
             }
             if !s.info.consequences || !s.info.measures {
                 return refuse(
