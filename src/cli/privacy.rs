@@ -424,9 +424,12 @@ fn invalid(msg: String) -> anyhow::Error {
 fn read_fields(pairs: &[String], file: Option<&PathBuf>) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for p in pairs {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| invalid(format!("--field {:?} is not NAME=VALUE", p.split('=').next().unwrap_or_default())))?;
+        let (k, v) = p.split_once('=').ok_or_else(|| {
+            invalid(format!(
+                "--field {:?} is not NAME=VALUE",
+                p.split('=').next().unwrap_or_default()
+            ))
+        })?;
         out.push((k.trim().to_string(), v.to_string()));
     }
     if let Some(path) = file {
@@ -435,10 +438,11 @@ fn read_fields(pairs: &[String], file: Option<&PathBuf>) -> Result<Vec<(String, 
             std::io::stdin().read_to_string(&mut s)?;
             s
         } else {
-            std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?
+            std::fs::read_to_string(path)
+                .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?
         };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| invalid(format!("the fields are not a JSON object: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| invalid(format!("the fields are not a JSON object: {e}")))?;
         let obj = value
             .as_object()
             .ok_or_else(|| invalid("the fields must be a JSON object of NAME: VALUE".into()))?;
@@ -446,7 +450,11 @@ fn read_fields(pairs: &[String], file: Option<&PathBuf>) -> Result<Vec<(String, 
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Number(_) | serde_json::Value::Bool(_) => v.to_string(),
-                _ => return Err(invalid(format!("field `{k}` must be a string, number or boolean"))),
+                _ => {
+                    return Err(invalid(format!(
+                        "field `{k}` must be a string, number or boolean"
+                    )));
+                }
             };
             out.push((k.clone(), v));
         }
@@ -500,7 +508,13 @@ fn print_request(ctx: &Ctx, r: &Request, json: bool) -> Result<()> {
         left(now, r.due_at)
     } else {
         r.completed_at
-            .map(|c| if c <= r.due_at { "on time".to_string() } else { "late".to_string() })
+            .map(|c| {
+                if c <= r.due_at {
+                    "on time".to_string()
+                } else {
+                    "late".to_string()
+                }
+            })
             .unwrap_or_default()
     };
     println!(
@@ -528,7 +542,11 @@ fn print_breach(ctx: &Ctx, b: &Breach, json: bool) -> Result<()> {
         return output::json(b);
     }
     let clock = match (b.status.as_str(), b.notified_at) {
-        ("assessing", _) => format!("notify by {} ({})", b.notify_by.format("%Y-%m-%d %H:%M UTC"), left(ctx.now(), b.notify_by)),
+        ("assessing", _) => format!(
+            "notify by {} ({})",
+            b.notify_by.format("%Y-%m-%d %H:%M UTC"),
+            left(ctx.now(), b.notify_by)
+        ),
         (_, Some(n)) => format!(
             "notified {} ({})",
             n.format("%Y-%m-%d %H:%M UTC"),
@@ -536,7 +554,10 @@ fn print_breach(ctx: &Ctx, b: &Breach, json: bool) -> Result<()> {
         ),
         _ => "no notification required".into(),
     };
-    println!("breach #{} [{}] {} — incident #{}; {clock}", b.id, b.status, b.title, b.incident_id);
+    println!(
+        "breach #{} [{}] {} — incident #{}; {clock}",
+        b.id, b.status, b.title, b.incident_id
+    );
     Ok(())
 }
 
@@ -548,7 +569,9 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
                 return output::json(&serde_json::json!({ "key": key.to_base64() }));
             }
             println!("{}", key.to_base64());
-            eprintln!("Keep it secret: export {MASTER_KEY_VAR}=<this key>. It is shown once and stored nowhere.");
+            eprintln!(
+                "Keep it secret: export {MASTER_KEY_VAR}=<this key>. It is shown once and stored nowhere."
+            );
             Ok(())
         }
         PrivacyCommand::Classify(args) => classify(&config, args),
@@ -556,13 +579,18 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
             let fields = read_fields(&args.fields, args.file.as_ref())?;
             let (ctx, key) = connect_with_key(config).await?;
             let actor = args.actor.resolve(&ctx)?;
-            let done = service::collect(&ctx, &key, args.subject.as_deref(), &fields, &actor).await?;
+            let done =
+                service::collect(&ctx, &key, args.subject.as_deref(), &fields, &actor).await?;
             if args.json.json {
                 return output::json(&done);
             }
             println!(
                 "{} {}: {} field(s) encrypted, {} to analytics",
-                if done.created { "collected new subject" } else { "collected for" },
+                if done.created {
+                    "collected new subject"
+                } else {
+                    "collected for"
+                },
                 done.subject,
                 done.fields.iter().filter(|f| f.pii).count(),
                 done.fields.iter().filter(|f| !f.pii).count()
@@ -587,7 +615,16 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
                     ]
                 })
                 .collect();
-            output::table(&["SUBJECT", "STATUS", "PII FIELDS", "RECORDS", "OPEN REQUESTS"], &rows);
+            output::table(
+                &[
+                    "SUBJECT",
+                    "STATUS",
+                    "PII FIELDS",
+                    "RECORDS",
+                    "OPEN REQUESTS",
+                ],
+                &rows,
+            );
             Ok(())
         }
         PrivacyCommand::Read(args) => {
@@ -644,7 +681,12 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
                     ]
                 })
                 .collect();
-            output::table(&["#", "WHEN", "WHO", "SUBJECT", "FIELDS", "OUTCOME", "PURPOSE", "REASON"], &rows);
+            output::table(
+                &[
+                    "#", "WHEN", "WHO", "SUBJECT", "FIELDS", "OUTCOME", "PURPOSE", "REASON",
+                ],
+                &rows,
+            );
             Ok(())
         }
         PrivacyCommand::Audit(cmd) => audit_cmd(config, cmd).await,
@@ -717,7 +759,9 @@ fn classify(config: &Config, args: ClassifyArgs) -> Result<()> {
         return Ok(());
     }
     if args.fields.is_empty() {
-        return Err(invalid("name the fields to classify (or --categories)".into()));
+        return Err(invalid(
+            "name the fields to classify (or --categories)".into(),
+        ));
     }
     let detected: Vec<&str> = args
         .value
@@ -752,7 +796,9 @@ fn classify(config: &Config, args: ClassifyArgs) -> Result<()> {
         }
     }
     if results.iter().any(|r| r["class"] == "unclassified") {
-        return Err(invalid("unclassified fields would be refused: add them to a [[privacy.rules]] entry".into()));
+        return Err(invalid(
+            "unclassified fields would be refused: add them to a [[privacy.rules]] entry".into(),
+        ));
     }
     Ok(())
 }
@@ -823,12 +869,17 @@ async fn findings_cmd(config: Config, args: FindingsArgs) -> Result<()> {
                 f.severity.clone(),
                 f.kind.clone(),
                 f.status.clone(),
-                f.incident_id.map(|i| format!("#{i}")).unwrap_or_else(|| "-".into()),
+                f.incident_id
+                    .map(|i| format!("#{i}"))
+                    .unwrap_or_else(|| "-".into()),
                 f.detail.clone(),
             ]
         })
         .collect();
-    output::table(&["#", "SEVERITY", "KIND", "STATUS", "INCIDENT", "DETAIL"], &rows);
+    output::table(
+        &["#", "SEVERITY", "KIND", "STATUS", "INCIDENT", "DETAIL"],
+        &rows,
+    );
     Ok(())
 }
 
@@ -842,8 +893,11 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
             actor,
             json,
         } => {
-            let kind = RequestKind::parse(&kind)
-                .ok_or_else(|| invalid(format!("unknown request kind {kind:?}: access, rectification or erasure")))?;
+            let kind = RequestKind::parse(&kind).ok_or_else(|| {
+                invalid(format!(
+                    "unknown request kind {kind:?}: access, rectification or erasure"
+                ))
+            })?;
             let ctx = connect(config).await?;
             let actor = actor.resolve(&ctx)?;
             let received_at = match &received {
@@ -879,7 +933,11 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
                         r.subject_ref.clone(),
                         r.status.clone(),
                         r.due_at.format("%Y-%m-%d").to_string(),
-                        if r.status == "open" { left(now, r.due_at) } else { String::new() },
+                        if r.status == "open" {
+                            left(now, r.due_at)
+                        } else {
+                            String::new()
+                        },
                     ]
                 })
                 .collect();
@@ -903,7 +961,12 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
             let r = service::extend_request(&ctx, id, months, &reason, &actor).await?;
             print_request(&ctx, &r, json.json)
         }
-        DsarCommand::Refuse { id, reason, actor, json } => {
+        DsarCommand::Refuse {
+            id,
+            reason,
+            actor,
+            json,
+        } => {
             let ctx = connect(config).await?;
             let actor = actor.resolve(&ctx)?;
             let r = service::refuse_request(&ctx, id, &reason, &actor).await?;
@@ -944,7 +1007,8 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
                     let fields = read_fields(&fields, file.as_ref())?;
                     let key = master_key()?;
                     service::check_key(&ctx, &key).await?;
-                    let r = service::complete_rectification(&ctx, &key, id, &fields, &actor).await?;
+                    let r =
+                        service::complete_rectification(&ctx, &key, id, &fields, &actor).await?;
                     print_request(&ctx, &r, json.json)
                 }
             }
@@ -1006,7 +1070,10 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
             print_breach(&ctx, &d.breach, false)?;
             let b = &d.breach;
             let show = |label: &str, v: Option<String>| {
-                println!("  {label:<14} {}", v.unwrap_or_else(|| "(not yet recorded)".into()));
+                println!(
+                    "  {label:<14} {}",
+                    v.unwrap_or_else(|| "(not yet recorded)".into())
+                );
             };
             show("nature", b.nature.clone());
             show("people", b.people_approx.map(|n| format!("about {n}")));
@@ -1014,16 +1081,37 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
             show("contact point", b.contact_point.clone());
             show("consequences", b.consequences.clone());
             show("measures", b.measures.clone());
-            println!("  incident       #{} ({})", b.incident_id, d.incident_status);
+            println!(
+                "  incident       #{} ({})",
+                b.incident_id, d.incident_status
+            );
             for p in &d.phases {
-                println!("  phase {} at {} by @{}: {}", p.phase, p.recorded_at.format("%Y-%m-%d %H:%M"), p.recorded_by, p.info);
+                println!(
+                    "  phase {} at {} by @{}: {}",
+                    p.phase,
+                    p.recorded_at.format("%Y-%m-%d %H:%M"),
+                    p.recorded_by,
+                    p.info
+                );
             }
             for t in &d.tasks {
-                println!("  task #{} [{}] @{} due {}: {}", t.id, t.status, t.owner, t.due_at.format("%Y-%m-%d %H:%M"), t.description);
+                println!(
+                    "  task #{} [{}] @{} due {}: {}",
+                    t.id,
+                    t.status,
+                    t.owner,
+                    t.due_at.format("%Y-%m-%d %H:%M"),
+                    t.description
+                );
             }
             Ok(())
         }
-        BreachCommand::Update { id, info, actor, json } => {
+        BreachCommand::Update {
+            id,
+            info,
+            actor,
+            json,
+        } => {
             let actor = actor.resolve(&ctx)?;
             let b = service::update_breach(&ctx, id, &info.update(), &actor).await?;
             print_breach(&ctx, &b, json.json)
@@ -1038,7 +1126,12 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
             let b = service::notify_authority(&ctx, id, late_reason.as_deref(), &actor).await?;
             print_breach(&ctx, &b, json.json)
         }
-        BreachCommand::Exempt { id, reason, actor, json } => {
+        BreachCommand::Exempt {
+            id,
+            reason,
+            actor,
+            json,
+        } => {
             let actor = actor.resolve(&ctx)?;
             let b = service::exempt_breach(&ctx, id, &reason, &actor).await?;
             print_breach(&ctx, &b, json.json)
@@ -1060,7 +1153,13 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
             if json.json {
                 return output::json(&t);
             }
-            println!("task #{} for @{} due {}: {}", t.id, t.owner, t.due_at.format("%Y-%m-%d %H:%M UTC"), t.description);
+            println!(
+                "task #{} for @{} due {}: {}",
+                t.id,
+                t.owner,
+                t.due_at.format("%Y-%m-%d %H:%M UTC"),
+                t.description
+            );
             Ok(())
         }
         BreachCommand::Done { task, actor, json } => {
@@ -1087,17 +1186,29 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
             );
             Ok(())
         }
-        BreachCommand::Approve { id, comment, actor, json } => {
+        BreachCommand::Approve {
+            id,
+            comment,
+            actor,
+            json,
+        } => {
             let actor = actor.resolve(&ctx)?;
-            let (b, outcome) = service::decide_closeout(&ctx, id, &actor, Decision::Approve, &comment).await?;
+            let (b, outcome) =
+                service::decide_closeout(&ctx, id, &actor, Decision::Approve, &comment).await?;
             if json.json {
                 return output::json(&serde_json::json!({ "breach": b, "outcome": outcome }));
             }
             print_breach(&ctx, &b, false)
         }
-        BreachCommand::Reject { id, comment, actor, json } => {
+        BreachCommand::Reject {
+            id,
+            comment,
+            actor,
+            json,
+        } => {
             let actor = actor.resolve(&ctx)?;
-            let (b, outcome) = service::decide_closeout(&ctx, id, &actor, Decision::Reject, &comment).await?;
+            let (b, outcome) =
+                service::decide_closeout(&ctx, id, &actor, Decision::Reject, &comment).await?;
             if json.json {
                 return output::json(&serde_json::json!({ "breach": b, "outcome": outcome }));
             }

@@ -45,9 +45,7 @@ pub async fn decide_request(
                 .entity_id
                 .strip_prefix("breach:")
                 .and_then(|i| i.parse().ok())
-                .ok_or_else(|| {
-                    Error::invalid(format!("approval #{request_id} names no breach"))
-                })?;
+                .ok_or_else(|| Error::invalid(format!("approval #{request_id} names no breach")))?;
             let (_, outcome) =
                 crate::privacy::service::decide_closeout(ctx, id, approver, decision, comment)
                     .await?;

@@ -175,9 +175,10 @@ async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
 /// Customers with personal data: sealed with the master key, so without one
 /// the part waits for a run that has it.
 async fn seed_privacy(ctx: &Ctx, report: &mut SeedReport) -> Result<()> {
-    let present: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = 'privacy'")
-        .fetch_optional(&ctx.pool)
-        .await?;
+    let present: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = 'privacy'")
+            .fetch_optional(&ctx.pool)
+            .await?;
     if present.is_some() {
         report.already_present.push("privacy".into());
         return Ok(());

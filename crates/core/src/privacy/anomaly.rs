@@ -114,7 +114,11 @@ mod tests {
         assert_eq!(base[0], 1);
         assert_eq!(base[1], 1);
         assert_eq!(base[13], 1);
-        assert_eq!(base.iter().sum::<u64>(), 3, "older than the baseline: ignored");
+        assert_eq!(
+            base.iter().sum::<u64>(),
+            3,
+            "older than the baseline: ignored"
+        );
     }
 
     #[test]

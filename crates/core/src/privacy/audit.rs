@@ -137,7 +137,9 @@ pub fn evaluate(f: &Facts, config: &PrivacyConfig, now: DateTime<Utc>) -> Vec<Dr
             "undecryptable_pii",
             "high",
             format!("undecryptable_pii:{subject}"),
-            format!("{subject} is active but has sealed fields and no data key: their data cannot be read or erased properly"),
+            format!(
+                "{subject} is active but has sealed fields and no data key: their data cannot be read or erased properly"
+            ),
         );
         d.subject_ref = Some(subject.clone());
         out.push(d);
@@ -218,7 +220,9 @@ pub fn evaluate(f: &Facts, config: &PrivacyConfig, now: DateTime<Utc>) -> Vec<Dr
                 "refused_reads",
                 "medium",
                 format!("refused_reads:{person}"),
-                format!("@{person} was refused {refused} read(s) of personal data in the last {window}"),
+                format!(
+                    "@{person} was refused {refused} read(s) of personal data in the last {window}"
+                ),
             );
             d.person = Some(person.clone());
             d.facts = serde_json::json!({ "refused": refused });
@@ -241,12 +245,22 @@ pub fn evaluate(f: &Facts, config: &PrivacyConfig, now: DateTime<Utc>) -> Vec<Dr
     let warn = config.requests.warn_within.delta();
     for (id, subject, kind, due) in &f.open_requests {
         let (k, severity, text) = if *due < now {
-            ("request_overdue", "high", format!("{kind} request #{id} for {subject} is overdue since {}", due.format("%Y-%m-%d")))
+            (
+                "request_overdue",
+                "high",
+                format!(
+                    "{kind} request #{id} for {subject} is overdue since {}",
+                    due.format("%Y-%m-%d")
+                ),
+            )
         } else if *due - now <= warn {
             (
                 "request_near_deadline",
                 "low",
-                format!("{kind} request #{id} for {subject} is due in {}", format_delta(*due - now)),
+                format!(
+                    "{kind} request #{id} for {subject} is due in {}",
+                    format_delta(*due - now)
+                ),
             )
         } else {
             continue;
@@ -262,9 +276,11 @@ pub fn evaluate(f: &Facts, config: &PrivacyConfig, now: DateTime<Utc>) -> Vec<Dr
 async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Facts> {
     let cfg = &ctx.config.privacy;
     let mut f = Facts {
-        master_version: sqlx::query_scalar("SELECT version FROM privacy_master_keys WHERE retired_at IS NULL")
-            .fetch_optional(&mut *conn)
-            .await?,
+        master_version: sqlx::query_scalar(
+            "SELECT version FROM privacy_master_keys WHERE retired_at IS NULL",
+        )
+        .fetch_optional(&mut *conn)
+        .await?,
         ..Default::default()
     };
     (f.sealed_values, f.subjects, f.erased_subjects) = sqlx::query_as(
@@ -300,10 +316,11 @@ async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Resul
     )
     .fetch_all(&mut *conn)
     .await?;
-    let since: DateTime<Utc> = sqlx::query_scalar::<_, Option<DateTime<Utc>>>("SELECT max(ran_at) FROM privacy_audits")
-        .fetch_one(&mut *conn)
-        .await?
-        .unwrap_or(DateTime::UNIX_EPOCH);
+    let since: DateTime<Utc> =
+        sqlx::query_scalar::<_, Option<DateTime<Utc>>>("SELECT max(ran_at) FROM privacy_audits")
+            .fetch_one(&mut *conn)
+            .await?
+            .unwrap_or(DateTime::UNIX_EPOCH);
     // PII-shaped values in analytics collected since the last audit.
     let classifier = Classifier::new(cfg);
     let values: Vec<(String, String)> = sqlx::query_as(
@@ -316,14 +333,22 @@ async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Resul
     let mut clear: BTreeMap<(String, String), i64> = BTreeMap::new();
     for (field, value) in &values {
         for d in classifier.detect(value) {
-            *clear.entry((field.clone(), d.as_str().to_string())).or_default() += 1;
+            *clear
+                .entry((field.clone(), d.as_str().to_string()))
+                .or_default() += 1;
         }
     }
     f.clear_values = clear.into_iter().map(|((a, b), n)| (a, b, n)).collect();
     // E-mail addresses where no personal data belongs: the event log and the outbox.
     for (place, sql) in [
-        ("event log", "SELECT coalesce(reason, '') || ' ' || payload::text FROM events WHERE occurred_at > $1 ORDER BY id LIMIT 100000"),
-        ("outbox", "SELECT subject || ' ' || body || ' ' || payload::text FROM outbox WHERE created_at > $1 ORDER BY id LIMIT 100000"),
+        (
+            "event log",
+            "SELECT coalesce(reason, '') || ' ' || payload::text FROM events WHERE occurred_at > $1 ORDER BY id LIMIT 100000",
+        ),
+        (
+            "outbox",
+            "SELECT subject || ' ' || body || ' ' || payload::text FROM outbox WHERE created_at > $1 ORDER BY id LIMIT 100000",
+        ),
     ] {
         let texts: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(since)
@@ -450,7 +475,9 @@ fn documentation(
         "- Encryption at rest: {} sealed PII value(s) for {} active subject(s) under master key version {}; {} unsealed value(s), {} subject(s) without a key, {} stale key wrap(s). {} subject(s) erased.",
         f.sealed_values,
         f.subjects,
-        f.master_version.map(|v| v.to_string()).unwrap_or_else(|| "none yet".into()),
+        f.master_version
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "none yet".into()),
         f.unsealed.len(),
         f.keyless.len(),
         f.stale_wraps,
@@ -480,15 +507,31 @@ fn documentation(
     if purged.is_empty() && f.overdue.is_empty() {
         let _ = writeln!(d, "- Retention: nothing past its retention period.");
     } else if purged.is_empty() {
-        let _ = writeln!(d, "- Retention: {} record(s) past retention (purging is off).", f.overdue.iter().map(|x| x.2).sum::<i64>());
+        let _ = writeln!(
+            d,
+            "- Retention: {} record(s) past retention (purging is off).",
+            f.overdue.iter().map(|x| x.2).sum::<i64>()
+        );
     } else {
         let parts: Vec<String> = purged
             .iter()
-            .map(|p| format!("{} {} record(s) from {} (before {})", p.records, p.category, p.store, p.cutoff.format("%Y-%m-%d")))
+            .map(|p| {
+                format!(
+                    "{} {} record(s) from {} (before {})",
+                    p.records,
+                    p.category,
+                    p.store,
+                    p.cutoff.format("%Y-%m-%d")
+                )
+            })
             .collect();
         let _ = writeln!(d, "- Retention: purged {}.", parts.join("; "));
     }
-    let _ = writeln!(d, "- Data-subject requests: {} open.", f.open_requests.len());
+    let _ = writeln!(
+        d,
+        "- Data-subject requests: {} open.",
+        f.open_requests.len()
+    );
     if !findings.is_empty() {
         let _ = writeln!(d, "\n## Findings\n");
         for x in findings {
@@ -499,7 +542,9 @@ fn documentation(
                 x.severity,
                 x.kind,
                 x.detail,
-                x.incident_id.map(|i| format!(" (incident #{i})")).unwrap_or_default()
+                x.incident_id
+                    .map(|i| format!(" (incident #{i})"))
+                    .unwrap_or_default()
             );
         }
     }
@@ -511,12 +556,21 @@ fn documentation(
 }
 
 /// Run an audit now, in the caller's transaction.
-pub async fn run_in(ctx: &Ctx, conn: &mut PgConnection, trigger: Trigger, actor: &str) -> Result<AuditResult> {
+pub async fn run_in(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    trigger: Trigger,
+    actor: &str,
+) -> Result<AuditResult> {
     let now = ctx.now();
     let cfg = &ctx.config.privacy;
     let facts = gather(ctx, conn, now).await?;
     let drafts = evaluate(&facts, cfg, now);
-    let outcome = if drafts.is_empty() { "compliant" } else { "findings" };
+    let outcome = if drafts.is_empty() {
+        "compliant"
+    } else {
+        "findings"
+    };
     let audit_id: i64 = sqlx::query_scalar(
         "INSERT INTO privacy_audits (trigger, run_by, ran_at, outcome, checks, documentation) VALUES ($1, $2, $3, $4, '{}', '') RETURNING id",
     )
@@ -593,13 +647,41 @@ pub async fn run_in(ctx: &Ctx, conn: &mut PgConnection, trigger: Trigger, actor:
                     .payload(serde_json::json!({ "kind": d.kind, "severity": d.severity, "audit_id": audit_id }))
             })
             .await?;
-            let subject = format!("Privacy finding #{id} [{}]: {}", d.severity, d.kind.replace('_', " "));
-            let sev = if d.severity == "high" { "critical" } else { "warning" };
-            service::notify_channel(ctx, conn, id, &subject, &d.detail, sev, &format!("finding:{id}:raised")).await?;
+            let subject = format!(
+                "Privacy finding #{id} [{}]: {}",
+                d.severity,
+                d.kind.replace('_', " ")
+            );
+            let sev = if d.severity == "high" {
+                "critical"
+            } else {
+                "warning"
+            };
+            service::notify_channel(
+                ctx,
+                conn,
+                id,
+                &subject,
+                &d.detail,
+                sev,
+                &format!("finding:{id}:raised"),
+            )
+            .await?;
             if d.severity != "low" {
-                service::notify_roles(ctx, conn, &cfg.closeout_approvers, id, &subject, &d.detail, sev, &format!("finding:{id}:raised")).await?;
+                service::notify_roles(
+                    ctx,
+                    conn,
+                    &cfg.closeout_approvers,
+                    id,
+                    &subject,
+                    &d.detail,
+                    sev,
+                    &format!("finding:{id}:raised"),
+                )
+                .await?;
             }
-            if let Some(severity) = anomaly::incident_severity(&cfg.incident_rules, d.kind, d.ratio) {
+            if let Some(severity) = anomaly::incident_severity(&cfg.incident_rules, d.kind, d.ratio)
+            {
                 let title = format!("Privacy: {}", d.detail);
                 let inc = crate::crisis::service::open_in(
                     ctx,
@@ -655,7 +737,9 @@ pub async fn run_in(ctx: &Ctx, conn: &mut PgConnection, trigger: Trigger, actor:
         resolved.push(id);
     }
     let checks = checks_json(&facts, &purged);
-    let doc = documentation(audit_id, trigger, actor, now, &facts, cfg, &purged, &findings, &resolved);
+    let doc = documentation(
+        audit_id, trigger, actor, now, &facts, cfg, &purged, &findings, &resolved,
+    );
     sqlx::query("UPDATE privacy_audits SET checks = $2, documentation = $3 WHERE id = $1")
         .bind(audit_id)
         .bind(&checks)
@@ -681,8 +765,12 @@ pub async fn run_in(ctx: &Ctx, conn: &mut PgConnection, trigger: Trigger, actor:
 /// `vivid privacy audit run`: an audit now, by an officer.
 pub async fn run(ctx: &Ctx, actor: &str) -> Result<AuditResult> {
     let person = ctx.org.actor(actor)?.clone();
-    if !ctx.org.holds_any(&person, &service::roles(&ctx.config.privacy.officers))
-        && !ctx.org.holds_any(&person, &service::roles(&ctx.config.privacy.responders))
+    if !ctx
+        .org
+        .holds_any(&person, &service::roles(&ctx.config.privacy.officers))
+        && !ctx
+            .org
+            .holds_any(&person, &service::roles(&ctx.config.privacy.responders))
     {
         return Err(crate::error::Error::forbidden(format!(
             "{} cannot run privacy audits: it takes a privacy officer or responder",
@@ -697,7 +785,11 @@ pub async fn run(ctx: &Ctx, actor: &str) -> Result<AuditResult> {
 }
 
 /// The next slot after `due`, on the schedule's grid, later than `now`.
-pub fn next_slot(due: DateTime<Utc>, every: chrono::TimeDelta, now: DateTime<Utc>) -> DateTime<Utc> {
+pub fn next_slot(
+    due: DateTime<Utc>,
+    every: chrono::TimeDelta,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
     if every <= chrono::TimeDelta::zero() {
         return now + chrono::TimeDelta::days(1);
     }
@@ -716,7 +808,6 @@ pub fn on_audit<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> H
         run_in(ctx, conn, Trigger::Scheduled, "engine").await?;
         let next = next_slot(t.due_at, ctx.config.privacy.audit_every.delta(), ctx.now());
         service::schedule_audit_at(ctx, conn, next).await
-
     })
 }
 
@@ -787,8 +878,15 @@ mod tests {
                 ("pii".into(), "email".into(), "contact".into()),
                 ("analytics".into(), "country".into(), "profile".into()),
             ],
-            reads: [("jun".to_string(), (4, vec![3, 5, 4]))].into_iter().collect(),
-            open_requests: vec![(1, "C000001".into(), "access".into(), now() + TimeDelta::days(20))],
+            reads: [("jun".to_string(), (4, vec![3, 5, 4]))]
+                .into_iter()
+                .collect(),
+            open_requests: vec![(
+                1,
+                "C000001".into(),
+                "access".into(),
+                now() + TimeDelta::days(20),
+            )],
             ..Default::default()
         };
         assert_eq!(evaluate(&f, &cfg(), now()), Vec::new());
@@ -805,7 +903,9 @@ mod tests {
             ],
             clear_values: vec![("notes".into(), "email".into(), 2)],
             leaks: vec![("event log".into(), 1)],
-            reads: [("dana".to_string(), (60, vec![3; 14]))].into_iter().collect(),
+            reads: [("dana".to_string(), (60, vec![3; 14]))]
+                .into_iter()
+                .collect(),
             refused: [("remy".to_string(), 9)].into_iter().collect(),
             open_requests: vec![
                 (1, "C3".into(), "erasure".into(), now() + TimeDelta::days(2)),
@@ -831,7 +931,9 @@ mod tests {
             ]
         );
         let anomaly = drafts.iter().find(|d| d.kind == "access_anomaly");
-        assert!(anomaly.is_some_and(|d| d.ratio == Some(20.0) && d.person.as_deref() == Some("dana")));
+        assert!(
+            anomaly.is_some_and(|d| d.ratio == Some(20.0) && d.person.as_deref() == Some("dana"))
+        );
     }
 
     #[test]
@@ -839,6 +941,9 @@ mod tests {
         let day = TimeDelta::days(1);
         let due = now();
         assert_eq!(next_slot(due, day, due + TimeDelta::minutes(1)), due + day);
-        assert_eq!(next_slot(due, day, due + TimeDelta::hours(50)), due + day * 3);
+        assert_eq!(
+            next_slot(due, day, due + TimeDelta::hours(50)),
+            due + day * 3
+        );
     }
 }

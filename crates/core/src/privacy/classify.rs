@@ -113,14 +113,15 @@ fn is_email(t: &str) -> bool {
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
-        && domain.split('.').all(|l| {
-            !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 fn is_ip(t: &str) -> bool {
     // Four dotted octets or an IPv6 address with at least two colons.
-    (t.split('.').count() == 4 || t.matches(':').count() >= 2) && t.parse::<std::net::IpAddr>().is_ok()
+    (t.split('.').count() == 4 || t.matches(':').count() >= 2)
+        && t.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Runs of digits joined by single spaces or dashes ("4111 1111-1111 1111").
@@ -423,10 +424,16 @@ mod tests {
     #[test]
     fn detectors_find_pii_shapes_and_leave_ordinary_values_alone() {
         let finds = |d: Detector, s: &str| d.finds(s);
-        assert!(finds(Detector::Email, "write to ana.lima+shop@mail.example.pt."));
+        assert!(finds(
+            Detector::Email,
+            "write to ana.lima+shop@mail.example.pt."
+        ));
         assert!(!finds(Detector::Email, "ana at example dot com"));
         assert!(!finds(Detector::Email, "@handle"));
-        assert!(finds(Detector::PaymentCard, "card 4111 1111 1111 1111 expires"));
+        assert!(finds(
+            Detector::PaymentCard,
+            "card 4111 1111 1111 1111 expires"
+        ));
         assert!(finds(Detector::PaymentCard, "4111-1111-1111-1111"));
         assert!(!finds(Detector::PaymentCard, "4111 1111 1111 1112"), "Luhn");
         assert!(!finds(Detector::PaymentCard, "order 10000234"));

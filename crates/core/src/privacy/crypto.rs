@@ -122,7 +122,9 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     /// A new random key (`vivid privacy keygen`).
     pub fn generate() -> Result<Self> {
-        Secret::random().map(Self).map_err(|e| Error::invalid(e.to_string()))
+        Secret::random()
+            .map(Self)
+            .map_err(|e| Error::invalid(e.to_string()))
     }
 
     /// Parse base64 of exactly 32 bytes; `source` names where it came from.
@@ -177,7 +179,11 @@ impl MasterKey {
     }
 
     /// Unwrap a data key; fails loudly on a wrong key or a moved wrap.
-    pub fn unwrap_key(&self, wrapped: &[u8], binding: &WrapBinding) -> Result<DataKey, CryptoError> {
+    pub fn unwrap_key(
+        &self,
+        wrapped: &[u8],
+        binding: &WrapBinding,
+    ) -> Result<DataKey, CryptoError> {
         let bytes = self.0.open(wrapped, binding.aad().as_bytes())?;
         Secret::from_slice(&bytes)
             .map(DataKey)
@@ -423,7 +429,10 @@ mod tests {
         assert!(new.unwrap_key(&wrapped, &wrap_binding(1)).is_err());
         assert!(old.unwrap_key(&wrapped, &wrap_binding(2)).is_err());
         // Rotation: unwrap with the old key, wrap with the new; data untouched.
-        let rewrapped = new.wrap(&old.unwrap_key(&wrapped, &wrap_binding(1))?, &wrap_binding(2))?;
+        let rewrapped = new.wrap(
+            &old.unwrap_key(&wrapped, &wrap_binding(1))?,
+            &wrap_binding(2),
+        )?;
         let dek2 = new.unwrap_key(&rewrapped, &wrap_binding(2))?;
         assert_eq!(dek2.open(&sealed, &binding(3))?, "Rua das Flores 12, Porto");
         Ok(())
@@ -440,7 +449,9 @@ mod tests {
         assert!(!again.matches(2, &kcv), "bound to its version");
         assert!(!MasterKey::generate()?.matches(1, &kcv));
         let short = MasterKey::parse("VIVID_MASTER_KEY", &B64.encode([1u8; 16]));
-        assert!(matches!(short, Err(Error::Invalid(m)) if m.contains("32 bytes") && m.contains("16")));
+        assert!(
+            matches!(short, Err(Error::Invalid(m)) if m.contains("32 bytes") && m.contains("16"))
+        );
         let junk = MasterKey::parse("VIVID_MASTER_KEY", "not base64!");
         assert!(matches!(junk, Err(Error::Invalid(m)) if m.contains("not valid base64")));
         assert_eq!(format!("{key:?}"), "MasterKey(redacted)");

@@ -202,8 +202,7 @@ mod tests {
         assert!(check_extension(before, due, 0, 2, 2).is_ok());
         assert!(check_extension(before, due, 1, 1, 2).is_ok());
         assert!(
-            check_extension(before, due, 1, 2, 2)
-                .is_err_and(|e| e.contains("at most 2 month(s)"))
+            check_extension(before, due, 1, 2, 2).is_err_and(|e| e.contains("at most 2 month(s)"))
         );
         assert!(check_extension(before, due, 0, 0, 2).is_err());
         let after = due + TimeDelta::seconds(1);
@@ -220,7 +219,10 @@ mod tests {
         assert!("y".parse::<Retention>().is_err());
         assert_eq!(Retention::Months(84).to_string(), "7y");
         let now = utc("2026-02-28T12:00:00Z");
-        assert_eq!(Retention::Months(84).cutoff(now), utc("2019-02-28T12:00:00Z"));
+        assert_eq!(
+            Retention::Months(84).cutoff(now),
+            utc("2019-02-28T12:00:00Z")
+        );
         assert_eq!(
             Retention::Months(12).expires(utc("2024-02-29T08:00:00Z")),
             utc("2025-02-28T08:00:00Z")

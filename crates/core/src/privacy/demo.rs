@@ -16,15 +16,20 @@ use crate::error::Result;
 use crate::rng::Rng;
 
 const FIRST: &[&str] = &[
-    "Ana", "Bruno", "Chloe", "Daniel", "Elif", "Farah", "Gustavo", "Hana", "Ines", "Jonas", "Keiko",
-    "Luca", "Mina", "Noah", "Olga", "Pedro", "Quinn", "Rosa", "Sven", "Tara",
+    "Ana", "Bruno", "Chloe", "Daniel", "Elif", "Farah", "Gustavo", "Hana", "Ines", "Jonas",
+    "Keiko", "Luca", "Mina", "Noah", "Olga", "Pedro", "Quinn", "Rosa", "Sven", "Tara",
 ];
 const LAST: &[&str] = &[
-    "Almeida", "Bauer", "Costa", "Duarte", "Eriksen", "Fontaine", "Garcia", "Hughes", "Ito", "Jansen",
-    "Kowal", "Lopes", "Moreau", "Nakamura", "Okoye", "Pereira",
+    "Almeida", "Bauer", "Costa", "Duarte", "Eriksen", "Fontaine", "Garcia", "Hughes", "Ito",
+    "Jansen", "Kowal", "Lopes", "Moreau", "Nakamura", "Okoye", "Pereira",
 ];
 const STREETS: &[&str] = &[
-    "Rua das Flores", "Maple Avenue", "Kastanienallee", "Rue de la Paix", "Harbour Road", "Calle Mayor",
+    "Rua das Flores",
+    "Maple Avenue",
+    "Kastanienallee",
+    "Rue de la Paix",
+    "Harbour Road",
+    "Calle Mayor",
 ];
 const COUNTRIES: &[&str] = &["PT", "US", "DE", "FR", "GB", "ES", "NL"];
 const SEGMENTS: &[&str] = &["new", "repeat", "vip", "trade"];
@@ -39,20 +44,26 @@ fn customer(rng: &mut Rng, n: u64) -> Vec<(String, String)> {
         ("full_name", format!("{first} {last}")),
         (
             "email",
-            format!("{}.{}{n}@example.com", first.to_lowercase(), last.to_lowercase()),
+            format!(
+                "{}.{}{n}@example.com",
+                first.to_lowercase(),
+                last.to_lowercase()
+            ),
         ),
         (
             "phone",
-            format!("+351 91{} {:03} {:03}", rng.below(10), rng.below(1000), rng.below(1000)),
+            format!(
+                "+351 91{} {:03} {:03}",
+                rng.below(10),
+                rng.below(1000),
+                rng.below(1000)
+            ),
         ),
         (
             "shipping_address",
             format!("{street} {}, {}", 1 + rng.below(200), country),
         ),
-        (
-            "ip_address",
-            format!("198.51.100.{}", 1 + rng.below(254)),
-        ),
+        ("ip_address", format!("198.51.100.{}", 1 + rng.below(254))),
         ("country", country.to_string()),
         ("order_total_cents", (5_000 + rng.below(30_000)).to_string()),
         ("newsletter_opt_in", (rng.f64() < 0.6).to_string()),
@@ -88,7 +99,12 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
         let r = format!("C{:06}", 900 + n);
         let fields: Vec<(String, String)> = customer(&mut rng, n)
             .into_iter()
-            .filter(|(k, _)| matches!(k.as_str(), "email" | "full_name" | "newsletter_opt_in" | "marketing_segment"))
+            .filter(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    "email" | "full_name" | "newsletter_opt_in" | "marketing_segment"
+                )
+            })
             .collect();
         service::collect(&ctx, key, Some(&r), &fields, "olu").await?;
         clock.advance(TimeDelta::days(3));
@@ -162,7 +178,11 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
     }
     // This morning: a burst of reads far above the baseline.
     let burst_start = now - TimeDelta::hours(3);
-    let contact = ["full_name".to_string(), "email".to_string(), "phone".to_string()];
+    let contact = [
+        "full_name".to_string(),
+        "email".to_string(),
+        "phone".to_string(),
+    ];
     for i in 0..45usize {
         clock.set(burst_start + TimeDelta::minutes(i64::try_from(i * 3).unwrap_or(0)));
         let Some(r) = refs.get(i % refs.len().max(1)) else {
@@ -182,7 +202,12 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
     }
     // Open data-subject requests with their deadlines.
     let requests: [(usize, RequestKind, i64, &str); 3] = [
-        (0, RequestKind::Access, 26, "asked by e-mail for a copy of their data"),
+        (
+            0,
+            RequestKind::Access,
+            26,
+            "asked by e-mail for a copy of their data",
+        ),
         (1, RequestKind::Rectification, 12, "new shipping address"),
         (2, RequestKind::Erasure, 3, "closed their account"),
     ];

@@ -43,21 +43,22 @@ pub fn register_timers(r: &mut Registry) {
 /// Check the `[privacy]` section against the org. Errors are (key, reason).
 pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String)> {
     let p = &config.privacy;
-    let check_roles = |key: &str, list: &[String], non_empty: bool| -> Result<(), (String, String)> {
-        if non_empty && list.is_empty() {
-            return Err((format!("privacy.{key}"), "needs at least one role".into()));
-        }
-        for (i, r) in list.iter().enumerate() {
-            let k = format!("privacy.{key}[{i}]");
-            let role: crate::org::RoleRef = r.parse().map_err(|e| (k.clone(), e))?;
-            if let Some(d) = &role.department
-                && org.department(d).is_none()
-            {
-                return Err((k, format!("unknown department {d:?}")));
+    let check_roles =
+        |key: &str, list: &[String], non_empty: bool| -> Result<(), (String, String)> {
+            if non_empty && list.is_empty() {
+                return Err((format!("privacy.{key}"), "needs at least one role".into()));
             }
-        }
-        Ok(())
-    };
+            for (i, r) in list.iter().enumerate() {
+                let k = format!("privacy.{key}[{i}]");
+                let role: crate::org::RoleRef = r.parse().map_err(|e| (k.clone(), e))?;
+                if let Some(d) = &role.department
+                    && org.department(d).is_none()
+                {
+                    return Err((k, format!("unknown department {d:?}")));
+                }
+            }
+            Ok(())
+        };
     for (key, list) in [
         ("request_handlers", &p.request_handlers),
         ("officers", &p.officers),
@@ -70,7 +71,10 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
     for (key, d) in [
         ("privacy.audit_every", p.audit_every),
         ("privacy.breach.notify_within", p.breach.notify_within),
-        ("privacy.breach.closeout_deadline", p.breach.closeout_deadline),
+        (
+            "privacy.breach.closeout_deadline",
+            p.breach.closeout_deadline,
+        ),
         ("privacy.breach.task_due", p.breach.task_due),
         ("privacy.anomaly.window", p.anomaly.window),
     ] {
@@ -93,7 +97,10 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         }
     }
     if p.requests.months == 0 {
-        return Err(("privacy.requests.months".into(), "must be at least 1".into()));
+        return Err((
+            "privacy.requests.months".into(),
+            "must be at least 1".into(),
+        ));
     }
     if p.requests.max_extension_months > 2 {
         return Err((
@@ -113,7 +120,10 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         }
     }
     if p.categories.is_empty() {
-        return Err(("privacy.categories".into(), "at least one category is needed".into()));
+        return Err((
+            "privacy.categories".into(),
+            "at least one category is needed".into(),
+        ));
     }
     for (name, c) in &p.categories {
         if c.pii && c.readers.is_empty() {
@@ -125,7 +135,10 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         check_roles(&format!("categories.{name}.readers"), &c.readers, false)?;
     }
     if p.rules.is_empty() {
-        return Err(("privacy.rules".into(), "at least one classification rule is needed".into()));
+        return Err((
+            "privacy.rules".into(),
+            "at least one classification rule is needed".into(),
+        ));
     }
     for (i, r) in p.rules.iter().enumerate() {
         if !p.categories.contains_key(&r.category) {
@@ -135,14 +148,19 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
             ));
         }
         if r.fields.is_empty() {
-            return Err((format!("privacy.rules[{i}].fields"), "needs at least one field name".into()));
+            return Err((
+                format!("privacy.rules[{i}].fields"),
+                "needs at least one field name".into(),
+            ));
         }
         for (j, f) in r.fields.iter().enumerate() {
             let literal = f.replace('*', "x");
             if !classify::valid_field_name(&literal) {
                 return Err((
                     format!("privacy.rules[{i}].fields[{j}]"),
-                    format!("{f:?} is not a field name or glob (lower-case letters, digits, _ and *)"),
+                    format!(
+                        "{f:?} is not a field name or glob (lower-case letters, digits, _ and *)"
+                    ),
                 ));
             }
         }
@@ -154,7 +172,11 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         if !audit::FINDING_KINDS.contains(&r.finding.as_str()) {
             return Err((
                 format!("privacy.incident_rules[{i}].finding"),
-                format!("unknown finding kind {:?} (kinds: {})", r.finding, audit::FINDING_KINDS.join(", ")),
+                format!(
+                    "unknown finding kind {:?} (kinds: {})",
+                    r.finding,
+                    audit::FINDING_KINDS.join(", ")
+                ),
             ));
         }
     }

@@ -146,7 +146,9 @@ pub struct BreachState {
 pub enum BreachCommand {
     /// Add or correct information (after notification: a further phase).
     Update,
-    Notify { has_delay_reason: bool },
+    Notify {
+        has_delay_reason: bool,
+    },
     /// Documented as unlikely to result in a risk: no notification.
     Exempt,
     AddTask,
@@ -217,10 +219,9 @@ pub fn decide_breach(
             Ok((S::Notified, BreachEffect::StopClock))
         }
         (S::Assessing, C::Exempt) => Ok((S::Exempt, BreachEffect::StopClock)),
-        (_, C::Notify { .. } | C::Exempt) => refuse(format!(
-            "breach #{} is already {}",
-            s.id, s.status
-        )),
+        (_, C::Notify { .. } | C::Exempt) => {
+            refuse(format!("breach #{} is already {}", s.id, s.status))
+        }
         (status, C::AddTask | C::CompleteTask) => Ok((status, BreachEffect::None)),
         (S::Assessing, C::RequestClose) => refuse(format!(
             "breach #{} is still being assessed: notify the authority or record why no notification is needed first",
@@ -326,7 +327,9 @@ mod tests {
             Ok((BreachStatus::Notified, BreachEffect::StopClock))
         );
         let late = now() + TimeDelta::hours(73);
-        assert!(decide_breach(s, notify, late).is_err_and(|r| r.0.contains("reasons for the delay")));
+        assert!(
+            decide_breach(s, notify, late).is_err_and(|r| r.0.contains("reasons for the delay"))
+        );
         assert!(
             decide_breach(
                 s,

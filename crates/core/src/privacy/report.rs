@@ -238,7 +238,10 @@ pub async fn build(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<
         .count() as i64;
     let days: Vec<f64> = done
         .iter()
-        .filter_map(|r| r.completed_at.map(|c| (c - r.received_at).num_seconds() as f64 / 86_400.0))
+        .filter_map(|r| {
+            r.completed_at
+                .map(|c| (c - r.received_at).num_seconds() as f64 / 86_400.0)
+        })
         .collect();
     let mut req_kinds = BTreeMap::new();
     for r in requests.iter().filter(|r| in_period(r.received_at)) {
@@ -306,7 +309,8 @@ pub async fn build(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<
         generated_at: now,
         kpis: Kpis {
             requests_on_time: rate(on_time, done.len() as i64),
-            request_days_mean: (!days.is_empty()).then(|| days.iter().sum::<f64>() / days.len() as f64),
+            request_days_mean: (!days.is_empty())
+                .then(|| days.iter().sum::<f64>() / days.len() as f64),
             breaches_notified_on_time: rate(notified_on_time, notified.len() as i64),
             audits_compliant: rate(audits.compliant, audits.total),
             finding_hours_to_resolve: hours,
@@ -340,7 +344,8 @@ pub async fn build(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<
 }
 
 fn pct(x: Option<f64>) -> String {
-    x.map(|v| format!("{:.0}%", v * 100.0)).unwrap_or_else(|| "-".into())
+    x.map(|v| format!("{:.0}%", v * 100.0))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn day(t: DateTime<Utc>) -> String {
@@ -364,18 +369,36 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(m, "## Key figures\n");
     let _ = writeln!(m, "| KPI | value |\n|---|---|");
-    let _ = writeln!(m, "| data-subject requests completed on time | {} |", pct(r.kpis.requests_on_time));
+    let _ = writeln!(
+        m,
+        "| data-subject requests completed on time | {} |",
+        pct(r.kpis.requests_on_time)
+    );
     let _ = writeln!(
         m,
         "| mean days to complete a request | {} |",
-        r.kpis.request_days_mean.map(|d| format!("{d:.1}")).unwrap_or_else(|| "-".into())
+        r.kpis
+            .request_days_mean
+            .map(|d| format!("{d:.1}"))
+            .unwrap_or_else(|| "-".into())
     );
-    let _ = writeln!(m, "| breaches notified within the deadline | {} |", pct(r.kpis.breaches_notified_on_time));
-    let _ = writeln!(m, "| audits without findings | {} |", pct(r.kpis.audits_compliant));
+    let _ = writeln!(
+        m,
+        "| breaches notified within the deadline | {} |",
+        pct(r.kpis.breaches_notified_on_time)
+    );
+    let _ = writeln!(
+        m,
+        "| audits without findings | {} |",
+        pct(r.kpis.audits_compliant)
+    );
     let _ = writeln!(
         m,
         "| mean hours to resolve a finding | {} |\n",
-        r.kpis.finding_hours_to_resolve.map(|h| format!("{h:.1}")).unwrap_or_else(|| "-".into())
+        r.kpis
+            .finding_hours_to_resolve
+            .map(|h| format!("{h:.1}"))
+            .unwrap_or_else(|| "-".into())
     );
     let a = &r.audits;
     let _ = writeln!(
@@ -390,7 +413,10 @@ pub fn markdown(r: &Report) -> String {
         f.raised, f.resolved, f.open_now
     );
     if !f.lines.is_empty() {
-        let _ = writeln!(m, "| # | severity | kind | status | incident | detail |\n|---|---|---|---|---|---|");
+        let _ = writeln!(
+            m,
+            "| # | severity | kind | status | incident | detail |\n|---|---|---|---|---|---|"
+        );
         for l in &f.lines {
             let _ = writeln!(
                 m,
@@ -399,15 +425,29 @@ pub fn markdown(r: &Report) -> String {
                 l.severity,
                 l.kind,
                 l.status,
-                l.incident_id.map(|i| format!("#{i}")).unwrap_or_else(|| "-".into()),
+                l.incident_id
+                    .map(|i| format!("#{i}"))
+                    .unwrap_or_else(|| "-".into()),
                 l.detail.replace('|', "/")
             );
         }
         m.push('\n');
     }
-    let _ = writeln!(m, "## Incidents\n\n{} privacy incident(s) opened in the crisis workflow.\n", r.incidents.len());
+    let _ = writeln!(
+        m,
+        "## Incidents\n\n{} privacy incident(s) opened in the crisis workflow.\n",
+        r.incidents.len()
+    );
     for i in &r.incidents {
-        let _ = writeln!(m, "- #{} [{}] {} — {} (opened {})", i.id, i.severity, i.title, i.status, minute(i.opened_at));
+        let _ = writeln!(
+            m,
+            "- #{} [{}] {} — {} (opened {})",
+            i.id,
+            i.severity,
+            i.title,
+            i.status,
+            minute(i.opened_at)
+        );
     }
     if !r.incidents.is_empty() {
         m.push('\n');
@@ -435,8 +475,12 @@ pub fn markdown(r: &Report) -> String {
                 minute(b.notify_by),
                 b.notified_at.map(minute).unwrap_or_else(|| "-".into()),
                 on_time,
-                b.people_approx.map(|n| format!("~{n}")).unwrap_or_else(|| "?".into()),
-                b.records_approx.map(|n| format!("~{n}")).unwrap_or_else(|| "?".into()),
+                b.people_approx
+                    .map(|n| format!("~{n}"))
+                    .unwrap_or_else(|| "?".into()),
+                b.records_approx
+                    .map(|n| format!("~{n}"))
+                    .unwrap_or_else(|| "?".into()),
             );
         }
         m.push('\n');
@@ -445,10 +489,20 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(
         m,
         "## Data-subject requests\n\n{} received, {} completed ({} on time, {} late), {} refused, {} extended; {} open now, {} of them overdue.\n",
-        q.received, q.completed, q.completed_on_time, q.completed_late, q.refused, q.extended, q.open_now, q.overdue_now
+        q.received,
+        q.completed,
+        q.completed_on_time,
+        q.completed_late,
+        q.refused,
+        q.extended,
+        q.open_now,
+        q.overdue_now
     );
     if !q.lines.is_empty() {
-        let _ = writeln!(m, "| # | subject | kind | status | received | due | completed |\n|---|---|---|---|---|---|---|");
+        let _ = writeln!(
+            m,
+            "| # | subject | kind | status | received | due | completed |\n|---|---|---|---|---|---|---|"
+        );
         for l in &q.lines {
             let _ = writeln!(
                 m,
@@ -459,7 +513,11 @@ pub fn markdown(r: &Report) -> String {
                 l.status,
                 day(l.received_at),
                 day(l.due_at),
-                if l.extended_months > 0 { format!(" (+{}mo)", l.extended_months) } else { String::new() },
+                if l.extended_months > 0 {
+                    format!(" (+{}mo)", l.extended_months)
+                } else {
+                    String::new()
+                },
                 l.completed_at.map(day).unwrap_or_else(|| "-".into())
             );
         }
@@ -470,7 +528,11 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(m, "No records purged.\n");
     } else {
         for l in &r.retention {
-            let _ = writeln!(m, "- {}: {} record(s) purged from {}", l.category, l.records, l.store);
+            let _ = writeln!(
+                m,
+                "- {}: {} record(s) purged from {}",
+                l.category, l.records, l.store
+            );
         }
         m.push('\n');
     }
@@ -481,14 +543,20 @@ pub fn markdown(r: &Report) -> String {
         x.granted, x.readers, x.refused
     );
     if !x.top_readers.is_empty() {
-        let tops: Vec<String> = x.top_readers.iter().map(|(p, n)| format!("@{p} {n}")).collect();
+        let tops: Vec<String> = x
+            .top_readers
+            .iter()
+            .map(|(p, n)| format!("@{p} {n}"))
+            .collect();
         let _ = writeln!(m, "Most reads: {}.", tops.join(", "));
     }
     let k = &r.keys;
     let _ = writeln!(
         m,
         "\n## Keys\n\nMaster key version {}; {} rotation(s) in the period. {} live data key(s), {} destroyed; {} subject(s) erased in the period.",
-        k.current_version.map(|v| v.to_string()).unwrap_or_else(|| "none".into()),
+        k.current_version
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "none".into()),
         k.rotations,
         k.data_keys,
         k.destroyed_keys,
@@ -509,9 +577,10 @@ pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Workflo
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    let last_audit: Option<String> = sqlx::query_scalar("SELECT outcome FROM privacy_audits ORDER BY id DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
+    let last_audit: Option<String> =
+        sqlx::query_scalar("SELECT outcome FROM privacy_audits ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
     Ok(WorkflowStatus {
         name: "privacy".into(),
         open: open_requests + findings + breaches,
@@ -520,7 +589,10 @@ pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Workflo
             ("open requests".into(), open_requests.to_string()),
             ("open findings".into(), findings.to_string()),
             ("breaches".into(), breaches.to_string()),
-            ("last audit".into(), last_audit.unwrap_or_else(|| "-".into())),
+            (
+                "last audit".into(),
+                last_audit.unwrap_or_else(|| "-".into()),
+            ),
         ],
         trend: Vec::new(),
     })

@@ -71,7 +71,13 @@ pub(crate) async fn event(
     actor: &str,
     build: impl FnOnce(NewEvent) -> NewEvent,
 ) -> Result<()> {
-    let e = build(NewEvent::new(WORKFLOW, entity_type, entity_id, action, actor));
+    let e = build(NewEvent::new(
+        WORKFLOW,
+        entity_type,
+        entity_id,
+        action,
+        actor,
+    ));
     events::append(conn, &e, ctx.now()).await?;
     Ok(())
 }
@@ -155,7 +161,8 @@ fn no_pii_in(ctx: &Ctx, what: &str, text: &str) -> Result<()> {
 fn check_ref(ctx: &Ctx, r: &str) -> Result<()> {
     let ok = !r.is_empty()
         && r.len() <= 40
-        && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && r.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         return Err(Error::invalid(format!(
             "subject reference {r:?} is not allowed: letters, digits, - and _ (at most 40)"
@@ -193,7 +200,12 @@ fn wrong_key(version: i32) -> Error {
 
 /// The current master key version, proven to be `key`. The first key used
 /// on an empty database becomes version 1.
-pub async fn master_version(conn: &mut PgConnection, key: &MasterKey, actor: &str, now: DateTime<Utc>) -> Result<i32> {
+pub async fn master_version(
+    conn: &mut PgConnection,
+    key: &MasterKey,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<i32> {
     if let Some(m) = current_master_row(conn, false).await? {
         return if key.matches(m.version, &m.check_value) {
             Ok(m.version)
@@ -214,7 +226,9 @@ pub async fn master_version(conn: &mut PgConnection, key: &MasterKey, actor: &st
     match current_master_row(conn, false).await? {
         Some(m) if key.matches(m.version, &m.check_value) => Ok(m.version),
         Some(m) => Err(wrong_key(m.version)),
-        None => Err(Error::conflict("the master key could not be registered; try again")),
+        None => Err(Error::conflict(
+            "the master key could not be registered; try again",
+        )),
     }
 }
 
@@ -273,13 +287,17 @@ async fn data_key(
                 key_version: row.key_version,
                 master_version: mv,
             };
-            let dek = key
-                .unwrap_key(&wrapped, &binding)
-                .map_err(|e| crypto_failure(&format!("cannot unwrap the data key of {}", subject.r#ref), e))?;
+            let dek = key.unwrap_key(&wrapped, &binding).map_err(|e| {
+                crypto_failure(
+                    &format!("cannot unwrap the data key of {}", subject.r#ref),
+                    e,
+                )
+            })?;
             Ok((dek, row.key_version))
         }
         None if create => {
-            let dek = DataKey::generate().map_err(|e| crypto_failure("cannot make a data key", e))?;
+            let dek =
+                DataKey::generate().map_err(|e| crypto_failure("cannot make a data key", e))?;
             let binding = WrapBinding {
                 subject_id: subject.id,
                 key_version: 1,
@@ -350,9 +368,11 @@ pub async fn collect(
         }
         Some(s) => (s, false),
         None => {
-            let id: i64 = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('privacy_subjects', 'id'))")
-                .fetch_one(&mut *tx)
-                .await?;
+            let id: i64 = sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence('privacy_subjects', 'id'))",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
             let r = subject_ref
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("C{id:06}"));
@@ -375,7 +395,17 @@ pub async fn collect(
     for ((name, value), class) in fields.iter().zip(&classified) {
         match (&dek, class.pii) {
             (Some((dek, key_version)), true) => {
-                store_pii(&mut tx, dek, *key_version, &subject, name, &class.category, value, now).await?;
+                store_pii(
+                    &mut tx,
+                    dek,
+                    *key_version,
+                    &subject,
+                    name,
+                    &class.category,
+                    value,
+                    now,
+                )
+                .await?;
             }
             _ => {
                 sqlx::query(
@@ -391,8 +421,16 @@ pub async fn collect(
             }
         }
     }
-    let pii: Vec<&str> = classified.iter().filter(|c| c.pii).map(|c| c.field.as_str()).collect();
-    let other: Vec<&str> = classified.iter().filter(|c| !c.pii).map(|c| c.field.as_str()).collect();
+    let pii: Vec<&str> = classified
+        .iter()
+        .filter(|c| c.pii)
+        .map(|c| c.field.as_str())
+        .collect();
+    let other: Vec<&str> = classified
+        .iter()
+        .filter(|c| !c.pii)
+        .map(|c| c.field.as_str())
+        .collect();
     event(ctx, &mut tx, "subject", &subject.r#ref, "collected", actor, |e| {
         e.transition(if created { None } else { Some("active") }, "active")
             .payload(serde_json::json!({ "pii_fields": pii, "analytics_fields": other, "created": created }))
@@ -419,17 +457,20 @@ async fn store_pii(
     value: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let existing: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM privacy_pii WHERE subject_id = $1 AND field = $2 FOR UPDATE")
-            .bind(subject.id)
-            .bind(field)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let existing: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM privacy_pii WHERE subject_id = $1 AND field = $2 FOR UPDATE",
+    )
+    .bind(subject.id)
+    .bind(field)
+    .fetch_optional(&mut *conn)
+    .await?;
     let row_id = match existing {
         Some(id) => id,
-        None => sqlx::query_scalar("SELECT nextval('privacy_pii_id_seq')")
-            .fetch_one(&mut *conn)
-            .await?,
+        None => {
+            sqlx::query_scalar("SELECT nextval('privacy_pii_id_seq')")
+                .fetch_one(&mut *conn)
+                .await?
+        }
     };
     let sealed = dek
         .seal(
@@ -648,7 +689,10 @@ async fn read_in(
                 }
                 Err(e) => {
                     return Ok(Err((
-                        crypto_failure(&format!("cannot decrypt `{}` of {}", row.field, subject.r#ref), e),
+                        crypto_failure(
+                            &format!("cannot decrypt `{}` of {}", row.field, subject.r#ref),
+                            e,
+                        ),
                         attempt,
                     )));
                 }
@@ -727,7 +771,11 @@ pub async fn ensure_audit_scheduled(ctx: &Ctx, conn: &mut PgConnection) -> Resul
     Ok(())
 }
 
-pub async fn schedule_audit_at(ctx: &Ctx, conn: &mut PgConnection, due: DateTime<Utc>) -> Result<()> {
+pub async fn schedule_audit_at(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    due: DateTime<Utc>,
+) -> Result<()> {
     timers::schedule(
         conn,
         &NewTimer::new(AUDIT_TIMER, WORKFLOW, SCHEDULE_ENTITY, due),
@@ -763,14 +811,24 @@ async fn schedule_request_clocks(ctx: &Ctx, conn: &mut PgConnection, r: &Request
             .await?;
         }
     }
-    timers::schedule(conn, &NewTimer::new(REQUEST_DUE_TIMER, WORKFLOW, &id, r.due_at), now).await?;
+    timers::schedule(
+        conn,
+        &NewTimer::new(REQUEST_DUE_TIMER, WORKFLOW, &id, r.due_at),
+        now,
+    )
+    .await?;
     Ok(())
 }
 
 /// Open a data-subject request; its one-month clock starts at receipt.
 pub async fn open_request(ctx: &Ctx, new: &NewRequest<'_>, actor: &str) -> Result<Request> {
     let person = ctx.org.actor(actor)?.clone();
-    require(ctx, &person, &ctx.config.privacy.request_handlers, "open data-subject requests")?;
+    require(
+        ctx,
+        &person,
+        &ctx.config.privacy.request_handlers,
+        "open data-subject requests",
+    )?;
     no_pii_in(ctx, "the note", new.note)?;
     let now = ctx.now();
     let received = new.received_at.unwrap_or(now);
@@ -783,7 +841,11 @@ pub async fn open_request(ctx: &Ctx, new: &NewRequest<'_>, actor: &str) -> Resul
         return Err(Error::conflict(format!(
             "subject {} was already erased: there is nothing left to {}",
             subject.r#ref,
-            if new.kind == RequestKind::Erasure { "erase" } else { "rectify" }
+            if new.kind == RequestKind::Erasure {
+                "erase"
+            } else {
+                "rectify"
+            }
         )));
     }
     let months = ctx.config.privacy.requests.months;
@@ -814,7 +876,10 @@ pub async fn open_request(ctx: &Ctx, new: &NewRequest<'_>, actor: &str) -> Resul
         &mut tx,
         &ctx.config.privacy.officers,
         id,
-        &format!("Data-subject request #{id} ({}) for {}", new.kind, subject.r#ref),
+        &format!(
+            "Data-subject request #{id} ({}) for {}",
+            new.kind, subject.r#ref
+        ),
         &format!("Due {}.", due.format("%Y-%m-%d %H:%M UTC")),
         "info",
         &format!("request:{id}:opened"),
@@ -838,9 +903,17 @@ async fn lock_request_for(
 }
 
 /// Extend by one or two months; the person is told now, with the reason.
-pub async fn extend_request(ctx: &Ctx, id: i64, months: u32, reason: &str, actor: &str) -> Result<Request> {
+pub async fn extend_request(
+    ctx: &Ctx,
+    id: i64,
+    months: u32,
+    reason: &str,
+    actor: &str,
+) -> Result<Request> {
     if reason.trim().is_empty() {
-        return Err(Error::invalid("an extension needs the reason the person is told"));
+        return Err(Error::invalid(
+            "an extension needs the reason the person is told",
+        ));
     }
     no_pii_in(ctx, "the reason", reason)?;
     let now = ctx.now();
@@ -937,7 +1010,10 @@ pub async fn complete_access(ctx: &Ctx, key: &MasterKey, id: i64, actor: &str) -
     let mut tx = ctx.pool.begin().await?;
     let mut r = lock_request_for(ctx, &mut tx, id, actor, "execute data-subject requests").await?;
     if r.kind()? != RequestKind::Access {
-        return Err(Error::invalid(format!("request #{id} is a {} request, not access", r.kind)));
+        return Err(Error::invalid(format!(
+            "request #{id} is a {} request, not access",
+            r.kind
+        )));
     }
     let status = model::decide_request(r.state()?, RequestCommand::Complete, now)
         .map_err(|e| Error::invalid(e.0))?;
@@ -1021,7 +1097,11 @@ pub async fn complete_access(ctx: &Ctx, key: &MasterKey, id: i64, actor: &str) -
         &mut tx,
         &mut r,
         status,
-        format!("export of {} personal-data field(s) and {} other record(s)", personal_data.len(), other_data.len()),
+        format!(
+            "export of {} personal-data field(s) and {} other record(s)",
+            personal_data.len(),
+            other_data.len()
+        ),
         actor,
     )
     .await?;
@@ -1055,13 +1135,19 @@ pub async fn complete_rectification(
     let mut tx = ctx.pool.begin().await?;
     let mut r = lock_request_for(ctx, &mut tx, id, actor, "execute data-subject requests").await?;
     if r.kind()? != RequestKind::Rectification {
-        return Err(Error::invalid(format!("request #{id} is a {} request, not rectification", r.kind)));
+        return Err(Error::invalid(format!(
+            "request #{id} is a {} request, not rectification",
+            r.kind
+        )));
     }
     let status = model::decide_request(r.state()?, RequestCommand::Complete, now)
         .map_err(|e| Error::invalid(e.0))?;
     let subject = store::subject_by_id(&mut tx, r.subject_id).await?;
     if subject.erased() {
-        return Err(Error::conflict(format!("subject {} was erased", subject.r#ref)));
+        return Err(Error::conflict(format!(
+            "subject {} was erased",
+            subject.r#ref
+        )));
     }
     let mut dek = None;
     for ((name, value), class) in fields.iter().zip(&classified) {
@@ -1093,7 +1179,15 @@ pub async fn complete_rectification(
         }
     }
     let names: Vec<&str> = classified.iter().map(|c| c.field.as_str()).collect();
-    finish_request(ctx, &mut tx, &mut r, status, format!("rectified: {}", names.join(", ")), actor).await?;
+    finish_request(
+        ctx,
+        &mut tx,
+        &mut r,
+        status,
+        format!("rectified: {}", names.join(", ")),
+        actor,
+    )
+    .await?;
     tx.commit().await?;
     Ok(r)
 }
@@ -1117,7 +1211,10 @@ pub async fn complete_erasure(ctx: &Ctx, id: i64, actor: &str) -> Result<Erased>
     let mut tx = ctx.pool.begin().await?;
     let mut r = lock_request_for(ctx, &mut tx, id, actor, "execute data-subject requests").await?;
     if r.kind()? != RequestKind::Erasure {
-        return Err(Error::invalid(format!("request #{id} is a {} request, not erasure", r.kind)));
+        return Err(Error::invalid(format!(
+            "request #{id} is a {} request, not erasure",
+            r.kind
+        )));
     }
     let status = model::decide_request(r.state()?, RequestCommand::Complete, now)
         .map_err(|e| Error::invalid(e.0))?;
@@ -1161,11 +1258,12 @@ async fn shred(
         .bind(subject.id)
         .fetch_one(&mut *conn)
         .await?;
-    let unlinked = sqlx::query("UPDATE privacy_analytics SET subject_id = NULL WHERE subject_id = $1")
-        .bind(subject.id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    let unlinked =
+        sqlx::query("UPDATE privacy_analytics SET subject_id = NULL WHERE subject_id = $1")
+            .bind(subject.id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     sqlx::query(
         "UPDATE privacy_subjects SET status = 'erased', erased_at = $2, erased_by = $3, erasure_request = $4 WHERE id = $1",
     )
@@ -1188,7 +1286,9 @@ async fn shred(
 /// Refuse a request (manifestly unfounded or excessive), with the reason.
 pub async fn refuse_request(ctx: &Ctx, id: i64, reason: &str, actor: &str) -> Result<Request> {
     if reason.trim().is_empty() {
-        return Err(Error::invalid("a refusal needs the reason the person is told"));
+        return Err(Error::invalid(
+            "a refusal needs the reason the person is told",
+        ));
     }
     no_pii_in(ctx, "the reason", reason)?;
     let now = ctx.now();
@@ -1196,7 +1296,15 @@ pub async fn refuse_request(ctx: &Ctx, id: i64, reason: &str, actor: &str) -> Re
     let mut r = lock_request_for(ctx, &mut tx, id, actor, "refuse data-subject requests").await?;
     let status = model::decide_request(r.state()?, RequestCommand::Refuse, now)
         .map_err(|e| Error::invalid(e.0))?;
-    finish_request(ctx, &mut tx, &mut r, status, reason.trim().to_string(), actor).await?;
+    finish_request(
+        ctx,
+        &mut tx,
+        &mut r,
+        status,
+        reason.trim().to_string(),
+        actor,
+    )
+    .await?;
     tx.commit().await?;
     Ok(r)
 }
@@ -1249,9 +1357,14 @@ impl BreachInfoUpdate {
                 no_pii_in(ctx, what, t)?;
             }
         }
-        for (what, n) in [("people", self.people_approx), ("records", self.records_approx)] {
+        for (what, n) in [
+            ("people", self.people_approx),
+            ("records", self.records_approx),
+        ] {
             if n.is_some_and(|n| n < 0) {
-                return Err(Error::invalid(format!("the number of {what} cannot be negative")));
+                return Err(Error::invalid(format!(
+                    "the number of {what} cannot be negative"
+                )));
             }
         }
         Ok(())
@@ -1296,7 +1409,12 @@ pub struct NewBreach {
 
 fn responder(ctx: &Ctx, actor: &str) -> Result<Person> {
     let person = ctx.org.actor(actor)?.clone();
-    require(ctx, &person, &ctx.config.privacy.responders, "respond to personal-data breaches")?;
+    require(
+        ctx,
+        &person,
+        &ctx.config.privacy.responders,
+        "respond to personal-data breaches",
+    )?;
     Ok(person)
 }
 
@@ -1314,7 +1432,12 @@ async fn schedule_breach_clock(ctx: &Ctx, conn: &mut PgConnection, b: &Breach) -
             .await?;
         }
     }
-    timers::schedule(conn, &NewTimer::new(BREACH_DUE_TIMER, WORKFLOW, &id, b.notify_by), now).await?;
+    timers::schedule(
+        conn,
+        &NewTimer::new(BREACH_DUE_TIMER, WORKFLOW, &id, b.notify_by),
+        now,
+    )
+    .await?;
     Ok(())
 }
 
@@ -1337,7 +1460,9 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
     let now = ctx.now();
     let aware_at = new.aware_at.unwrap_or(now);
     if aware_at > now {
-        return Err(Error::invalid("the moment of awareness cannot be in the future"));
+        return Err(Error::invalid(
+            "the moment of awareness cannot be in the future",
+        ));
     }
     let mut tx = ctx.pool.begin().await?;
     let finding = match new.finding {
@@ -1345,9 +1470,7 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
         None => None,
     };
     let incident_id = match (new.incident, finding.as_ref().and_then(|f| f.incident_id)) {
-        (Some(i), _) | (None, Some(i)) => {
-            crate::crisis::store::get(&mut tx, i).await?.id
-        }
+        (Some(i), _) | (None, Some(i)) => crate::crisis::store::get(&mut tx, i).await?.id,
         (None, None) => {
             let inc = crate::crisis::service::open_in(
                 ctx,
@@ -1387,7 +1510,11 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
     if b.contact_point.is_none() && new.info.contact_point.is_none() {
         // The configured data-protection contact by default.
         if let Some(p) = ctx.org.person(&ctx.config.privacy.contact_point) {
-            b.contact_point = Some(format!("{} ({})", p.name, department_name(ctx, &p.department)));
+            b.contact_point = Some(format!(
+                "{} ({})",
+                p.name,
+                department_name(ctx, &p.department)
+            ));
         }
     }
     let info = new.info.apply(&mut b);
@@ -1405,8 +1532,27 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
         ctx.config.privacy.breach.authority,
         notify_by.format("%Y-%m-%d %H:%M UTC")
     );
-    notify_channel(ctx, &mut tx, id, &subject, &body, "critical", &format!("breach:{id}:recorded")).await?;
-    notify_roles(ctx, &mut tx, &ctx.config.privacy.closeout_approvers, id, &subject, &body, "critical", &format!("breach:{id}:recorded")).await?;
+    notify_channel(
+        ctx,
+        &mut tx,
+        id,
+        &subject,
+        &body,
+        "critical",
+        &format!("breach:{id}:recorded"),
+    )
+    .await?;
+    notify_roles(
+        ctx,
+        &mut tx,
+        &ctx.config.privacy.closeout_approvers,
+        id,
+        &subject,
+        &body,
+        "critical",
+        &format!("breach:{id}:recorded"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(b)
 }
@@ -1426,7 +1572,10 @@ async fn task_counts(conn: &mut PgConnection, id: i64) -> Result<(u32, u32)> {
     .bind(id)
     .fetch_one(conn)
     .await?;
-    Ok((u32::try_from(open).unwrap_or(u32::MAX), u32::try_from(done).unwrap_or(u32::MAX)))
+    Ok((
+        u32::try_from(open).unwrap_or(u32::MAX),
+        u32::try_from(done).unwrap_or(u32::MAX),
+    ))
 }
 
 /// Lock a breach and ask the state machine.
@@ -1444,10 +1593,17 @@ async fn breach_move(
 }
 
 /// Add or correct information; after notification each update is a phase.
-pub async fn update_breach(ctx: &Ctx, id: i64, info: &BreachInfoUpdate, actor: &str) -> Result<Breach> {
+pub async fn update_breach(
+    ctx: &Ctx,
+    id: i64,
+    info: &BreachInfoUpdate,
+    actor: &str,
+) -> Result<Breach> {
     responder(ctx, actor)?;
     if info.is_empty() {
-        return Err(Error::invalid("nothing to record: give at least one piece of information"));
+        return Err(Error::invalid(
+            "nothing to record: give at least one piece of information",
+        ));
     }
     info.check(ctx)?;
     let now = ctx.now();
@@ -1480,7 +1636,12 @@ pub async fn update_breach(ctx: &Ctx, id: i64, info: &BreachInfoUpdate, actor: &
 }
 
 /// The authority was notified (late notifications give the reasons).
-pub async fn notify_authority(ctx: &Ctx, id: i64, late_reason: Option<&str>, actor: &str) -> Result<Breach> {
+pub async fn notify_authority(
+    ctx: &Ctx,
+    id: i64,
+    late_reason: Option<&str>,
+    actor: &str,
+) -> Result<Breach> {
     responder(ctx, actor)?;
     let late_reason = late_reason.map(str::trim).filter(|r| !r.is_empty());
     if let Some(r) = late_reason {
@@ -1520,7 +1681,9 @@ pub async fn notify_authority(ctx: &Ctx, id: i64, late_reason: Option<&str>, act
 pub async fn exempt_breach(ctx: &Ctx, id: i64, reason: &str, actor: &str) -> Result<Breach> {
     responder(ctx, actor)?;
     if reason.trim().is_empty() {
-        return Err(Error::invalid("say why the breach is unlikely to result in a risk to people"));
+        return Err(Error::invalid(
+            "say why the breach is unlikely to result in a risk to people",
+        ));
     }
     no_pii_in(ctx, "the reason", reason)?;
     let now = ctx.now();
@@ -1532,9 +1695,15 @@ pub async fn exempt_breach(ctx: &Ctx, id: i64, reason: &str, actor: &str) -> Res
     b.updated_at = now;
     store::save_breach(&mut tx, &b).await?;
     stop_breach_clock(&mut tx, id).await?;
-    event(ctx, &mut tx, "breach", id, "notification_not_required", actor, |e| {
-        e.transition(Some(from), to).reason(reason.trim())
-    })
+    event(
+        ctx,
+        &mut tx,
+        "breach",
+        id,
+        "notification_not_required",
+        actor,
+        |e| e.transition(Some(from), to).reason(reason.trim()),
+    )
     .await?;
     tx.commit().await?;
     Ok(b)
@@ -1581,9 +1750,18 @@ pub async fn add_task(
         now,
     )
     .await?;
-    let n = NewNotification::to_person(owner, WORKFLOW, id, format!("Breach #{id}: remediation task for you"))
-        .body(format!("{} Due {}.", task.description, due.format("%Y-%m-%d %H:%M UTC")))
-        .dedupe(format!("breach:{id}:task:{}", task.id));
+    let n = NewNotification::to_person(
+        owner,
+        WORKFLOW,
+        id,
+        format!("Breach #{id}: remediation task for you"),
+    )
+    .body(format!(
+        "{} Due {}.",
+        task.description,
+        due.format("%Y-%m-%d %H:%M UTC")
+    ))
+    .dedupe(format!("breach:{id}:task:{}", task.id));
     outbox::enqueue(ctx, &mut tx, &n).await?;
     event(ctx, &mut tx, "breach", id, "task_added", actor, |e| {
         e.reason(task.description.clone())
@@ -1607,7 +1785,12 @@ pub async fn complete_task(ctx: &Ctx, task_id: i64, actor: &str) -> Result<store
     .await?;
     let task = task.ok_or_else(|| Error::not_found(format!("no remediation task #{task_id}")))?;
     if person.handle != task.owner {
-        require(ctx, &person, &ctx.config.privacy.responders, "complete someone else's remediation task")?;
+        require(
+            ctx,
+            &person,
+            &ctx.config.privacy.responders,
+            "complete someone else's remediation task",
+        )?;
     }
     if task.status == "done" {
         return Err(Error::conflict(format!("task #{task_id} is already done")));
@@ -1631,9 +1814,18 @@ pub async fn complete_task(ctx: &Ctx, task_id: i64, actor: &str) -> Result<store
     .bind(task_id.to_string())
     .execute(&mut *tx)
     .await?;
-    event(ctx, &mut tx, "breach", task.breach_id, "task_done", actor, |e| {
-        e.reason(task.description.clone()).payload(serde_json::json!({ "task": task_id }))
-    })
+    event(
+        ctx,
+        &mut tx,
+        "breach",
+        task.breach_id,
+        "task_done",
+        actor,
+        |e| {
+            e.reason(task.description.clone())
+                .payload(serde_json::json!({ "task": task_id }))
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(done)
@@ -1645,7 +1837,11 @@ pub fn closeout_entity(id: i64) -> String {
 }
 
 /// Ask the close-out approvers (Compliance & Risk director) to close a breach.
-pub async fn request_close(ctx: &Ctx, id: i64, actor: &str) -> Result<(Breach, approvals::ApprovalRequest)> {
+pub async fn request_close(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+) -> Result<(Breach, approvals::ApprovalRequest)> {
     responder(ctx, actor)?;
     let now = ctx.now();
     let mut tx = ctx.pool.begin().await?;
@@ -1671,9 +1867,18 @@ pub async fn request_close(ctx: &Ctx, id: i64, actor: &str) -> Result<(Breach, a
     b.approval_id = Some(req.id);
     b.updated_at = now;
     store::save_breach(&mut tx, &b).await?;
-    event(ctx, &mut tx, "breach", id, "closeout_requested", actor, |e| {
-        e.transition(Some(from), to).payload(serde_json::json!({ "approval_id": req.id }))
-    })
+    event(
+        ctx,
+        &mut tx,
+        "breach",
+        id,
+        "closeout_requested",
+        actor,
+        |e| {
+            e.transition(Some(from), to)
+                .payload(serde_json::json!({ "approval_id": req.id }))
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok((b, req))
@@ -1691,10 +1896,13 @@ pub async fn decide_closeout(
     let now = ctx.now();
     let mut tx = ctx.pool.begin().await?;
     let b = store::breach(&mut tx, id, true).await?;
-    let approval = b
-        .approval_id
-        .ok_or_else(|| Error::invalid(format!("breach #{id} has no close-out waiting for approval")))?;
-    let (_, outcome) = approvals::decide(ctx, &mut tx, approval, approver, decision, comment, None).await?;
+    let approval = b.approval_id.ok_or_else(|| {
+        Error::invalid(format!(
+            "breach #{id} has no close-out waiting for approval"
+        ))
+    })?;
+    let (_, outcome) =
+        approvals::decide(ctx, &mut tx, approval, approver, decision, comment, None).await?;
     let cmd = match outcome {
         Outcome::Approved => Some(BreachCommand::CloseApproved),
         Outcome::Rejected | Outcome::ChangesRequested => Some(BreachCommand::CloseRejected),
@@ -1712,9 +1920,23 @@ pub async fn decide_closeout(
         }
         b.updated_at = now;
         store::save_breach(&mut tx, &b).await?;
-        event(ctx, &mut tx, "breach", id, if effect == BreachEffect::Close { "breach_closed" } else { "closeout_refused" }, approver, |e| {
-            e.transition(Some(from), to).reason(comment).payload(serde_json::json!({ "approval_id": approval }))
-        })
+        event(
+            ctx,
+            &mut tx,
+            "breach",
+            id,
+            if effect == BreachEffect::Close {
+                "breach_closed"
+            } else {
+                "closeout_refused"
+            },
+            approver,
+            |e| {
+                e.transition(Some(from), to)
+                    .reason(comment)
+                    .payload(serde_json::json!({ "approval_id": approval }))
+            },
+        )
         .await?;
     }
     tx.commit().await?;
@@ -1761,9 +1983,19 @@ pub async fn findings(ctx: &Ctx, open_only: bool) -> Result<Vec<store::Finding>>
 }
 
 /// Close a finding with what was done about it.
-pub async fn resolve_finding(ctx: &Ctx, id: i64, resolution: &str, actor: &str) -> Result<store::Finding> {
+pub async fn resolve_finding(
+    ctx: &Ctx,
+    id: i64,
+    resolution: &str,
+    actor: &str,
+) -> Result<store::Finding> {
     let person = ctx.org.actor(actor)?.clone();
-    require(ctx, &person, &ctx.config.privacy.responders, "resolve audit findings")?;
+    require(
+        ctx,
+        &person,
+        &ctx.config.privacy.responders,
+        "resolve audit findings",
+    )?;
     if resolution.trim().is_empty() {
         return Err(Error::invalid("say what was done about the finding"));
     }
@@ -1772,7 +2004,9 @@ pub async fn resolve_finding(ctx: &Ctx, id: i64, resolution: &str, actor: &str) 
     let mut tx = ctx.pool.begin().await?;
     let mut f = store::finding(&mut tx, id, true).await?;
     if f.status != "open" {
-        return Err(Error::conflict(format!("finding #{id} is already resolved")));
+        return Err(Error::conflict(format!(
+            "finding #{id} is already resolved"
+        )));
     }
     sqlx::query("UPDATE privacy_findings SET status = 'resolved', resolved_at = $2, resolved_by = $3, resolution = $4 WHERE id = $1")
         .bind(id)
@@ -1781,9 +2015,19 @@ pub async fn resolve_finding(ctx: &Ctx, id: i64, resolution: &str, actor: &str) 
         .bind(resolution.trim())
         .execute(&mut *tx)
         .await?;
-    event(ctx, &mut tx, "finding", id, "finding_resolved", actor, |e| {
-        e.transition(Some("open"), "resolved").reason(resolution.trim()).payload(serde_json::json!({ "kind": f.kind }))
-    })
+    event(
+        ctx,
+        &mut tx,
+        "finding",
+        id,
+        "finding_resolved",
+        actor,
+        |e| {
+            e.transition(Some("open"), "resolved")
+                .reason(resolution.trim())
+                .payload(serde_json::json!({ "kind": f.kind }))
+        },
+    )
     .await?;
     tx.commit().await?;
     f.status = "resolved".into();
@@ -1807,9 +2051,19 @@ pub struct Rotation {
 /// Re-wrap every data key under a new master key, in one transaction. The
 /// sealed data is not touched. The old key version is retired: once its key
 /// is destroyed, backups holding keys wrapped by it become unreadable too.
-pub async fn rotate_master(ctx: &Ctx, current: &MasterKey, new: &MasterKey, actor: &str) -> Result<Rotation> {
+pub async fn rotate_master(
+    ctx: &Ctx,
+    current: &MasterKey,
+    new: &MasterKey,
+    actor: &str,
+) -> Result<Rotation> {
     let person = ctx.org.actor(actor)?.clone();
-    require(ctx, &person, &ctx.config.privacy.key_custodians, "rotate the master key")?;
+    require(
+        ctx,
+        &person,
+        &ctx.config.privacy.key_custodians,
+        "rotate the master key",
+    )?;
     let now = ctx.now();
     let mut tx = ctx.pool.begin().await?;
     let from = match current_master_row(&mut tx, true).await? {
@@ -1855,11 +2109,23 @@ pub async fn rotate_master(ctx: &Ctx, current: &MasterKey, new: &MasterKey, acto
             key_version: row.key_version,
             master_version: mv,
         };
-        let dek = current
-            .unwrap_key(&wrapped, &old)
-            .map_err(|e| crypto_failure(&format!("cannot unwrap the data key of subject id {}", row.subject_id), e))?;
+        let dek = current.unwrap_key(&wrapped, &old).map_err(|e| {
+            crypto_failure(
+                &format!(
+                    "cannot unwrap the data key of subject id {}",
+                    row.subject_id
+                ),
+                e,
+            )
+        })?;
         let fresh = new
-            .wrap(&dek, &WrapBinding { master_version: to, ..old })
+            .wrap(
+                &dek,
+                &WrapBinding {
+                    master_version: to,
+                    ..old
+                },
+            )
             .map_err(|e| crypto_failure("cannot wrap a data key", e))?;
         sqlx::query("UPDATE privacy_data_keys SET wrapped = $2, master_version = $3, rewrapped_at = $4 WHERE subject_id = $1")
             .bind(row.subject_id)
@@ -1870,13 +2136,22 @@ pub async fn rotate_master(ctx: &Ctx, current: &MasterKey, new: &MasterKey, acto
             .await?;
         rewrapped += 1;
     }
-    let destroyed: i64 = sqlx::query_scalar("SELECT count(*) FROM privacy_data_keys WHERE wrapped IS NULL")
-        .fetch_one(&mut *tx)
-        .await?;
-    event(ctx, &mut tx, "master_key", to, "master_key_rotated", actor, |e| {
-        e.transition(Some(from.version), to)
-            .payload(serde_json::json!({ "rewrapped": rewrapped, "destroyed": destroyed }))
-    })
+    let destroyed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM privacy_data_keys WHERE wrapped IS NULL")
+            .fetch_one(&mut *tx)
+            .await?;
+    event(
+        ctx,
+        &mut tx,
+        "master_key",
+        to,
+        "master_key_rotated",
+        actor,
+        |e| {
+            e.transition(Some(from.version), to)
+                .payload(serde_json::json!({ "rewrapped": rewrapped, "destroyed": destroyed }))
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(Rotation {

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::model::{BreachInfo, BreachState, BreachStatus, RequestKind, RequestState, RequestStatus};
+use super::model::{
+    BreachInfo, BreachState, BreachStatus, RequestKind, RequestState, RequestStatus,
+};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -28,10 +30,13 @@ impl Subject {
     }
 }
 
-const SUBJECT: &str =
-    "SELECT id, ref, status, created_at, created_by, erased_at, erased_by, erasure_request FROM privacy_subjects";
+const SUBJECT: &str = "SELECT id, ref, status, created_at, created_by, erased_at, erased_by, erasure_request FROM privacy_subjects";
 
-pub async fn subject_by_ref(conn: &mut PgConnection, r: &str, lock: bool) -> Result<Option<Subject>> {
+pub async fn subject_by_ref(
+    conn: &mut PgConnection,
+    r: &str,
+    lock: bool,
+) -> Result<Option<Subject>> {
     let sql = format!(
         "{SUBJECT} WHERE ref = $1{}",
         if lock { " FOR UPDATE" } else { "" }
@@ -53,7 +58,9 @@ pub async fn subject_by_id(conn: &mut PgConnection, id: i64) -> Result<Subject> 
 
 /// The subject named, or a sentence saying there is none.
 pub async fn require_subject(conn: &mut PgConnection, r: &str, lock: bool) -> Result<Subject> {
-    subject_by_ref(conn, r, lock).await?.ok_or_else(|| unknown_subject(r))
+    subject_by_ref(conn, r, lock)
+        .await?
+        .ok_or_else(|| unknown_subject(r))
 }
 
 pub fn unknown_subject(r: &str) -> Error {
@@ -213,7 +220,9 @@ pub struct Request {
 }
 
 fn corrupt(what: &str, id: i64, value: &str) -> Error {
-    Error::invalid(format!("{what} #{id} has an unknown value {value:?} in the database"))
+    Error::invalid(format!(
+        "{what} #{id} has an unknown value {value:?} in the database"
+    ))
 }
 
 impl Request {
@@ -254,7 +263,11 @@ pub async fn request(conn: &mut PgConnection, id: i64, lock: bool) -> Result<Req
     r.ok_or_else(|| Error::not_found(format!("no data-subject request #{id}")))
 }
 
-pub async fn requests(conn: &mut PgConnection, open_only: bool, subject_id: Option<i64>) -> Result<Vec<Request>> {
+pub async fn requests(
+    conn: &mut PgConnection,
+    open_only: bool,
+    subject_id: Option<i64>,
+) -> Result<Vec<Request>> {
     let sql = format!(
         "{REQUEST} WHERE (NOT $1 OR r.status = 'open') AND ($2::bigint IS NULL OR r.subject_id = $2)
          ORDER BY (r.status = 'open') DESC, r.due_at, r.id"
@@ -458,7 +471,8 @@ pub struct Audit {
     pub documentation: String,
 }
 
-const AUDIT: &str = "SELECT id, trigger, run_by, ran_at, outcome, checks, documentation FROM privacy_audits";
+const AUDIT: &str =
+    "SELECT id, trigger, run_by, ran_at, outcome, checks, documentation FROM privacy_audits";
 
 pub async fn audit(conn: &mut PgConnection, id: i64) -> Result<Audit> {
     let sql = format!("{AUDIT} WHERE id = $1");
@@ -513,7 +527,11 @@ pub async fn finding(conn: &mut PgConnection, id: i64, lock: bool) -> Result<Fin
     f.ok_or_else(|| Error::not_found(format!("no finding #{id}")))
 }
 
-pub async fn findings(conn: &mut PgConnection, open_only: bool, audit_id: Option<i64>) -> Result<Vec<Finding>> {
+pub async fn findings(
+    conn: &mut PgConnection,
+    open_only: bool,
+    audit_id: Option<i64>,
+) -> Result<Vec<Finding>> {
     let sql = format!(
         "{FINDING} WHERE (NOT $1 OR status = 'open') AND ($2::bigint IS NULL OR audit_id = $2 OR id IN
             (SELECT id FROM privacy_findings WHERE status = 'open' AND $2::bigint IS NOT NULL AND last_seen_at >=
