@@ -5,5 +5,6 @@ mod content;
 mod crisis;
 mod engine_kill;
 mod experiments;
+mod privacy;
 mod tui;
 mod util;

@@ -447,6 +447,7 @@ fn checks_json(f: &Facts, purged: &[RetentionAction]) -> serde_json::Value {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn documentation(
     id: i64,
     trigger: Trigger,

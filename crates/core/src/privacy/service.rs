@@ -83,6 +83,7 @@ pub(crate) async fn event(
 }
 
 /// Notify everyone holding one of `list`'s roles.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn notify_roles(
     ctx: &Ctx,
     conn: &mut PgConnection,
