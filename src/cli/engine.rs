@@ -9,6 +9,7 @@ use vivid_core::config::Config;
 use vivid_core::duration::HumanDuration;
 use vivid_core::engine::Engine;
 use vivid_core::engine::outbox::{DeliveryTarget, LogTarget};
+use vivid_core::privacy::crypto::KeyOrigin;
 use vivid_core::{seed, simulate};
 
 use super::{JsonFlag, live, shutdown_signal};
@@ -124,6 +125,9 @@ pub async fn seed_demo(config: Config, flag: JsonFlag) -> Result<()> {
     } else {
         println!("loaded: {}", report.loaded.join(", "));
     }
+    for part in &report.skipped {
+        println!("skipped: {part}");
+    }
     Ok(())
 }
 
@@ -152,6 +156,20 @@ pub async fn demo(config: Config, args: DemoArgs) -> Result<()> {
         "vivid demo: preparing the database (logs: {})",
         app::log_file().display()
     );
+    // Personal data needs a master key: VIVID_MASTER_KEY, else a development
+    // key kept in $VIVID_HOME (mode 0600), said out loud.
+    let home = vivid_core::db::local::vivid_home();
+    let (key, origin) = vivid_core::privacy::crypto::demo_key(&home)?;
+    match origin {
+        KeyOrigin::Environment => {}
+        KeyOrigin::Generated(path) | KeyOrigin::DevFile(path) => eprintln!(
+            "vivid demo: VIVID_MASTER_KEY is not set; using the development master key in {} (mode 0600). \
+             Other commands need it too: export VIVID_MASTER_KEY=$(cat {})",
+            path.display(),
+            path.display()
+        ),
+    }
+    vivid_core::privacy::crypto::install_process_key(key);
     let target = delivery_target(&config)?;
     let ctx = app::connect(config, Schema::Migrate, 12).await?;
     let report = seed::demo(&ctx).await?;

@@ -12,6 +12,7 @@ mod guide;
 mod journey;
 mod live;
 mod org;
+mod privacy;
 mod status;
 
 use std::path::PathBuf;
@@ -107,6 +108,9 @@ enum Command {
     /// Content lifecycle: drafts, versions, director approvals, performance.
     #[command(subcommand)]
     Content(content::ContentCommand),
+    /// Compliance and data privacy: PII collection, reads, audits, requests, breaches.
+    #[command(subcommand)]
+    Privacy(privacy::PrivacyCommand),
     /// Business metrics; KPI rules open incidents by themselves.
     #[command(subcommand)]
     Metrics(crisis::MetricsCommand),
@@ -156,6 +160,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Content(cmd) => content::run(config, cmd).await,
         Command::Experiment(cmd) => experiment::run(config, cmd).await,
         Command::Journey(cmd) => journey::run(config, cmd).await,
+        Command::Privacy(cmd) => privacy::run(config, cmd).await,
 
         Command::Metrics(cmd) => crisis::metrics_cmd(config, cmd).await,
 

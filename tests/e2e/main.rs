@@ -7,5 +7,6 @@ mod crisis;
 mod engine_kill;
 mod experiments;
 mod journey;
+mod privacy;
 mod tui;
 mod util;

@@ -62,6 +62,7 @@ pub struct Config {
     #[serde(default)]
     pub handoffs: HandoffsConfig,
     pub journey: JourneyConfig,
+    pub privacy: crate::privacy::PrivacyConfig,
 }
 
 /// Customer journey: lead scoring and service levels.
@@ -572,7 +573,7 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        crate::privacy::validate_config(self, &org)
     }
 
     /// A TOML rendering of the effective configuration.

@@ -40,6 +40,18 @@ pub async fn decide_request(
                 decided.outcome,
             ))
         }
+        crate::privacy::WORKFLOW => {
+            let id: i64 = request
+                .entity_id
+                .strip_prefix("breach:")
+                .and_then(|i| i.parse().ok())
+                .ok_or_else(|| Error::invalid(format!("approval #{request_id} names no breach")))?;
+            let (_, outcome) =
+                crate::privacy::service::decide_closeout(ctx, id, approver, decision, comment)
+                    .await?;
+            let mut conn = ctx.pool.acquire().await?;
+            Ok((approvals::get(&mut conn, request_id).await?, outcome))
+        }
         // Workflows without their own state for approvals use the engine's.
         _ => {
             let mut tx = ctx.pool.begin().await?;

@@ -20,6 +20,7 @@ pub mod decisions;
 pub mod experiments;
 pub mod journey;
 pub mod metrics;
+pub mod privacy;
 pub mod rng;
 pub mod seed;
 pub mod simulate;

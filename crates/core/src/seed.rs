@@ -15,6 +15,9 @@ use crate::rng::Rng;
 pub struct SeedReport {
     pub loaded: Vec<String>,
     pub already_present: Vec<String>,
+    /// Parts that could not load now (and why); a later run loads them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 /// Wall-art products: (sku, title, collection, price in cents, critical).
@@ -166,7 +169,32 @@ async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
         mark(&mut conn, name, ctx).await?;
         report.loaded.push(name.to_string());
     }
+    seed_privacy(ctx, &mut report).await?;
     Ok(report)
+}
+
+/// Customers with personal data: sealed with the master key, so without one
+/// the part waits for a run that has it.
+async fn seed_privacy(ctx: &Ctx, report: &mut SeedReport) -> Result<()> {
+    let present: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = 'privacy'")
+            .fetch_optional(&ctx.pool)
+            .await?;
+    if present.is_some() {
+        report.already_present.push("privacy".into());
+        return Ok(());
+    }
+    let Some(key) = crate::privacy::crypto::ambient_key()? else {
+        report
+            .skipped
+            .push("privacy (VIVID_MASTER_KEY is not set)".into());
+        return Ok(());
+    };
+    crate::privacy::demo::seed(ctx, &key).await?;
+    let mut conn = ctx.pool.acquire().await?;
+    mark(&mut conn, "privacy", ctx).await?;
+    report.loaded.push("privacy".into());
+    Ok(())
 }
 
 type ServicePartFn =

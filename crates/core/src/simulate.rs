@@ -88,6 +88,9 @@ impl Simulator {
         if self.rng.f64() < 0.5 {
             self.experiment_traffic(ctx, report).await?;
         }
+        if self.rng.f64() < 0.1 {
+            report.events += crate::privacy::demo::activity(ctx, &mut self.rng).await?;
+        }
         if self.rng.f64() < 0.5 {
             self.journey_touch(ctx, report).await?;
         }

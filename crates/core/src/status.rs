@@ -256,5 +256,6 @@ async fn workflow_tiles(
         ],
         trend: Vec::new(),
     });
+    out.push(crate::privacy::report::tile(conn, now).await?);
     Ok(out)
 }

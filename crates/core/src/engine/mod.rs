@@ -74,6 +74,7 @@ pub fn registry() -> timers::Registry {
     crate::crisis::register_timers(&mut r);
     crate::content::register_timers(&mut r);
     crate::journey::register_timers(&mut r);
+    crate::privacy::register_timers(&mut r);
 
     r
 }

@@ -1,0 +1,950 @@
+//! Regular audits. One audit is one transaction: gather facts, judge them
+//! (pure), purge what is past retention, record the audit (the
+//! documentation record), record or re-see findings, and open a privacy
+//! incident in the crisis workflow for findings whose rule says so.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use super::anomaly::{self, Thresholds};
+use super::classify::{Classifier, Detector};
+use super::config::PrivacyConfig;
+use super::service;
+use super::store::{self, Audit, Finding};
+use crate::crisis::service::{NewIncident, Source};
+use crate::duration::format_delta;
+use crate::engine::Ctx;
+use crate::engine::timers::{HandlerFuture, Timer};
+use crate::error::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Scheduled,
+    Manual,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Manual => "manual",
+        }
+    }
+}
+
+/// Every kind of finding an audit raises.
+pub const FINDING_KINDS: &[&str] = &[
+    "unencrypted_pii",
+    "undecryptable_pii",
+    "stale_key_wrap",
+    "unclassified_field",
+    "pii_in_clear",
+    "access_anomaly",
+    "refused_reads",
+    "retention_overdue",
+    "request_near_deadline",
+    "request_overdue",
+];
+
+/// Findings whose condition can simply stop (a request completed, a rule
+/// added): resolved by the audit that no longer sees them. The others
+/// (anomalies, PII in the clear) need a person to say what was done.
+const SELF_CLEARING: &[&str] = &[
+    "request_near_deadline",
+    "request_overdue",
+    "retention_overdue",
+    "stale_key_wrap",
+    "unclassified_field",
+];
+
+/// Everything an audit looks at, gathered from the database.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Facts {
+    pub master_version: Option<i32>,
+    pub sealed_values: i64,
+    pub subjects: i64,
+    pub erased_subjects: i64,
+    /// (subject, field) whose stored bytes cannot be a sealed value.
+    pub unsealed: Vec<(String, String)>,
+    /// Active subjects with sealed fields but no live data key.
+    pub keyless: Vec<String>,
+    /// Data keys wrapped by a master version that is not the current one.
+    pub stale_wraps: i64,
+    /// (store, field, category) of every field held.
+    pub stored_fields: Vec<(String, String, String)>,
+    /// (field, detector, count): PII-shaped values found in analytics.
+    pub clear_values: Vec<(String, String, i64)>,
+    /// (where, rows): e-mail-shaped text in events or notifications since the last audit.
+    pub leaks: Vec<(String, i64)>,
+    pub rows_scanned: i64,
+    /// person -> (reads in the window, reads per earlier window).
+    pub reads: BTreeMap<String, (u64, Vec<u64>)>,
+    pub refused: BTreeMap<String, u64>,
+    /// (category, store, records, cutoff): past retention.
+    pub overdue: Vec<(String, String, i64, DateTime<Utc>)>,
+    /// (id, subject, kind, due).
+    pub open_requests: Vec<(i64, String, String, DateTime<Utc>)>,
+}
+
+/// A finding before it is recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Draft {
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub condition: String,
+    pub person: Option<String>,
+    pub subject_ref: Option<String>,
+    pub detail: String,
+    pub facts: serde_json::Value,
+    /// Reads over baseline, for severity rules.
+    pub ratio: Option<f64>,
+}
+
+fn draft(kind: &'static str, severity: &'static str, condition: String, detail: String) -> Draft {
+    Draft {
+        kind,
+        severity,
+        condition,
+        person: None,
+        subject_ref: None,
+        detail,
+        facts: serde_json::json!({}),
+        ratio: None,
+    }
+}
+
+/// Judge the facts: pure.
+pub fn evaluate(f: &Facts, config: &PrivacyConfig, now: DateTime<Utc>) -> Vec<Draft> {
+    let classifier = Classifier::new(config);
+    let mut out = Vec::new();
+    for (subject, field) in &f.unsealed {
+        let mut d = draft(
+            "unencrypted_pii",
+            "high",
+            format!("unencrypted_pii:{subject}:{field}"),
+            format!("`{field}` of {subject} is stored in the PII vault but is not a sealed value"),
+        );
+        d.subject_ref = Some(subject.clone());
+        out.push(d);
+    }
+    for subject in &f.keyless {
+        let mut d = draft(
+            "undecryptable_pii",
+            "high",
+            format!("undecryptable_pii:{subject}"),
+            format!(
+                "{subject} is active but has sealed fields and no data key: their data cannot be read or erased properly"
+            ),
+        );
+        d.subject_ref = Some(subject.clone());
+        out.push(d);
+    }
+    if f.stale_wraps > 0 {
+        out.push(draft(
+            "stale_key_wrap",
+            "medium",
+            "stale_key_wrap".into(),
+            format!(
+                "{} data key(s) are wrapped by a retired master key version; run `vivid privacy rotate-key`",
+                f.stale_wraps
+            ),
+        ));
+    }
+    for (store, field, category) in &f.stored_fields {
+        match classifier.classify(field) {
+            None => out.push(draft(
+                "unclassified_field",
+                "medium",
+                format!("unclassified_field:{store}:{field}"),
+                format!("`{field}` ({store}, collected as {category}) matches no classification rule today"),
+            )),
+            Some(c) if c.pii && store == "analytics" => out.push(draft(
+                "pii_in_clear",
+                "high",
+                format!("pii_in_clear:field:{field}"),
+                format!("`{field}` is PII by today's rules ({}) but is held in the clear in analytics", c.category),
+            )),
+            Some(_) => {}
+        }
+    }
+    for (field, detector, count) in &f.clear_values {
+        let mut d = draft(
+            "pii_in_clear",
+            "high",
+            format!("pii_in_clear:value:{field}:{detector}"),
+            format!("{count} analytics value(s) of `{field}` look like {detector}"),
+        );
+        d.facts = serde_json::json!({ "field": field, "detector": detector, "count": count });
+        out.push(d);
+    }
+    for (place, rows) in &f.leaks {
+        let mut d = draft(
+            "pii_in_clear",
+            "high",
+            format!("pii_in_clear:{place}"),
+            format!("{rows} row(s) of the {place} contain an e-mail address"),
+        );
+        d.facts = serde_json::json!({ "where": place, "rows": rows });
+        out.push(d);
+    }
+    let t = Thresholds {
+        ratio: config.anomaly.ratio,
+        min_reads: u64::from(config.anomaly.min_reads),
+    };
+    let window = config.anomaly.window.to_string();
+    for (person, (current, baseline)) in &f.reads {
+        if let Some(a) = anomaly::detect(*current, baseline, t) {
+            let mut d = draft(
+                "access_anomaly",
+                "high",
+                format!("access_anomaly:{person}"),
+                format!(
+                    "@{person} read personal data {} time(s) in the last {window}: {:.1}x their baseline of {:.1} per {window}",
+                    a.reads, a.ratio, a.baseline
+                ),
+            );
+            d.person = Some(person.clone());
+            d.ratio = Some(a.ratio);
+            d.facts = serde_json::json!({ "reads": a.reads, "baseline": a.baseline, "ratio": a.ratio, "window": window });
+            out.push(d);
+        }
+    }
+    for (person, refused) in &f.refused {
+        if *refused >= u64::from(config.anomaly.refused_reads.max(1)) {
+            let mut d = draft(
+                "refused_reads",
+                "medium",
+                format!("refused_reads:{person}"),
+                format!(
+                    "@{person} was refused {refused} read(s) of personal data in the last {window}"
+                ),
+            );
+            d.person = Some(person.clone());
+            d.facts = serde_json::json!({ "refused": refused });
+            out.push(d);
+        }
+    }
+    for (category, store, records, cutoff) in &f.overdue {
+        if *records > 0 && !config.retention_purge {
+            out.push(draft(
+                "retention_overdue",
+                "medium",
+                format!("retention_overdue:{category}:{store}"),
+                format!(
+                    "{records} {category} record(s) in {store} were collected before {} and are past retention",
+                    cutoff.format("%Y-%m-%d")
+                ),
+            ));
+        }
+    }
+    let warn = config.requests.warn_within.delta();
+    for (id, subject, kind, due) in &f.open_requests {
+        let (k, severity, text) = if *due < now {
+            (
+                "request_overdue",
+                "high",
+                format!(
+                    "{kind} request #{id} for {subject} is overdue since {}",
+                    due.format("%Y-%m-%d")
+                ),
+            )
+        } else if *due - now <= warn {
+            (
+                "request_near_deadline",
+                "low",
+                format!(
+                    "{kind} request #{id} for {subject} is due in {}",
+                    format_delta(*due - now)
+                ),
+            )
+        } else {
+            continue;
+        };
+        let mut d = draft(k, severity, format!("{k}:{id}"), text);
+        d.subject_ref = Some(subject.clone());
+        d.facts = serde_json::json!({ "request": id, "due_at": due });
+        out.push(d);
+    }
+    out
+}
+
+async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Facts> {
+    let cfg = &ctx.config.privacy;
+    let mut f = Facts {
+        master_version: sqlx::query_scalar(
+            "SELECT version FROM privacy_master_keys WHERE retired_at IS NULL",
+        )
+        .fetch_optional(&mut *conn)
+        .await?,
+        ..Default::default()
+    };
+    (f.sealed_values, f.subjects, f.erased_subjects) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM privacy_pii), count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'erased')
+         FROM privacy_subjects",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    // Nonce + tag alone take 28 bytes: anything shorter was never sealed.
+    f.unsealed = sqlx::query_as(
+        "SELECT s.ref, p.field FROM privacy_pii p JOIN privacy_subjects s ON s.id = p.subject_id
+         WHERE octet_length(p.ciphertext) < 28 ORDER BY s.ref, p.field LIMIT 1000",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    f.keyless = sqlx::query_scalar(
+        "SELECT s.ref FROM privacy_subjects s
+         WHERE s.status = 'active' AND EXISTS (SELECT 1 FROM privacy_pii p WHERE p.subject_id = s.id)
+           AND NOT EXISTS (SELECT 1 FROM privacy_data_keys k WHERE k.subject_id = s.id AND k.wrapped IS NOT NULL)
+         ORDER BY s.ref LIMIT 1000",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    f.stale_wraps = sqlx::query_scalar(
+        "SELECT count(*) FROM privacy_data_keys k WHERE k.wrapped IS NOT NULL
+           AND k.master_version IS DISTINCT FROM (SELECT version FROM privacy_master_keys WHERE retired_at IS NULL)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    f.stored_fields = sqlx::query_as(
+        "SELECT DISTINCT 'pii'::text, field, category FROM privacy_pii
+         UNION SELECT DISTINCT 'analytics'::text, field, category FROM privacy_analytics ORDER BY 1, 2",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let since: DateTime<Utc> =
+        sqlx::query_scalar::<_, Option<DateTime<Utc>>>("SELECT max(ran_at) FROM privacy_audits")
+            .fetch_one(&mut *conn)
+            .await?
+            .unwrap_or(DateTime::UNIX_EPOCH);
+    // PII-shaped values in analytics collected since the last audit.
+    let classifier = Classifier::new(cfg);
+    let values: Vec<(String, String)> = sqlx::query_as(
+        "SELECT field, value FROM privacy_analytics WHERE collected_at > $1 ORDER BY id LIMIT 100000",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    f.rows_scanned += values.len() as i64;
+    let mut clear: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (field, value) in &values {
+        for d in classifier.detect(value) {
+            *clear
+                .entry((field.clone(), d.as_str().to_string()))
+                .or_default() += 1;
+        }
+    }
+    f.clear_values = clear.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+    // E-mail addresses where no personal data belongs: the event log and the outbox.
+    for (place, sql) in [
+        (
+            "event log",
+            "SELECT coalesce(reason, '') || ' ' || payload::text FROM events WHERE occurred_at > $1 ORDER BY id LIMIT 100000",
+        ),
+        (
+            "outbox",
+            "SELECT subject || ' ' || body || ' ' || payload::text FROM outbox WHERE created_at > $1 ORDER BY id LIMIT 100000",
+        ),
+    ] {
+        let texts: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await?;
+        f.rows_scanned += texts.len() as i64;
+        let hits = texts.iter().filter(|t| Detector::Email.finds(t)).count() as i64;
+        if hits > 0 {
+            f.leaks.push((place.to_string(), hits));
+        }
+    }
+    // Reads per person: the current window and the baseline windows before it.
+    let window = cfg.anomaly.window.delta();
+    let windows = cfg.anomaly.baseline_windows;
+    let span = window * (i32::try_from(windows).unwrap_or(i32::MAX).saturating_add(1));
+    let reads: Vec<(String, i64, bool)> = sqlx::query_as(
+        "SELECT actor, floor(extract(epoch FROM ($1 - at)))::bigint, outcome = 'granted'
+         FROM privacy_access_log WHERE at > $1 - $2::interval AND at <= $1",
+    )
+    .bind(now)
+    .bind(span)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut ages: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (actor, age, granted) in reads {
+        if granted {
+            ages.entry(actor).or_default().push(age);
+        } else if age < window.num_seconds() {
+            *f.refused.entry(actor).or_default() += 1;
+        }
+    }
+    for (actor, a) in ages {
+        f.reads
+            .insert(actor, anomaly::bucket(&a, window.num_seconds(), windows));
+    }
+    // Retention.
+    for (name, cat) in &cfg.categories {
+        let cutoff = cat.retention.cutoff(now);
+        let (table, column) = if cat.pii {
+            ("privacy_pii", "updated_at")
+        } else {
+            ("privacy_analytics", "collected_at")
+        };
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE category = $1 AND {column} < $2"
+        )))
+        .bind(name)
+        .bind(cutoff)
+        .fetch_one(&mut *conn)
+        .await?;
+        if n > 0 {
+            let store = if cat.pii { "pii" } else { "analytics" };
+            f.overdue.push((name.clone(), store.into(), n, cutoff));
+        }
+    }
+    f.open_requests = sqlx::query_as(
+        "SELECT r.id, s.ref, r.kind, r.due_at FROM privacy_requests r JOIN privacy_subjects s ON s.id = r.subject_id
+         WHERE r.status = 'open' ORDER BY r.due_at",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(f)
+}
+
+/// A retention purge the audit carried out.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionAction {
+    pub category: String,
+    pub store: String,
+    pub records: i64,
+    pub cutoff: DateTime<Utc>,
+}
+
+/// What an audit did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditResult {
+    pub audit: Audit,
+    /// Findings this audit raised or saw again.
+    pub findings: Vec<Finding>,
+    /// Incidents opened for new findings.
+    pub incidents: Vec<i64>,
+    pub retention: Vec<RetentionAction>,
+    pub resolved: Vec<i64>,
+}
+
+fn checks_json(f: &Facts, purged: &[RetentionAction]) -> serde_json::Value {
+    let reads: u64 = f.reads.values().map(|(c, _)| c).sum();
+    serde_json::json!({
+        "encryption": { "master_version": f.master_version, "sealed_values": f.sealed_values, "unsealed": f.unsealed.len(), "keyless_subjects": f.keyless.len(), "stale_wraps": f.stale_wraps },
+        "subjects": { "active": f.subjects, "erased": f.erased_subjects },
+        "classification": { "stored_fields": f.stored_fields.len() },
+        "clear_text": { "rows_scanned": f.rows_scanned, "pii_values": f.clear_values.iter().map(|x| x.2).sum::<i64>(), "leaks": f.leaks.iter().map(|x| x.1).sum::<i64>() },
+        "access": { "reads_in_window": reads, "readers": f.reads.len(), "refused_in_window": f.refused.values().sum::<u64>() },
+        "retention": { "overdue": f.overdue.iter().map(|x| x.2).sum::<i64>(), "purged": purged.iter().map(|p| p.records).sum::<i64>() },
+        "requests": { "open": f.open_requests.len() },
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn documentation(
+    id: i64,
+    trigger: Trigger,
+    actor: &str,
+    now: DateTime<Utc>,
+    f: &Facts,
+    cfg: &PrivacyConfig,
+    purged: &[RetentionAction],
+    findings: &[Finding],
+    resolved: &[i64],
+) -> String {
+    let mut d = String::new();
+    let outcome = if findings.is_empty() {
+        "compliant".to_string()
+    } else {
+        format!("{} finding(s)", findings.len())
+    };
+    let _ = writeln!(
+        d,
+        "# Privacy audit #{id}\n\n{} ({}, by {actor}). Outcome: **{outcome}**.\n\n## Checks\n",
+        now.format("%Y-%m-%d %H:%M UTC"),
+        trigger.as_str()
+    );
+    let _ = writeln!(
+        d,
+        "- Encryption at rest: {} sealed PII value(s) for {} active subject(s) under master key version {}; {} unsealed value(s), {} subject(s) without a key, {} stale key wrap(s). {} subject(s) erased.",
+        f.sealed_values,
+        f.subjects,
+        f.master_version
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "none yet".into()),
+        f.unsealed.len(),
+        f.keyless.len(),
+        f.stale_wraps,
+        f.erased_subjects
+    );
+    let _ = writeln!(
+        d,
+        "- Classification: {} stored field(s) checked against today's rules.",
+        f.stored_fields.len()
+    );
+    let _ = writeln!(
+        d,
+        "- Personal data in the clear: {} row(s) of analytics, events and notifications scanned since the previous audit; {} PII-shaped value(s), {} row(s) with an e-mail address.",
+        f.rows_scanned,
+        f.clear_values.iter().map(|x| x.2).sum::<i64>(),
+        f.leaks.iter().map(|x| x.1).sum::<i64>()
+    );
+    let reads: u64 = f.reads.values().map(|(c, _)| c).sum();
+    let _ = writeln!(
+        d,
+        "- Access: {reads} read(s) by {} person(s) in the last {}; {} refused; baseline of {} window(s).",
+        f.reads.values().filter(|(c, _)| *c > 0).count(),
+        cfg.anomaly.window,
+        f.refused.values().sum::<u64>(),
+        cfg.anomaly.baseline_windows
+    );
+    if purged.is_empty() && f.overdue.is_empty() {
+        let _ = writeln!(d, "- Retention: nothing past its retention period.");
+    } else if purged.is_empty() {
+        let _ = writeln!(
+            d,
+            "- Retention: {} record(s) past retention (purging is off).",
+            f.overdue.iter().map(|x| x.2).sum::<i64>()
+        );
+    } else {
+        let parts: Vec<String> = purged
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} record(s) from {} (before {})",
+                    p.records,
+                    p.category,
+                    p.store,
+                    p.cutoff.format("%Y-%m-%d")
+                )
+            })
+            .collect();
+        let _ = writeln!(d, "- Retention: purged {}.", parts.join("; "));
+    }
+    let _ = writeln!(
+        d,
+        "- Data-subject requests: {} open.",
+        f.open_requests.len()
+    );
+    if !findings.is_empty() {
+        let _ = writeln!(d, "\n## Findings\n");
+        for x in findings {
+            let _ = writeln!(
+                d,
+                "- #{} [{}] {}: {}{}",
+                x.id,
+                x.severity,
+                x.kind,
+                x.detail,
+                x.incident_id
+                    .map(|i| format!(" (incident #{i})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !resolved.is_empty() {
+        let ids: Vec<String> = resolved.iter().map(|i| format!("#{i}")).collect();
+        let _ = writeln!(d, "\nNo longer observed, resolved: {}.", ids.join(", "));
+    }
+    d
+}
+
+/// Run an audit now, in the caller's transaction.
+pub async fn run_in(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    trigger: Trigger,
+    actor: &str,
+) -> Result<AuditResult> {
+    let now = ctx.now();
+    let cfg = &ctx.config.privacy;
+    let facts = gather(ctx, conn, now).await?;
+    let drafts = evaluate(&facts, cfg, now);
+    let outcome = if drafts.is_empty() {
+        "compliant"
+    } else {
+        "findings"
+    };
+    let audit_id: i64 = sqlx::query_scalar(
+        "INSERT INTO privacy_audits (trigger, run_by, ran_at, outcome, checks, documentation) VALUES ($1, $2, $3, $4, '{}', '') RETURNING id",
+    )
+    .bind(trigger.as_str())
+    .bind(actor)
+    .bind(now)
+    .bind(outcome)
+    .fetch_one(&mut *conn)
+    .await?;
+    // Retention purges.
+    let mut purged = Vec::new();
+    if cfg.retention_purge {
+        for (category, store, _, cutoff) in &facts.overdue {
+            let (table, column) = if store == "pii" {
+                ("privacy_pii", "updated_at")
+            } else {
+                ("privacy_analytics", "collected_at")
+            };
+            let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE category = $1 AND {column} < $2"
+            )))
+            .bind(category)
+            .bind(cutoff)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            let records = i64::try_from(n).unwrap_or(i64::MAX);
+            sqlx::query(
+                "INSERT INTO privacy_retention_actions (audit_id, category, store, records, cutoff, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(audit_id)
+            .bind(category)
+            .bind(store)
+            .bind(records)
+            .bind(cutoff)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            purged.push(RetentionAction {
+                category: category.clone(),
+                store: store.clone(),
+                records,
+                cutoff: *cutoff,
+            });
+        }
+    }
+    // Findings: new ones are recorded, ongoing ones seen again.
+    let mut findings = Vec::new();
+    let mut incidents = Vec::new();
+    for d in &drafts {
+        let (id, inserted): (i64, bool) = sqlx::query_as(
+            "INSERT INTO privacy_findings (audit_id, kind, severity, condition, person, subject_ref, detail, facts, opened_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+             ON CONFLICT (condition) WHERE status = 'open'
+             DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, seen = privacy_findings.seen + 1,
+                           detail = EXCLUDED.detail, facts = EXCLUDED.facts
+             RETURNING id, (xmax = 0)",
+        )
+        .bind(audit_id)
+        .bind(d.kind)
+        .bind(d.severity)
+        .bind(&d.condition)
+        .bind(&d.person)
+        .bind(&d.subject_ref)
+        .bind(&d.detail)
+        .bind(&d.facts)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        if inserted {
+            service::event(ctx, conn, "finding", id, "finding_raised", actor, |e| {
+                e.transition(None::<&str>, "open")
+                    .reason(d.detail.clone())
+                    .payload(serde_json::json!({ "kind": d.kind, "severity": d.severity, "audit_id": audit_id }))
+            })
+            .await?;
+            let subject = format!(
+                "Privacy finding #{id} [{}]: {}",
+                d.severity,
+                d.kind.replace('_', " ")
+            );
+            let sev = if d.severity == "high" {
+                "critical"
+            } else {
+                "warning"
+            };
+            service::notify_channel(
+                ctx,
+                conn,
+                id,
+                &subject,
+                &d.detail,
+                sev,
+                &format!("finding:{id}:raised"),
+            )
+            .await?;
+            if d.severity != "low" {
+                service::notify_roles(
+                    ctx,
+                    conn,
+                    &cfg.closeout_approvers,
+                    id,
+                    &subject,
+                    &d.detail,
+                    sev,
+                    &format!("finding:{id}:raised"),
+                )
+                .await?;
+            }
+            if let Some(severity) = anomaly::incident_severity(&cfg.incident_rules, d.kind, d.ratio)
+            {
+                let title = format!("Privacy: {}", d.detail);
+                let inc = crate::crisis::service::open_in(
+                    ctx,
+                    conn,
+                    &NewIncident {
+                        title: title.chars().take(200).collect(),
+                        description: format!(
+                            "Raised by privacy audit #{audit_id} (finding #{id}). Assess whether it is a personal-data breach: `vivid privacy breach open --finding {id}`."
+                        ),
+                        severity,
+                        source: Source::PrivacyBreach,
+                        source_ref: Some(format!("privacy-finding:{id}")),
+                        departments: cfg.incident_departments.clone(),
+                        commander: None,
+                        trigger_key: Some(format!("privacy:{}", d.condition)),
+                    },
+                    "engine",
+                )
+                .await?;
+                if let Some(inc) = inc {
+                    sqlx::query("UPDATE privacy_findings SET incident_id = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(inc.id)
+                        .execute(&mut *conn)
+                        .await?;
+                    incidents.push(inc.id);
+                }
+            }
+        }
+        findings.push(store::finding(conn, id, false).await?);
+    }
+    // Conditions that stopped by themselves.
+    let current: BTreeSet<&str> = drafts.iter().map(|d| d.condition.as_str()).collect();
+    let open_clearing: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, condition FROM privacy_findings WHERE status = 'open' AND kind = ANY($1) FOR UPDATE",
+    )
+    .bind(SELF_CLEARING.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut resolved = Vec::new();
+    for (id, condition) in open_clearing {
+        if current.contains(condition.as_str()) {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE privacy_findings SET status = 'resolved', resolved_at = $2, resolved_by = 'engine', resolution = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(format!("no longer observed by audit #{audit_id}"))
+        .execute(&mut *conn)
+        .await?;
+        resolved.push(id);
+    }
+    let checks = checks_json(&facts, &purged);
+    let doc = documentation(
+        audit_id, trigger, actor, now, &facts, cfg, &purged, &findings, &resolved,
+    );
+    sqlx::query("UPDATE privacy_audits SET checks = $2, documentation = $3 WHERE id = $1")
+        .bind(audit_id)
+        .bind(&checks)
+        .bind(&doc)
+        .execute(&mut *conn)
+        .await?;
+    service::event(ctx, conn, "audit", audit_id, "audit_completed", actor, |e| {
+        e.transition(None::<&str>, outcome).payload(serde_json::json!({
+            "trigger": trigger, "findings": findings.iter().map(|f| f.id).collect::<Vec<_>>(),
+            "incidents": incidents, "purged": purged.iter().map(|p| p.records).sum::<i64>(), "resolved": resolved,
+        }))
+    })
+    .await?;
+    Ok(AuditResult {
+        audit: store::audit(conn, audit_id).await?,
+        findings,
+        incidents,
+        retention: purged,
+        resolved,
+    })
+}
+
+/// `vivid privacy audit run`: an audit now, by an officer.
+pub async fn run(ctx: &Ctx, actor: &str) -> Result<AuditResult> {
+    let person = ctx.org.actor(actor)?.clone();
+    if !ctx
+        .org
+        .holds_any(&person, &service::roles(&ctx.config.privacy.officers))
+        && !ctx
+            .org
+            .holds_any(&person, &service::roles(&ctx.config.privacy.responders))
+    {
+        return Err(crate::error::Error::forbidden(format!(
+            "{} cannot run privacy audits: it takes a privacy officer or responder",
+            person.label()
+        )));
+    }
+    let mut tx = ctx.pool.begin().await?;
+    let result = run_in(ctx, &mut tx, Trigger::Manual, actor).await?;
+    service::ensure_audit_scheduled(ctx, &mut tx).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// The next slot after `due`, on the schedule's grid, later than `now`.
+pub fn next_slot(
+    due: DateTime<Utc>,
+    every: chrono::TimeDelta,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    if every <= chrono::TimeDelta::zero() {
+        return now + chrono::TimeDelta::days(1);
+    }
+    let mut next = due + every;
+    if next <= now {
+        // Missed slots are not run in a burst: skip to the next one ahead.
+        let behind = (now - next).num_seconds() / every.num_seconds().max(1) + 1;
+        next += every * i32::try_from(behind).unwrap_or(i32::MAX);
+    }
+    next
+}
+
+/// Timer handler: the scheduled audit; it schedules the next one.
+pub fn on_audit<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        run_in(ctx, conn, Trigger::Scheduled, "engine").await?;
+        let next = next_slot(t.due_at, ctx.config.privacy.audit_every.delta(), ctx.now());
+        service::schedule_audit_at(ctx, conn, next).await
+    })
+}
+
+pub async fn audits(ctx: &Ctx, limit: i64) -> Result<Vec<Audit>> {
+    let mut conn = ctx.pool.acquire().await?;
+    store::audits(&mut conn, limit).await
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditDetail {
+    pub audit: Audit,
+    pub findings: Vec<Finding>,
+    pub retention: Vec<RetentionAction>,
+}
+
+pub async fn detail(ctx: &Ctx, id: i64) -> Result<AuditDetail> {
+    let mut conn = ctx.pool.acquire().await?;
+    let audit = store::audit(&mut conn, id).await?;
+    let findings: Vec<Finding> = store::findings(&mut conn, false, None)
+        .await?
+        .into_iter()
+        .filter(|f| f.audit_id == id)
+        .collect();
+    let retention = sqlx::query_as::<_, (String, String, i64, DateTime<Utc>)>(
+        "SELECT category, store, records, cutoff FROM privacy_retention_actions WHERE audit_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|(category, store, records, cutoff)| RetentionAction {
+        category,
+        store,
+        records,
+        cutoff,
+    })
+    .collect();
+    Ok(AuditDetail {
+        audit,
+        findings,
+        retention,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, EMBEDDED_DEFAULT};
+    use chrono::TimeDelta;
+
+    fn cfg() -> PrivacyConfig {
+        Config::from_toml_str("default", EMBEDDED_DEFAULT)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .privacy
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn clean_facts_are_compliant() {
+        let f = Facts {
+            master_version: Some(1),
+            sealed_values: 40,
+            subjects: 10,
+            stored_fields: vec![
+                ("pii".into(), "email".into(), "contact".into()),
+                ("analytics".into(), "country".into(), "profile".into()),
+            ],
+            reads: [("jun".to_string(), (4, vec![3, 5, 4]))]
+                .into_iter()
+                .collect(),
+            open_requests: vec![(
+                1,
+                "C000001".into(),
+                "access".into(),
+                now() + TimeDelta::days(20),
+            )],
+            ..Default::default()
+        };
+        assert_eq!(evaluate(&f, &cfg(), now()), Vec::new());
+    }
+
+    #[test]
+    fn each_problem_becomes_one_finding_with_a_stable_condition() {
+        let f = Facts {
+            unsealed: vec![("C1".into(), "email".into())],
+            keyless: vec!["C2".into()],
+            stored_fields: vec![
+                ("analytics".into(), "shoe_size".into(), "profile".into()),
+                ("analytics".into(), "email".into(), "profile".into()),
+            ],
+            clear_values: vec![("notes".into(), "email".into(), 2)],
+            leaks: vec![("event log".into(), 1)],
+            reads: [("dana".to_string(), (60, vec![3; 14]))]
+                .into_iter()
+                .collect(),
+            refused: [("remy".to_string(), 9)].into_iter().collect(),
+            open_requests: vec![
+                (1, "C3".into(), "erasure".into(), now() + TimeDelta::days(2)),
+                (2, "C4".into(), "access".into(), now() - TimeDelta::days(1)),
+            ],
+            ..Default::default()
+        };
+        let drafts = evaluate(&f, &cfg(), now());
+        let conditions: Vec<&str> = drafts.iter().map(|d| d.condition.as_str()).collect();
+        assert_eq!(
+            conditions,
+            [
+                "unencrypted_pii:C1:email",
+                "undecryptable_pii:C2",
+                "unclassified_field:analytics:shoe_size",
+                "pii_in_clear:field:email",
+                "pii_in_clear:value:notes:email",
+                "pii_in_clear:event log",
+                "access_anomaly:dana",
+                "refused_reads:remy",
+                "request_near_deadline:1",
+                "request_overdue:2",
+            ]
+        );
+        let anomaly = drafts.iter().find(|d| d.kind == "access_anomaly");
+        assert!(
+            anomaly.is_some_and(|d| d.ratio == Some(20.0) && d.person.as_deref() == Some("dana"))
+        );
+    }
+
+    #[test]
+    fn the_schedule_keeps_its_grid_and_skips_missed_slots() {
+        let day = TimeDelta::days(1);
+        let due = now();
+        assert_eq!(next_slot(due, day, due + TimeDelta::minutes(1)), due + day);
+        assert_eq!(
+            next_slot(due, day, due + TimeDelta::hours(50)),
+            due + day * 3
+        );
+    }
+}

@@ -1,0 +1,1218 @@
+//! `vivid privacy ...`: collection, classification, reads with a purpose,
+//! audits and findings, data-subject requests, breaches, the report, and
+//! the master key. Commands that touch personal data need VIVID_MASTER_KEY
+//! and check it against the database before doing anything.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chrono::{DateTime, TimeDelta, Utc};
+use clap::{Args, Subcommand};
+use vivid_core::Ctx;
+use vivid_core::config::Config;
+use vivid_core::crisis::Severity;
+use vivid_core::duration::{HumanDuration, format_delta};
+use vivid_core::engine::approvals::Decision;
+use vivid_core::privacy::classify::Classifier;
+use vivid_core::privacy::crypto::{MASTER_KEY_VAR, MasterKey, NEW_MASTER_KEY_VAR};
+use vivid_core::privacy::model::RequestKind;
+use vivid_core::privacy::service::{self, BreachInfoUpdate, NewBreach, NewRequest, ReadRequest};
+use vivid_core::privacy::store::{AccessFilter, Breach, Request};
+use vivid_core::privacy::{audit, report};
+
+use super::{ActorArg, JsonFlag};
+use crate::app::{self, Schema};
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Collect a record about a customer: every field is classified; PII is encrypted.
+    Collect(CollectArgs),
+    /// How fields are classified (no database needed).
+    Classify(ClassifyArgs),
+    /// Data subjects: references, status, fields held (never values).
+    Subjects(JsonFlag),
+    /// Read a customer's personal data: needs the role and a purpose; logged.
+    Read(ReadArgs),
+    /// The access log: every read of personal data, granted or refused.
+    Log(LogArgs),
+    /// Audits: run one now, list them, show one with its documentation.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Audit findings (open ones; --all for every one); resolve one.
+    Findings(FindingsArgs),
+    /// Data-subject requests: access, rectification, erasure.
+    #[command(subcommand)]
+    Dsar(DsarCommand),
+    /// Personal-data breaches: the 72-hour notification clock, remediation, close-out.
+    #[command(subcommand)]
+    Breach(BreachCommand),
+    /// The compliance report for a period, as Markdown or JSON.
+    Report(ReportArgs),
+    /// Re-wrap every data key under the key in VIVID_NEW_MASTER_KEY (data untouched).
+    RotateKey(ActJson),
+    /// Print a new random master key (base64 of 32 bytes).
+    Keygen(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct ActJson {
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The customer's reference (created when new; generated when omitted).
+    #[arg(long)]
+    subject: Option<String>,
+    /// A field as NAME=VALUE (repeat). Prefer --file: values on the command
+    /// line end up in shell history.
+    #[arg(long = "field", value_name = "NAME=VALUE")]
+    fields: Vec<String>,
+    /// A JSON object of fields, from a file or `-` for stdin.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Field names to classify.
+    fields: Vec<String>,
+    /// Also run the value detectors on this value.
+    #[arg(long)]
+    value: Option<String>,
+    /// List the categories with who may read them and their retention.
+    #[arg(long)]
+    categories: bool,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    subject: String,
+    /// Only these fields (repeat); default: every PII field held.
+    #[arg(long = "field")]
+    fields: Vec<String>,
+    /// Why you need it (required; recorded in the access log).
+    #[arg(long, default_value = "")]
+    purpose: String,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[arg(long)]
+    subject: Option<String>,
+    #[arg(long)]
+    person: Option<String>,
+    /// Only refused reads.
+    #[arg(long)]
+    refused: bool,
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Run an audit now (the engine also runs one on the schedule).
+    Run(ActJson),
+    /// Recent audits.
+    List(JsonFlag),
+    /// One audit: its documentation record, findings and retention actions.
+    Show(IdJson),
+}
+
+#[derive(Debug, Args)]
+pub struct IdJson {
+    id: i64,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    #[command(subcommand)]
+    action: Option<FindingsAction>,
+    /// Include resolved findings.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FindingsAction {
+    /// Resolve a finding with what was done about it.
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DsarCommand {
+    /// Open a request for a known subject; the one-month clock starts at receipt.
+    Open {
+        subject: String,
+        /// access, rectification or erasure
+        #[arg(long)]
+        kind: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        /// When it was received, if earlier (YYYY-MM-DD, RFC 3339 or "2d" for two days ago).
+        #[arg(long)]
+        received: Option<String>,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Requests (open ones; --all for every one).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// One request.
+    Show(IdJson),
+    /// Extend by up to two months; run it when the person has been told why.
+    Extend {
+        id: i64,
+        #[arg(long, default_value_t = 1)]
+        months: u32,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Carry it out: access prints the export; rectification takes the
+    /// corrected fields; erasure destroys the person's data key.
+    Complete {
+        id: i64,
+        /// Corrected field NAME=VALUE (rectification).
+        #[arg(long = "field", value_name = "NAME=VALUE")]
+        fields: Vec<String>,
+        /// Corrected fields as a JSON object (rectification), or `-` for stdin.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Refuse it (manifestly unfounded or excessive), with the reason.
+    Refuse {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct InfoArgs {
+    /// The nature of the breach (what happened, which data).
+    #[arg(long)]
+    nature: Option<String>,
+    /// Approximate number of people concerned.
+    #[arg(long)]
+    people: Option<i64>,
+    /// Approximate number of records concerned.
+    #[arg(long)]
+    records: Option<i64>,
+    /// Contact point for more information (default: the data-protection contact).
+    #[arg(long)]
+    contact: Option<String>,
+    /// Likely consequences for the people concerned.
+    #[arg(long)]
+    consequences: Option<String>,
+    /// Measures taken or proposed.
+    #[arg(long)]
+    measures: Option<String>,
+}
+
+impl InfoArgs {
+    fn update(&self) -> BreachInfoUpdate {
+        BreachInfoUpdate {
+            nature: self.nature.clone(),
+            people_approx: self.people,
+            records_approx: self.records,
+            contact_point: self.contact.clone(),
+            consequences: self.consequences.clone(),
+            measures: self.measures.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BreachCommand {
+    /// Record a breach: opens a privacy incident (or joins the finding's) and starts the 72-hour clock.
+    Open {
+        title: String,
+        /// The audit finding that revealed it.
+        #[arg(long)]
+        finding: Option<i64>,
+        /// An existing incident to attach it to.
+        #[arg(long)]
+        incident: Option<i64>,
+        #[arg(long, default_value = "P1")]
+        severity: String,
+        /// When the organisation became aware, if earlier (YYYY-MM-DD, RFC 3339 or "5h" ago).
+        #[arg(long)]
+        aware: Option<String>,
+        #[command(flatten)]
+        info: InfoArgs,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Breaches (open ones; --all for every one).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// One breach: its record, clock, phases and tasks.
+    Show(IdJson),
+    /// Add information; after notification, each update is a further phase.
+    Update {
+        id: i64,
+        #[command(flatten)]
+        info: InfoArgs,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Record that the authority was notified (late: --late-reason).
+    Notify {
+        id: i64,
+        #[arg(long)]
+        late_reason: Option<String>,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Record why no notification is required (unlikely to result in a risk).
+    Exempt {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Add a remediation task.
+    Task {
+        id: i64,
+        description: String,
+        #[arg(long)]
+        owner: String,
+        /// Due date (YYYY-MM-DD, RFC 3339) or a duration from now ("2d").
+        #[arg(long)]
+        due: Option<String>,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Mark a remediation task done.
+    Done {
+        task: i64,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Ask the Compliance & Risk director to approve the close-out.
+    Close(IdAct),
+    /// Approve a close-out (Compliance & Risk director; not the requester).
+    Approve {
+        id: i64,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Send a close-out back, with the reason.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        comment: String,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IdAct {
+    id: i64,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The period: the last DURATION (default 30d).
+    #[arg(long, default_value = "30d")]
+    since: HumanDuration,
+    /// Start of the period (YYYY-MM-DD or RFC 3339); overrides --since.
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the period (default now).
+    #[arg(long)]
+    to: Option<String>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+/// The master key from the environment, or a clear error before anything starts.
+fn master_key() -> Result<MasterKey> {
+    Ok(MasterKey::from_env(MASTER_KEY_VAR)?)
+}
+
+/// Connect, then prove the key is this database's before acting.
+async fn connect_with_key(config: Config) -> Result<(Ctx, MasterKey)> {
+    let key = master_key()?;
+    let ctx = app::connect(config, Schema::RequireCurrent, 4).await?;
+    service::check_key(&ctx, &key).await?;
+    Ok((ctx, key))
+}
+
+async fn connect(config: Config) -> Result<Ctx> {
+    app::connect(config, Schema::RequireCurrent, 4).await
+}
+
+fn invalid(msg: String) -> anyhow::Error {
+    vivid_core::Error::invalid(msg).into()
+}
+
+/// NAME=VALUE pairs and/or a JSON object of string-able values.
+fn read_fields(pairs: &[String], file: Option<&PathBuf>) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for p in pairs {
+        let (k, v) = p.split_once('=').ok_or_else(|| {
+            invalid(format!(
+                "--field {:?} is not NAME=VALUE",
+                p.split('=').next().unwrap_or_default()
+            ))
+        })?;
+        out.push((k.trim().to_string(), v.to_string()));
+    }
+    if let Some(path) = file {
+        let text = if path.as_os_str() == "-" {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        } else {
+            std::fs::read_to_string(path)
+                .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?
+        };
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| invalid(format!("the fields are not a JSON object: {e}")))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| invalid("the fields must be a JSON object of NAME: VALUE".into()))?;
+        for (k, v) in obj {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => v.to_string(),
+                _ => {
+                    return Err(invalid(format!(
+                        "field `{k}` must be a string, number or boolean"
+                    )));
+                }
+            };
+            out.push((k.clone(), v));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_past(ctx: &Ctx, s: &str, what: &str) -> Result<DateTime<Utc>> {
+    if let Ok(d) = s.parse::<HumanDuration>() {
+        return Ok(ctx.now() - d.delta());
+    }
+    parse_instant(s, what)
+}
+
+fn parse_instant(s: &str, what: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(DateTime::from_naive_utc_and_offset(
+            date.and_time(chrono::NaiveTime::MIN),
+            Utc,
+        ));
+    }
+    Err(invalid(format!(
+        "{what} {s:?} is not a date (YYYY-MM-DD), an RFC 3339 timestamp or a duration like 2d"
+    )))
+}
+
+fn parse_future(ctx: &Ctx, s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(d) = s.parse::<HumanDuration>() {
+        return Ok(ctx.now() + d.delta());
+    }
+    parse_instant(s, "--due")
+}
+
+fn left(now: DateTime<Utc>, due: DateTime<Utc>) -> String {
+    if due >= now {
+        format!("{} left", format_delta(due - now))
+    } else {
+        format!("OVERDUE {}", format_delta(now - due))
+    }
+}
+
+fn print_request(ctx: &Ctx, r: &Request, json: bool) -> Result<()> {
+    if json {
+        return output::json(r);
+    }
+    let now = ctx.now();
+    let clock = if r.status == "open" {
+        left(now, r.due_at)
+    } else {
+        r.completed_at
+            .map(|c| {
+                if c <= r.due_at {
+                    "on time".to_string()
+                } else {
+                    "late".to_string()
+                }
+            })
+            .unwrap_or_default()
+    };
+    println!(
+        "request #{} {} for {}: {} (received {}, due {}{}; {clock})",
+        r.id,
+        r.kind,
+        r.subject_ref,
+        r.status,
+        r.received_at.format("%Y-%m-%d"),
+        r.due_at.format("%Y-%m-%d %H:%M UTC"),
+        if r.extended_months > 0 {
+            format!(", extended {} month(s)", r.extended_months)
+        } else {
+            String::new()
+        },
+    );
+    if let Some(o) = &r.outcome {
+        println!("  outcome: {o}");
+    }
+    Ok(())
+}
+
+fn print_breach(ctx: &Ctx, b: &Breach, json: bool) -> Result<()> {
+    if json {
+        return output::json(b);
+    }
+    let clock = match (b.status.as_str(), b.notified_at) {
+        ("assessing", _) => format!(
+            "notify by {} ({})",
+            b.notify_by.format("%Y-%m-%d %H:%M UTC"),
+            left(ctx.now(), b.notify_by)
+        ),
+        (_, Some(n)) => format!(
+            "notified {} ({})",
+            n.format("%Y-%m-%d %H:%M UTC"),
+            if n <= b.notify_by { "on time" } else { "late" }
+        ),
+        _ => "no notification required".into(),
+    };
+    println!(
+        "breach #{} [{}] {} — incident #{}; {clock}",
+        b.id, b.status, b.title, b.incident_id
+    );
+    Ok(())
+}
+
+pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
+    match cmd {
+        PrivacyCommand::Keygen(flag) => {
+            let key = MasterKey::generate()?;
+            if flag.json {
+                return output::json(&serde_json::json!({ "key": key.to_base64() }));
+            }
+            println!("{}", key.to_base64());
+            eprintln!(
+                "Keep it secret: export {MASTER_KEY_VAR}=<this key>. It is shown once and stored nowhere."
+            );
+            Ok(())
+        }
+        PrivacyCommand::Classify(args) => classify(&config, args),
+        PrivacyCommand::Collect(args) => {
+            let fields = read_fields(&args.fields, args.file.as_ref())?;
+            let (ctx, key) = connect_with_key(config).await?;
+            let actor = args.actor.resolve(&ctx)?;
+            let done =
+                service::collect(&ctx, &key, args.subject.as_deref(), &fields, &actor).await?;
+            if args.json.json {
+                return output::json(&done);
+            }
+            println!(
+                "{} {}: {} field(s) encrypted, {} to analytics",
+                if done.created {
+                    "collected new subject"
+                } else {
+                    "collected for"
+                },
+                done.subject,
+                done.fields.iter().filter(|f| f.pii).count(),
+                done.fields.iter().filter(|f| !f.pii).count()
+            );
+            Ok(())
+        }
+        PrivacyCommand::Subjects(flag) => {
+            let ctx = connect(config).await?;
+            let list = service::subjects(&ctx, 0).await?;
+            if flag.json {
+                return output::json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.r#ref.clone(),
+                        s.status.clone(),
+                        s.pii_fields.join(","),
+                        s.analytics_records.to_string(),
+                        s.open_requests.to_string(),
+                    ]
+                })
+                .collect();
+            output::table(
+                &[
+                    "SUBJECT",
+                    "STATUS",
+                    "PII FIELDS",
+                    "RECORDS",
+                    "OPEN REQUESTS",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        PrivacyCommand::Read(args) => {
+            let (ctx, key) = connect_with_key(config).await?;
+            let actor = args.actor.resolve(&ctx)?;
+            let fields = (!args.fields.is_empty()).then_some(args.fields.as_slice());
+            let read = service::read(
+                &ctx,
+                &key,
+                &ReadRequest {
+                    subject: &args.subject,
+                    fields,
+                    purpose: &args.purpose,
+                    actor: &actor,
+                },
+            )
+            .await?;
+            if args.json.json {
+                return output::json(&read);
+            }
+            for (k, v) in &read.values {
+                println!("{k}: {v}");
+            }
+            eprintln!("(read logged as access #{})", read.access_id);
+            Ok(())
+        }
+        PrivacyCommand::Log(args) => {
+            let ctx = connect(config).await?;
+            let log = service::access_log(
+                &ctx,
+                &AccessFilter {
+                    subject_ref: args.subject,
+                    actor: args.person,
+                    refused_only: args.refused,
+                    limit: args.limit,
+                },
+            )
+            .await?;
+            if args.json.json {
+                return output::json(&log);
+            }
+            let rows: Vec<Vec<String>> = log
+                .iter()
+                .map(|e| {
+                    vec![
+                        format!("#{}", e.id),
+                        e.at.format("%Y-%m-%d %H:%M").to_string(),
+                        format!("@{}", e.actor),
+                        e.subject_ref.clone(),
+                        e.fields.join(","),
+                        e.outcome.clone(),
+                        e.purpose.clone(),
+                        e.reason.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            output::table(
+                &[
+                    "#", "WHEN", "WHO", "SUBJECT", "FIELDS", "OUTCOME", "PURPOSE", "REASON",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        PrivacyCommand::Audit(cmd) => audit_cmd(config, cmd).await,
+        PrivacyCommand::Findings(args) => findings_cmd(config, args).await,
+        PrivacyCommand::Dsar(cmd) => dsar(config, cmd).await,
+        PrivacyCommand::Breach(cmd) => breach(config, cmd).await,
+        PrivacyCommand::Report(args) => {
+            let ctx = connect(config).await?;
+            let to = match &args.to {
+                Some(t) => parse_instant(t, "--to")?,
+                None => ctx.now() + TimeDelta::seconds(1),
+            };
+            let from = match &args.from {
+                Some(f) => parse_instant(f, "--from")?,
+                None => to - args.since.delta(),
+            };
+            let r = report::build(&ctx, from, to).await?;
+            if args.json.json {
+                return output::json(&r);
+            }
+            print!("{}", report::markdown(&r));
+            Ok(())
+        }
+        PrivacyCommand::RotateKey(args) => {
+            let current = master_key()?;
+            let new = MasterKey::from_env(NEW_MASTER_KEY_VAR)?;
+            let ctx = connect(config).await?;
+            let actor = args.actor.resolve(&ctx)?;
+            let r = service::rotate_master(&ctx, &current, &new, &actor).await?;
+            if args.json.json {
+                return output::json(&r);
+            }
+            println!(
+                "master key version {} -> {}: {} data key(s) re-wrapped, data untouched. Now set {MASTER_KEY_VAR} to the new key and destroy the old one.",
+                r.from_version, r.to_version, r.rewrapped
+            );
+            Ok(())
+        }
+    }
+}
+
+fn classify(config: &Config, args: ClassifyArgs) -> Result<()> {
+    let c = Classifier::new(&config.privacy);
+    if args.categories {
+        let cats: Vec<serde_json::Value> = config
+            .privacy
+            .categories
+            .iter()
+            .map(|(name, cat)| {
+                serde_json::json!({ "category": name, "pii": cat.pii, "readers": cat.readers, "retention": cat.retention.to_string(), "description": cat.description })
+            })
+            .collect();
+        if args.json.json {
+            return output::json(&cats);
+        }
+        let rows: Vec<Vec<String>> = config
+            .privacy
+            .categories
+            .iter()
+            .map(|(name, cat)| {
+                vec![
+                    name.clone(),
+                    if cat.pii { "PII" } else { "non-PII" }.into(),
+                    cat.retention.to_string(),
+                    cat.readers.join(", "),
+                ]
+            })
+            .collect();
+        output::table(&["CATEGORY", "CLASS", "RETENTION", "READERS"], &rows);
+        return Ok(());
+    }
+    if args.fields.is_empty() {
+        return Err(invalid(
+            "name the fields to classify (or --categories)".into(),
+        ));
+    }
+    let detected: Vec<&str> = args
+        .value
+        .as_deref()
+        .map(|v| c.detect(v).into_iter().map(|d| d.as_str()).collect())
+        .unwrap_or_default();
+    let results: Vec<serde_json::Value> = args
+        .fields
+        .iter()
+        .map(|f| match c.classify(f) {
+            Some(x) => serde_json::json!({ "field": f, "class": if x.pii { "pii" } else { "non_pii" }, "category": x.category, "rule": x.rule, "value_looks_like": detected }),
+            None => serde_json::json!({ "field": f, "class": "unclassified", "category": null, "rule": null, "value_looks_like": detected }),
+        })
+        .collect();
+    if args.json.json {
+        output::json(&results)?;
+    } else {
+        let rows: Vec<Vec<String>> = results
+            .iter()
+            .map(|r| {
+                vec![
+                    r["field"].as_str().unwrap_or_default().to_string(),
+                    r["class"].as_str().unwrap_or_default().to_string(),
+                    r["category"].as_str().unwrap_or("-").to_string(),
+                    r["rule"].as_str().unwrap_or("-").to_string(),
+                ]
+            })
+            .collect();
+        output::table(&["FIELD", "CLASS", "CATEGORY", "RULE"], &rows);
+        if !detected.is_empty() {
+            println!("the value looks like: {}", detected.join(", "));
+        }
+    }
+    if results.iter().any(|r| r["class"] == "unclassified") {
+        return Err(invalid(
+            "unclassified fields would be refused: add them to a [[privacy.rules]] entry".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn audit_cmd(config: Config, cmd: AuditCommand) -> Result<()> {
+    let ctx = connect(config).await?;
+    match cmd {
+        AuditCommand::Run(args) => {
+            let actor = args.actor.resolve(&ctx)?;
+            let r = audit::run(&ctx, &actor).await?;
+            if args.json.json {
+                return output::json(&r);
+            }
+            print!("{}", r.audit.documentation);
+            Ok(())
+        }
+        AuditCommand::List(flag) => {
+            let list = audit::audits(&ctx, 50).await?;
+            if flag.json {
+                return output::json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|a| {
+                    vec![
+                        format!("#{}", a.id),
+                        a.ran_at.format("%Y-%m-%d %H:%M").to_string(),
+                        a.trigger.clone(),
+                        a.run_by.clone(),
+                        a.outcome.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["#", "RAN", "TRIGGER", "BY", "OUTCOME"], &rows);
+            Ok(())
+        }
+        AuditCommand::Show(args) => {
+            let d = audit::detail(&ctx, args.id).await?;
+            if args.json.json {
+                return output::json(&d);
+            }
+            print!("{}", d.audit.documentation);
+            Ok(())
+        }
+    }
+}
+
+async fn findings_cmd(config: Config, args: FindingsArgs) -> Result<()> {
+    let ctx = connect(config).await?;
+    if let Some(FindingsAction::Resolve { id, note, actor }) = args.action {
+        let actor = actor.resolve(&ctx)?;
+        let f = service::resolve_finding(&ctx, id, &note, &actor).await?;
+        if args.json.json {
+            return output::json(&f);
+        }
+        println!("finding #{} resolved: {}", f.id, note);
+        return Ok(());
+    }
+    let list = service::findings(&ctx, !args.all).await?;
+    if args.json.json {
+        return output::json(&list);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|f| {
+            vec![
+                format!("#{}", f.id),
+                f.severity.clone(),
+                f.kind.clone(),
+                f.status.clone(),
+                f.incident_id
+                    .map(|i| format!("#{i}"))
+                    .unwrap_or_else(|| "-".into()),
+                f.detail.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &["#", "SEVERITY", "KIND", "STATUS", "INCIDENT", "DETAIL"],
+        &rows,
+    );
+    Ok(())
+}
+
+async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
+    match cmd {
+        DsarCommand::Open {
+            subject,
+            kind,
+            note,
+            received,
+            actor,
+            json,
+        } => {
+            let kind = RequestKind::parse(&kind).ok_or_else(|| {
+                invalid(format!(
+                    "unknown request kind {kind:?}: access, rectification or erasure"
+                ))
+            })?;
+            let ctx = connect(config).await?;
+            let actor = actor.resolve(&ctx)?;
+            let received_at = match &received {
+                Some(r) => Some(parse_past(&ctx, r, "--received")?),
+                None => None,
+            };
+            let r = service::open_request(
+                &ctx,
+                &NewRequest {
+                    subject: &subject,
+                    kind,
+                    note: &note,
+                    received_at,
+                },
+                &actor,
+            )
+            .await?;
+            print_request(&ctx, &r, json.json)
+        }
+        DsarCommand::List { all, json } => {
+            let ctx = connect(config).await?;
+            let list = service::requests(&ctx, !all).await?;
+            if json.json {
+                return output::json(&list);
+            }
+            let now = ctx.now();
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|r| {
+                    vec![
+                        format!("#{}", r.id),
+                        r.kind.clone(),
+                        r.subject_ref.clone(),
+                        r.status.clone(),
+                        r.due_at.format("%Y-%m-%d").to_string(),
+                        if r.status == "open" {
+                            left(now, r.due_at)
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect();
+            output::table(&["#", "KIND", "SUBJECT", "STATUS", "DUE", "CLOCK"], &rows);
+            Ok(())
+        }
+        DsarCommand::Show(args) => {
+            let ctx = connect(config).await?;
+            let r = service::request(&ctx, args.id).await?;
+            print_request(&ctx, &r, args.json.json)
+        }
+        DsarCommand::Extend {
+            id,
+            months,
+            reason,
+            actor,
+            json,
+        } => {
+            let ctx = connect(config).await?;
+            let actor = actor.resolve(&ctx)?;
+            let r = service::extend_request(&ctx, id, months, &reason, &actor).await?;
+            print_request(&ctx, &r, json.json)
+        }
+        DsarCommand::Refuse {
+            id,
+            reason,
+            actor,
+            json,
+        } => {
+            let ctx = connect(config).await?;
+            let actor = actor.resolve(&ctx)?;
+            let r = service::refuse_request(&ctx, id, &reason, &actor).await?;
+            print_request(&ctx, &r, json.json)
+        }
+        DsarCommand::Complete {
+            id,
+            fields,
+            file,
+            actor,
+            json,
+        } => {
+            let ctx = connect(config.clone()).await?;
+            let actor = actor.resolve(&ctx)?;
+            let request = service::request(&ctx, id).await?;
+            match request.kind()? {
+                RequestKind::Erasure => {
+                    // Crypto-shredding needs no key: it destroys one.
+                    let done = service::complete_erasure(&ctx, id, &actor).await?;
+                    if json.json {
+                        return output::json(&done);
+                    }
+                    println!(
+                        "erased {}: data key destroyed, {} sealed field(s) now unreadable, {} record(s) unlinked",
+                        done.subject, done.sealed_fields, done.unlinked_records
+                    );
+                    Ok(())
+                }
+                RequestKind::Access => {
+                    let key = master_key()?;
+                    service::check_key(&ctx, &key).await?;
+                    let export = service::complete_access(&ctx, &key, id, &actor).await?;
+                    // The export is the answer to the person: JSON either way.
+                    let _ = json;
+                    output::json(&export)
+                }
+                RequestKind::Rectification => {
+                    let fields = read_fields(&fields, file.as_ref())?;
+                    let key = master_key()?;
+                    service::check_key(&ctx, &key).await?;
+                    let r =
+                        service::complete_rectification(&ctx, &key, id, &fields, &actor).await?;
+                    print_request(&ctx, &r, json.json)
+                }
+            }
+        }
+    }
+}
+
+async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
+    let ctx = connect(config).await?;
+    match cmd {
+        BreachCommand::Open {
+            title,
+            finding,
+            incident,
+            severity,
+            aware,
+            info,
+            actor,
+            json,
+        } => {
+            let actor = actor.resolve(&ctx)?;
+            let severity = severity
+                .parse::<Severity>()
+                .map_err(vivid_core::Error::invalid)?;
+            let aware_at = match &aware {
+                Some(a) => Some(parse_past(&ctx, a, "--aware")?),
+                None => None,
+            };
+            let b = service::open_breach(
+                &ctx,
+                &NewBreach {
+                    title,
+                    finding,
+                    incident,
+                    severity,
+                    aware_at,
+                    info: info.update(),
+                },
+                &actor,
+            )
+            .await?;
+            print_breach(&ctx, &b, json.json)
+        }
+        BreachCommand::List { all, json } => {
+            let list = service::breaches(&ctx, !all).await?;
+            if json.json {
+                return output::json(&list);
+            }
+            for b in &list {
+                print_breach(&ctx, b, false)?;
+            }
+            Ok(())
+        }
+        BreachCommand::Show(args) => {
+            let d = service::breach_detail(&ctx, args.id).await?;
+            if args.json.json {
+                return output::json(&d);
+            }
+            print_breach(&ctx, &d.breach, false)?;
+            let b = &d.breach;
+            let show = |label: &str, v: Option<String>| {
+                println!(
+                    "  {label:<14} {}",
+                    v.unwrap_or_else(|| "(not yet recorded)".into())
+                );
+            };
+            show("nature", b.nature.clone());
+            show("people", b.people_approx.map(|n| format!("about {n}")));
+            show("records", b.records_approx.map(|n| format!("about {n}")));
+            show("contact point", b.contact_point.clone());
+            show("consequences", b.consequences.clone());
+            show("measures", b.measures.clone());
+            println!(
+                "  incident       #{} ({})",
+                b.incident_id, d.incident_status
+            );
+            for p in &d.phases {
+                println!(
+                    "  phase {} at {} by @{}: {}",
+                    p.phase,
+                    p.recorded_at.format("%Y-%m-%d %H:%M"),
+                    p.recorded_by,
+                    p.info
+                );
+            }
+            for t in &d.tasks {
+                println!(
+                    "  task #{} [{}] @{} due {}: {}",
+                    t.id,
+                    t.status,
+                    t.owner,
+                    t.due_at.format("%Y-%m-%d %H:%M"),
+                    t.description
+                );
+            }
+            Ok(())
+        }
+        BreachCommand::Update {
+            id,
+            info,
+            actor,
+            json,
+        } => {
+            let actor = actor.resolve(&ctx)?;
+            let b = service::update_breach(&ctx, id, &info.update(), &actor).await?;
+            print_breach(&ctx, &b, json.json)
+        }
+        BreachCommand::Notify {
+            id,
+            late_reason,
+            actor,
+            json,
+        } => {
+            let actor = actor.resolve(&ctx)?;
+            let b = service::notify_authority(&ctx, id, late_reason.as_deref(), &actor).await?;
+            print_breach(&ctx, &b, json.json)
+        }
+        BreachCommand::Exempt {
+            id,
+            reason,
+            actor,
+            json,
+        } => {
+            let actor = actor.resolve(&ctx)?;
+            let b = service::exempt_breach(&ctx, id, &reason, &actor).await?;
+            print_breach(&ctx, &b, json.json)
+        }
+        BreachCommand::Task {
+            id,
+            description,
+            owner,
+            due,
+            actor,
+            json,
+        } => {
+            let actor = actor.resolve(&ctx)?;
+            let due = match &due {
+                Some(d) => Some(parse_future(&ctx, d)?),
+                None => None,
+            };
+            let t = service::add_task(&ctx, id, &description, &owner, due, &actor).await?;
+            if json.json {
+                return output::json(&t);
+            }
+            println!(
+                "task #{} for @{} due {}: {}",
+                t.id,
+                t.owner,
+                t.due_at.format("%Y-%m-%d %H:%M UTC"),
+                t.description
+            );
+            Ok(())
+        }
+        BreachCommand::Done { task, actor, json } => {
+            let actor = actor.resolve(&ctx)?;
+            let t = service::complete_task(&ctx, task, &actor).await?;
+            if json.json {
+                return output::json(&t);
+            }
+            println!("task #{} done", t.id);
+            Ok(())
+        }
+        BreachCommand::Close(args) => {
+            let actor = args.actor.resolve(&ctx)?;
+            let (b, req) = service::request_close(&ctx, args.id, &actor).await?;
+            if args.json.json {
+                return output::json(&serde_json::json!({ "breach": b, "approval": req }));
+            }
+            println!(
+                "breach #{} close-out requested: approval #{} by {} (decide by {})",
+                b.id,
+                req.id,
+                req.eligible_roles.join(" or "),
+                req.deadline.format("%Y-%m-%d %H:%M UTC")
+            );
+            Ok(())
+        }
+        BreachCommand::Approve {
+            id,
+            comment,
+            actor,
+            json,
+        } => {
+            let actor = actor.resolve(&ctx)?;
+            let (b, outcome) =
+                service::decide_closeout(&ctx, id, &actor, Decision::Approve, &comment).await?;
+            if json.json {
+                return output::json(&serde_json::json!({ "breach": b, "outcome": outcome }));
+            }
+            print_breach(&ctx, &b, false)
+        }
+        BreachCommand::Reject {
+            id,
+            comment,
+            actor,
+            json,
+        } => {
+            let actor = actor.resolve(&ctx)?;
+            let (b, outcome) =
+                service::decide_closeout(&ctx, id, &actor, Decision::Reject, &comment).await?;
+            if json.json {
+                return output::json(&serde_json::json!({ "breach": b, "outcome": outcome }));
+            }
+            print_breach(&ctx, &b, false)
+        }
+    }
+}
