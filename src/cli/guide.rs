@@ -11,6 +11,7 @@ pub const GUIDES: &[(&str, &str)] = &[
         include_str!("../../assets/guides/experiments.md"),
     ),
     ("journey", include_str!("../../assets/guides/journey.md")),
+    ("privacy", include_str!("../../assets/guides/privacy.md")),
 ];
 
 pub fn run(workflow: Option<&str>) -> Result<()> {
