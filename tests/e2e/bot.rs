@@ -14,6 +14,7 @@ use vivid_bot::testing::{
 use crate::util::*;
 
 const OMAR: &str = "100000000000000004";
+const MAYA: &str = "100000000000000002";
 const STRANGER: &str = "999999999999999999";
 const INCIDENTS: &str = "200000000000000001";
 
@@ -367,6 +368,84 @@ async fn the_engine_posts_incidents_honours_rate_limits_and_the_card_follows_the
         "{fields}"
     );
     assert_eq!(patch.authorization.as_deref(), Some("Bot e2e-token"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_interaction_approves_content_as_the_director() -> TestResult {
+    let db = fresh_db().await?;
+    let fake = FakeDiscord::start()?;
+    let signer = Signer::generate();
+    let bot = start_bot(&db, &signer, &fake)?;
+    let client = reqwest_client();
+    // Lena writes a blog post (one approval needed) and submits version 2.
+    let item = json(
+        &db,
+        &[
+            "content",
+            "new",
+            "Spring sale post",
+            "--kind",
+            "blog_post",
+            "--channel",
+            "web",
+            "--as",
+            "lena",
+            "--json",
+        ],
+    );
+    let id = item["id"].as_i64().ok_or("no content id")?;
+    let draft = scratch_dir("bot-content").join("draft.md");
+    std::fs::write(&draft, "Spring is here: 20% off every canvas.\n")?;
+    let draft = draft.to_string_lossy().into_owned();
+    let id_text = id.to_string();
+    json(
+        &db,
+        &[
+            "content", "edit", &id_text, "--file", &draft, "--as", "lena", "--json",
+        ],
+    );
+    json(
+        &db,
+        &["content", "submit", &id_text, "--as", "lena", "--json"],
+    );
+
+    // Maya approves version 2 by slash command: announced, and recorded as maya.
+    let (status, reply) = post_signed(
+        &client,
+        &bot.url,
+        &signer,
+        &command(
+            MAYA,
+            "content",
+            Some("approve"),
+            json!([{ "name": "id", "type": 4, "value": id }, { "name": "version", "type": 4, "value": 2 }]),
+        ),
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert_eq!(reply["type"], 4, "{reply}");
+    assert!(reply["data"]["flags"].is_null(), "announced: {reply}");
+    assert!(
+        reply["data"]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains(&format!("**Maya Chen** approved v2 of #{id}"))),
+        "{reply}"
+    );
+    let (state, approved): (String, Option<i32>) =
+        sqlx::query_as("SELECT state, approved_version FROM content_items WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await?;
+    assert_eq!((state.as_str(), approved), ("approved", Some(2)));
+    let approver: String = sqlx::query_scalar(
+        "SELECT d.approver FROM approval_decisions d JOIN approval_requests r ON r.id = d.request_id
+         WHERE r.workflow = 'content' AND r.entity_id = $1 AND d.decision = 'approve'",
+    )
+    .bind(id.to_string())
+    .fetch_one(&db.pool)
+    .await?;
+    assert_eq!(approver, "maya");
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! vivid-bot: the VividWalls Discord bot. Directors acknowledge, resolve and
-//! escalate incidents and see who is on call without leaving Discord.
+//! escalate incidents, see who is on call, review content (approve, reject,
+//! request changes) and read experiment results without leaving Discord.
 //!
 //! - [`registry`]: the one registry of slash commands (definitions, the
 //!   registration JSON and manifest, dispatch); [`commands`]: one module per

@@ -274,9 +274,11 @@ pub fn groups() -> &'static [&'static dyn CommandGroup] {
 }
 
 /// Add a group here (and regenerate the manifest) to serve it.
-static GROUPS: [&dyn CommandGroup; 2] = [
+static GROUPS: [&dyn CommandGroup; 4] = [
     &crate::commands::crisis::Crisis,
     &crate::commands::oncall::Oncall,
+    &crate::commands::content::Content,
+    &crate::commands::experiment::Experiment,
 ];
 
 pub fn group(name: &str) -> Option<&'static dyn CommandGroup> {

@@ -2,8 +2,10 @@
 //! Discord delivery target and live messages against a local fake Discord,
 //! and the HTTP endpoint in process.
 
+mod content;
 mod delivery;
 mod endpoint;
+mod experiments;
 mod handlers;
 
 use std::sync::Arc;
