@@ -611,50 +611,27 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
     let mut conn = ctx.pool.acquire().await?;
     let exp = find(&mut conn, id_or_key).await?;
     let vars = variations(&mut conn, exp.id).await?;
-    // Give the connection back: the scans below take their own.
-    drop(conn);
     let kind = parse_kind(&exp.metric_kind)?;
-    // The exposure count and each metric's sums are independent scans:
-    // run them at once on separate connections.
-    let mut metrics: Vec<(String, String, MetricKind)> =
-        vec![(exp.metric.clone(), exp.metric_kind.clone(), kind)];
+    let counts = exposure_counts(&mut conn, exp.id).await?;
+    let rows = combine(
+        &counts,
+        &metric_sums(&mut conn, exp.id, &exp.metric, kind).await?,
+    );
+    let primary = stats::analyze(&input_for(&exp, &vars, kind, &rows)).map_err(stats_err)?;
+    let mut guardrails = Vec::new();
     for g in &exp.guardrails {
         let Some((name, k)) = g.split_once(':') else {
             continue;
         };
-        metrics.push((name.to_string(), k.to_string(), parse_kind(k)?));
-    }
-    let sums_of = |metric: String, mk: MetricKind| {
-        let pool = ctx.pool.clone();
-        async move {
-            let mut c = pool.acquire().await?;
-            metric_sums(&mut c, exp.id, &metric, mk).await
-        }
-    };
-    let counts_fut = async {
-        let mut c = ctx.pool.acquire().await?;
-        exposure_counts(&mut c, exp.id).await
-    };
-    let sums_fut = futures_util::future::try_join_all(
-        metrics.iter().map(|(m, _, mk)| sums_of(m.clone(), *mk)),
-    );
-    let (counts, all_sums) = futures_util::future::try_join(counts_fut, sums_fut).await?;
-    let mut results = Vec::new();
-    for ((name, k, mk), sums) in metrics.iter().zip(all_sums) {
-        let rows = combine(&counts, &sums);
-        let result = stats::analyze(&input_for(&exp, &vars, *mk, &rows)).map_err(stats_err)?;
-        results.push(MetricAnalysis {
-            metric: name.clone(),
-            kind: k.clone(),
+        let gk = parse_kind(k)?;
+        let grows = combine(&counts, &metric_sums(&mut conn, exp.id, name, gk).await?);
+        let result = stats::analyze(&input_for(&exp, &vars, gk, &grows)).map_err(stats_err)?;
+        guardrails.push(MetricAnalysis {
+            metric: name.to_string(),
+            kind: k.to_string(),
             result,
         });
     }
-    let mut results = results.into_iter();
-    let primary = results
-        .next()
-        .map(|m| m.result)
-        .ok_or_else(|| Error::invalid("the primary metric was not analysed"))?;
-    let guardrails: Vec<MetricAnalysis> = results.collect();
     // Holm across every metric and arm.
     let mut labels = Vec::new();
     let mut ps = Vec::new();
