@@ -9,8 +9,10 @@ use vivid_core::crisis::{self, store::ListFilter};
 use vivid_core::engine::approvals::{self, ApprovalRequest};
 use vivid_core::engine::escalation;
 use vivid_core::engine::events::{self, Event, Filter};
+use vivid_core::engine::handoffs;
 use vivid_core::experiments::{self, model::State as ExperimentState};
 use vivid_core::{Ctx, Result, status};
+use vivid_core::{journey, privacy};
 
 use crate::snapshot::{
     Analysis, ApprovalRow, ContentRow, EscalationLevel, ExperimentRow, IncidentRow, Review,
@@ -30,6 +32,9 @@ const CONTENT_CAP: usize = 1_000;
 /// Re-run an unchanged experiment's analysis at most this often: it
 /// aggregates every exposure, and traffic notifies many times a second.
 const ANALYSIS_EVERY: TimeDelta = TimeDelta::seconds(10);
+
+/// The period the journey funnel covers.
+pub const FUNNEL_PERIOD: TimeDelta = TimeDelta::days(30);
 
 /// An analysis and what it was computed from.
 #[derive(Debug)]
@@ -81,6 +86,13 @@ impl Loader {
         let incidents = incidents(ctx).await?;
         let (pipeline, content) = content_items(ctx, &self.operator, &approvals).await?;
         let experiments = self.experiments(ctx).await?;
+        let privacy_requests = privacy::service::requests(ctx, true).await?;
+        let breaches = privacy::service::breaches(ctx, true).await?;
+        let funnel = journey::service::funnel(ctx, FUNNEL_PERIOD).await?;
+        let sales_handoffs = {
+            let mut conn = ctx.pool.acquire().await?;
+            handoffs::open_for(&mut conn, Some("sales")).await?
+        };
         Ok(Snapshot {
             taken_at: Some(ctx.now()),
             organisation: status.organisation.clone(),
@@ -93,6 +105,10 @@ impl Loader {
             pipeline,
             content,
             experiments,
+            privacy_requests,
+            breaches,
+            funnel: Some(funnel),
+            sales_handoffs,
         })
     }
 

@@ -8,7 +8,10 @@ use vivid_core::crisis::store::Incident;
 use vivid_core::crisis::{Phase, Severity, Status as IncidentStatus};
 use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
 use vivid_core::engine::events::Event;
+use vivid_core::engine::handoffs::Handoff;
 use vivid_core::experiments::service::{Experiment, Report};
+use vivid_core::journey::service::Funnel;
+use vivid_core::privacy::store::{Breach, Request as PrivacyRequest};
 use vivid_core::status::{Kpi, Status, WorkflowStatus};
 
 /// Everything on screen at one moment.
@@ -33,6 +36,14 @@ pub struct Snapshot {
     pub content: Vec<ContentRow>,
     /// Experiments, running ones first, each running one analysed.
     pub experiments: Vec<ExperimentRow>,
+    /// Open data-subject requests, soonest due first (as core lists them).
+    pub privacy_requests: Vec<PrivacyRequest>,
+    /// Breaches not yet closed, soonest notification deadline first.
+    pub breaches: Vec<Breach>,
+    /// The journey funnel over the last 30 days (None before the first read).
+    pub funnel: Option<Funnel>,
+    /// Lead hand-offs waiting on Sales, soonest due first.
+    pub sales_handoffs: Vec<Handoff>,
 }
 
 /// How alarming a figure is; colours follow from it.

@@ -10,8 +10,11 @@ use vivid_core::crisis::store::Incident;
 use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
 use vivid_core::engine::escalation::{Escalation, Level as EscalationStep, Policy};
 use vivid_core::engine::events::Event;
+use vivid_core::engine::handoffs::Handoff;
 use vivid_core::experiments::model::StopCheck;
 use vivid_core::experiments::service::{Experiment, MetricAnalysis, Report, Variation};
+use vivid_core::journey::service::Funnel;
+use vivid_core::privacy::store::{Breach, Request as PrivacyRequest};
 use vivid_core::stats::{AnalysisOutput, VariationResult, VariationStatus};
 use vivid_core::status::{
     ApprovalStatus, EngineStatus, EscalationStatus, EventStatus, Kpi, Status, WorkflowStatus,
@@ -889,7 +892,198 @@ pub fn snapshot_with_events(n: usize) -> Snapshot {
         pipeline: pipeline(&content()),
         content: content(),
         experiments: experiments(),
+        privacy_requests: privacy_requests(),
+        breaches: breaches(),
+        funnel: Some(funnel()),
+        sales_handoffs: sales_handoffs(),
     }
+}
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
+
+fn privacy_request(
+    id: i64,
+    subject: &str,
+    kind: &str,
+    received_days_ago: i64,
+    due_in: i64,
+) -> PrivacyRequest {
+    PrivacyRequest {
+        id,
+        subject_id: id + 100,
+        subject_ref: subject.into(),
+        kind: kind.into(),
+        status: "open".into(),
+        received_at: ago(received_days_ago * DAY),
+        first_due_at: ago(-due_in),
+        due_at: ago(-due_in),
+        extended_months: 0,
+        extension_reason: None,
+        person_told_at: None,
+        opened_by: "mara".into(),
+        note: String::new(),
+        completed_at: None,
+        completed_by: None,
+        outcome: None,
+        updated_at: ago(received_days_ago * DAY),
+    }
+}
+
+/// Open requests, soonest due first: one overdue, one due within three
+/// days, one with time left (extended).
+pub fn privacy_requests() -> Vec<PrivacyRequest> {
+    let mut extended = privacy_request(14, "cust-7781", "access", 40, 52 * DAY);
+    extended.extended_months = 2;
+    extended.first_due_at = ago(10 * DAY);
+    extended.extension_reason = Some("complex: three systems".into());
+    vec![
+        privacy_request(11, "cust-1042", "erasure", 31, -(DAY + 2 * HOUR)),
+        privacy_request(12, "lead-0388", "access", 28, 2 * DAY + 5 * HOUR),
+        privacy_request(13, "cust-2210", "rectification", 3, 27 * DAY),
+        extended,
+    ]
+}
+
+fn breach(id: i64, title: &str, status: &str, aware_ago: i64) -> Breach {
+    Breach {
+        id,
+        incident_id: id + 40,
+        finding_id: None,
+        status: status.into(),
+        title: title.into(),
+        aware_at: ago(aware_ago),
+        notify_by: ago(aware_ago - 72 * HOUR),
+        notified_at: None,
+        notified_by: None,
+        late_reason: None,
+        exempt_reason: None,
+        nature: Some("unauthorised access".into()),
+        people_approx: Some(120),
+        records_approx: None,
+        contact_point: None,
+        consequences: None,
+        measures: None,
+        phases: 1,
+        approval_id: None,
+        opened_by: "mara".into(),
+        opened_at: ago(aware_ago),
+        closed_at: None,
+        updated_at: ago(aware_ago),
+    }
+}
+
+/// Breaches not closed: one past its 72 hours, one counting, one notified.
+pub fn breaches() -> Vec<Breach> {
+    let mut notified = breach(3, "Lost laptop (encrypted)", "notified", 5 * DAY);
+    notified.notified_at = Some(ago(4 * DAY));
+    notified.notified_by = Some("mara".into());
+    vec![
+        breach(
+            1,
+            "Mailing list exposed via export link",
+            "assessing",
+            80 * HOUR,
+        ),
+        breach(2, "Misdirected invoice email", "assessing", 20 * HOUR),
+        notified,
+    ]
+}
+
+pub fn funnel() -> Funnel {
+    let stages = [
+        ("new", 412),
+        ("aware", 288),
+        ("engaged", 164),
+        ("warm", 92),
+        ("hot", 41),
+        ("qualified", 23),
+    ];
+    Funnel {
+        from: ago(30 * DAY),
+        prospects: 412,
+        stages: stages
+            .iter()
+            .map(|(s, n)| (s.to_string(), *n, *n as f64 / 412.0))
+            .collect(),
+        handed_off: 23,
+        contacted: 19,
+        customers: 7,
+        conversion_rate: Some(7.0 / 412.0),
+        mean_time_to_first_contact_secs: Some(3 * HOUR + 25 * 60),
+        lead_handoff_sla_compliance: Some(0.826),
+        support_sla_compliance: Some(0.95),
+        nps: Some(38.0),
+        csat: Some(4.4),
+        referral_rate: Some(0.041),
+        revenue_by_channel: [
+            ("ad", 412_000, 198_000),
+            ("content", 86_500, 120_000),
+            ("email", 54_000, 210_500),
+            ("social", 31_000, 12_000),
+            ("site", 0, 42_000),
+            ("referral", 18_000, 18_000),
+        ]
+        .iter()
+        .map(|(c, f, l)| (c.to_string(), *f, *l))
+        .collect(),
+    }
+}
+
+fn handoff(
+    id: i64,
+    subject: &str,
+    assignee: Option<&str>,
+    created_ago: i64,
+    due_in: i64,
+) -> Handoff {
+    Handoff {
+        id,
+        kind: "lead".into(),
+        from_department: "marketing".into(),
+        to_department: "sales".into(),
+        workflow: "journey".into(),
+        entity_id: format!("p-{id}"),
+        subject: subject.into(),
+        assignee: assignee.map(String::from),
+        status: "open".into(),
+        due_at: ago(-due_in),
+        breached: due_in < 0,
+        payload: serde_json::Value::Null,
+        created_by: "engine".into(),
+        created_at: ago(created_ago),
+        acknowledged_by: None,
+        acknowledged_at: None,
+        completed_by: None,
+        completed_at: None,
+    }
+}
+
+/// Lead hand-offs waiting on Sales, soonest due first: one breached.
+pub fn sales_handoffs() -> Vec<Handoff> {
+    vec![
+        handoff(
+            501,
+            "Harbor Hotels (score 162)",
+            Some("dev"),
+            6 * HOUR,
+            -2 * HOUR,
+        ),
+        handoff(
+            502,
+            "Studio Nord (score 118)",
+            None,
+            90 * 60,
+            2 * HOUR + 30 * 60,
+        ),
+        handoff(
+            503,
+            "Café Lumen (score 104)",
+            Some("dev"),
+            20 * 60,
+            3 * HOUR + 40 * 60,
+        ),
+    ]
 }
 
 /// A loaded state at a fixed instant, at `width` x `height`.

@@ -241,6 +241,69 @@ fn content_detail() {
 }
 
 #[test]
+fn privacy() {
+    insta::assert_snapshot!(render(&on(test_data::state(100, 30), "privacy")));
+}
+
+#[test]
+fn privacy_80x24() {
+    insta::assert_snapshot!(render(&on(test_data::state(80, 24), "privacy")));
+}
+
+#[test]
+fn privacy_80x24_filtered() {
+    let mut s = on(test_data::state(80, 24), "privacy");
+    keys(&mut s, &[KeyCode::Char('/')]);
+    for c in "breach".chars() {
+        keys(&mut s, &[KeyCode::Char(c)]);
+    }
+    insta::assert_snapshot!(render(&s));
+}
+
+#[test]
+fn privacy_clocks_are_red_when_overdue_and_yellow_within_three_days() {
+    let t = draw(&on(test_data::state(100, 30), "privacy"));
+    assert_eq!(
+        colour_at(&t, "overdue 1d 2h"),
+        Some(Color::Red),
+        "request overdue"
+    );
+    assert_eq!(
+        colour_at(&t, "in 2d 5h"),
+        Some(Color::Yellow),
+        "request within 3 days"
+    );
+    assert_eq!(
+        colour_at(&t, "overdue 8h"),
+        Some(Color::Red),
+        "breach past 72h"
+    );
+}
+
+#[test]
+fn journey() {
+    insta::assert_snapshot!(render(&on(test_data::state(100, 30), "journey")));
+}
+
+#[test]
+fn journey_80x24() {
+    insta::assert_snapshot!(render(&on(test_data::state(80, 24), "journey")));
+}
+
+#[test]
+fn journey_handoff_detail() {
+    let mut s = on(test_data::state(80, 24), "journey");
+    keys(&mut s, &[KeyCode::Enter]);
+    insta::assert_snapshot!(render(&s));
+}
+
+#[test]
+fn a_breached_handoff_is_red() {
+    let t = draw(&on(test_data::state(100, 30), "journey"));
+    assert_eq!(colour_at(&t, "overdue 2h"), Some(Color::Red));
+}
+
+#[test]
 fn experiments() {
     insta::assert_snapshot!(render(&on(test_data::state(100, 30), "experiments")));
 }

@@ -545,7 +545,9 @@ mod tests {
                 "approvals",
                 "content",
                 "experiments",
-                "events"
+                "events",
+                "privacy",
+                "journey"
             ],
             "Crisis is the first tab after the overview"
         );
@@ -555,11 +557,11 @@ mod tests {
         assert_eq!(s.screen().id(), "crisis", "no ninth tab: stay");
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.screen().id(), "approvals");
-        press(&mut s, "6");
+        press(&mut s, "8");
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.tab, 0, "Tab wraps around");
         code(&mut s, KeyCode::BackTab);
-        assert_eq!(s.screen().id(), "events");
+        assert_eq!(s.screen().id(), "journey");
     }
 
     #[test]

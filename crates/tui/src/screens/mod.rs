@@ -7,8 +7,10 @@ mod content;
 mod crisis;
 mod events;
 mod experiments;
+mod journey;
 mod list;
 mod overview;
+mod privacy;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
@@ -29,6 +31,8 @@ pub fn all() -> &'static [&'static dyn Screen] {
         &content::Content,
         &experiments::Experiments,
         &events::Events,
+        &privacy::Privacy,
+        &journey::Journey,
     ]
 }
 
