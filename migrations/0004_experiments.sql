@@ -56,6 +56,9 @@ CREATE TABLE experiment_events (
     id            bigserial PRIMARY KEY,
     experiment_id bigint NOT NULL REFERENCES experiments(id),
     unit_id       text NOT NULL,
+    -- the unit's variation, copied from its exposure when the event is
+    -- recorded, so analysis folds events without joining exposures
+    variation     text NOT NULL,
     metric        text NOT NULL,
     value         double precision NOT NULL,
     recorded_at   timestamptz NOT NULL

@@ -567,8 +567,9 @@ async fn experiment_run(
     }
     // About 3% convert (a little more in the treatment); 0.5% refund.
     sqlx::query(
-        "INSERT INTO experiment_events (experiment_id, unit_id, metric, value, recorded_at)
-         SELECT $1, 'u' || g, 'purchase', 1, now() FROM generate_series(0, $2 - 1) g
+        "INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at)
+         SELECT $1, 'u' || g, CASE WHEN g % 2 = 0 THEN 'control' ELSE 'treatment' END, 'purchase', 1, now()
+         FROM generate_series(0, $2 - 1) g
          WHERE (g * 2654435761 % 1000) < CASE WHEN g % 2 = 0 THEN 30 ELSE 32 END",
     )
     .bind(exp.id)
@@ -576,8 +577,9 @@ async fn experiment_run(
     .execute(&pool)
     .await?;
     sqlx::query(
-        "INSERT INTO experiment_events (experiment_id, unit_id, metric, value, recorded_at)
-         SELECT $1, 'u' || g, 'refund', 1, now() FROM generate_series(0, $2 - 1) g WHERE (g * 40503 % 1000) < 5",
+        "INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at)
+         SELECT $1, 'u' || g, CASE WHEN g % 2 = 0 THEN 'control' ELSE 'treatment' END, 'refund', 1, now()
+         FROM generate_series(0, $2 - 1) g WHERE (g * 40503 % 1000) < 5",
     )
     .bind(exp.id)
     .bind(args.exposures)

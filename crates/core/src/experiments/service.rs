@@ -459,18 +459,19 @@ pub async fn record(
     .bind(unit_id)
     .fetch_optional(&mut *conn)
     .await?;
-    if exposed.is_none() {
+    let Some(variation) = exposed else {
         return Err(Error::not_found(format!(
             "unit {unit_id:?} was never assigned in experiment {}",
             exp.key
         )));
-    }
-    sqlx::query("INSERT INTO experiment_events (experiment_id, unit_id, metric, value, recorded_at) VALUES ($1, $2, $3, $4, $5)")
+    };
+    sqlx::query("INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at) VALUES ($1, $2, $6, $3, $4, $5)")
         .bind(exp.id)
         .bind(unit_id)
         .bind(metric)
         .bind(value)
         .bind(ctx.now())
+        .bind(variation)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -493,8 +494,8 @@ pub async fn exposure_counts(conn: &mut PgConnection, exp_id: i64) -> Result<Vec
 
 /// Sum and sum of squares of a metric per variation: events are folded per
 /// unit (a binomial unit counts once if it converted; a mean unit
-/// contributes the sum of its values), the unit's variation looked up by
-/// primary key, then folded per variation. Variations without events are absent.
+/// contributes the sum of its values), then per variation (stored on each
+/// event from the unit's exposure). Variations without events are absent.
 pub async fn metric_sums(
     conn: &mut PgConnection,
     exp_id: i64,
@@ -503,11 +504,10 @@ pub async fn metric_sums(
 ) -> Result<Vec<(String, f64, f64)>> {
     Ok(sqlx::query_as(
         "SELECT variation, sum(uv)::float8, sum(uv * uv)::float8 FROM (
-             SELECT x.variation, CASE WHEN $3 THEN least(sum(ev.value), 1) ELSE sum(ev.value) END AS uv
-             FROM experiment_events ev
-             JOIN experiment_exposures x ON x.experiment_id = ev.experiment_id AND x.unit_id = ev.unit_id
-             WHERE ev.experiment_id = $1 AND ev.metric = $2
-             GROUP BY x.variation, ev.unit_id) per_unit
+             SELECT variation, CASE WHEN $3 THEN least(sum(value), 1) ELSE sum(value) END AS uv
+             FROM experiment_events
+             WHERE experiment_id = $1 AND metric = $2
+             GROUP BY variation, unit_id) per_unit
          GROUP BY variation",
     )
     .bind(exp_id)
@@ -1023,9 +1023,9 @@ pub async fn record_many(
     let metrics: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
     let values: Vec<f64> = events.iter().map(|e| e.2).collect();
     sqlx::query(
-        "INSERT INTO experiment_events (experiment_id, unit_id, metric, value, recorded_at)
-         SELECT $1, u, m, v, $5 FROM UNNEST($2::text[], $3::text[], $4::float8[]) AS t(u, m, v)
-         WHERE EXISTS (SELECT 1 FROM experiment_exposures x WHERE x.experiment_id = $1 AND x.unit_id = u)",
+        "INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at)
+         SELECT $1, u, x.variation, m, v, $5 FROM UNNEST($2::text[], $3::text[], $4::float8[]) AS t(u, m, v)
+         JOIN experiment_exposures x ON x.experiment_id = $1 AND x.unit_id = u",
     )
     .bind(exp.id)
     .bind(&units)
