@@ -81,6 +81,15 @@ pub struct EventArgs {
     json: bool,
 }
 
+/// Run a measurement in a scratch database that is dropped afterwards,
+/// whether the measurement succeeded or not.
+async fn in_scratch<T>(tag: &str, run: impl AsyncFnOnce(&Scratch) -> Result<T>) -> Result<T> {
+    let scratch = Scratch::create(tag).await?;
+    let result = run(&scratch).await;
+    scratch.drop_db().await;
+    result
+}
+
 /// A scratch database, dropped afterwards.
 struct Scratch {
     maintenance: String,
@@ -145,10 +154,7 @@ pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
 }
 
 async fn timers(args: TimerArgs) -> Result<()> {
-    let scratch = Scratch::create("timers").await?;
-    let result = timer_runs(&scratch, &args).await;
-    scratch.drop_db().await;
-    let runs = result?;
+    let runs = in_scratch("timers", async |scratch| timer_runs(scratch, &args).await).await?;
     if args.json {
         return output::json(&runs);
     }
@@ -240,10 +246,10 @@ struct EventBench {
 }
 
 async fn events_bench(config: Config, args: EventArgs) -> Result<()> {
-    let scratch = Scratch::create("events").await?;
-    let result = event_runs(config, &scratch, &args).await;
-    scratch.drop_db().await;
-    let r = result?;
+    let r = in_scratch("events", async |scratch| {
+        event_runs(config, scratch, &args).await
+    })
+    .await?;
     if args.json {
         return output::json(&r);
     }
@@ -335,10 +341,10 @@ struct EscalationBench {
 }
 
 async fn escalation_bench(config: Config, args: EscalationArgs) -> Result<()> {
-    let scratch = Scratch::create("escalation").await?;
-    let result = escalation_run(config, &scratch, &args).await;
-    scratch.drop_db().await;
-    let r = result?;
+    let r = in_scratch("escalation", async |scratch| {
+        escalation_run(config, scratch, &args).await
+    })
+    .await?;
     if args.json {
         return output::json(&r);
     }
@@ -470,10 +476,10 @@ struct ExperimentBench {
 }
 
 async fn experiment_bench(config: Config, args: ExperimentArgs) -> Result<()> {
-    let scratch = Scratch::create("experiment").await?;
-    let result = experiment_run(config, &scratch, &args).await;
-    scratch.drop_db().await;
-    let r = result?;
+    let r = in_scratch("experiment", async |scratch| {
+        experiment_run(config, scratch, &args).await
+    })
+    .await?;
     if args.json {
         return output::json(&r);
     }
@@ -654,10 +660,10 @@ struct TouchBench {
 }
 
 async fn touch_bench(config: Config, args: TouchArgs) -> Result<()> {
-    let scratch = Scratch::create("touches").await?;
-    let result = touch_run(config, &scratch, &args).await;
-    scratch.drop_db().await;
-    let r = result?;
+    let r = in_scratch("touches", async |scratch| {
+        touch_run(config, scratch, &args).await
+    })
+    .await?;
     if args.json {
         return output::json(&r);
     }
