@@ -21,3 +21,8 @@ CREATE INDEX tickets_open_idx ON tickets (due_at) WHERE status = 'open';
 CREATE INDEX orders_occurred_idx ON orders (occurred_at);
 CREATE INDEX handoffs_workflow_open_idx ON handoffs (workflow, due_at) WHERE status <> 'completed';
 CREATE INDEX handoffs_created_idx ON handoffs (workflow, created_at);
+
+-- Every cross-workflow effect carries a correlation id, so one story can be
+-- read across workflows (`vivid events tail --correlation ID`).
+ALTER TABLE events ADD COLUMN correlation_id text;
+CREATE INDEX events_correlation_idx ON events (correlation_id, id) WHERE correlation_id IS NOT NULL;

@@ -352,6 +352,7 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
                     entity_id: Some(a.id.to_string()),
                     after_id: Some(0),
                     limit: 10_000,
+                    ..events::Filter::default()
                 },
             )
             .await?;

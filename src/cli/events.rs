@@ -10,7 +10,6 @@ use vivid_core::engine::events::{self, Event, Filter};
 
 use super::shutdown_signal;
 use crate::app::{self, Schema};
-use crate::output;
 
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
@@ -26,6 +25,9 @@ pub struct TailArgs {
     /// Only this entity id.
     #[arg(long)]
     entity: Option<String>,
+    /// Only the events of one story across workflows (its correlation id).
+    #[arg(long, value_name = "ID")]
+    correlation: Option<String>,
     /// How many recent events to show first.
     #[arg(long, short = 'n', default_value_t = 20)]
     limit: i64,
@@ -47,11 +49,14 @@ fn print(e: &Event, json: bool) -> Result<()> {
         (None, Some(t)) => format!(" -> {t}"),
         _ => String::new(),
     };
-    let reason = e
+    let mut reason = e
         .reason
         .as_deref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
+    if let Some(c) = &e.correlation_id {
+        reason.push_str(&format!(" [{c}]"));
+    }
     println!(
         "{:>6} {} {:<10} {}#{} {}{} by {}{}",
         e.id,
@@ -78,13 +83,11 @@ pub async fn run(config: Config, cmd: EventsCommand) -> Result<()> {
         entity_id: args.entity.clone(),
         after_id: None,
         limit: args.limit,
+        correlation_id: args.correlation.clone(),
     };
     let mut conn = ctx.pool.acquire().await?;
     let recent = events::list(&mut conn, &filter).await?;
     drop(conn);
-    if !args.follow && args.json {
-        return output::json(&recent);
-    }
     let mut last = recent.last().map(|e| e.id).unwrap_or(0);
     if recent.is_empty() && args.follow {
         last = sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM events")

@@ -6,11 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use vivid_core::clock::SystemClock;
-use vivid_core::engine::approvals::{self, NewApproval};
 use vivid_core::engine::events::{self, NewEvent};
-use vivid_core::org::{Role, RoleRef};
-use vivid_core::testing::default_config;
 
 use crate::util::*;
 
@@ -119,30 +115,39 @@ const SOON: Duration = Duration::from_secs(10);
 async fn the_control_room_in_a_real_terminal() -> TestResult {
     let db = fresh_db().await?;
     json(&db, &["seed", "demo", "--json"]);
-    // A request the default operator (olu, an operator) may decide.
-    let ctx = db.ctx(default_config(), Arc::new(SystemClock)).await?;
-    let request = {
-        let mut tx = db.pool.begin().await?;
-        let req = approvals::request(
-            &ctx,
-            &mut tx,
-            &NewApproval {
-                // A workflow of its own: the shared approvals engine decides.
-                workflow: "e2e".into(),
-                entity_id: "e2e-7".into(),
-                subject_version: 1,
-                title: "Spring sale e-mail".into(),
-                requested_by: "lena".into(),
-                eligible: vec![RoleRef::new(Role::Operator, None)],
-                required: 1,
-                must_include: Vec::new(),
-                deadline: None,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        req
-    };
+    // A social post in review that the Marketing director decides; the
+    // control room acts as her. Approval decisions go through the workflow
+    // that owns the request, so approving moves the post to Approved.
+    let post = json(
+        &db,
+        &[
+            "content",
+            "new",
+            "Spring sale post",
+            "--kind",
+            "social_post",
+            "--channel",
+            "social",
+            "--as",
+            "lena",
+            "--json",
+        ],
+    );
+    let post_id = post["id"].as_i64().ok_or("no content id")?.to_string();
+    let draft = scratch_dir("draft").join("post.md");
+    std::fs::write(&draft, "Spring sale: 20% off every print this weekend.\n")?;
+    let draft = draft.to_string_lossy().into_owned();
+    json(
+        &db,
+        &[
+            "content", "edit", &post_id, "--file", &draft, "--as", "lena", "--json",
+        ],
+    );
+    let submitted = json(
+        &db,
+        &["content", "submit", &post_id, "--as", "lena", "--json"],
+    );
+    assert_eq!(submitted["item"]["state"], "review", "{submitted}");
 
     // A P1 opened by someone else before the control room starts.
     let opened = json(
@@ -160,7 +165,7 @@ async fn the_control_room_in_a_real_terminal() -> TestResult {
     );
     let p1 = opened["id"].as_i64().ok_or("no incident id")?;
 
-    let tmux = Tmux::start(&db, 100, 30, "tui")?;
+    let tmux = Tmux::start(&db, 100, 30, "tui --as maya")?;
     let screen = tmux.wait_for("KPIs", START)?;
     assert!(screen.contains("1 Overview"), "{screen}");
     assert!(screen.contains("daily_revenue"), "{screen}");
@@ -179,12 +184,12 @@ async fn the_control_room_in_a_real_terminal() -> TestResult {
     let shown = json(&db, &["crisis", "show", &p1.to_string(), "--json"]);
     assert_eq!(shown["incident"]["status"], "acknowledged", "{shown}");
     assert_eq!(
-        shown["incident"]["acknowledged_by"], "olu",
+        shown["incident"]["acknowledged_by"], "maya",
         "acknowledged by the operator: {shown}"
     );
     // A second acknowledgement changes nothing and says who was first.
     tmux.keys(&["a"])?;
-    tmux.wait_for("already acknowledged by @olu", SOON)?;
+    tmux.wait_for("already acknowledged by @maya", SOON)?;
 
     // An incident opened from another process shows up live.
     tmux.keys(&["Escape", "/", "scanner", "Enter"])?;
@@ -211,7 +216,7 @@ async fn the_control_room_in_a_real_terminal() -> TestResult {
 
     // Approvals: approve as the operator, with a confirmation.
     tmux.keys(&["3"])?;
-    tmux.wait_for("Spring sale e-mail", SOON)?;
+    tmux.wait_for("Spring sale post", SOON)?;
     // The demo data has requests of its own: filter down to ours.
     tmux.keys(&["/", "spring sale", "Enter"])?;
     tmux.wait_for("filter: spring sale", SOON)?;
@@ -219,11 +224,8 @@ async fn the_control_room_in_a_real_terminal() -> TestResult {
     tmux.wait_for("cannot be undone", SOON)?;
     tmux.keys(&["y"])?;
     tmux.wait_for("is approved", SOON)?;
-    let status: String = sqlx::query_scalar("SELECT status FROM approval_requests WHERE id = $1")
-        .bind(request.id)
-        .fetch_one(&db.pool)
-        .await?;
-    assert_eq!(status, "approved");
+    let shown = json(&db, &["content", "show", &post_id, "--json"]);
+    assert_eq!(shown["item"]["state"], "approved", "{shown}");
     tmux.wait_for("No pending approval matches", SOON)?;
 
     // Events: a change committed elsewhere shows up live.

@@ -759,3 +759,131 @@ async fn an_approval_without_a_decision_route_is_refused_and_stays_pending() -> 
     }
     Ok(())
 }
+
+/// Owns the "test" clocks: reminds and breaches until the entity is "done".
+struct TestClocks {
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl vivid_core::engine::deadlines::ClockOwner for TestClocks {
+    fn reached<'a>(
+        &'a self,
+        _ctx: &'a Ctx,
+        _conn: &'a mut PgConnection,
+        r: &'a vivid_core::engine::deadlines::Reached<'a>,
+    ) -> vivid_core::workflow::BoxFuture<
+        'a,
+        vivid_core::Result<vivid_core::engine::deadlines::Reaction>,
+    > {
+        use vivid_core::engine::deadlines::Reaction;
+        Box::pin(async move {
+            if self.done.load(Ordering::SeqCst) {
+                return Ok(Reaction::Stale);
+            }
+            Ok(Reaction::notified(vec![format!(
+                "{:?}#{}",
+                r.stage, r.reminder
+            )]))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_clock_reminds_breaches_escalates_and_stops() -> TestResult {
+    use vivid_core::engine::deadlines::{self, Clock, EscalateAfter};
+    let (_db, mut ctx, clock) = setup().await?;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut registry = vivid_core::workflow::timer_registry();
+    registry.clock_owner("test", TestClocks { done: done.clone() });
+    ctx.timers = Arc::new(registry);
+    let engine = Engine::new(ctx.clone(), Arc::new(outbox::LogTarget));
+    let due = t0() + TimeDelta::hours(4);
+    let start = |due| {
+        Clock::new("test", 7, "response", due)
+            .remind_at([due - TimeDelta::hours(2), due - TimeDelta::hours(1)])
+            .escalate(EscalateAfter::new(
+                TimeDelta::minutes(30),
+                "approval-overdue",
+                "Test clock overdue",
+            ))
+    };
+    let mut tx = ctx.pool.begin().await?;
+    deadlines::start(&ctx, &mut tx, &start(due)).await?;
+    // Started again: moved, not doubled.
+    deadlines::start(&ctx, &mut tx, &start(due)).await?;
+    tx.commit().await?;
+    let stages = |ctx: Ctx| async move {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT action FROM events WHERE workflow = 'test' AND entity_type = 'deadline' ORDER BY id",
+        )
+        .fetch_all(&ctx.pool)
+        .await?;
+        Ok::<_, sqlx::Error>(rows)
+    };
+    clock.set(due - TimeDelta::minutes(90));
+    engine.run_pass().await?;
+    assert_eq!(stages(ctx.clone()).await?, ["deadline_reminded"]);
+    clock.set(due + TimeDelta::minutes(1));
+    engine.run_pass().await?;
+    assert_eq!(
+        stages(ctx.clone()).await?,
+        [
+            "deadline_reminded",
+            "deadline_reminded",
+            "deadline_breached"
+        ]
+    );
+    clock.set(due + TimeDelta::minutes(31));
+    engine.run_pass().await?;
+    assert_eq!(
+        stages(ctx.clone()).await?.last().map(String::as_str),
+        Some("deadline_escalated")
+    );
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM escalations WHERE workflow = 'test' AND entity_id = 'response:7'"
+        )
+        .await?,
+        1
+    );
+
+    // A second clock that is done before its breach records nothing more.
+    let due2 = ctx.now() + TimeDelta::hours(2);
+    let mut tx = ctx.pool.begin().await?;
+    deadlines::start(
+        &ctx,
+        &mut tx,
+        &Clock::new("test", 8, "response", due2).remind_at([due2 - TimeDelta::hours(1)]),
+    )
+    .await?;
+    tx.commit().await?;
+    done.store(true, Ordering::SeqCst);
+    clock.set(due2 + TimeDelta::hours(1));
+    engine.run_pass().await?;
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM events WHERE workflow = 'test' AND entity_id = '8'"
+        )
+        .await?,
+        0
+    );
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM timers WHERE workflow = 'test' AND entity_id = '8' AND status = 'pending'"
+        )
+        .await?,
+        0,
+        "a stale clock's later stages are cancelled"
+    );
+
+    // Stopping a clock cancels every stage still pending.
+    let mut tx = ctx.pool.begin().await?;
+    deadlines::start(&ctx, &mut tx, &start(ctx.now() + TimeDelta::hours(4))).await?;
+    let stopped = deadlines::stop(&mut tx, "test", "7", "response").await?;
+    tx.commit().await?;
+    assert_eq!(stopped, 4, "two reminders, the breach and the escalation");
+    Ok(())
+}

@@ -147,6 +147,7 @@ fn snapshot() -> Snapshot {
             reason: (i % 5 == 0).then(|| "looks good to me".to_string()),
             payload: serde_json::json!({ "approval_id": i, "version": 1 }),
             occurred_at: t - TimeDelta::seconds((ROWS - i) as i64),
+            correlation_id: None,
         })
         .collect();
     let content = content(t);

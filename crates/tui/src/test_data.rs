@@ -271,6 +271,7 @@ pub fn event(id: i64, workflow: &str, action: &str, at: DateTime<Utc>) -> Event 
         reason: None,
         payload: serde_json::json!({}),
         occurred_at: at,
+        correlation_id: None,
     }
 }
 
@@ -291,6 +292,7 @@ pub fn events(n: usize) -> Vec<Event> {
                 reason: (i % 7 == 6).then(|| "Crop is off on the mobile layout".to_string()),
                 payload: serde_json::json!({ "approval_id": 40 + i % 5, "version": 1 }),
                 occurred_at: ago(47 * (n - i) as i64),
+                correlation_id: None,
             }
         })
         .collect()
@@ -446,6 +448,7 @@ pub fn incident_detail(id: i64) -> Fetched<Detail> {
         reason: reason.map(String::from),
         payload: serde_json::json!({}),
         occurred_at: ago(secs),
+        correlation_id: None,
     };
     let timeline = vec![
         event(

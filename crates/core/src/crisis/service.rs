@@ -994,6 +994,7 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
             entity_id: Some(key),
             after_id: Some(0),
             limit: 10_000,
+            ..events::Filter::default()
         },
     )
     .await?;

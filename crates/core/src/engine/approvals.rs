@@ -10,15 +10,21 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::Ctx;
+use super::deadlines::{self, ClockOwner, Reached, Reaction, Stage};
 use super::escalation::{self, Policy};
 use super::events::{self, NewEvent};
 use super::outbox::{self, NewNotification};
-use super::timers::{self, HandlerFuture, NewTimer, Timer};
+use super::timers::{self, HandlerFuture, Timer};
 use crate::error::{Error, Result};
 use crate::org::{Org, Person, RoleRef};
+use crate::workflow::BoxFuture;
 
+/// Timer kinds of older binaries (approvals now run on deadline clocks).
 pub const REMIND_TIMER: &str = "approval.remind";
 pub const DEADLINE_TIMER: &str = "approval.deadline";
+/// The owner of approval clocks, and the clock's name.
+pub const CLOCK_OWNER: &str = "approvals";
+const DECISION_CLOCK: &str = "decision";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -291,20 +297,12 @@ pub async fn request(
     .bind(&must)
     .fetch_one(&mut *conn)
     .await?;
-    let key = req.id.to_string();
     let remind_at = deadline - ctx.config.approvals.remind_before.delta();
-    if remind_at > now {
-        timers::schedule(
-            conn,
-            &NewTimer::new(REMIND_TIMER, "approvals", &key, remind_at),
-            now,
-        )
-        .await?;
-    }
-    timers::schedule(
+    deadlines::start(
+        ctx,
         conn,
-        &NewTimer::new(DEADLINE_TIMER, "approvals", &key, deadline),
-        now,
+        &deadlines::Clock::new(CLOCK_OWNER, req.id, DECISION_CLOCK, deadline)
+            .remind_at([remind_at]),
     )
     .await?;
     for p in &deciders {
@@ -520,112 +518,147 @@ pub async fn queue_for(
         .collect())
 }
 
-/// Timer handler: remind the approvers who have not decided.
+/// The approvals' deadline clocks: remind the approvers who have not
+/// decided, then escalate a request still undecided at its deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct Clocks;
+
+impl ClockOwner for Clocks {
+    fn reached<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut PgConnection,
+        r: &'a Reached<'a>,
+    ) -> BoxFuture<'a, Result<Reaction>> {
+        Box::pin(async move {
+            let id: i64 = r
+                .entity_id
+                .parse()
+                .map_err(|_| Error::internal(format!("approval clock on {:?}", r.entity_id)))?;
+            match r.stage {
+                Stage::Reminder => remind_waiting(ctx, conn, id).await,
+                Stage::Breach => escalate_overdue(ctx, conn, id).await,
+                Stage::Escalation => Ok(Reaction::Stale),
+            }
+        })
+    }
+}
+
+fn approval_id(timer: &Timer) -> Result<i64> {
+    timer
+        .entity_id
+        .parse()
+        .map_err(|_| Error::internal(format!("approval timer {} has a bad id", timer.id)))
+}
+
+/// Timers an older binary scheduled before approvals ran on deadline clocks.
 pub fn on_remind<'a>(
     ctx: &'a Ctx,
     conn: &'a mut PgConnection,
     timer: &'a Timer,
 ) -> HandlerFuture<'a> {
     Box::pin(async move {
-        let id: i64 = timer
-            .entity_id
-            .parse()
-            .map_err(|_| Error::invalid("bad approval timer"))?;
-        let req = lock(conn, id).await?;
-        if req.status != "pending" {
-            return Ok(());
-        }
-        let prior = decisions(conn, id).await?;
-        let eligible = req.deciding_roles();
-        let waiting: Vec<String> = ctx
-            .org
-            .people
-            .iter()
-            .filter(|p| p.handle != req.requested_by && ctx.org.holds_any(p, &eligible))
-            .filter(|p| !prior.iter().any(|d| d.approver == p.handle))
-            .map(|p| p.handle.clone())
-            .collect();
-        for handle in &waiting {
-            let n = NewNotification::to_person(
-                handle,
-                req.workflow.clone(),
-                &req.entity_id,
-                format!("Reminder: {} needs your decision", req.title),
-            )
-            .body(format!(
-                "Decide by {}.",
-                req.deadline.format("%Y-%m-%d %H:%M UTC")
-            ))
-            .dedupe(format!("approval:{id}:remind:{handle}"))
-            .payload(serde_json::json!({ "approval_id": id }));
-            outbox::enqueue(ctx, conn, &n).await?;
-        }
-        events::append(
-            conn,
-            &NewEvent::new(
-                req.workflow.clone(),
-                "approval",
-                &req.entity_id,
-                "approval_reminded",
-                "engine",
-            )
-            .payload(serde_json::json!({ "approval_id": id, "reminded": waiting })),
-            ctx.now(),
-        )
-        .await?;
+        remind_waiting(ctx, conn, approval_id(timer)?).await?;
         Ok(())
     })
 }
 
-/// Timer handler: the deadline passed undecided; escalate.
+/// Timers an older binary scheduled before approvals ran on deadline clocks.
 pub fn on_deadline<'a>(
     ctx: &'a Ctx,
     conn: &'a mut PgConnection,
     timer: &'a Timer,
 ) -> HandlerFuture<'a> {
     Box::pin(async move {
-        let id: i64 = timer
-            .entity_id
-            .parse()
-            .map_err(|_| Error::invalid("bad approval timer"))?;
-        let req = lock(conn, id).await?;
-        if req.status != "pending" {
-            return Ok(());
-        }
-        let now = ctx.now();
-        sqlx::query(
-            "UPDATE approval_requests SET status = 'escalated', decided_at = $2 WHERE id = $1",
+        escalate_overdue(ctx, conn, approval_id(timer)?).await?;
+        Ok(())
+    })
+}
+
+/// Remind the approvers who have not decided yet.
+async fn remind_waiting(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result<Reaction> {
+    let req = lock(conn, id).await?;
+    if req.status != "pending" {
+        return Ok(Reaction::Stale);
+    }
+    let prior = decisions(conn, id).await?;
+    let eligible = req.deciding_roles();
+    let waiting: Vec<String> = ctx
+        .org
+        .people
+        .iter()
+        .filter(|p| p.handle != req.requested_by && ctx.org.holds_any(p, &eligible))
+        .filter(|p| !prior.iter().any(|d| d.approver == p.handle))
+        .map(|p| p.handle.clone())
+        .collect();
+    for handle in &waiting {
+        let n = NewNotification::to_person(
+            handle,
+            req.workflow.clone(),
+            &req.entity_id,
+            format!("Reminder: {} needs your decision", req.title),
         )
+        .body(format!(
+            "Decide by {}.",
+            req.deadline.format("%Y-%m-%d %H:%M UTC")
+        ))
+        .dedupe(format!("approval:{id}:remind:{handle}"))
+        .payload(serde_json::json!({ "approval_id": id }));
+        outbox::enqueue(ctx, conn, &n).await?;
+    }
+    events::append(
+        conn,
+        &NewEvent::new(
+            req.workflow.clone(),
+            "approval",
+            &req.entity_id,
+            "approval_reminded",
+            "engine",
+        )
+        .payload(serde_json::json!({ "approval_id": id, "reminded": waiting })),
+        ctx.now(),
+    )
+    .await?;
+    Ok(Reaction::Recorded)
+}
+
+/// The deadline passed undecided: mark the request escalated and escalate.
+async fn escalate_overdue(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result<Reaction> {
+    let req = lock(conn, id).await?;
+    if req.status != "pending" {
+        return Ok(Reaction::Stale);
+    }
+    let now = ctx.now();
+    sqlx::query("UPDATE approval_requests SET status = 'escalated', decided_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
         .execute(&mut *conn)
         .await?;
-        events::append(
-            conn,
-            &NewEvent::new(
-                req.workflow.clone(),
-                "approval",
-                &req.entity_id,
-                "approval_escalated",
-                "engine",
-            )
-            .transition(Some("pending"), "escalated")
-            .reason("the approval deadline passed without a decision")
-            .payload(serde_json::json!({ "approval_id": id })),
-            now,
+    events::append(
+        conn,
+        &NewEvent::new(
+            req.workflow.clone(),
+            "approval",
+            &req.entity_id,
+            "approval_escalated",
+            "engine",
         )
-        .await?;
-        let policy = Policy::named(ctx, &ctx.config.approvals.escalation_policy)?;
-        let entity = format!("approval:{id}");
-        let subject = format!("Overdue approval: {}", req.title);
-        escalation::start(
-            ctx,
-            conn,
-            &escalation::Start::new(&req.workflow, &entity, &subject, &policy),
-        )
-        .await?;
-        Ok(())
-    })
+        .transition(Some("pending"), "escalated")
+        .reason("the approval deadline passed without a decision")
+        .payload(serde_json::json!({ "approval_id": id })),
+        now,
+    )
+    .await?;
+    let policy = Policy::named(ctx, &ctx.config.approvals.escalation_policy)?;
+    let entity = format!("approval:{id}");
+    let subject = format!("Overdue approval: {}", req.title);
+    escalation::start(
+        ctx,
+        conn,
+        &escalation::Start::new(&req.workflow, &entity, &subject, &policy),
+    )
+    .await?;
+    Ok(Reaction::Recorded)
 }
 
 /// How long until the deadline (negative when past), for display.

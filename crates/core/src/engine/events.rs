@@ -23,6 +23,9 @@ pub struct NewEvent {
     pub actor: String,
     pub reason: Option<String>,
     pub payload: serde_json::Value,
+    /// Links the events of every workflow one story touches (`vivid events
+    /// tail --correlation ID`).
+    pub correlation_id: Option<String>,
 }
 
 impl NewEvent {
@@ -43,7 +46,16 @@ impl NewEvent {
             actor: actor.into(),
             reason: None,
             payload: serde_json::Value::Object(Default::default()),
+            correlation_id: None,
         }
+    }
+
+    /// Part of this story (`None` leaves it on its own).
+    pub fn correlation(mut self, id: Option<String>) -> Self {
+        if id.is_some() {
+            self.correlation_id = id;
+        }
+        self
     }
 
     pub fn transition(mut self, from: Option<impl ToString>, to: impl ToString) -> Self {
@@ -82,17 +94,18 @@ pub struct Event {
     pub reason: Option<String>,
     pub payload: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
+    pub correlation_id: Option<String>,
 }
 
 /// Append one event and notify live views; returns its id.
 pub async fn append(conn: &mut PgConnection, event: &NewEvent, at: DateTime<Utc>) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "WITH ins AS (
-            INSERT INTO events (workflow, entity_type, entity_id, action, from_state, to_state, actor, reason, payload, occurred_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            INSERT INTO events (workflow, entity_type, entity_id, action, from_state, to_state, actor, reason, payload, occurred_at, correlation_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             RETURNING id)
          SELECT id FROM ins, LATERAL (SELECT pg_notify('vivid_events',
-            json_build_object('id', ins.id, 'workflow', $1::text, 'entity_id', $3::text, 'action', $4::text)::text)) n",
+            json_build_object('id', ins.id, 'workflow', $1::text, 'entity_type', $2::text, 'entity_id', $3::text, 'action', $4::text)::text)) n",
     )
     .bind(&event.workflow)
     .bind(&event.entity_type)
@@ -104,6 +117,7 @@ pub async fn append(conn: &mut PgConnection, event: &NewEvent, at: DateTime<Utc>
     .bind(&event.reason)
     .bind(&event.payload)
     .bind(at)
+    .bind(&event.correlation_id)
     .fetch_one(conn)
     .await?;
     Ok(id)
@@ -116,6 +130,8 @@ pub struct Filter {
     pub entity_id: Option<String>,
     /// Only events with a larger id (for tailing).
     pub after_id: Option<i64>,
+    /// Only the events of one story.
+    pub correlation_id: Option<String>,
     pub limit: i64,
 }
 
@@ -125,27 +141,31 @@ pub async fn list(conn: &mut PgConnection, filter: &Filter) -> Result<Vec<Event>
     let limit = if filter.limit <= 0 { 100 } else { filter.limit };
     let rows: Vec<Event> = if let Some(after) = filter.after_id {
         sqlx::query_as(
-            "SELECT id, workflow, entity_type, entity_id, action, from_state, to_state, actor, reason, payload, occurred_at
+            "SELECT id, workflow, entity_type, entity_id, action, from_state, to_state, actor, reason, payload, occurred_at, correlation_id
              FROM events
              WHERE id > $1 AND ($2::text IS NULL OR workflow = $2) AND ($3::text IS NULL OR entity_id = $3)
+               AND ($5::text IS NULL OR correlation_id = $5)
              ORDER BY id LIMIT $4",
         )
         .bind(after)
         .bind(&filter.workflow)
         .bind(&filter.entity_id)
         .bind(limit)
+        .bind(&filter.correlation_id)
         .fetch_all(conn)
         .await?
     } else {
         let mut rows: Vec<Event> = sqlx::query_as(
-            "SELECT id, workflow, entity_type, entity_id, action, from_state, to_state, actor, reason, payload, occurred_at
+            "SELECT id, workflow, entity_type, entity_id, action, from_state, to_state, actor, reason, payload, occurred_at, correlation_id
              FROM events
              WHERE ($1::text IS NULL OR workflow = $1) AND ($2::text IS NULL OR entity_id = $2)
+               AND ($4::text IS NULL OR correlation_id = $4)
              ORDER BY id DESC LIMIT $3",
         )
         .bind(&filter.workflow)
         .bind(&filter.entity_id)
         .bind(limit)
+        .bind(&filter.correlation_id)
         .fetch_all(conn)
         .await?;
         rows.reverse();

@@ -8,13 +8,16 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::Ctx;
+use super::deadlines::{self, ClockOwner, Reached, Reaction, Stage};
 use super::escalation::{self, Policy, Start};
 use super::events::{self, NewEvent};
 use super::outbox::{self, NewNotification};
-use super::timers::{self, HandlerFuture, NewTimer, Timer};
+use super::timers::{self, HandlerFuture, Timer};
 use crate::error::{Error, Result};
 use crate::org::Role;
+use crate::workflow::BoxFuture;
 
+/// The timer kind of older binaries (hand-offs now run on deadline clocks).
 pub const SLA_TIMER: &str = "handoff.sla";
 
 /// Check `[handoffs.kinds]` against the org and the escalation policies.
@@ -47,7 +50,9 @@ pub fn validate_config(
     }
     Ok(())
 }
-const WORKFLOW: &str = "handoffs";
+/// The owner of hand-off clocks.
+pub const WORKFLOW: &str = "handoffs";
+const RESPONSE_CLOCK: &str = "response";
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Handoff {
@@ -131,8 +136,12 @@ pub async fn create(
         .bind(now)
         .fetch_one(&mut *conn)
         .await?;
-    let key = h.id.to_string();
-    timers::schedule(conn, &NewTimer::new(SLA_TIMER, WORKFLOW, &key, due), now).await?;
+    deadlines::start(
+        ctx,
+        conn,
+        &deadlines::Clock::new(WORKFLOW, h.id, RESPONSE_CLOCK, due),
+    )
+    .await?;
     let recipients: Vec<String> = match &h.assignee {
         Some(a) => vec![a.clone()],
         None => receivers(ctx, &h.to_department),
@@ -258,6 +267,7 @@ pub async fn acknowledge(ctx: &Ctx, conn: &mut PgConnection, id: i64, by: &str) 
         .execute(&mut *conn)
         .await?;
     timers::cancel(conn, WORKFLOW, &id.to_string(), Some(SLA_TIMER)).await?;
+    deadlines::stop(conn, WORKFLOW, &id.to_string(), RESPONSE_CLOCK).await?;
     escalation::acknowledge(ctx, conn, &h.workflow, &format!("handoff:{id}"), by).await?;
     events::append(
         conn,
@@ -279,55 +289,86 @@ pub async fn acknowledge(ctx: &Ctx, conn: &mut PgConnection, id: i64, by: &str) 
     Ok(h)
 }
 
-/// Timer handler: the SLA ran out with nobody acknowledging.
+/// The hand-offs' deadline clocks: a response SLA run out with nobody
+/// acknowledging marks the hand-off breached and starts its kind's policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Clocks;
+
+impl ClockOwner for Clocks {
+    fn reached<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut PgConnection,
+        r: &'a Reached<'a>,
+    ) -> BoxFuture<'a, Result<Reaction>> {
+        Box::pin(async move {
+            let id: i64 = r
+                .entity_id
+                .parse()
+                .map_err(|_| Error::internal(format!("hand-off clock on {:?}", r.entity_id)))?;
+            match r.stage {
+                Stage::Breach => breach(ctx, conn, id).await,
+                Stage::Reminder | Stage::Escalation => Ok(Reaction::Stale),
+            }
+        })
+    }
+}
+
+/// A timer an older binary scheduled before hand-offs ran on deadline clocks.
 pub fn on_sla<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> HandlerFuture<'a> {
     Box::pin(async move {
         let id: i64 = t
             .entity_id
             .parse()
-            .map_err(|_| Error::invalid("hand-off timer without an id"))?;
-        let h = lock(conn, id).await?;
-        if h.status != "open" || h.breached {
-            return Ok(());
-        }
-        let now = ctx.now();
-        sqlx::query("UPDATE handoffs SET breached = true WHERE id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        events::append(
-            conn,
-            &NewEvent::new(
-                h.workflow.clone(),
-                "handoff",
-                &h.entity_id,
-                "handoff_breached",
-                "engine",
-            )
-            .reason(format!(
-                "not acknowledged within its SLA (due {})",
-                h.due_at.format("%Y-%m-%d %H:%M UTC")
-            ))
-            .payload(serde_json::json!({ "handoff_id": id, "kind": h.kind })),
-            now,
-        )
-        .await?;
-        let policy_name = ctx
-            .config
-            .handoffs
-            .kinds
-            .get(&h.kind)
-            .map(|k| k.policy.clone())
-            .unwrap_or_default();
-        let policy = Policy::named(ctx, &policy_name)?;
-        let entity = format!("handoff:{id}");
-        let subject = format!("Hand-off SLA breached: {}", h.subject);
-        let departments = vec![h.to_department.clone()];
-        let mut start = Start::new(&h.workflow, &entity, &subject, &policy);
-        start.departments = &departments;
-        escalation::start(ctx, conn, &start).await?;
+            .map_err(|_| Error::internal(format!("hand-off timer {} has a bad id", t.id)))?;
+        breach(ctx, conn, id).await?;
         Ok(())
     })
+}
+
+/// The SLA ran out with nobody acknowledging.
+async fn breach(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result<Reaction> {
+    let h = lock(conn, id).await?;
+    if h.status != "open" || h.breached {
+        return Ok(Reaction::Stale);
+    }
+    let now = ctx.now();
+    sqlx::query("UPDATE handoffs SET breached = true WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    events::append(
+        conn,
+        &NewEvent::new(
+            h.workflow.clone(),
+            "handoff",
+            &h.entity_id,
+            "handoff_breached",
+            "engine",
+        )
+        .reason(format!(
+            "not acknowledged within its SLA (due {})",
+            h.due_at.format("%Y-%m-%d %H:%M UTC")
+        ))
+        .payload(serde_json::json!({ "handoff_id": id, "kind": h.kind })),
+        now,
+    )
+    .await?;
+    let policy_name = ctx
+        .config
+        .handoffs
+        .kinds
+        .get(&h.kind)
+        .map(|k| k.policy.clone())
+        .unwrap_or_default();
+    let policy = Policy::named(ctx, &policy_name)?;
+    let entity = format!("handoff:{id}");
+    let subject = format!("Hand-off SLA breached: {}", h.subject);
+    let departments = vec![h.to_department.clone()];
+    let mut start = Start::new(&h.workflow, &entity, &subject, &policy);
+    start.departments = &departments;
+    escalation::start(ctx, conn, &start).await?;
+    Ok(Reaction::Recorded)
 }
 
 /// Share of hand-offs acknowledged within their SLA, over those due so far.

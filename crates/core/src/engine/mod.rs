@@ -3,6 +3,7 @@
 //! fires due timers and delivers notifications.
 
 pub mod approvals;
+pub mod deadlines;
 pub mod escalation;
 pub mod events;
 pub mod handoffs;
@@ -25,10 +26,13 @@ use crate::error::Result;
 /// workflow list, which hands the engine the whole registry in [`Ctx`].
 pub fn register_timers(r: &mut timers::Registry) {
     timers::register_builtin(r);
+    r.register(deadlines::TIMER, deadlines::on_stage);
     r.register(escalation::STEP_TIMER, escalation::on_step);
     r.register(approvals::REMIND_TIMER, approvals::on_remind);
     r.register(approvals::DEADLINE_TIMER, approvals::on_deadline);
+    r.clock_owner(approvals::CLOCK_OWNER, approvals::Clocks);
     r.register(handoffs::SLA_TIMER, handoffs::on_sla);
+    r.clock_owner(handoffs::WORKFLOW, handoffs::Clocks);
 }
 
 /// A name for this engine process: host, pid and a random suffix.

@@ -13,6 +13,7 @@ use serde::Serialize;
 use sqlx::{Connection, PgConnection};
 
 use super::Ctx;
+use super::deadlines::ClockOwner;
 use crate::error::{Error, Result};
 
 /// NOTIFY channel that wakes idle engines when new work is scheduled.
@@ -116,6 +117,29 @@ pub async fn cancel(
     Ok(done.rows_affected())
 }
 
+/// Cancel the pending timers of one kind on an entity whose key starts with
+/// `key_prefix` (a deadline clock's stages, one action item's reminder).
+pub async fn cancel_keyed(
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+    kind: &str,
+    key_prefix: &str,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE timers SET status = 'cancelled'
+         WHERE status = 'pending' AND workflow = $1 AND entity_id = $2 AND kind = $3
+           AND starts_with(dedupe_key, $4)",
+    )
+    .bind(workflow)
+    .bind(entity_id)
+    .bind(kind)
+    .bind(key_prefix)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
 /// What a timer does when it fires. It runs inside the transaction that marks
@@ -143,15 +167,25 @@ where
     }
 }
 
-/// Handlers by timer kind.
+/// Handlers by timer kind, and the owners of deadline clocks by workflow.
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<&'static str, Arc<dyn TimerHandler>>,
+    clock_owners: HashMap<&'static str, Arc<dyn ClockOwner>>,
 }
 
 impl Registry {
     pub fn register(&mut self, kind: &'static str, handler: impl TimerHandler + 'static) {
         self.handlers.insert(kind, Arc::new(handler));
+    }
+
+    /// Who reacts to the deadline clocks a workflow (or engine mechanism) starts.
+    pub fn clock_owner(&mut self, workflow: &'static str, owner: impl ClockOwner + 'static) {
+        self.clock_owners.insert(workflow, Arc::new(owner));
+    }
+
+    pub fn owner_of_clocks(&self, workflow: &str) -> Option<Arc<dyn ClockOwner>> {
+        self.clock_owners.get(workflow).cloned()
     }
 
     pub fn kinds(&self) -> Vec<&'static str> {
