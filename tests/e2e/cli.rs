@@ -273,3 +273,43 @@ fn the_private_cluster_starts_serves_and_stops() {
     );
     std::fs::remove_dir_all(&home).ok();
 }
+
+/// A state in the database this binary does not know is its fault, not the
+/// user's: exit 1 like other failures (not 2, "fix your input") and say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impossible_stored_state_is_an_internal_error_not_bad_input() -> TestResult {
+    let db = fresh_db().await?;
+    let opened = json(
+        &db,
+        &[
+            "crisis",
+            "open",
+            "Checkout down",
+            "--severity",
+            "P2",
+            "--as",
+            "olu",
+            "--json",
+        ],
+    );
+    let id = opened["incident"]["id"]
+        .as_i64()
+        .or_else(|| opened["id"].as_i64())
+        .ok_or("no incident id")?;
+    sqlx::query("UPDATE incidents SET phase = 'lunch' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    let mut cmd = vivid(&db.url);
+    cmd.args(["crisis", "ack", &id.to_string(), "--as", "olu"]);
+    let ran = run(cmd);
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("error: internal error: incident #1 has an unknown phase \"lunch\""),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("not of your input"), "{}", ran.stderr);
+    Ok(())
+}

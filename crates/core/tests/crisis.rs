@@ -227,6 +227,27 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_the_binary_does_not_know_is_an_internal_fault() -> TestResult {
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    let inc = service::open(&ctx, &p1("Checkout fails"), "olu")
+        .await?
+        .ok_or("not opened")?;
+    sqlx::query("UPDATE incidents SET phase = 'lunch' WHERE id = $1")
+        .bind(inc.id)
+        .execute(&ctx.pool)
+        .await?;
+    match service::acknowledge(&ctx, inc.id, "olu").await {
+        Err(e @ vivid_core::Error::Internal(_)) => {
+            assert_eq!(e.kind(), "internal");
+            assert!(!e.is_user_error());
+            assert!(e.to_string().contains("unknown phase \"lunch\""), "{e}");
+        }
+        other => panic!("expected an internal error, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_incident_without_progress_retriggers() -> TestResult {
     let (_db, ctx, clock, engine) = setup().await?;
     let inc = service::open(&ctx, &p1("Site slow"), "olu")

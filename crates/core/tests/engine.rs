@@ -231,6 +231,48 @@ async fn a_failing_timer_does_not_take_its_batch_down_and_is_retried_then_failed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_this_binary_cannot_run_fails_as_an_internal_fault() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    let registry = eng::registry();
+    let mut conn = ctx.pool.acquire().await?;
+    for (kind, entity) in [
+        ("escalation.step", "bad-payload"),
+        ("test.unknown", "no-handler"),
+    ] {
+        timers::schedule(
+            &mut conn,
+            &NewTimer::new(kind, "test", entity, ctx.now()),
+            ctx.now(),
+        )
+        .await?;
+    }
+    drop(conn);
+    let r = timers::fire_due_batch(&ctx, &registry, "w", 10).await?;
+    assert_eq!((r.fired, r.failed), (0, 2));
+    let errors: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT entity_id, last_error FROM timers ORDER BY entity_id")
+            .fetch_all(&ctx.pool)
+            .await?;
+    let text = |entity: &str| {
+        errors
+            .iter()
+            .find(|(e, _)| e == entity)
+            .and_then(|(_, m)| m.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        text("bad-payload").starts_with("internal error: escalation timer")
+            && text("bad-payload").ends_with("has no escalation_id"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        text("no-handler"),
+        "internal error: no handler for timer kind \"test.unknown\" in this binary"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_racing_fire_every_timer_exactly_once() -> TestResult {
     let (_db, ctx, _) = setup().await?;
     sqlx::query(

@@ -530,7 +530,7 @@ pub fn on_remind<'a>(
         let id: i64 = timer
             .entity_id
             .parse()
-            .map_err(|_| Error::invalid("bad approval timer"))?;
+            .map_err(|_| Error::internal("bad approval timer"))?;
         let req = lock(conn, id).await?;
         if req.status != "pending" {
             return Ok(());
@@ -587,7 +587,7 @@ pub fn on_deadline<'a>(
         let id: i64 = timer
             .entity_id
             .parse()
-            .map_err(|_| Error::invalid("bad approval timer"))?;
+            .map_err(|_| Error::internal("bad approval timer"))?;
         let req = lock(conn, id).await?;
         if req.status != "pending" {
             return Ok(());

@@ -184,7 +184,7 @@ pub async fn start(ctx: &Ctx, conn: &mut PgConnection, spec: &Start<'_>) -> Resu
         .levels
         .get(skip.min(policy.levels.len().saturating_sub(1)))
         .ok_or_else(|| {
-            Error::invalid(format!("escalation policy {:?} has no levels", policy.name))
+            Error::internal(format!("escalation policy {:?} has no levels", policy.name))
         })?;
     let reached = i32::try_from(skip.min(policy.levels.len().saturating_sub(1))).unwrap_or(0) - 1;
     let now = ctx.now();
@@ -379,7 +379,7 @@ async fn step(
     let level = usize::try_from(next.level)
         .ok()
         .and_then(|i| esc.policy.levels.get(i))
-        .ok_or_else(|| Error::invalid("escalation level out of range"))?;
+        .ok_or_else(|| Error::internal("escalation level out of range"))?;
     let targets: Vec<Target> = level
         .targets
         .iter()
@@ -450,7 +450,7 @@ pub fn on_step<'a>(
 ) -> HandlerFuture<'a> {
     Box::pin(async move {
         let Some(id) = timer.payload.get("escalation_id").and_then(|v| v.as_i64()) else {
-            return Err(Error::invalid(format!(
+            return Err(Error::internal(format!(
                 "escalation timer {} has no escalation_id",
                 timer.id
             )));

@@ -254,7 +254,7 @@ pub fn on_sla<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> Han
         let id: i64 = t
             .entity_id
             .parse()
-            .map_err(|_| Error::invalid("hand-off timer without an id"))?;
+            .map_err(|_| Error::internal("hand-off timer without an id"))?;
         let h = lock(conn, id).await?;
         if h.status != "open" || h.breached {
             return Ok(());

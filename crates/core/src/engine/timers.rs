@@ -257,7 +257,7 @@ async fn run_handler(
     timer: &Timer,
 ) -> Result<()> {
     let handler = registry.get(&timer.kind).ok_or_else(|| {
-        Error::invalid(format!(
+        Error::internal(format!(
             "no handler for timer kind {:?} in this binary",
             timer.kind
         ))
