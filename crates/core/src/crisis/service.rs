@@ -946,14 +946,15 @@ pub async fn complete_action_item(ctx: &Ctx, item_id: i64, actor: &str) -> Resul
             .bind(ctx.now())
             .execute(&mut *conn)
             .await?;
-        timers::cancel(
+        // This item's reminder only: the incident's other items keep theirs.
+        timers::cancel_key(
             conn,
             WORKFLOW,
             &item.incident_id.to_string(),
-            Some(ACTION_DUE_TIMER),
+            ACTION_DUE_TIMER,
+            &item_id.to_string(),
         )
-        .await
-        .ok();
+        .await?;
         events::append(
             conn,
             &NewEvent::new(
