@@ -233,11 +233,30 @@ async fn the_demo_runs_headless_with_engine_and_simulator() -> TestResult {
     Ok(())
 }
 
+/// Stops the private cluster and removes its home when the test ends,
+/// however it ends: a failed assertion must not leave a server running.
+struct PrivateHome(std::path::PathBuf);
+
+impl Drop for PrivateHome {
+    fn drop(&mut self) {
+        if self.0.join("pg").exists() {
+            let mut cmd = vivid("");
+            cmd.env_remove("DATABASE_URL")
+                .env("VIVID_DB_MODE", "private")
+                .env("VIVID_HOME", &self.0)
+                .args(["db", "stop"]);
+            cmd.output().ok();
+        }
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 /// With no server to use, `vivid` runs its own cluster.
 #[test]
 fn the_private_cluster_starts_serves_and_stops() {
     let home = scratch_dir("private-cluster");
     std::fs::remove_dir_all(&home).ok();
+    let _cleanup = PrivateHome(home.clone());
     let private = |args: &[&str]| {
         let mut cmd = vivid("");
         cmd.env_remove("DATABASE_URL")
@@ -271,7 +290,6 @@ fn the_private_cluster_starts_serves_and_stops() {
         stopped.stdout,
         stopped.stderr
     );
-    std::fs::remove_dir_all(&home).ok();
 }
 
 /// A state in the database this binary does not know is its fault, not the
