@@ -35,15 +35,33 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// One line on stderr; exit 2 for bad input, 1 for everything else.
+/// Exit code for bad input (the caller should change it, not retry).
+pub const EXIT_USER: u8 = 2;
+/// Exit code for everything else: the database, the environment, and
+/// internal faults of vivid or of its stored data.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// The exit code for a core error.
+pub fn exit_code(e: &vivid_core::Error) -> u8 {
+    if e.is_user_error() {
+        EXIT_USER
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// One line on stderr; exit 2 for bad input, 1 for everything else. An
+/// internal fault is also logged (with its kind) so it is not mistaken for a
+/// mistake of the person who typed the command.
 pub fn report_error(e: &anyhow::Error) -> ExitCode {
     if let Some(core) = e.downcast_ref::<vivid_core::Error>() {
-        eprintln!("error: {core}");
-        return if core.is_user_error() {
-            ExitCode::from(2)
+        if matches!(core, vivid_core::Error::Internal(_)) {
+            tracing::error!(kind = core.kind(), error = %core, "command failed on an internal fault");
+            eprintln!("error: {core} (a fault of vivid or of its stored data, not of your input)");
         } else {
-            ExitCode::from(1)
-        };
+            eprintln!("error: {core}");
+        }
+        return ExitCode::from(exit_code(core));
     }
     let mut msg = e.to_string();
     for cause in e.chain().skip(1) {
@@ -51,5 +69,25 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
         msg.push_str(&cause.to_string());
     }
     eprintln!("error: {msg}");
-    ExitCode::from(1)
+    ExitCode::from(EXIT_FAILURE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_faults_exit_like_other_failures_not_like_bad_input() {
+        use vivid_core::Error;
+        assert_eq!(exit_code(&Error::invalid("no such option")), EXIT_USER);
+        assert_eq!(exit_code(&Error::not_found("no incident #9")), EXIT_USER);
+        assert_eq!(
+            exit_code(&Error::internal("incident #9 has an unknown phase")),
+            EXIT_FAILURE
+        );
+        assert_eq!(
+            exit_code(&Error::Unreachable("no server".into())),
+            EXIT_FAILURE
+        );
+    }
 }

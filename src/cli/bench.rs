@@ -82,7 +82,8 @@ pub struct EventArgs {
 }
 
 /// Run a measurement in a scratch database that is dropped afterwards,
-/// whether the measurement succeeded or not.
+/// whether the measurement succeeded or not. One left by a bench run that
+/// was killed is dropped by the next.
 async fn in_scratch<T>(tag: &str, run: impl AsyncFnOnce(&Scratch) -> Result<T>) -> Result<T> {
     let scratch = Scratch::create(tag).await?;
     let result = run(&scratch).await;
@@ -106,18 +107,62 @@ impl Scratch {
         } else {
             server.url
         };
-        let url = db::ensure_database(&maintenance, &name).await?;
-        let pool = db::connect(&url, 2).await?;
-        db::migrate(&pool).await?;
-        pool.close().await;
-        Ok(Self {
+        let mut scratch = Self {
+            url: db::with_database(&maintenance, &name),
             maintenance,
             name,
-            url,
-        })
+        };
+        scratch.drop_leftovers().await;
+        let made = async {
+            let url = db::ensure_database(&scratch.maintenance, &scratch.name).await?;
+            let pool = db::connect(&url, 2).await?;
+            db::migrate(&pool).await?;
+            pool.close().await;
+            Ok::<_, anyhow::Error>(url)
+        }
+        .await;
+        match made {
+            Ok(url) => {
+                scratch.url = url;
+                Ok(scratch)
+            }
+            Err(e) => {
+                scratch.drop_db().await;
+                Err(e)
+            }
+        }
     }
 
-    async fn drop_db(self) {
+    /// Scratch databases of bench runs that died before dropping theirs
+    /// (killed, interrupted), and one an earlier process with this pid left:
+    /// a measurement must start from an empty database.
+    async fn drop_leftovers(&self) {
+        let Ok(mut conn) = db::try_connect(&self.maintenance, Duration::from_secs(5)).await else {
+            return;
+        };
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'vivid\\_bench\\_%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+        for name in names {
+            let pid = name.rsplit('_').next().unwrap_or_default();
+            let dead = !pid.is_empty()
+                && pid.chars().all(|c| c.is_ascii_digit())
+                && !std::path::Path::new(&format!("/proc/{pid}")).exists();
+            // Without FORCE: a database still in use is left alone.
+            if name == self.name || dead {
+                let sql = format!("DROP DATABASE IF EXISTS {}", db::quote_ident(&name));
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .ok();
+            }
+        }
+    }
+
+    async fn drop_db(&self) {
         if let Ok(mut conn) = db::try_connect(&self.maintenance, Duration::from_secs(5)).await {
             let sql = format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",

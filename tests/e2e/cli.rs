@@ -233,11 +233,30 @@ async fn the_demo_runs_headless_with_engine_and_simulator() -> TestResult {
     Ok(())
 }
 
+/// Stops the private cluster and removes its home when the test ends,
+/// however it ends: a failed assertion must not leave a server running.
+struct PrivateHome(std::path::PathBuf);
+
+impl Drop for PrivateHome {
+    fn drop(&mut self) {
+        if self.0.join("pg").exists() {
+            let mut cmd = vivid("");
+            cmd.env_remove("DATABASE_URL")
+                .env("VIVID_DB_MODE", "private")
+                .env("VIVID_HOME", &self.0)
+                .args(["db", "stop"]);
+            cmd.output().ok();
+        }
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 /// With no server to use, `vivid` runs its own cluster.
 #[test]
 fn the_private_cluster_starts_serves_and_stops() {
     let home = scratch_dir("private-cluster");
     std::fs::remove_dir_all(&home).ok();
+    let _cleanup = PrivateHome(home.clone());
     let private = |args: &[&str]| {
         let mut cmd = vivid("");
         cmd.env_remove("DATABASE_URL")
@@ -271,5 +290,44 @@ fn the_private_cluster_starts_serves_and_stops() {
         stopped.stdout,
         stopped.stderr
     );
-    std::fs::remove_dir_all(&home).ok();
+}
+
+/// A state in the database this binary does not know is its fault, not the
+/// user's: exit 1 like other failures (not 2, "fix your input") and say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impossible_stored_state_is_an_internal_error_not_bad_input() -> TestResult {
+    let db = fresh_db().await?;
+    let opened = json(
+        &db,
+        &[
+            "crisis",
+            "open",
+            "Checkout down",
+            "--severity",
+            "P2",
+            "--as",
+            "olu",
+            "--json",
+        ],
+    );
+    let id = opened["incident"]["id"]
+        .as_i64()
+        .or_else(|| opened["id"].as_i64())
+        .ok_or("no incident id")?;
+    sqlx::query("UPDATE incidents SET phase = 'lunch' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    let mut cmd = vivid(&db.url);
+    cmd.args(["crisis", "ack", &id.to_string(), "--as", "olu"]);
+    let ran = run(cmd);
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("error: internal error: incident #1 has an unknown phase \"lunch\""),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("not of your input"), "{}", ran.stderr);
+    Ok(())
 }

@@ -87,6 +87,11 @@ impl DiscordTarget {
                             tracing::warn!(error = %e, id = n.id, "cannot render the live message; posting the notification as text");
                             self.post_plain(ctx, channel, n, false).await
                         }
+                        // Its stored state is one this binary cannot read: retrying will not help.
+                        Err(LiveError::Core(e @ vivid_core::Error::Internal(_))) => {
+                            tracing::error!(error = %e, id = n.id, "cannot render the live message; posting the notification as text");
+                            self.post_plain(ctx, channel, n, false).await
+                        }
                         Err(LiveError::Core(e)) => Err(DeliveryError::Retry {
                             reason: e.to_string(),
                             after: None,

@@ -84,18 +84,67 @@ fn command_list() -> String {
 }
 
 /// The ephemeral reply for a failure: core's sentence for anything the
-/// person can act on; for an internal failure, a short line (the details go
-/// to the log, not to the chat).
+/// person can act on; for anything else (the database, an internal fault) a
+/// generic line with a short reference, and the details go to the log under
+/// that reference, not to the chat.
 pub fn refusal(f: &Failure) -> Response {
     match f {
         Failure::Usage(msg) => Response::ephemeral(msg.clone()),
         Failure::Core(e) if e.is_user_error() => Response::ephemeral(e.to_string()),
         Failure::Core(e) => {
-            tracing::error!(error = %e, "interaction failed");
+            let reference = reference();
+            tracing::error!(%reference, kind = e.kind(), error = %e, "interaction failed");
             Response::ephemeral(format!(
-                "Something went wrong on our side ({}); it has been logged. Try again in a moment.",
-                e.kind()
+                "Something went wrong on our side; it has been logged as {reference}. \
+                 Try again in a moment, or give an operator that reference."
             ))
         }
+    }
+}
+
+/// A short reference that ties a reply to its log line ("E-1a2b3c4d").
+fn reference() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    format!("E-{:08x}", h.finish() & 0xffff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Response;
+
+    fn text(r: &Response) -> String {
+        format!("{r:?}")
+    }
+
+    #[test]
+    fn an_internal_fault_is_answered_with_a_reference_not_its_text() {
+        let r = refusal(&Failure::Core(vivid_core::Error::internal(
+            "incident #9 has an unknown phase \"lunch\" in the database",
+        )));
+        let t = text(&r);
+        assert!(t.contains("Something went wrong on our side"), "{t}");
+        assert!(t.contains("E-"), "{t}");
+        assert!(!t.contains("lunch") && !t.contains("internal"), "{t}");
+        // A refusal the person can act on is shown as core says it.
+        let r = refusal(&Failure::Core(vivid_core::Error::forbidden(
+            "Remy cannot acknowledge incidents",
+        )));
+        assert!(text(&r).contains("Remy cannot acknowledge incidents"));
+    }
+
+    #[test]
+    fn references_differ() {
+        assert_ne!(reference(), reference());
     }
 }

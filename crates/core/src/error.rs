@@ -1,5 +1,7 @@
 //! The error every core service returns. Each variant carries a sentence a
-//! person can act on; front ends show it as is.
+//! person can act on; front ends show it as is — except [`Error::Internal`],
+//! a fault of this program or of its stored data, which front ends log and
+//! replace with a generic sentence.
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -31,9 +33,10 @@ pub enum Error {
     Unreachable(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    /// A fault of this program, not of the input (a bad timer payload, a
-    /// missing handler, an impossible state read back): logged, never
-    /// blamed on the user.
+    /// A fault of the program or of its stored data, not of the input: a
+    /// timer whose payload this binary cannot read, a timer kind without a
+    /// handler, a state in the database no state machine knows. Logged, never
+    /// shown to a user as if they had made a mistake.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -82,3 +85,20 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_fault_is_not_the_users() {
+        let e = Error::internal("timer 7 has no escalation_id");
+        assert_eq!(e.kind(), "internal");
+        assert!(!e.is_user_error());
+        assert_eq!(
+            e.to_string(),
+            "internal error: timer 7 has no escalation_id"
+        );
+        assert!(Error::invalid("no").is_user_error());
+    }
+}

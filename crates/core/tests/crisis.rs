@@ -227,6 +227,62 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completing_one_action_item_keeps_the_reminders_of_the_others() -> TestResult {
+    let (_db, ctx, clock, engine) = setup().await?;
+    let inc = service::open(&ctx, &p1("Search returns nothing"), "olu")
+        .await?
+        .ok_or("not opened")?;
+    let canary = service::add_action_item(
+        &ctx,
+        inc.id,
+        "olu",
+        "kai",
+        ctx.now() + TimeDelta::days(1),
+        "Add a search canary",
+    )
+    .await?;
+    service::add_action_item(
+        &ctx,
+        inc.id,
+        "olu",
+        "omar",
+        ctx.now() + TimeDelta::days(2),
+        "Write the index rebuild runbook",
+    )
+    .await?;
+    service::complete_action_item(&ctx, canary.id, "kai").await?;
+    clock.advance(TimeDelta::days(2) + TimeDelta::seconds(1));
+    engine.run_pass().await?;
+    assert_eq!(
+        notified(&ctx, "Overdue action item%").await?,
+        vec!["omar".to_string()],
+        "the open item is reminded, the done one is not"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_the_binary_does_not_know_is_an_internal_fault() -> TestResult {
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    let inc = service::open(&ctx, &p1("Checkout fails"), "olu")
+        .await?
+        .ok_or("not opened")?;
+    sqlx::query("UPDATE incidents SET phase = 'lunch' WHERE id = $1")
+        .bind(inc.id)
+        .execute(&ctx.pool)
+        .await?;
+    match service::acknowledge(&ctx, inc.id, "olu").await {
+        Err(e @ vivid_core::Error::Internal(_)) => {
+            assert_eq!(e.kind(), "internal");
+            assert!(!e.is_user_error());
+            assert!(e.to_string().contains("unknown phase \"lunch\""), "{e}");
+        }
+        other => panic!("expected an internal error, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_incident_without_progress_retriggers() -> TestResult {
     let (_db, ctx, clock, engine) = setup().await?;
     let inc = service::open(&ctx, &p1("Site slow"), "olu")

@@ -231,6 +231,48 @@ async fn a_failing_timer_does_not_take_its_batch_down_and_is_retried_then_failed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_this_binary_cannot_run_fails_as_an_internal_fault() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    let registry = vivid_core::workflow::timer_registry();
+    let mut conn = ctx.pool.acquire().await?;
+    for (kind, entity) in [
+        ("escalation.step", "bad-payload"),
+        ("test.unknown", "no-handler"),
+    ] {
+        timers::schedule(
+            &mut conn,
+            &NewTimer::new(kind, "test", entity, ctx.now()),
+            ctx.now(),
+        )
+        .await?;
+    }
+    drop(conn);
+    let r = timers::fire_due_batch(&ctx, &registry, "w", 10).await?;
+    assert_eq!((r.fired, r.failed), (0, 2));
+    let errors: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT entity_id, last_error FROM timers ORDER BY entity_id")
+            .fetch_all(&ctx.pool)
+            .await?;
+    let text = |entity: &str| {
+        errors
+            .iter()
+            .find(|(e, _)| e == entity)
+            .and_then(|(_, m)| m.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        text("bad-payload").starts_with("internal error: escalation timer")
+            && text("bad-payload").ends_with("has no escalation_id"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        text("no-handler"),
+        "internal error: no handler for timer kind \"test.unknown\" in this binary"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_racing_fire_every_timer_exactly_once() -> TestResult {
     let (_db, ctx, _) = setup().await?;
     sqlx::query(
@@ -629,6 +671,127 @@ async fn escalation_climbs_levels_until_acknowledged() -> TestResult {
     assert_eq!(
         esc.map(|e| (e.status, e.acknowledged_by)),
         Some(("acknowledged".into(), Some("omar".into())))
+    );
+    Ok(())
+}
+
+async fn escalated_events(
+    ctx: &Ctx,
+    entity: &str,
+) -> Result<Vec<(Option<String>, serde_json::Value)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT reason, payload FROM events WHERE action = 'escalated' AND entity_id = $1 ORDER BY id",
+    )
+    .bind(entity)
+    .fetch_all(&ctx.pool)
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_that_reaches_nobody_falls_back_to_the_next_then_the_business_manager() -> TestResult
+{
+    let (_db, ctx, clock) = setup().await?;
+    let engine = Engine::new(ctx.clone(), Arc::new(outbox::LogTarget));
+    // "ghost" has left; nobody in Executive is an analyst.
+    let ladder = Policy::custom(
+        "gaps",
+        vec![
+            (TimeDelta::zero(), vec!["person:ghost".into()]),
+            (TimeDelta::minutes(15), vec!["person:omar".into()]),
+            (TimeDelta::minutes(15), vec!["department:technology".into()]),
+        ],
+        0,
+        TimeDelta::minutes(30),
+    );
+    let empty = Policy::custom(
+        "empty",
+        vec![
+            (
+                TimeDelta::zero(),
+                vec!["person:ghost".into(), "role:analyst:executive".into()],
+            ),
+            (TimeDelta::minutes(15), vec!["person:gone".into()]),
+        ],
+        0,
+        TimeDelta::minutes(30),
+    );
+    let mut tx = ctx.pool.begin().await?;
+    escalation::start(
+        &ctx,
+        &mut tx,
+        &escalation::Start::new("crisis", "1", "P1: checkout down", &ladder),
+    )
+    .await?;
+    escalation::start(
+        &ctx,
+        &mut tx,
+        &escalation::Start::new("crisis", "2", "P1: search down", &empty),
+    )
+    .await?;
+    tx.commit().await?;
+    engine.run_pass().await?;
+
+    // Level 1 reaches nobody: level 2 is paged at once, and says why.
+    let l2: Vec<String> = sqlx::query_scalar(
+        "SELECT person FROM outbox WHERE subject = '[escalation L2] P1: checkout down'",
+    )
+    .fetch_all(&ctx.pool)
+    .await?;
+    assert_eq!(l2, vec!["omar".to_string()]);
+    let events = escalated_events(&ctx, "1").await?;
+    let (reason, payload) = events.first().ok_or("no escalated event")?;
+    assert_eq!(payload["level"], 2);
+    assert_eq!(payload["fallback"], "level 2");
+    assert_eq!(payload["unresolved"], serde_json::json!(["person:ghost"]));
+    assert_eq!(payload["notified"], serde_json::json!(["omar"]));
+    assert_eq!(
+        reason.as_deref(),
+        Some("level 1 reaches nobody (person:ghost); fell back to level 2")
+    );
+    // The ladder goes on from level 2: level 3 after its own delay.
+    clock.advance(TimeDelta::minutes(15));
+    engine.run_pass().await?;
+    let events = escalated_events(&ctx, "1").await?;
+    assert_eq!(events.len(), 2);
+    let (reason, payload) = events.get(1).ok_or("no second escalated event")?;
+    assert_eq!(payload["level"], 3);
+    assert_eq!(payload["notified"], serde_json::json!(["theo"]));
+    assert!(payload.get("fallback").is_none() && reason.is_none());
+
+    // No level reaches anyone: the business manager is paged.
+    let events = escalated_events(&ctx, "2").await?;
+    let (reason, payload) = events.first().ok_or("no escalated event")?;
+    assert_eq!(payload["fallback"], "role:business_manager");
+    assert_eq!(payload["notified"], serde_json::json!(["bea"]));
+    assert_eq!(
+        payload["unresolved"],
+        serde_json::json!(["person:ghost", "role:analyst:executive", "person:gone"])
+    );
+    assert_eq!(
+        reason.as_deref(),
+        Some(
+            "levels 1 to 2 reach nobody (person:ghost, role:analyst:executive, person:gone); \
+             fell back to role:business_manager"
+        )
+    );
+    // The ladder kept its pace: when level 2 fell due, she stood in again.
+    let (reason, payload) = events.get(1).ok_or("no second escalated event")?;
+    assert_eq!(payload["level"], 2);
+    assert_eq!(payload["notified"], serde_json::json!(["bea"]));
+    assert_eq!(
+        reason.as_deref(),
+        Some("level 2 reaches nobody (person:gone); fell back to role:business_manager")
+    );
+    let bea: Vec<String> = sqlx::query_scalar(
+        "SELECT body FROM outbox WHERE person = 'bea' AND subject LIKE '%search down' ORDER BY id",
+    )
+    .fetch_all(&ctx.pool)
+    .await?;
+    assert_eq!(bea.len(), 2);
+    assert!(
+        bea.first()
+            .is_some_and(|b| b.contains("You are paged because levels 1 to 2 reach nobody")),
+        "{bea:?}"
     );
     Ok(())
 }

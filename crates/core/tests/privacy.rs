@@ -725,6 +725,57 @@ async fn requests_run_one_calendar_month_with_reminders_extension_and_overdue() 
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finishing_a_request_leaves_the_clocks_of_the_breach_with_the_same_number() -> TestResult {
+    let (_db, ctx, _clock, key) = setup().await?;
+    service::collect(&ctx, &key, Some("C1"), &customer(EMAIL), "olu").await?;
+    let b = service::open_breach(
+        &ctx,
+        &NewBreach {
+            title: "Order export mailed to the wrong address".into(),
+            finding: None,
+            incident: None,
+            severity: Severity::P2,
+            aware_at: None,
+            info: BreachInfoUpdate::default(),
+        },
+        "omar",
+    )
+    .await?;
+    let r = service::open_request(
+        &ctx,
+        &NewRequest {
+            subject: "C1",
+            kind: RequestKind::Access,
+            note: "",
+            received_at: None,
+        },
+        "jun",
+    )
+    .await?;
+    // Both live in the privacy workflow; their numbers coincide.
+    assert_eq!(r.id, b.id);
+    let pending = async || -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM timers WHERE status = 'pending' AND kind LIKE 'privacy.breach%' AND entity_id = $1",
+        )
+        .bind(b.id.to_string())
+        .fetch_one(&ctx.pool)
+        .await
+    };
+    let before = pending().await?;
+    assert!(before > 0, "the breach runs its 72-hour clock");
+    service::refuse_request(&ctx, r.id, "manifestly unfounded", "ivy").await?;
+    assert_eq!(pending().await?, before, "the breach's clocks still run");
+    let request_timers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM timers WHERE status = 'pending' AND kind LIKE 'privacy.request%'",
+    )
+    .fetch_one(&ctx.pool)
+    .await?;
+    assert_eq!(request_timers, 0, "the request's own clocks stopped");
+    Ok(())
+}
+
 trait NowUtc {
     fn now_utc(&self) -> DateTime<Utc>;
 }

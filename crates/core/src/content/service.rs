@@ -568,7 +568,7 @@ pub fn on_review<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> 
         let id: i64 = t
             .entity_id
             .parse()
-            .map_err(|_| Error::invalid("content timer without an item id"))?;
+            .map_err(|_| Error::internal("content timer without an item id"))?;
         let mut item = store::lock(conn, id).await?;
         let from = item.state()?;
         if from == State::Archival {

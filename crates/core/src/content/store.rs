@@ -32,7 +32,7 @@ pub struct Item {
 impl Item {
     pub fn state(&self) -> Result<State> {
         self.state.parse().map_err(|_| {
-            Error::invalid(format!(
+            Error::internal(format!(
                 "content #{} has an unknown state {:?}",
                 self.id, self.state
             ))

@@ -941,14 +941,15 @@ pub async fn complete_action_item(ctx: &Ctx, item_id: i64, actor: &str) -> Resul
             .bind(ctx.now())
             .execute(&mut *conn)
             .await?;
-        timers::cancel(
+        // This item's reminder only: the incident's other items keep theirs.
+        timers::cancel_key(
             conn,
             WORKFLOW,
             &item.incident_id.to_string(),
-            Some(ACTION_DUE_TIMER),
+            ACTION_DUE_TIMER,
+            &item_id.to_string(),
         )
-        .await
-        .ok();
+        .await?;
         events::append(
             conn,
             &NewEvent::new(
@@ -1039,7 +1040,7 @@ use crate::engine::timers::{HandlerFuture, Timer};
 fn incident_id(t: &Timer) -> Result<i64> {
     t.entity_id
         .parse()
-        .map_err(|_| Error::invalid(format!("crisis timer {} has a bad incident id", t.id)))
+        .map_err(|_| Error::internal(format!("crisis timer {} has a bad incident id", t.id)))
 }
 
 /// A phase ran past its time box: notify and escalate.
@@ -1055,7 +1056,7 @@ pub fn on_phase_box<'a>(
             .get("phase")
             .and_then(|p| p.as_str())
             .and_then(|p| p.parse().ok())
-            .ok_or_else(|| Error::invalid("phase timer without a phase"))?;
+            .ok_or_else(|| Error::internal("phase timer without a phase"))?;
         let done = run_command(
             ctx,
             conn,
@@ -1127,7 +1128,7 @@ pub fn on_action_due<'a>(
         let item_id: i64 = t
             .dedupe_key
             .parse()
-            .map_err(|_| Error::invalid("action timer without an item"))?;
+            .map_err(|_| Error::internal("action timer without an item"))?;
         let item = store::action_item(conn, item_id).await?;
         if item.status != "open" {
             return Ok(());

@@ -37,7 +37,7 @@ pub struct Incident {
 }
 
 fn corrupt(id: i64, what: &str, value: &str) -> Error {
-    Error::invalid(format!(
+    Error::internal(format!(
         "incident #{id} has an unknown {what} {value:?} in the database"
     ))
 }

@@ -4,6 +4,13 @@
 //!
 //! A running escalation keeps a snapshot of its policy, so a config change
 //! does not alter escalations already under way.
+//!
+//! A level whose targets reach nobody at the moment it is due (a person who
+//! has left, a schedule with nobody on call, a role nobody holds) is never
+//! recorded as notified: the next level that reaches someone is notified at
+//! once in its place, and when no later level does, the business manager
+//! (`role:business_manager`). The `escalated` event says so (`fallback`,
+//! `unresolved` and a reason).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,9 +21,12 @@ use super::outbox::{self, NewNotification};
 use super::timers::{self, HandlerFuture, NewTimer, Timer};
 use super::{Ctx, oncall};
 use crate::error::{Error, Result};
-use crate::org::Target;
+use crate::org::Schedule;
 
 pub const STEP_TIMER: &str = "escalation.step";
+
+/// Who is paged when no remaining level of a ladder reaches anyone.
+pub const LAST_RESORT: &str = "role:business_manager";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
@@ -107,17 +117,23 @@ pub fn advance(policy: &Policy, at: Position) -> Option<(Position, Option<TimeDe
     } else {
         return None;
     };
-    let wait = if next.level + 1 < len {
-        usize::try_from(next.level + 1)
+    Some((next, wait_after(policy, next)))
+}
+
+/// How long after notifying `at` the next notification is due (None: `at`
+/// is the last notification of the ladder).
+pub fn wait_after(policy: &Policy, at: Position) -> Option<TimeDelta> {
+    let len = i32::try_from(policy.levels.len()).unwrap_or(i32::MAX);
+    if at.level + 1 < len {
+        usize::try_from(at.level + 1)
             .ok()
             .and_then(|i| policy.levels.get(i))
             .map(|l| TimeDelta::seconds(l.delay_secs))
-    } else if next.round < policy.repeat {
+    } else if at.round < policy.repeat {
         Some(TimeDelta::seconds(policy.repeat_after_secs))
     } else {
         None
-    };
-    Some((next, wait))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -184,7 +200,7 @@ pub async fn start(ctx: &Ctx, conn: &mut PgConnection, spec: &Start<'_>) -> Resu
         .levels
         .get(skip.min(policy.levels.len().saturating_sub(1)))
         .ok_or_else(|| {
-            Error::invalid(format!("escalation policy {:?} has no levels", policy.name))
+            Error::internal(format!("escalation policy {:?} has no levels", policy.name))
         })?;
     let reached = i32::try_from(skip.min(policy.levels.len().saturating_sub(1))).unwrap_or(0) - 1;
     let now = ctx.now();
@@ -376,27 +392,105 @@ async fn step(
             "the escalation has already reached its last level",
         ));
     };
-    let level = usize::try_from(next.level)
-        .ok()
-        .and_then(|i| esc.policy.levels.get(i))
-        .ok_or_else(|| Error::invalid("escalation level out of range"))?;
-    let targets: Vec<Target> = level
-        .targets
-        .iter()
-        .filter_map(|t| ctx.org.check_target(t).ok())
-        .collect();
-    let people = oncall::resolve_targets(ctx, conn, &targets, &esc.departments, now).await?;
-    let level_no = next.level + 1;
+    let len = i32::try_from(esc.policy.levels.len()).unwrap_or(i32::MAX);
+    let level_targets = |level: i32| {
+        usize::try_from(level)
+            .ok()
+            .and_then(|i| esc.policy.levels.get(i))
+            .map(|l| l.targets.as_slice())
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "escalation #{} has no level {} in its policy {:?}",
+                    esc.id,
+                    level + 1,
+                    esc.policy.name
+                ))
+            })
+    };
+    let due = reach(ctx, conn, level_targets(next.level)?, &esc.departments, now).await?;
+    let mut unresolved = due.unresolved;
+    let mut people = due.people;
+    let (mut at, mut wait) = (next, wait);
+    // Which targets stood in for a level that reaches nobody: "level 3", or
+    // LAST_RESORT; and the last level found empty on the way.
+    let mut fallback: Option<String> = None;
+    let mut last_empty = next.level;
+    if people.is_empty() {
+        // The next level that reaches someone, at once.
+        for later in next.level + 1..len {
+            let r = reach(ctx, conn, level_targets(later)?, &esc.departments, now).await?;
+            unresolved.extend(r.unresolved);
+            if r.people.is_empty() {
+                last_empty = later;
+                continue;
+            }
+            at = Position {
+                level: later,
+                round: next.round,
+            };
+            wait = wait_after(&esc.policy, at);
+            people = r.people;
+            fallback = Some(format!("level {}", later + 1));
+            break;
+        }
+        if people.is_empty() {
+            // The ladder keeps its pace: the levels still to come are tried
+            // again when they are due.
+            people = reach(ctx, conn, &[LAST_RESORT.to_string()], &[], now)
+                .await?
+                .people;
+            fallback = Some(LAST_RESORT.to_string());
+        }
+    }
+    let level_no = at.level + 1;
+    // "level 1 reaches nobody (person:ghost)", "levels 1 to 3 reach nobody (...)"
+    let empty = fallback.as_ref().map(|_| {
+        let skipped: Vec<&str> = (next.level..=last_empty)
+            .filter_map(|l| level_targets(l).ok())
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let levels = if last_empty == next.level {
+            format!("level {} reaches", next.level + 1)
+        } else {
+            format!("levels {} to {} reach", next.level + 1, last_empty + 1)
+        };
+        format!("{levels} nobody ({})", skipped.join(", "))
+    });
+    let reason = empty.as_ref().zip(fallback.as_ref()).map(|(empty, f)| {
+        if people.is_empty() {
+            format!("{empty}; nobody could be notified")
+        } else {
+            format!("{empty}; fell back to {f}")
+        }
+    });
+    if people.is_empty() {
+        tracing::warn!(
+            escalation = esc.id,
+            level = next.level + 1,
+            unresolved = ?unresolved,
+            "an escalation reached nobody, not even {LAST_RESORT}"
+        );
+    }
     for handle in &people {
-        let n = NewNotification::to_person(handle, esc.workflow.clone(), &esc.entity_id, format!("[escalation L{level_no}] {}", esc.subject))
-            .body(format!(
-                "Nobody has acknowledged this yet. You are at escalation level {level_no} of {} (round {}).",
-                esc.policy.levels.len(),
-                next.round + 1
-            ))
-            .severity("critical")
-            .dedupe(format!("esc:{}:{}:{}:{handle}", esc.id, next.round, next.level))
-            .payload(serde_json::json!({ "escalation_id": esc.id, "level": level_no }));
+        let mut body = format!(
+            "Nobody has acknowledged this yet. You are at escalation level {level_no} of {} (round {}).",
+            esc.policy.levels.len(),
+            next.round + 1
+        );
+        if let Some(empty) = &empty {
+            body.push_str(&format!(" You are paged because {empty}."));
+        }
+        let n = NewNotification::to_person(
+            handle,
+            esc.workflow.clone(),
+            &esc.entity_id,
+            format!("[escalation L{level_no}] {}", esc.subject),
+        )
+        .body(body)
+        .severity("critical")
+        .dedupe(format!("esc:{}:{}:{}:{handle}", esc.id, at.round, at.level))
+        .payload(serde_json::json!({ "escalation_id": esc.id, "level": level_no }));
         outbox::enqueue(ctx, conn, &n).await?;
     }
     let status = if wait.is_some() {
@@ -408,8 +502,8 @@ async fn step(
         "UPDATE escalations SET level = $2, round = $3, status = $4, updated_at = $5 WHERE id = $1",
     )
     .bind(esc.id)
-    .bind(next.level)
-    .bind(i32::try_from(next.round).unwrap_or(i32::MAX))
+    .bind(at.level)
+    .bind(i32::try_from(at.round).unwrap_or(i32::MAX))
     .bind(status)
     .bind(now)
     .execute(&mut *conn)
@@ -423,6 +517,15 @@ async fn step(
         )
         .await?;
     }
+    let mut payload = serde_json::json!({
+        "escalation_id": esc.id, "level": level_no, "round": at.round + 1, "notified": people,
+    });
+    if !unresolved.is_empty() {
+        payload["unresolved"] = serde_json::json!(unresolved);
+    }
+    if let Some(f) = &fallback {
+        payload["fallback"] = serde_json::json!(f);
+    }
     events::append(
         conn,
         &NewEvent::new(
@@ -433,13 +536,63 @@ async fn step(
             actor,
         )
         .transition(Some(esc.level + 1), level_no)
-        .payload(serde_json::json!({
-            "escalation_id": esc.id, "level": level_no, "round": next.round + 1, "notified": people,
-        })),
+        .maybe_reason(reason)
+        .payload(payload),
         now,
     )
     .await?;
     Ok(people)
+}
+
+/// Whom some targets reach at `now`.
+struct Reach {
+    /// Distinct people of the org directory, in target order.
+    people: Vec<String>,
+    /// Targets that reach nobody: a person no longer in the directory, a
+    /// schedule with nobody on call, a role or department nobody holds.
+    unresolved: Vec<String>,
+}
+
+async fn reach(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    targets: &[String],
+    departments: &[String],
+    now: DateTime<Utc>,
+) -> Result<Reach> {
+    let overrides = oncall::overrides_at(conn, now).await?;
+    let on_call = |s: &Schedule| {
+        overrides
+            .get(&s.name)
+            .cloned()
+            .or_else(|| s.rotation_at(now).map(str::to_string))
+    };
+    let mut out = Reach {
+        people: Vec::new(),
+        unresolved: Vec::new(),
+    };
+    for text in targets {
+        let found = match ctx.org.check_target(text) {
+            Ok(target) => ctx
+                .org
+                .resolve(std::slice::from_ref(&target), departments, &on_call),
+            Err(_) => Vec::new(),
+        };
+        // An on-call override may name someone who has since left.
+        let found: Vec<String> = found
+            .into_iter()
+            .filter(|h| ctx.org.person(h).is_some())
+            .collect();
+        if found.is_empty() {
+            out.unresolved.push(text.clone());
+        }
+        for h in found {
+            if !out.people.contains(&h) {
+                out.people.push(h);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Timer handler for `escalation.step`.
@@ -450,7 +603,7 @@ pub fn on_step<'a>(
 ) -> HandlerFuture<'a> {
     Box::pin(async move {
         let Some(id) = timer.payload.get("escalation_id").and_then(|v| v.as_i64()) else {
-            return Err(Error::invalid(format!(
+            return Err(Error::internal(format!(
                 "escalation timer {} has no escalation_id",
                 timer.id
             )));

@@ -98,7 +98,8 @@ pub async fn schedule(
     Ok(id)
 }
 
-/// Cancel pending timers of an entity (of one kind, or all).
+/// Cancel pending timers of an entity (of one kind, or all), whatever their
+/// keys; [`cancel_key`] cancels one keyed timer.
 pub async fn cancel(
     conn: &mut PgConnection,
     workflow: &str,
@@ -112,6 +113,28 @@ pub async fn cancel(
     .bind(workflow)
     .bind(entity_id)
     .bind(kind)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Cancel the one pending timer of a kind on an entity that was scheduled
+/// with `key` ([`NewTimer::key`]), leaving its siblings (other keys) alone.
+pub async fn cancel_key(
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_id: &str,
+    kind: &str,
+    key: &str,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE timers SET status = 'cancelled'
+         WHERE status = 'pending' AND workflow = $1 AND entity_id = $2 AND kind = $3 AND dedupe_key = $4",
+    )
+    .bind(workflow)
+    .bind(entity_id)
+    .bind(kind)
+    .bind(key)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -291,7 +314,7 @@ async fn run_handler(
     timer: &Timer,
 ) -> Result<()> {
     let handler = registry.get(&timer.kind).ok_or_else(|| {
-        Error::invalid(format!(
+        Error::internal(format!(
             "no handler for timer kind {:?} in this binary",
             timer.kind
         ))

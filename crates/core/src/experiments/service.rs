@@ -111,6 +111,12 @@ fn parse_kind(s: &str) -> Result<MetricKind> {
     }
 }
 
+/// A metric kind read back from the database: one this binary does not know
+/// is a fault of the stored data, not of the person asking.
+fn stored_kind(exp: &Experiment, kind: &str) -> Result<MetricKind> {
+    parse_kind(kind).map_err(|e| Error::internal(format!("experiment {}: {e}", exp.key)))
+}
+
 /// Marketing and Analytics directors, analysts and marketing team leads run experiments.
 fn require_runner(person: &Person) -> Result<()> {
     let ok = person.has_role(Role::Analyst)
@@ -611,7 +617,7 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
     let mut conn = ctx.pool.acquire().await?;
     let exp = find(&mut conn, id_or_key).await?;
     let vars = variations(&mut conn, exp.id).await?;
-    let kind = parse_kind(&exp.metric_kind)?;
+    let kind = stored_kind(&exp, &exp.metric_kind)?;
     let counts = exposure_counts(&mut conn, exp.id).await?;
     let rows = combine(
         &counts,
@@ -623,7 +629,7 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
         let Some((name, k)) = g.split_once(':') else {
             continue;
         };
-        let gk = parse_kind(k)?;
+        let gk = stored_kind(&exp, k)?;
         let grows = combine(&counts, &metric_sums(&mut conn, exp.id, name, gk).await?);
         let result = stats::analyze(&input_for(&exp, &vars, gk, &grows)).map_err(stats_err)?;
         guardrails.push(MetricAnalysis {

@@ -482,7 +482,7 @@ pub fn on_ticket_sla<'a>(
         let id: i64 = t
             .entity_id
             .parse()
-            .map_err(|_| Error::invalid("ticket timer without an id"))?;
+            .map_err(|_| Error::internal("ticket timer without an id"))?;
         let updated = sqlx::query(
             "UPDATE tickets SET breached = true WHERE id = $1 AND status = 'open' AND NOT breached",
         )

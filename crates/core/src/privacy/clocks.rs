@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 fn entity(t: &Timer) -> Result<i64> {
     t.entity_id
         .parse()
-        .map_err(|_| Error::invalid(format!("privacy timer {} has a bad entity id", t.id)))
+        .map_err(|_| Error::internal(format!("privacy timer {} has a bad entity id", t.id)))
 }
 
 /// A request's deadline is near: remind the officers.
@@ -222,7 +222,7 @@ pub fn on_task_due<'a>(
         let task_id: i64 = t
             .dedupe_key
             .parse()
-            .map_err(|_| Error::invalid("task timer without a task"))?;
+            .map_err(|_| Error::internal("task timer without a task"))?;
         let tasks = store::tasks(conn, breach).await?;
         let Some(task) = tasks.iter().find(|x| x.id == task_id) else {
             return Ok(());

@@ -973,7 +973,11 @@ async fn finish_request(
     r.outcome = Some(outcome.clone());
     r.updated_at = now;
     store::save_request(conn, r).await?;
-    timers::cancel(conn, WORKFLOW, &r.id.to_string(), None).await?;
+    // The request's own clocks only: a breach with the same number shares
+    // the workflow and the entity id.
+    let key = r.id.to_string();
+    timers::cancel(conn, WORKFLOW, &key, Some(REQUEST_REMIND_TIMER)).await?;
+    timers::cancel(conn, WORKFLOW, &key, Some(REQUEST_DUE_TIMER)).await?;
     let on_time = now <= r.due_at;
     event(ctx, conn, "request", r.id, &format!("request_{status}"), actor, |e| {
         e.transition(Some(RequestStatus::Open), status)
@@ -1832,14 +1836,13 @@ pub async fn complete_task(ctx: &Ctx, task_id: i64, actor: &str) -> Result<store
     .bind(actor)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
-        "UPDATE timers SET status = 'cancelled' WHERE status = 'pending' AND kind = $1 AND workflow = $2 AND entity_id = $3 AND dedupe_key = $4",
+    timers::cancel_key(
+        &mut tx,
+        WORKFLOW,
+        &task.breach_id.to_string(),
+        TASK_DUE_TIMER,
+        &task_id.to_string(),
     )
-    .bind(TASK_DUE_TIMER)
-    .bind(WORKFLOW)
-    .bind(task.breach_id.to_string())
-    .bind(task_id.to_string())
-    .execute(&mut *tx)
     .await?;
     event(
         ctx,

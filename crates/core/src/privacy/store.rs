@@ -220,7 +220,7 @@ pub struct Request {
 }
 
 fn corrupt(what: &str, id: i64, value: &str) -> Error {
-    Error::invalid(format!(
+    Error::internal(format!(
         "{what} #{id} has an unknown value {value:?} in the database"
     ))
 }
