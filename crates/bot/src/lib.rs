@@ -20,7 +20,6 @@ pub mod gateway;
 pub mod handler;
 pub mod http;
 pub mod live;
-pub mod messages;
 pub mod model;
 pub mod registry;
 pub mod render;

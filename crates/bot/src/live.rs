@@ -11,9 +11,9 @@ use tokio::sync::watch;
 use vivid_core::Ctx;
 use vivid_core::engine::events::CHANNEL;
 
-use crate::messages::{self, Posted};
 use crate::registry::{self, CommandGroup};
 use crate::rest::{Rest, RestError};
+use vivid_core::cards::{self as messages, Posted};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {

@@ -82,21 +82,8 @@ pub async fn collect(ctx: &Ctx) -> Result<Status> {
     let now = ctx.now();
     let mut conn = ctx.pool.acquire().await?;
     let engine = engine(&mut conn, now).await?;
-    let (pending, overdue, escalated): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'pending'),
-                count(*) FILTER (WHERE status = 'pending' AND deadline < $1),
-                count(*) FILTER (WHERE status = 'escalated')
-         FROM approval_requests WHERE status IN ('pending', 'escalated')",
-    )
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let (active, exhausted): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM escalations WHERE status = 'active'),
-                (SELECT count(*) FROM escalations WHERE status = 'exhausted')",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let approvals = approvals(&mut conn, now).await?;
+    let escalations = escalations(&mut conn).await?;
     let events = events(&mut conn, now).await?;
     let kpis = kpis(&mut conn).await?;
     let workflows = tiles(ctx, &mut conn).await?;
@@ -105,12 +92,8 @@ pub async fn collect(ctx: &Ctx) -> Result<Status> {
         generated_at: now,
         organisation: ctx.org.name.clone(),
         engine,
-        approvals: ApprovalStatus {
-            pending,
-            overdue,
-            escalated,
-        },
-        escalations: EscalationStatus { active, exhausted },
+        approvals,
+        escalations,
         events,
         kpis,
     })
@@ -148,6 +131,38 @@ pub async fn engine(conn: &mut sqlx::PgConnection, now: DateTime<Utc>) -> Result
         outbox_pending,
         outbox_dead,
     })
+}
+
+/// Approval requests: pending, past their deadline, escalated.
+pub async fn approvals(
+    conn: &mut sqlx::PgConnection,
+    now: DateTime<Utc>,
+) -> Result<ApprovalStatus> {
+    let (pending, overdue, escalated): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'pending'),
+                count(*) FILTER (WHERE status = 'pending' AND deadline < $1),
+                count(*) FILTER (WHERE status = 'escalated')
+         FROM approval_requests WHERE status IN ('pending', 'escalated')",
+    )
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(ApprovalStatus {
+        pending,
+        overdue,
+        escalated,
+    })
+}
+
+/// Escalations running and those that ran out of levels.
+pub async fn escalations(conn: &mut sqlx::PgConnection) -> Result<EscalationStatus> {
+    let (active, exhausted): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM escalations WHERE status = 'active'),
+                (SELECT count(*) FROM escalations WHERE status = 'exhausted')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(EscalationStatus { active, exhausted })
 }
 
 /// The event log: the last day's volume and the newest id.

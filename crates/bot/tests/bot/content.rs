@@ -423,7 +423,7 @@ async fn a_submitted_item_is_posted_for_review_and_its_card_follows_a_cli_approv
         buttons[1]["custom_id"],
         json!(format!("content:changes:{id}:2"))
     );
-    let posted = vivid_bot::messages::for_entity(&ctx.pool, "content", &id.to_string()).await?;
+    let posted = vivid_core::cards::for_entity(&ctx.pool, "content", &id.to_string()).await?;
     assert_eq!(posted.len(), 1);
     let message_id = posted[0].message_id.clone();
 

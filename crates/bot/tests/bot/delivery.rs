@@ -66,7 +66,7 @@ async fn a_new_incident_is_posted_with_buttons_and_pages_go_as_direct_messages()
         json!(format!("crisis:escalate:{id}"))
     );
     assert_eq!(post.body["allowed_mentions"], json!({ "parse": [] }));
-    let posted = vivid_bot::messages::for_entity(&ctx.pool, "crisis", &id.to_string()).await?;
+    let posted = vivid_core::cards::for_entity(&ctx.pool, "crisis", &id.to_string()).await?;
     assert_eq!(posted.len(), 1);
     assert_eq!(posted[0].channel_id, INCIDENTS);
     assert_eq!(
@@ -256,7 +256,7 @@ async fn the_posted_card_is_edited_on_every_change_wherever_it_came_from() -> Te
     let rest = Rest::new(&fake.base_url(), Some(TOKEN.into()))?;
     let id = open(&ctx, "Checkout is down", Severity::P3).await?;
     vivid_core::engine::outbox::deliver_due(&ctx, &target(&fake)?, 100).await?;
-    let posted = vivid_bot::messages::for_entity(&ctx.pool, "crisis", &id.to_string()).await?;
+    let posted = vivid_core::cards::for_entity(&ctx.pool, "crisis", &id.to_string()).await?;
     let message_id = posted.first().ok_or("not posted")?.message_id.clone();
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -277,7 +277,7 @@ async fn the_posted_card_is_edited_on_every_change_wherever_it_came_from() -> Te
 
     // While the updater was away, the incident was resolved: it catches up on start.
     service::resolve(&ctx, id, "theo", "rolled back").await?;
-    assert!(!vivid_bot::messages::stale(&ctx.pool).await?.is_empty());
+    assert!(!vivid_core::cards::stale(&ctx.pool).await?.is_empty());
     let caught_up = live::refresh_stale(&ctx, &rest).await?;
     assert_eq!(caught_up, 1);
     let last = fake.matching("PATCH", &path).pop().ok_or("no edit")?;
@@ -291,7 +291,7 @@ async fn the_posted_card_is_edited_on_every_change_wherever_it_came_from() -> Te
         json!([]),
         "no buttons once resolved"
     );
-    assert!(vivid_bot::messages::stale(&ctx.pool).await?.is_empty());
+    assert!(vivid_core::cards::stale(&ctx.pool).await?.is_empty());
 
     // A message deleted in Discord is forgotten, not retried forever.
     fake.respond_once(
@@ -304,7 +304,7 @@ async fn the_posted_card_is_edited_on_every_change_wherever_it_came_from() -> Te
     service::close(&ctx, id, "omar").await?;
     live::refresh_stale(&ctx, &rest).await?;
     assert!(
-        vivid_bot::messages::for_entity(&ctx.pool, "crisis", &id.to_string())
+        vivid_core::cards::for_entity(&ctx.pool, "crisis", &id.to_string())
             .await?
             .is_empty()
     );

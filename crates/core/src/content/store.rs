@@ -40,7 +40,7 @@ impl Item {
     }
 }
 
-const COLUMNS: &str = "id, kind, title, owner, channel, campaign, cost_cents, state, version, approved_version, approval_id,
+pub(crate) const COLUMNS: &str = "id, kind, title, owner, channel, campaign, cost_cents, state, version, approved_version, approval_id,
     revision_rounds, created_by, created_at, updated_at, last_edit_at, published_at, archived_at";
 
 pub async fn lock(conn: &mut PgConnection, id: i64) -> Result<Item> {

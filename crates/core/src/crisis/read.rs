@@ -1,9 +1,14 @@
 //! Read models of crisis management for the front ends: each answers a
 //! screen in a bounded number of queries.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
 use sqlx::PgConnection;
 
+use super::store::Incident;
+use super::{Phase, Severity, Status};
+use crate::engine::Ctx;
+use crate::engine::escalation;
 use crate::error::Result;
 use crate::status::WorkflowStatus;
 
@@ -51,4 +56,212 @@ pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Workflo
         ],
         trend: daily,
     })
+}
+
+/// Where an incident's escalation ladder stands ("L2/3").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EscalationProgress {
+    /// The last level notified, counting from one; zero before the first.
+    pub reached: i32,
+    pub levels: usize,
+    /// active, acknowledged, exhausted, cancelled.
+    pub status: String,
+}
+
+/// The clock that matters now for an incident: the acknowledgement deadline
+/// while nobody has it, then the current phase's time box, none once closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "clock", content = "due_at", rename_all = "snake_case")]
+pub enum IncidentClock {
+    Ack(DateTime<Utc>),
+    PhaseBox(DateTime<Utc>),
+    None,
+}
+
+impl IncidentClock {
+    /// The one clock for this status (pure: the same in every front end).
+    pub fn of(
+        status: Status,
+        ack_deadline: DateTime<Utc>,
+        phase_deadline: Option<DateTime<Utc>>,
+    ) -> Self {
+        match (status, phase_deadline) {
+            (Status::Triggered, _) => IncidentClock::Ack(ack_deadline),
+            (Status::Closed, _) | (_, None) => IncidentClock::None,
+            (_, Some(d)) => IncidentClock::PhaseBox(d),
+        }
+    }
+
+    pub fn due_at(self) -> Option<DateTime<Utc>> {
+        match self {
+            IncidentClock::Ack(t) | IncidentClock::PhaseBox(t) => Some(t),
+            IncidentClock::None => None,
+        }
+    }
+}
+
+/// An incident on the board with the clocks core computes for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardRow {
+    pub incident: Incident,
+    /// When the current phase's time box ends.
+    pub phase_deadline: Option<DateTime<Utc>>,
+    /// How far its escalation ladder has gone (open incidents only).
+    pub escalation: Option<EscalationProgress>,
+}
+
+impl BoardRow {
+    pub fn severity(&self) -> Option<Severity> {
+        self.incident.severity().ok()
+    }
+
+    pub fn status(&self) -> Option<Status> {
+        self.incident.status().ok()
+    }
+
+    pub fn phase(&self) -> Option<Phase> {
+        self.incident.phase().ok()
+    }
+
+    /// Still needs people: triggered or acknowledged.
+    pub fn is_open(&self) -> bool {
+        self.status().is_some_and(Status::is_open)
+    }
+
+    /// The clock that matters now.
+    pub fn clock(&self) -> IncidentClock {
+        match self.status() {
+            Some(s) => IncidentClock::of(s, self.incident.ack_deadline, self.phase_deadline),
+            None => IncidentClock::None,
+        }
+    }
+
+    /// Time left to acknowledge; only a triggered incident has one.
+    pub fn ack_left(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
+        (self.status() == Some(Status::Triggered)).then(|| self.incident.ack_deadline - now)
+    }
+
+    /// Time left in the current phase's time box (negative: over it).
+    pub fn phase_left(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
+        if self.status() == Some(Status::Closed) {
+            return None;
+        }
+        self.phase_deadline.map(|d| d - now)
+    }
+
+    /// The board's order: triggered, acknowledged, resolved; then severity,
+    /// then the oldest first.
+    pub fn urgency(&self) -> (u8, String, DateTime<Utc>, i64) {
+        let rank = match self.status() {
+            Some(Status::Triggered) => 0,
+            Some(Status::Acknowledged) => 1,
+            Some(Status::Resolved) => 2,
+            _ => 3,
+        };
+        (
+            rank,
+            self.incident.severity.clone(),
+            self.incident.opened_at,
+            self.incident.id,
+        )
+    }
+}
+
+/// What the board shows: triggered, acknowledged and resolved incidents.
+pub const BOARD_STATUSES: [&str; 3] = ["triggered", "acknowledged", "resolved"];
+
+/// The most incidents the board reads.
+pub const BOARD_LIMIT: i64 = 10_000;
+
+/// The board, most urgent first, in two queries (the incidents, then the
+/// latest escalation of each open one). With `ids`, only those incidents
+/// (a refresh after they changed); one that left the board is absent.
+pub async fn board(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    ids: Option<&[i64]>,
+) -> Result<Vec<BoardRow>> {
+    let sql = format!(
+        "SELECT {} FROM incidents
+         WHERE status = ANY($1) AND ($2::bigint[] IS NULL OR id = ANY($2))
+         ORDER BY CASE status WHEN 'triggered' THEN 0 WHEN 'acknowledged' THEN 1 WHEN 'resolved' THEN 2 ELSE 3 END,
+                  severity, opened_at, id
+         LIMIT $3",
+        super::store::COLUMNS
+    );
+    let incidents: Vec<Incident> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(BOARD_STATUSES.map(String::from).to_vec())
+        .bind(ids)
+        .bind(BOARD_LIMIT)
+        .fetch_all(&mut *conn)
+        .await?;
+    let open: Vec<String> = incidents
+        .iter()
+        .filter(|i| i.status().is_ok_and(Status::is_open))
+        .map(|i| i.id.to_string())
+        .collect();
+    let mut ladders = escalation::latest_of_many(conn, super::WORKFLOW, &open).await?;
+    Ok(incidents
+        .into_iter()
+        .map(|incident| {
+            let escalation = ladders
+                .remove(&incident.id.to_string())
+                .map(|e| EscalationProgress {
+                    reached: e.level + 1,
+                    levels: e.policy.levels.len(),
+                    status: e.status,
+                });
+            BoardRow {
+                phase_deadline: super::service::phase_deadline(ctx, &incident),
+                escalation,
+                incident,
+            }
+        })
+        .collect())
+}
+
+/// Bring a board up to date after `changed` incidents changed: two queries.
+pub async fn refresh_board(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    rows: &mut Vec<BoardRow>,
+    changed: &[i64],
+) -> Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let fresh = board(ctx, conn, Some(changed)).await?;
+    crate::refresh::merge_by_id(rows, changed, fresh, |r| r.incident.id, BoardRow::urgency);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_that_matters_follows_the_status() {
+        let ack = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let phase = ack + TimeDelta::hours(1);
+        assert_eq!(
+            IncidentClock::of(Status::Triggered, ack, Some(phase)),
+            IncidentClock::Ack(ack)
+        );
+        assert_eq!(
+            IncidentClock::of(Status::Acknowledged, ack, Some(phase)),
+            IncidentClock::PhaseBox(phase)
+        );
+        assert_eq!(
+            IncidentClock::of(Status::Resolved, ack, Some(phase)),
+            IncidentClock::PhaseBox(phase)
+        );
+        assert_eq!(
+            IncidentClock::of(Status::Closed, ack, Some(phase)),
+            IncidentClock::None
+        );
+        assert_eq!(
+            IncidentClock::of(Status::Acknowledged, ack, None),
+            IncidentClock::None
+        );
+    }
 }

@@ -71,7 +71,7 @@ impl Incident {
     }
 }
 
-const COLUMNS: &str = "id, title, description, severity, source, source_ref, departments, status, phase, phase_started_at,
+pub(crate) const COLUMNS: &str = "id, title, description, severity, source, source_ref, departments, status, phase, phase_started_at,
     ack_deadline, commander, scribe, liaison, opened_by, opened_at, acknowledged_by, acknowledged_at, resolved_by,
     resolved_at, closed_by, closed_at, last_progress_at, trigger_key, updated_at";
 

@@ -661,6 +661,99 @@ async fn escalate_overdue(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result
     Ok(Reaction::Recorded)
 }
 
+/// May `person` decide `request` now? Not the requester, holds a deciding
+/// role, has not decided yet, and the request is still pending. The one
+/// rule every front end shows (core checks it again when they act).
+pub fn may_decide(
+    org: &Org,
+    person: &Person,
+    request: &ApprovalRequest,
+    decisions: &[DecisionRecord],
+) -> bool {
+    request.status == "pending"
+        && person.handle != request.requested_by
+        && org.holds_any(person, &request.deciding_roles())
+        && !decisions.iter().any(|d| d.approver == person.handle)
+}
+
+/// A request still to decide, with the decisions so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenRequest {
+    pub request: ApprovalRequest,
+    pub decisions: Vec<DecisionRecord>,
+}
+
+impl OpenRequest {
+    /// Approvals so far.
+    pub fn approvals(&self) -> usize {
+        self.decisions
+            .iter()
+            .filter(|d| d.decision == "approve")
+            .count()
+    }
+}
+
+/// Pending requests, soonest deadline first (`ids`: only these), with their
+/// decisions: two queries however many there are.
+pub async fn open_requests(
+    conn: &mut PgConnection,
+    ids: Option<&[i64]>,
+) -> Result<Vec<OpenRequest>> {
+    let requests: Vec<ApprovalRequest> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE status = 'pending' AND ($1::bigint[] IS NULL OR id = ANY($1))
+         ORDER BY deadline, id"
+    )))
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    decisions_of(conn, requests).await
+}
+
+/// The given requests with their decisions, in one more query.
+pub async fn decisions_of(
+    conn: &mut PgConnection,
+    requests: Vec<ApprovalRequest>,
+) -> Result<Vec<OpenRequest>> {
+    let ids: Vec<i64> = requests.iter().map(|r| r.id).collect();
+    let rows: Vec<(i64, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT request_id, approver, decision, comment, decided_at FROM approval_decisions
+         WHERE request_id = ANY($1) ORDER BY request_id, id",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_request: std::collections::HashMap<i64, Vec<DecisionRecord>> =
+        std::collections::HashMap::new();
+    for (request_id, approver, decision, comment, decided_at) in rows {
+        by_request
+            .entry(request_id)
+            .or_default()
+            .push(DecisionRecord {
+                approver,
+                decision,
+                comment,
+                decided_at,
+            });
+    }
+    Ok(requests
+        .into_iter()
+        .map(|request| OpenRequest {
+            decisions: by_request.remove(&request.id).unwrap_or_default(),
+            request,
+        })
+        .collect())
+}
+
+/// Requests by id, whatever their status (the reviews a screen shows).
+pub async fn requests_by_id(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<ApprovalRequest>> {
+    Ok(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = ANY($1)")))
+            .bind(ids)
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
 /// How long until the deadline (negative when past), for display.
 pub fn time_left(req: &ApprovalRequest, now: DateTime<Utc>) -> TimeDelta {
     req.deadline - now

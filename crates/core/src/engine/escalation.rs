@@ -276,6 +276,25 @@ pub async fn latest(
     .await?)
 }
 
+/// The latest escalation of each of several entities, in one query.
+pub async fn latest_of_many(
+    conn: &mut PgConnection,
+    workflow: &str,
+    entity_ids: &[String],
+) -> Result<std::collections::HashMap<String, Escalation>> {
+    let rows: Vec<Escalation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT ON (entity_id) id, workflow, entity_id, subject, policy, departments, level, round,
+                status, acknowledged_by, started_at, updated_at
+         FROM escalations WHERE workflow = $1 AND entity_id = ANY($2)
+         ORDER BY entity_id, id DESC"
+    )))
+    .bind(workflow)
+    .bind(entity_ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|e| (e.entity_id.clone(), e)).collect())
+}
+
 /// Stop escalating: somebody acknowledged. Returns false if none was active.
 pub async fn acknowledge(
     ctx: &Ctx,

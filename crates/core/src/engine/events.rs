@@ -173,3 +173,89 @@ pub async fn list(conn: &mut PgConnection, filter: &Filter) -> Result<Vec<Event>
     };
     Ok(rows)
 }
+
+/// A change announced on a live channel: an event committed (its id,
+/// workflow and entity), or a business metric recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Change {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub workflow: String,
+    #[serde(default)]
+    pub entity_type: String,
+    #[serde(default)]
+    pub entity_id: String,
+    #[serde(default)]
+    pub action: String,
+}
+
+/// The workflow name a metric reading's change carries.
+pub const METRICS: &str = "metrics";
+
+impl Change {
+    /// A notification's meaning, from its channel and payload.
+    pub fn parse(channel: &str, payload: &str) -> Option<Self> {
+        match channel {
+            CHANNEL => serde_json::from_str(payload).ok(),
+            crate::metrics::CHANNEL => Some(Change {
+                id: None,
+                workflow: METRICS.into(),
+                entity_type: "metric".into(),
+                entity_id: payload.to_string(),
+                action: "recorded".into(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Live changes: LISTEN on the event and metric channels. Notifications sent
+/// while the connection is down are lost, so after [`Subscription::next`]
+/// reports a lost connection, re-read everything.
+pub struct Subscription {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    pub async fn open(pool: &sqlx::PgPool) -> Result<Self> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        // Report a lost connection at once instead of reconnecting silently,
+        // so the subscriber knows to re-read.
+        listener.eager_reconnect(false);
+        listener
+            .listen_all([CHANNEL, crate::metrics::CHANNEL])
+            .await?;
+        Ok(Self { listener })
+    }
+
+    /// The next change, waiting for it; `Ok(None)`: the connection was lost.
+    pub async fn next(&mut self) -> Result<Option<Change>> {
+        loop {
+            match self.listener.try_recv().await? {
+                None => return Ok(None),
+                Some(n) => {
+                    if let Some(c) = Change::parse(n.channel(), n.payload()) {
+                        return Ok(Some(c));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The changes already received, without waiting.
+    pub fn drain(&mut self) -> Vec<Change> {
+        let mut out = Vec::new();
+        while let Some(n) = self.listener.next_buffered() {
+            if let Some(c) = Change::parse(n.channel(), n.payload()) {
+                out.push(c);
+            }
+        }
+        out
+    }
+}

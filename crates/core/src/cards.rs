@@ -1,9 +1,11 @@
-//! The live messages the bot posted (table `discord_messages`): which Discord
-//! message shows which workflow entity, and which event it last showed.
+//! Live cards: the messages a chat front end (the Discord bot) posted for
+//! workflow entities (table `discord_messages`) — which message shows which
+//! entity, and which event it last showed — so every later change edits
+//! them. Kept in core so the bot holds no SQL.
 
+use crate::error::Result;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use vivid_core::Result;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Posted {
