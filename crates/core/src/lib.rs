@@ -27,3 +27,4 @@ pub mod simulate;
 pub mod stats;
 pub mod status;
 pub mod testing;
+pub mod when;
