@@ -9,7 +9,6 @@ use sqlx::PgConnection;
 use super::model::{self, Command, Effect, IncidentRole, Outcome, Phase, Severity, Status};
 use super::store::{self, ActionItem, Incident, Postmortem};
 use super::{WORKFLOW, templates};
-use crate::calendar::Calendar;
 use crate::config::AckDeadline;
 use crate::engine::Ctx;
 use crate::engine::escalation::{self, Policy, Start};
@@ -125,10 +124,7 @@ pub fn ack_deadline(
 ) -> Result<DateTime<Utc>> {
     Ok(match severity_rules(ctx, severity)?.ack {
         AckDeadline::Within(d) => opened_at + d.delta(),
-        AckDeadline::NextBusinessDay => {
-            Calendar::new(&ctx.config.org.timezone, &ctx.config.org.business_hours)
-                .next_business_day_close(opened_at)
-        }
+        AckDeadline::NextBusinessDay => ctx.calendar.next_business_day_close(opened_at),
     })
 }
 
