@@ -195,18 +195,26 @@ async fn schedule(ctx: &vivid_core::Ctx, a: ScheduleArgs) -> Result<()> {
         .iter()
         .filter(|s| a.name.as_ref().is_none_or(|n| n == &s.name))
     {
-        let shift = s.shift.num_seconds().max(1);
-        let since = (now - s.handoff).num_seconds().div_euclid(shift);
+        let Some(current) = s.shift_index_at(now) else {
+            continue;
+        };
         for k in 0..i64::from(a.shifts.max(1)) {
-            let starts = s.handoff + chrono::TimeDelta::seconds((since + k) * shift);
-            let person = s.rotation_at(starts).unwrap_or_default().to_string();
+            let Some(index) = current.checked_add(k) else {
+                break;
+            };
+            let starts = s.turnover(index);
+            let ends = index.checked_add(1).and_then(|next| s.turnover(next));
+            let (Some(starts), Some(ends)) = (starts, ends) else {
+                break;
+            };
+            let person = s.on_shift(index).unwrap_or_default().to_string();
             let current_override = if k == 0 {
                 overrides.get(&s.name).cloned()
             } else {
                 None
             };
             out.push(serde_json::json!({
-                "schedule": s.name, "starts_at": starts, "ends_at": starts + s.shift,
+                "schedule": s.name, "starts_at": starts, "ends_at": ends,
                 "person": person, "override_now": current_override,
             }));
         }
