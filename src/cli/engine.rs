@@ -141,10 +141,12 @@ pub async fn simulate(config: Config, args: SimulateArgs) -> Result<()> {
     if args.json.json {
         return output::json(&report);
     }
-    println!(
-        "simulated {} events ({} metric readings)",
-        report.events, report.metric_readings
-    );
+    let counts: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(what, n)| format!("{n} {}", what.replace('_', " ")))
+        .collect();
+    println!("simulated {} events ({})", report.events, counts.join(", "));
     Ok(())
 }
 

@@ -1,48 +1,27 @@
-//! `vivid guide WORKFLOW`: the operator guides shipped in `assets/guides/`.
+//! `vivid guide WORKFLOW`: each workflow's operator guide (shipped in
+//! `assets/guides/`, embedded through the workflow list).
 
 use anyhow::Result;
+use vivid_core::workflow;
 
-/// (workflow, guide), embedded so the binary carries them.
-pub const GUIDES: &[(&str, &str)] = &[
-    ("crisis", include_str!("../../assets/guides/crisis.md")),
-    ("content", include_str!("../../assets/guides/content.md")),
-    (
-        "experiments",
-        include_str!("../../assets/guides/experiments.md"),
-    ),
-    ("journey", include_str!("../../assets/guides/journey.md")),
-    ("privacy", include_str!("../../assets/guides/privacy.md")),
-];
-
-pub fn run(workflow: Option<&str>) -> Result<()> {
-    match workflow {
+pub fn run(name: Option<&str>) -> Result<()> {
+    let names = workflow::names().join(", ");
+    match name {
         None => {
-            println!(
-                "Operator guides: {}",
-                GUIDES
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            println!("Operator guides: {names}");
             println!("Read one with: vivid guide NAME");
             Ok(())
         }
-        Some(name) => match GUIDES
+        Some(name) => match workflow::all()
             .iter()
-            .find(|(n, _)| *n == name || n.trim_end_matches('s') == name)
+            .find(|w| w.name() == name || w.name().trim_end_matches('s') == name)
         {
-            Some((_, text)) => {
-                print!("{text}");
+            Some(w) => {
+                print!("{}", w.guide());
                 Ok(())
             }
             None => Err(vivid_core::Error::not_found(format!(
-                "no guide for {name:?}; guides: {}",
-                GUIDES
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "no guide for {name:?}; guides: {names}"
             ))
             .into()),
         },

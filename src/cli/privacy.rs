@@ -723,10 +723,10 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
 }
 
 fn classify(config: &Config, args: ClassifyArgs) -> Result<()> {
-    let c = Classifier::new(&config.privacy);
+    let settings = vivid_core::privacy::config::settings(config)?;
+    let c = Classifier::new(settings);
     if args.categories {
-        let cats: Vec<serde_json::Value> = config
-            .privacy
+        let cats: Vec<serde_json::Value> = settings
             .categories
             .iter()
             .map(|(name, cat)| {
@@ -736,8 +736,7 @@ fn classify(config: &Config, args: ClassifyArgs) -> Result<()> {
         if args.json.json {
             return output::json(&cats);
         }
-        let rows: Vec<Vec<String>> = config
-            .privacy
+        let rows: Vec<Vec<String>> = settings
             .categories
             .iter()
             .map(|(name, cat)| {

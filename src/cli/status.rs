@@ -58,14 +58,13 @@ pub fn render(s: &Status) -> String {
         s.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
     ));
     out.push_str(&format!(
-        "ENGINE      {} worker(s){}  timers: {} pending, {} overdue, {} failed  outbox: {} pending, {} delivered, {} dead\n",
+        "ENGINE      {} worker(s){}  timers: {} pending, {} overdue, {} failed  outbox: {} pending, {} dead\n",
         e.workers.len(),
         if e.workers.is_empty() { " (none running: `vivid engine`)" } else { "" },
         e.timers_pending,
         e.timers_overdue,
         e.timers_failed,
         e.outbox_pending,
-        e.outbox_delivered,
         e.outbox_dead
     ));
     out.push_str(&format!(
@@ -77,8 +76,9 @@ pub fn render(s: &Status) -> String {
         s.escalations.active, s.escalations.exhausted
     ));
     out.push_str(&format!(
-        "EVENTS      {} total, {} in the last 24h\n",
-        s.events.total, s.events.last_24h
+        "EVENTS      {} in the last 24h, latest #{}\n",
+        s.events.last_24h,
+        s.events.last_id.unwrap_or(0)
     ));
     if !s.workflows.is_empty() {
         out.push_str("\nWORKFLOWS\n");

@@ -5,6 +5,7 @@
 //!
 //! Every problem names the file, the key and the reason, and stops start-up.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -37,7 +38,9 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// The whole configuration, validated.
+/// The whole configuration, validated: the organisation and the shared
+/// engine's settings here, each workflow's own section through the
+/// workflow list (`crate::workflow`), so this file names no workflow.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -55,40 +58,117 @@ pub struct Config {
     pub approvals: ApprovalsConfig,
     #[serde(default)]
     pub simulate: SimulateConfig,
-    pub crisis: CrisisConfig,
     #[serde(default)]
     pub discord: DiscordConfig,
-    pub content: ContentConfig,
     #[serde(default)]
     pub handoffs: HandoffsConfig,
-    pub journey: JourneyConfig,
-    pub privacy: crate::privacy::PrivacyConfig,
+    /// The workflows' own sections (`[crisis]`, `[content]`, ...).
+    #[serde(skip)]
+    sections: Sections,
 }
 
-/// Customer journey: lead scoring and service levels.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JourneyConfig {
-    /// Points per touch kind (delivered, opened, clicked, multiple_clicks,
-    /// reply, form_submitted, unsubscribed).
-    pub points: BTreeMap<String, i32>,
-    /// Old engagement counts less: a touch is worth half after this long.
-    pub decay_half_life: HumanDuration,
-    /// Stages by minimum score, e.g. { new = 0, aware = 10, ... }.
-    pub stages: BTreeMap<String, i32>,
-    /// At this score the lead is handed to Sales.
-    pub handoff_score: i32,
-    /// At this score the Sales director is alerted.
-    pub alert_score: i32,
-    /// Time Support has to resolve a ticket.
-    pub support_sla: HumanDuration,
-    /// Touch channels.
-    pub channels: Vec<String>,
-    /// Satisfied customers, for upsell campaigns: NPS at least / CSAT at least.
-    pub satisfied_nps: i32,
-    pub satisfied_csat: i32,
-    /// Content kind to send at each stage (personalised next touch).
-    pub content_by_stage: BTreeMap<String, String>,
+/// A workflow's own table in the configuration. The workflow declares it
+/// (its type, its key) and hands a [`SectionSpec`] to the workflow list;
+/// services read it with [`Config::section`].
+pub trait Section:
+    Serialize + serde::de::DeserializeOwned + fmt::Debug + Clone + Send + Sync + 'static
+{
+    /// The table's name: `[crisis]` is "crisis".
+    const KEY: &'static str;
+}
+
+/// A parsed section, whatever its type.
+trait AnySection: Any + fmt::Debug + Send + Sync {
+    fn clone_box(&self) -> Box<dyn AnySection>;
+    fn to_toml(&self) -> Option<toml::Value>;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Section> AnySection for T {
+    fn clone_box(&self) -> Box<dyn AnySection> {
+        Box::new(self.clone())
+    }
+    fn to_toml(&self) -> Option<toml::Value> {
+        toml::Value::try_from(self).ok()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// The parsed sections by key.
+#[derive(Debug, Default)]
+struct Sections(BTreeMap<&'static str, Box<dyn AnySection>>);
+
+impl Clone for Sections {
+    fn clone(&self) -> Self {
+        Self(self.0.iter().map(|(k, v)| (*k, v.clone_box())).collect())
+    }
+}
+
+/// Parses a section's table; errors are (path inside it, reason).
+type ParseSection = fn(toml::Value) -> Result<Box<dyn AnySection>, (String, String)>;
+
+/// How to read one section: its key and its parser.
+#[derive(Clone, Copy)]
+pub struct SectionSpec {
+    pub key: &'static str,
+    parse: ParseSection,
+}
+
+impl fmt::Debug for SectionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SectionSpec")
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl SectionSpec {
+    pub fn of<T: Section>() -> Self {
+        fn parse<T: Section>(value: toml::Value) -> Result<Box<dyn AnySection>, (String, String)> {
+            let typed: T = serde_path_to_error::deserialize(value).map_err(|e| {
+                let path = e.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                (path, e.into_inner().to_string())
+            })?;
+            Ok(Box::new(typed))
+        }
+        Self {
+            key: T::KEY,
+            parse: parse::<T>,
+        }
+    }
+}
+
+impl Config {
+    /// A workflow's section. Every listed workflow's section is parsed when
+    /// the configuration loads, so a miss is a bug (a workflow missing from
+    /// the list), reported as an internal error.
+    pub fn section<T: Section>(&self) -> crate::Result<&T> {
+        self.sections
+            .0
+            .get(T::KEY)
+            .and_then(|s| s.as_any().downcast_ref::<T>())
+            .ok_or_else(|| {
+                crate::Error::internal(format!(
+                    "the [{}] configuration section was not loaded (is its workflow in the list?)",
+                    T::KEY
+                ))
+            })
+    }
+
+    /// A section to change (tests shrink clocks this way).
+    pub fn section_mut<T: Section>(&mut self) -> Option<&mut T> {
+        self.sections
+            .0
+            .get_mut(T::KEY)
+            .and_then(|s| s.as_any_mut().downcast_mut::<T>())
+    }
 }
 
 /// Typed hand-offs between departments, each with a response SLA.
@@ -108,46 +188,6 @@ pub struct HandoffKindConfig {
     pub sla: HumanDuration,
     /// Escalation policy started on a breach.
     pub policy: String,
-}
-
-/// Content lifecycle: who approves what, review cycles, baselines.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContentConfig {
-    /// Time approvers have to decide (reminder and escalation from [approvals]).
-    pub approval_deadline: HumanDuration,
-    /// Rounds of changes before the Marketing director alone decides.
-    pub max_revision_rounds: u32,
-    /// How often published content is evaluated against its channel's baseline.
-    pub review_cycle: HumanDuration,
-    /// Content in Maintenance not updated for this long is reviewed for archival.
-    pub staleness: HumanDuration,
-    /// Click-through below this share of the channel baseline is underperforming.
-    pub underperforming_ratio: f64,
-    /// Items costing more than this (cents) also need Finance or the Business Manager.
-    pub finance_threshold_cents: i64,
-    /// Roles of which one must approve items above the threshold.
-    pub finance_approvers: Vec<String>,
-    /// Who decides once the revision cap is reached.
-    pub final_say: String,
-    /// Per content type: approver roles and how many approvals are needed.
-    pub types: BTreeMap<String, ContentTypeConfig>,
-    /// Per channel: the click-through baseline.
-    pub channels: BTreeMap<String, ChannelConfig>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContentTypeConfig {
-    pub approvers: Vec<String>,
-    pub required: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelConfig {
-    /// Clicks per view the channel normally achieves.
-    pub baseline_ctr: f64,
 }
 
 /// The Discord bot's settings (secrets come from DISCORD_TOKEN and
@@ -178,105 +218,6 @@ impl Default for DiscordConfig {
             direct_messages: true,
         }
     }
-}
-
-/// Crisis management: severities, phase time boxes, KPI triggers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CrisisConfig {
-    /// Exactly P1, P2, P3 and P4.
-    pub severities: BTreeMap<String, SeverityConfig>,
-    /// Per-department overrides: "P2:technology" = "policy-name".
-    #[serde(default)]
-    pub department_policies: BTreeMap<String, String>,
-    pub phases: PhaseBoxes,
-    /// Channel that receives incident announcements and status updates.
-    pub channel: String,
-    /// Channel for customer-facing status updates.
-    pub customer_channel: String,
-    #[serde(default)]
-    pub triggers: Vec<TriggerConfig>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SeverityConfig {
-    pub description: String,
-    /// Time to acknowledge: a duration, or "next_business_day" (by the close
-    /// of the next business day in the org's time zone).
-    pub ack: AckDeadline,
-    /// An acknowledged incident with no progress for this long re-triggers.
-    pub unack_timeout: HumanDuration,
-    /// Escalation policy (from `escalation.policies`).
-    pub policy: String,
-    /// Must walk every phase and write a post-mortem before closing.
-    pub full_protocol: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AckDeadline {
-    Within(HumanDuration),
-    NextBusinessDay,
-}
-
-impl Serialize for AckDeadline {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            AckDeadline::Within(d) => d.serialize(s),
-            AckDeadline::NextBusinessDay => s.serialize_str("next_business_day"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for AckDeadline {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s == "next_business_day" {
-            return Ok(AckDeadline::NextBusinessDay);
-        }
-        s.parse()
-            .map(AckDeadline::Within)
-            .map_err(|e| serde::de::Error::custom(format!("{e}, or \"next_business_day\"")))
-    }
-}
-
-/// The seed's crisis timeline: a time box per phase.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhaseBoxes {
-    pub detection: HumanDuration,
-    pub triage: HumanDuration,
-    pub internal_comms: HumanDuration,
-    pub customer_comms: HumanDuration,
-    pub implement_fix: HumanDuration,
-    pub follow_up: HumanDuration,
-    pub post_mortem: HumanDuration,
-    pub update_protocols: HumanDuration,
-}
-
-/// A KPI rule that opens an incident on its own.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TriggerConfig {
-    pub name: String,
-    pub metric: String,
-    /// "below", "above", "below_trailing_average" or "above_ratio_of".
-    pub when: String,
-    /// For below / above.
-    #[serde(default)]
-    pub threshold: Option<f64>,
-    /// For below_trailing_average / above_ratio_of.
-    #[serde(default)]
-    pub ratio: Option<f64>,
-    /// For below_trailing_average, e.g. "7d".
-    #[serde(default)]
-    pub window: Option<HumanDuration>,
-    /// For above_ratio_of: the other metric.
-    #[serde(default)]
-    pub other: Option<String>,
-    pub severity: String,
-    pub departments: Vec<String>,
-    pub title: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -533,8 +474,18 @@ impl Config {
                 .map(|l| l.name.clone())
                 .unwrap_or_default()
         };
+        // The workflows' sections are parsed by their own types; what is
+        // left must be the shared settings (unknown keys are refused there).
+        let specs = crate::workflow::sections();
+        let mut raw_sections = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let table = merged
+                .remove(spec.key)
+                .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+            raw_sections.push((spec, table));
+        }
         let value = toml::Value::Table(merged);
-        let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let key = e.path().to_string();
             let key = if key == "." { String::new() } else { key };
             ConfigError {
@@ -543,6 +494,21 @@ impl Config {
                 key,
             }
         })?;
+        for (spec, table) in raw_sections {
+            let parsed = (spec.parse)(table).map_err(|(path, reason)| {
+                let key = if path.is_empty() {
+                    spec.key.to_string()
+                } else {
+                    format!("{}.{path}", spec.key)
+                };
+                ConfigError {
+                    file: blame(&key),
+                    key,
+                    reason,
+                }
+            })?;
+            config.sections.0.insert(spec.key, parsed);
+        }
         config.validate().map_err(|(key, reason)| ConfigError {
             file: blame(&key),
             key,
@@ -555,37 +521,25 @@ impl Config {
     fn validate(&self) -> Result<(), (String, String)> {
         let org = crate::org::Org::from_config(self)?;
         crate::calendar::Calendar::from_config(&self.org)?;
-        crate::crisis::validate_config(self, &org)?;
-        crate::content::validate_config(self, &org)?;
-        crate::journey::validate_config(self)?;
-        for (name, k) in &self.handoffs.kinds {
-            for (field, d) in [("from", &k.from), ("to", &k.to)] {
-                if org.department(d).is_none() {
-                    return Err((
-                        format!("handoffs.kinds.{name}.{field}"),
-                        format!("unknown department {d:?}"),
-                    ));
-                }
-            }
-            if !self.escalation.policies.contains_key(&k.policy) {
-                return Err((
-                    format!("handoffs.kinds.{name}.policy"),
-                    format!("unknown escalation policy {:?}", k.policy),
-                ));
-            }
-            if k.sla.is_zero() {
-                return Err((
-                    format!("handoffs.kinds.{name}.sla"),
-                    "must be longer than zero".into(),
-                ));
-            }
+        crate::engine::handoffs::validate_config(self, &org)?;
+        for workflow in crate::workflow::all() {
+            workflow.validate(self, &org)?;
         }
-        crate::privacy::validate_config(self, &org)
+        Ok(())
     }
 
     /// A TOML rendering of the effective configuration.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_default()
+        let mut table = match toml::Value::try_from(self) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        for (key, section) in &self.sections.0 {
+            if let Some(value) = section.to_toml() {
+                table.insert((*key).to_string(), value);
+            }
+        }
+        toml::to_string_pretty(&table).unwrap_or_default()
     }
 }
 

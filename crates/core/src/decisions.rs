@@ -1,11 +1,14 @@
 //! Deciding an approval request from any front end: the decision goes
 //! through the workflow that owns the request, so its state moves with it
 //! (an approved content version becomes Approved). One path for the CLI,
-//! the control room and the bot.
+//! the control room and the bot. A request whose workflow has no decision
+//! route is refused: deciding it through the bare engine would leave the
+//! workflow's own state behind.
 
 use crate::engine::Ctx;
 use crate::engine::approvals::{self, ApprovalRequest, Decision, Outcome};
 use crate::error::{Error, Result};
+use crate::workflow::{self, ApprovalDecision};
 
 /// Decide request `request_id` as `approver`.
 pub async fn decide_request(
@@ -20,47 +23,26 @@ pub async fn decide_request(
         let mut conn = ctx.pool.acquire().await?;
         approvals::get(&mut conn, request_id).await?
     };
-    match request.workflow.as_str() {
-        crate::content::WORKFLOW => {
-            let id: i64 = request.entity_id.parse().map_err(|_| {
-                Error::invalid(format!("approval #{request_id} names no content item"))
-            })?;
-            let decided = crate::content::service::decide(
-                ctx,
-                id,
-                approver,
-                decision,
-                comment,
-                version.or(Some(request.subject_version)),
-            )
-            .await?;
-            let mut conn = ctx.pool.acquire().await?;
-            Ok((
-                approvals::get(&mut conn, request_id).await?,
-                decided.outcome,
-            ))
-        }
-        crate::privacy::WORKFLOW => {
-            let id: i64 = request
-                .entity_id
-                .strip_prefix("breach:")
-                .and_then(|i| i.parse().ok())
-                .ok_or_else(|| Error::invalid(format!("approval #{request_id} names no breach")))?;
-            let (_, outcome) =
-                crate::privacy::service::decide_closeout(ctx, id, approver, decision, comment)
-                    .await?;
-            let mut conn = ctx.pool.acquire().await?;
-            Ok((approvals::get(&mut conn, request_id).await?, outcome))
-        }
-        // Workflows without their own state for approvals use the engine's.
-        _ => {
-            let mut tx = ctx.pool.begin().await?;
-            let out = approvals::decide(
-                ctx, &mut tx, request_id, approver, decision, comment, version,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(out)
-        }
-    }
+    let owner = workflow::get(&request.workflow).ok_or_else(|| {
+        Error::invalid(format!(
+            "approval #{request_id} belongs to {:?}, which is not a workflow this binary runs",
+            request.workflow
+        ))
+    })?;
+    let asked = ApprovalDecision {
+        request: &request,
+        approver,
+        decision,
+        comment,
+        version,
+    };
+    let Some(route) = owner.decide(ctx, &asked) else {
+        return Err(Error::invalid(format!(
+            "approval #{request_id} belongs to {}, which takes no approval decisions",
+            owner.title()
+        )));
+    };
+    let outcome = route.await?;
+    let mut conn = ctx.pool.acquire().await?;
+    Ok((approvals::get(&mut conn, request_id).await?, outcome))
 }

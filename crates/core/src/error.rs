@@ -31,6 +31,11 @@ pub enum Error {
     Unreachable(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A fault of this program, not of the input (a bad timer payload, a
+    /// missing handler, an impossible state read back): logged, never
+    /// blamed on the user.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -46,6 +51,9 @@ impl Error {
     pub fn conflict(msg: impl Into<String>) -> Self {
         Self::Conflict(msg.into())
     }
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::Internal(msg.into())
+    }
 
     /// A short machine-readable kind for JSON replies and exit codes.
     pub fn kind(&self) -> &'static str {
@@ -60,6 +68,7 @@ impl Error {
             Self::Cluster(_) => "cluster",
             Self::Unreachable(_) => "unreachable",
             Self::Io(_) => "io",
+            Self::Internal(_) => "internal",
         }
     }
 

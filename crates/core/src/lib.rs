@@ -5,13 +5,14 @@
 
 pub mod clock;
 pub mod config;
+pub mod ctx;
 pub mod db;
 pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod org;
 
-pub use engine::Ctx;
+pub use ctx::Ctx;
 pub use error::{Error, Result};
 pub mod calendar;
 pub mod content;
@@ -28,3 +29,4 @@ pub mod stats;
 pub mod status;
 pub mod testing;
 pub mod when;
+pub mod workflow;

@@ -10,6 +10,7 @@ use crate::engine::Ctx;
 use crate::error::Result;
 use crate::metrics;
 use crate::rng::Rng;
+use crate::workflow::Seeded;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct SeedReport {
@@ -131,7 +132,8 @@ pub async fn demo(ctx: &Ctx) -> Result<SeedReport> {
 
 async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
     let mut report = SeedReport::default();
-    // Parts written in one transaction with their mark.
+    // Shared data every workflow draws on, each part written in one
+    // transaction with its mark.
     let parts: [(&str, PartFn); 3] = [
         ("catalog", seed_catalog),
         ("campaigns", seed_campaigns),
@@ -147,15 +149,10 @@ async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
         }
         tx.commit().await?;
     }
-    // Parts made through workflow services (their own transactions): marked
-    // once they are complete.
-    let service_parts: [(&str, ServicePartFn); 4] = [
-        ("incidents", seed_incidents),
-        ("content", seed_content),
-        ("experiments", seed_experiments),
-        ("journeys", seed_journeys),
-    ];
-    for (name, part) in service_parts {
+    // Each workflow's part, made through its services (their own
+    // transactions): marked with the workflow's name once complete.
+    for workflow in crate::workflow::all() {
+        let name = workflow.name();
         let present: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = $1")
             .bind(name)
             .fetch_optional(&ctx.pool)
@@ -164,43 +161,17 @@ async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
             report.already_present.push(name.to_string());
             continue;
         }
-        part(ctx).await?;
-        let mut conn = ctx.pool.acquire().await?;
-        mark(&mut conn, name, ctx).await?;
-        report.loaded.push(name.to_string());
+        match workflow.seed(ctx).await? {
+            Seeded::Loaded => {
+                let mut conn = ctx.pool.acquire().await?;
+                mark(&mut conn, name, ctx).await?;
+                report.loaded.push(name.to_string());
+            }
+            Seeded::Skipped(why) => report.skipped.push(format!("{name} ({why})")),
+        }
     }
-    seed_privacy(ctx, &mut report).await?;
     Ok(report)
 }
-
-/// Customers with personal data: sealed with the master key, so without one
-/// the part waits for a run that has it.
-async fn seed_privacy(ctx: &Ctx, report: &mut SeedReport) -> Result<()> {
-    let present: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = 'privacy'")
-            .fetch_optional(&ctx.pool)
-            .await?;
-    if present.is_some() {
-        report.already_present.push("privacy".into());
-        return Ok(());
-    }
-    let Some(key) = crate::privacy::crypto::ambient_key()? else {
-        report
-            .skipped
-            .push("privacy (VIVID_MASTER_KEY is not set)".into());
-        return Ok(());
-    };
-    crate::privacy::demo::seed(ctx, &key).await?;
-    let mut conn = ctx.pool.acquire().await?;
-    mark(&mut conn, "privacy", ctx).await?;
-    report.loaded.push("privacy".into());
-    Ok(())
-}
-
-type ServicePartFn =
-    for<'a> fn(
-        &'a Ctx,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
 
 type PartFn =
     for<'a> fn(
@@ -254,34 +225,6 @@ fn seed_campaigns<'a>(
         }
         Ok(())
     })
-}
-
-/// Customer journeys: touches, leads, orders, tickets, feedback.
-fn seed_journeys<'a>(
-    ctx: &'a Ctx,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
-    Box::pin(async move { crate::journey::demo::seed(ctx).await })
-}
-
-/// Experiments with exposure and conversion streams.
-fn seed_experiments<'a>(
-    ctx: &'a Ctx,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
-    Box::pin(async move { crate::experiments::demo::seed(ctx).await })
-}
-
-/// Content in every state, through the content services.
-fn seed_content<'a>(
-    ctx: &'a Ctx,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
-    Box::pin(async move { crate::content::demo::seed(ctx).await })
-}
-
-/// Incidents in every state, through the crisis services.
-fn seed_incidents<'a>(
-    ctx: &'a Ctx,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
-    Box::pin(async move { crate::crisis::demo::seed(ctx).await })
 }
 
 /// Fourteen days of daily business metrics with a weekly rhythm.

@@ -44,7 +44,6 @@ pub struct EngineStatus {
     pub timers_failed: i64,
     pub outbox_pending: i64,
     pub outbox_dead: i64,
-    pub outbox_delivered: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,8 +61,8 @@ pub struct EscalationStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EventStatus {
-    pub total: i64,
     pub last_24h: i64,
+    /// The log's newest id (the log is append-only and never counted whole).
     pub last_id: Option<i64>,
 }
 
@@ -77,53 +76,97 @@ pub struct Kpi {
     pub trend: Vec<f64>,
 }
 
+/// The whole report. Every figure is read through an index bounded by what
+/// is open, pending or recent: nothing that grows forever is counted.
 pub async fn collect(ctx: &Ctx) -> Result<Status> {
     let now = ctx.now();
     let mut conn = ctx.pool.acquire().await?;
+    let engine = engine(&mut conn, now).await?;
+    let (pending, overdue, escalated): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'pending'),
+                count(*) FILTER (WHERE status = 'pending' AND deadline < $1),
+                count(*) FILTER (WHERE status = 'escalated')
+         FROM approval_requests WHERE status IN ('pending', 'escalated')",
+    )
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (active, exhausted): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM escalations WHERE status = 'active'),
+                (SELECT count(*) FROM escalations WHERE status = 'exhausted')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let events = events(&mut conn, now).await?;
+    let kpis = kpis(&mut conn).await?;
+    let workflows = tiles(ctx, &mut conn).await?;
+    Ok(Status {
+        workflows,
+        generated_at: now,
+        organisation: ctx.org.name.clone(),
+        engine,
+        approvals: ApprovalStatus {
+            pending,
+            overdue,
+            escalated,
+        },
+        escalations: EscalationStatus { active, exhausted },
+        events,
+        kpis,
+    })
+}
+
+/// The shared engine: workers alive, timers and outbox.
+pub async fn engine(conn: &mut sqlx::PgConnection, now: DateTime<Utc>) -> Result<EngineStatus> {
     let workers: Vec<String> = sqlx::query_scalar(
         "SELECT worker FROM engine_workers WHERE heartbeat_at > $1 - interval '1 minute' ORDER BY worker",
     )
     .bind(now)
     .fetch_all(&mut *conn)
     .await?;
-    let (timers_pending, timers_overdue, timers_failed): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'pending'),
-                count(*) FILTER (WHERE status = 'pending' AND due_at < $1 - interval '1 minute'),
-                count(*) FILTER (WHERE status = 'failed')
-         FROM timers",
+    let (timers_pending, timers_overdue, timers_failed, outbox_pending, outbox_dead): (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    ) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM timers WHERE status = 'pending'),
+                (SELECT count(*) FROM timers WHERE status = 'pending' AND due_at < $1 - interval '1 minute'),
+                (SELECT count(*) FROM timers WHERE status = 'failed'),
+                (SELECT count(*) FROM outbox WHERE status = 'pending'),
+                (SELECT count(*) FROM outbox WHERE status = 'dead')",
     )
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    let (outbox_pending, outbox_dead, outbox_delivered): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'dead'),
-                count(*) FILTER (WHERE status = 'delivered') FROM outbox",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let (pending, overdue, escalated): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'pending'),
-                count(*) FILTER (WHERE status = 'pending' AND deadline < $1),
-                count(*) FILTER (WHERE status = 'escalated')
-         FROM approval_requests",
-    )
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let (active, exhausted): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'exhausted') FROM escalations",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let (total, last_24h, last_id): (i64, i64, Option<i64>) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE occurred_at > $1 - interval '24 hours'), max(id) FROM events",
+    Ok(EngineStatus {
+        workers,
+        timers_pending,
+        timers_overdue,
+        timers_failed,
+        outbox_pending,
+        outbox_dead,
+    })
+}
+
+/// The event log: the last day's volume and the newest id.
+pub async fn events(conn: &mut sqlx::PgConnection, now: DateTime<Utc>) -> Result<EventStatus> {
+    let (last_24h, last_id): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM events WHERE occurred_at > $1 - interval '24 hours'),
+                (SELECT max(id) FROM events)",
     )
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
+    Ok(EventStatus { last_24h, last_id })
+}
+
+/// The latest reading of every business metric, with its recent trend.
+pub async fn kpis(conn: &mut sqlx::PgConnection) -> Result<Vec<Kpi>> {
     let mut kpis = Vec::new();
-    for reading in metrics::latest(&mut conn).await? {
-        let trend = metrics::series(&mut conn, &reading.metric, 24)
+    for reading in metrics::latest(conn).await? {
+        let trend = metrics::series(conn, &reading.metric, 24)
             .await?
             .into_iter()
             .map(|r| r.value)
@@ -141,121 +184,21 @@ pub async fn collect(ctx: &Ctx) -> Result<Status> {
             trend,
         });
     }
-    let workflows = workflow_tiles(&mut conn, now).await?;
-    Ok(Status {
-        workflows,
-        generated_at: now,
-        organisation: ctx.org.name.clone(),
-        engine: EngineStatus {
-            workers,
-            timers_pending,
-            timers_overdue,
-            timers_failed,
-            outbox_pending,
-            outbox_dead,
-            outbox_delivered,
-        },
-        approvals: ApprovalStatus {
-            pending,
-            overdue,
-            escalated,
-        },
-        escalations: EscalationStatus { active, exhausted },
-        events: EventStatus {
-            total,
-            last_24h,
-            last_id,
-        },
-        kpis,
-    })
+    Ok(kpis)
 }
 
-async fn workflow_tiles(
-    conn: &mut sqlx::PgConnection,
-    now: DateTime<Utc>,
-) -> Result<Vec<WorkflowStatus>> {
-    let mut out = Vec::new();
-    // Crisis: open incidents, acknowledgement deadlines missed, MTTA (30 days).
-    let (open, p1, unacked_late, mtta): (i64, i64, i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status IN ('triggered', 'acknowledged')),
-                count(*) FILTER (WHERE status IN ('triggered', 'acknowledged') AND severity = 'P1'),
-                count(*) FILTER (WHERE status = 'triggered' AND ack_deadline < $1),
-                avg(extract(epoch FROM acknowledged_at - opened_at)::float8) FILTER (WHERE opened_at > $1 - interval '30 days')
-         FROM incidents",
-    )
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let daily: Vec<f64> = sqlx::query_scalar(
-        "SELECT count(i.id)::float8 FROM generate_series(13, 0, -1) d
-         LEFT JOIN incidents i ON i.opened_at >= ($1::timestamptz - (d + 1) * interval '1 day') AND i.opened_at < ($1::timestamptz - d * interval '1 day')
-         GROUP BY d ORDER BY d DESC",
-    )
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
-    out.push(WorkflowStatus {
-        name: "crisis".into(),
-        open,
-        breaches: unacked_late,
-        kpis: vec![
-            ("open P1".into(), p1.to_string()),
-            (
-                "MTTA 30d".into(),
-                mtta.map(|s| {
-                    crate::duration::format_delta(chrono::TimeDelta::seconds(s.round() as i64))
-                })
-                .unwrap_or_else(|| "-".into()),
-            ),
-        ],
-        trend: daily,
-    });
-    // Content: in review, overdue reviews, underperforming.
-    let (in_review, optimizing, live): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE state = 'review'), count(*) FILTER (WHERE state = 'optimization'),
-                count(*) FILTER (WHERE state IN ('published', 'performance', 'optimization', 'maintenance'))
-         FROM content_items",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let overdue: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM approval_requests WHERE workflow = 'content' AND (status = 'escalated' OR (status = 'pending' AND deadline < $1))",
-    )
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    out.push(WorkflowStatus {
-        name: "content".into(),
-        open: in_review,
-        breaches: overdue,
-        kpis: vec![
-            ("live".into(), live.to_string()),
-            ("optimising".into(), optimizing.to_string()),
-        ],
-        trend: Vec::new(),
-    });
-    // Experiments: running, exposures today.
-    let (running, documented): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE state = 'running'), count(*) FILTER (WHERE state = 'documented') FROM experiments",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let exposures_24h: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM experiment_exposures WHERE exposed_at > $1 - interval '24 hours'",
-    )
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    out.push(WorkflowStatus {
-        name: "experiments".into(),
-        open: running,
-        breaches: 0,
-        kpis: vec![
-            ("exposures 24h".into(), exposures_24h.to_string()),
-            ("learnings".into(), documented.to_string()),
-        ],
-        trend: Vec::new(),
-    });
-    out.push(crate::privacy::report::tile(conn, now).await?);
+/// One tile per workflow, in the list's order.
+pub async fn tiles(ctx: &Ctx, conn: &mut sqlx::PgConnection) -> Result<Vec<WorkflowStatus>> {
+    let mut out = Vec::with_capacity(crate::workflow::all().len());
+    for workflow in crate::workflow::all() {
+        out.push(workflow.tile(ctx, conn).await?);
+    }
     Ok(out)
+}
+
+/// One workflow's tile.
+pub async fn tile(ctx: &Ctx, name: &str) -> Result<WorkflowStatus> {
+    let workflow = crate::workflow::named(name)?;
+    let mut conn = ctx.pool.acquire().await?;
+    workflow.tile(ctx, &mut conn).await
 }

@@ -14,7 +14,7 @@ use vivid_core::engine::outbox::{
     self, DeliveryError, DeliveryFuture, DeliveryTarget, NewNotification, Notification,
 };
 use vivid_core::engine::timers::{self, HandlerFuture, NewTimer, Registry, Timer};
-use vivid_core::engine::{self as eng, Engine, oncall};
+use vivid_core::engine::{Engine, oncall};
 use vivid_core::testing::{TestDb, default_config, fresh_db};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -100,7 +100,7 @@ async fn a_rolled_back_change_leaves_no_event_and_no_notification() -> TestResul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timers_fire_once_when_due_and_reschedule_instead_of_duplicating() -> TestResult {
     let (_db, ctx, clock) = setup().await?;
-    let registry = eng::registry();
+    let registry = vivid_core::workflow::timer_registry();
     let mut conn = ctx.pool.acquire().await?;
     let due = t0() + TimeDelta::minutes(10);
     let a = timers::schedule(
@@ -240,7 +240,7 @@ async fn two_engines_racing_fire_every_timer_exactly_once() -> TestResult {
     .bind(ctx.now())
     .execute(&ctx.pool)
     .await?;
-    let registry = eng::registry();
+    let registry = vivid_core::workflow::timer_registry();
     let mut tasks = Vec::new();
     for w in 0..4 {
         let ctx = ctx.clone();
@@ -711,5 +711,51 @@ async fn seeding_twice_loads_once() -> TestResult {
             .iter()
             .any(|k| k.metric == "daily_revenue" && k.trend.len() == 14)
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_has_a_tile_for_every_listed_workflow() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    let status = vivid_core::status::collect(&ctx).await?;
+    let tiles: Vec<&str> = status.workflows.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(tiles, vivid_core::workflow::names());
+    assert!(tiles.contains(&"journey"), "{tiles:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_without_a_decision_route_is_refused_and_stays_pending() -> TestResult {
+    let (_db, ctx, _) = setup().await?;
+    for (workflow, says) in [
+        ("experiments", "takes no approval decisions"),
+        ("nonexistent", "not a workflow"),
+    ] {
+        let mut tx = ctx.pool.begin().await?;
+        let req = approvals::request(
+            &ctx,
+            &mut tx,
+            &NewApproval {
+                workflow: workflow.into(),
+                ..content_approval(1, 1)
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let refused = vivid_core::decisions::decide_request(
+            &ctx,
+            req.id,
+            "maya",
+            Decision::Approve,
+            "looks good",
+            None,
+        )
+        .await;
+        let msg = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains(says), "{workflow}: {msg}");
+        let mut conn = ctx.pool.acquire().await?;
+        assert_eq!(approvals::get(&mut conn, req.id).await?.status, "pending");
+        assert!(approvals::decisions(&mut conn, req.id).await?.is_empty());
+    }
     Ok(())
 }

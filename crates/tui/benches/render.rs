@@ -73,7 +73,6 @@ fn snapshot() -> Snapshot {
             timers_failed: 0,
             outbox_pending: 40,
             outbox_dead: 1,
-            outbox_delivered: 90_000,
         },
         approvals: ApprovalStatus {
             pending: ROWS as i64,
@@ -85,7 +84,6 @@ fn snapshot() -> Snapshot {
             exhausted: 1,
         },
         events: EventStatus {
-            total: 1_000_000,
             last_24h: 86_400,
             last_id: Some(ROWS as i64),
         },

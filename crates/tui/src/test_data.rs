@@ -51,7 +51,6 @@ fn status() -> Status {
             timers_failed: 0,
             outbox_pending: 3,
             outbox_dead: 0,
-            outbox_delivered: 118,
         },
         approvals: ApprovalStatus {
             pending: 4,
@@ -63,7 +62,6 @@ fn status() -> Status {
             exhausted: 0,
         },
         events: EventStatus {
-            total: 1230,
             last_24h: 321,
             last_id: Some(1230),
         },

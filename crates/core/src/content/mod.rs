@@ -3,25 +3,101 @@
 //! approvals, and performance judged on a review cycle against the channel's
 //! baseline.
 
+pub mod config;
 pub mod demo;
 pub mod diff;
 pub mod model;
+pub mod read;
 pub mod service;
 pub mod store;
 
-use crate::config::Config;
+use sqlx::PgConnection;
+
+use crate::config::{Config, SectionSpec};
+use crate::engine::Ctx;
+use crate::engine::approvals::Outcome;
 use crate::engine::timers::Registry;
+use crate::error::{Error, Result};
 use crate::org::Org;
+use crate::status::WorkflowStatus;
+use crate::workflow::{ApprovalDecision, BoxFuture, Seeded, Workflow};
+
+pub use config::ContentConfig;
 
 pub const WORKFLOW: &str = "content";
 
-pub fn register_timers(r: &mut Registry) {
-    r.register(service::REVIEW_TIMER, service::on_review);
+/// The content lifecycle in the workflow list.
+#[derive(Debug, Clone, Copy)]
+pub struct Descriptor;
+
+impl Workflow for Descriptor {
+    fn name(&self) -> &'static str {
+        WORKFLOW
+    }
+
+    fn title(&self) -> &'static str {
+        "Content lifecycle"
+    }
+
+    fn section(&self) -> Option<SectionSpec> {
+        Some(SectionSpec::of::<ContentConfig>())
+    }
+
+    fn validate(&self, config: &Config, org: &Org) -> Result<(), (String, String)> {
+        validate_config(config, org)
+    }
+
+    fn timers(&self, r: &mut Registry) {
+        r.register(service::REVIEW_TIMER, service::on_review);
+    }
+
+    fn tile<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut PgConnection,
+    ) -> BoxFuture<'a, Result<WorkflowStatus>> {
+        Box::pin(read::tile(conn, ctx.now()))
+    }
+
+    fn seed<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Seeded>> {
+        Box::pin(async move {
+            demo::seed(ctx).await?;
+            Ok(Seeded::Loaded)
+        })
+    }
+
+    /// An approval on a content item decides its current review (the
+    /// version the approver saw, else the one the request is bound to).
+    fn decide<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        d: &'a ApprovalDecision<'a>,
+    ) -> Option<BoxFuture<'a, Result<Outcome>>> {
+        Some(Box::pin(async move {
+            let id: i64 = d.request.entity_id.parse().map_err(|_| {
+                Error::internal(format!("approval #{} names no content item", d.request.id))
+            })?;
+            let decided = service::decide(
+                ctx,
+                id,
+                d.approver,
+                d.decision,
+                d.comment,
+                d.version.or(Some(d.request.subject_version)),
+            )
+            .await?;
+            Ok(decided.outcome)
+        }))
+    }
+
+    fn guide(&self) -> &'static str {
+        include_str!("../../../../assets/guides/content.md")
+    }
 }
 
 /// Check the `[content]` section. Errors are (key, reason).
 pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String)> {
-    let c = &config.content;
+    let c = config::settings(config).map_err(|e| ("content".to_string(), e.to_string()))?;
     let check_role = |key: String, r: &str| -> Result<(), (String, String)> {
         let role: crate::org::RoleRef = r.parse().map_err(|e| (key.clone(), e))?;
         if let Some(d) = &role.department

@@ -77,17 +77,22 @@ async fn record(
 pub async fn create(ctx: &Ctx, new: &NewContent, actor: &str) -> Result<Item> {
     ctx.org.actor(actor)?;
     ctx.org.actor(&new.owner)?;
-    if !KINDS.contains(&new.kind.as_str()) || !ctx.config.content.types.contains_key(&new.kind) {
+    if !KINDS.contains(&new.kind.as_str())
+        || !super::config::settings(&ctx.config)?
+            .types
+            .contains_key(&new.kind)
+    {
         return Err(Error::invalid(format!(
             "unknown content type {:?} (types: {})",
             new.kind,
             KINDS.join(", ")
         )));
     }
-    if !ctx.config.content.channels.contains_key(&new.channel) {
-        let channels: Vec<&str> = ctx
-            .config
-            .content
+    if !super::config::settings(&ctx.config)?
+        .channels
+        .contains_key(&new.channel)
+    {
+        let channels: Vec<&str> = super::config::settings(&ctx.config)?
             .channels
             .keys()
             .map(String::as_str)
@@ -241,7 +246,7 @@ pub async fn submit(ctx: &Ctx, id: i64, actor: &str) -> Result<(Item, ApprovalRe
             item.version
         )));
     }
-    let cfg = &ctx.config.content;
+    let cfg = &super::config::settings(&ctx.config)?;
     let kind = cfg
         .types
         .get(&item.kind)
@@ -410,7 +415,7 @@ pub async fn publish(ctx: &Ctx, id: i64, actor: &str) -> Result<Item> {
         item.published_at = Some(now);
     }
     store::save(&mut tx, &item).await?;
-    let due = now + ctx.config.content.review_cycle.delta();
+    let due = now + super::config::settings(&ctx.config)?.review_cycle.delta();
     timers::schedule(
         &mut tx,
         &NewTimer::new(REVIEW_TIMER, WORKFLOW, id, due),
@@ -569,7 +574,7 @@ pub fn on_review<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> 
         if from == State::Archival {
             return Ok(());
         }
-        let cfg = &ctx.config.content;
+        let cfg = &super::config::settings(&ctx.config)?;
         let now = ctx.now();
         let since = now - cfg.review_cycle.delta();
         let totals: Totals = store::totals(conn, id, since).await?;
@@ -659,9 +664,7 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
     };
     let since = DateTime::<Utc>::UNIX_EPOCH;
     let totals = store::totals(&mut conn, id, since).await?;
-    let baseline_ctr = ctx
-        .config
-        .content
+    let baseline_ctr = super::config::settings(&ctx.config)?
         .channels
         .get(&item.channel)
         .map(|c| c.baseline_ctr);

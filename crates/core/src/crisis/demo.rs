@@ -11,6 +11,9 @@ use super::service::{self, Audience, NewIncident, PostmortemText, Source};
 use crate::clock::SimClock;
 use crate::engine::Ctx;
 use crate::error::Result;
+use crate::rng::Rng;
+use crate::simulate::SimReport;
+use crate::workflow::{BoxFuture, SimStep};
 
 fn incident(
     title: &str,
@@ -217,5 +220,185 @@ pub async fn seed(live: &Ctx) -> Result<()> {
         "lena",
     )
     .await?;
+    Ok(())
+}
+
+/// The simulator's share of crisis management: business metrics walk
+/// (through the KPI rules, so a bad enough reading opens an incident) and
+/// responders work on open incidents.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    sessions: f64,
+    conversion: f64,
+    roas: f64,
+    sentiment: f64,
+}
+
+impl Default for Simulation {
+    fn default() -> Self {
+        Self {
+            sessions: 5200.0,
+            conversion: 0.021,
+            roas: 2.6,
+            sentiment: 0.12,
+        }
+    }
+}
+
+impl SimStep for Simulation {
+    fn step<'a>(
+        &'a mut self,
+        ctx: &'a Ctx,
+        rng: &'a mut Rng,
+        report: &'a mut SimReport,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.record_metric(ctx, rng, report).await?;
+            if rng.f64() < 0.05 {
+                incident_activity(rng, ctx, report).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Simulation {
+    /// One business metric reading from random walks with mean reversion.
+    async fn record_metric(
+        &mut self,
+        ctx: &Ctx,
+        rng: &mut Rng,
+        report: &mut SimReport,
+    ) -> Result<()> {
+        self.sessions =
+            (self.sessions + 0.05 * (5200.0 - self.sessions) + 120.0 * rng.normal()).max(100.0);
+        self.conversion =
+            (self.conversion + 0.05 * (0.021 - self.conversion) + 0.0008 * rng.normal())
+                .clamp(0.002, 0.08);
+        self.roas = (self.roas + 0.05 * (2.6 - self.roas) + 0.08 * rng.normal()).max(0.1);
+        self.sentiment =
+            (self.sentiment + 0.05 * (0.12 - self.sentiment) + 0.01 * rng.normal()).clamp(0.0, 1.0);
+        // Now and then something goes wrong: ad spend stops paying off or a
+        // bad review spreads. Mean reversion brings it back over time.
+        if rng.f64() < 0.004 {
+            if rng.f64() < 0.5 {
+                self.roas = 1.2;
+            } else {
+                self.sentiment = 0.36;
+            }
+        }
+        let orders = (self.sessions * self.conversion).round();
+        let revenue = (orders * rng.range(105.0, 135.0)).round();
+        let reading = match rng.below(6) {
+            0 => ("sessions", self.sessions.round()),
+            1 => ("orders", orders),
+            2 => ("daily_revenue", revenue),
+            3 => ("roas", (self.roas * 100.0).round() / 100.0),
+            4 => (
+                "negative_sentiment",
+                (self.sentiment * 1000.0).round() / 1000.0,
+            ),
+            _ => ("order_backlog", (orders * rng.range(0.6, 1.1)).round()),
+        };
+        let recorded =
+            super::triggers::record_metric(ctx, reading.0, reading.1, "simulator").await?;
+        report.add("metric_readings", 1);
+        report.add("incidents_opened", recorded.opened.len() as u64);
+        report.events += 1;
+        Ok(())
+    }
+}
+
+/// Responders at work: sometimes a new minor incident is reported;
+/// otherwise an open one moves on (acknowledged, a phase, resolved).
+async fn incident_activity(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> Result<()> {
+    const REPORTS: &[(&str, &str, &[&str])] = &[
+        (
+            "Product images missing on two collection pages",
+            "P3",
+            &["technology", "creative"],
+        ),
+        (
+            "Order confirmation e-mails delayed",
+            "P3",
+            &["technology", "customer_experience"],
+        ),
+        (
+            "Discount code stacking lets orders through at a loss",
+            "P2",
+            &["finance", "marketing"],
+        ),
+        (
+            "Courier pickup missed at the framing studio",
+            "P3",
+            &["operations", "vendor"],
+        ),
+        (
+            "Size guide shows centimetres as inches",
+            "P4",
+            &["product", "creative"],
+        ),
+    ];
+    let open = service::list(
+        ctx,
+        &super::store::ListFilter {
+            statuses: vec!["triggered".into(), "acknowledged".into(), "resolved".into()],
+            ..Default::default()
+        },
+    )
+    .await?;
+    let responders = ["olu", "tess", "kai", "omar"];
+    let actor = rng.pick(&responders).copied().unwrap_or("olu");
+    if open.len() < 6 && rng.f64() < 0.3 {
+        if let Some((title, sev, depts)) = rng
+            .pick(REPORTS)
+            .filter(|(t, _, _)| !open.iter().any(|i| i.title == *t))
+        {
+            let new = service::NewIncident {
+                title: title.to_string(),
+                description: "Reported by the simulator.".into(),
+                severity: sev.parse().unwrap_or(Severity::P3),
+                source: service::Source::Manual,
+                source_ref: None,
+                departments: depts.iter().map(|d| d.to_string()).collect(),
+                commander: None,
+                trigger_key: None,
+            };
+            if service::open(ctx, &new, actor).await?.is_some() {
+                report.add("incidents_opened", 1);
+                report.events += 1;
+            }
+        }
+        return Ok(());
+    }
+    let Some(inc) = rng.pick(&open) else {
+        return Ok(());
+    };
+    // A refused move (e.g. a P1 not yet at Implement Fix) is a normal part of the day.
+    let result = match inc.status.as_str() {
+        "triggered" => service::acknowledge(ctx, inc.id, actor).await.map(|_| ()),
+        "acknowledged" if rng.f64() < 0.3 => service::resolve(
+            ctx,
+            inc.id,
+            actor,
+            "Fixed and verified by the on-call responder",
+        )
+        .await
+        .map(|_| ()),
+        "acknowledged" => service::advance_phase(ctx, inc.id, actor, None, None)
+            .await
+            .map(|_| ()),
+        _ if matches!(inc.severity.as_str(), "P3" | "P4") => {
+            service::close(ctx, inc.id, "omar").await.map(|_| ())
+        }
+        _ => Ok(()),
+    };
+    match result {
+        Ok(()) => report.events += 1,
+        Err(e) if e.is_user_error() => {
+            tracing::debug!(incident = inc.id, error = %e, "simulated move refused")
+        }
+        Err(e) => return Err(e),
+    }
     Ok(())
 }

@@ -4,33 +4,86 @@
 //! time boxes, status updates, post-mortems with action items, metrics, and
 //! KPI rules that open incidents by themselves.
 
+pub mod config;
 pub mod demo;
 pub mod model;
-
+pub mod read;
 pub mod report;
 pub mod service;
 pub mod store;
 pub mod templates;
 pub mod triggers;
 
-use crate::config::Config;
-use crate::engine::timers::Registry;
-use crate::org::Org;
+use sqlx::PgConnection;
 
+use crate::config::{Config, SectionSpec};
+use crate::engine::Ctx;
+use crate::engine::timers::Registry;
+use crate::error::Result;
+use crate::org::Org;
+use crate::status::WorkflowStatus;
+use crate::workflow::{BoxFuture, Seeded, SimStep, Workflow};
+
+pub use config::CrisisConfig;
 pub use model::{Phase, Severity, Status};
 
 /// The workflow's name in events, timers and notifications.
 pub const WORKFLOW: &str = "crisis";
 
-pub fn register_timers(r: &mut Registry) {
-    r.register(service::PHASE_TIMER, service::on_phase_box);
-    r.register(service::UNACK_TIMER, service::on_unack);
-    r.register(service::ACTION_DUE_TIMER, service::on_action_due);
+/// Crisis management in the workflow list.
+#[derive(Debug, Clone, Copy)]
+pub struct Descriptor;
+
+impl Workflow for Descriptor {
+    fn name(&self) -> &'static str {
+        WORKFLOW
+    }
+
+    fn title(&self) -> &'static str {
+        "Crisis management"
+    }
+
+    fn section(&self) -> Option<SectionSpec> {
+        Some(SectionSpec::of::<CrisisConfig>())
+    }
+
+    fn validate(&self, config: &Config, org: &Org) -> Result<(), (String, String)> {
+        validate_config(config, org)
+    }
+
+    fn timers(&self, r: &mut Registry) {
+        r.register(service::PHASE_TIMER, service::on_phase_box);
+        r.register(service::UNACK_TIMER, service::on_unack);
+        r.register(service::ACTION_DUE_TIMER, service::on_action_due);
+    }
+
+    fn tile<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut PgConnection,
+    ) -> BoxFuture<'a, Result<WorkflowStatus>> {
+        Box::pin(read::tile(conn, ctx.now()))
+    }
+
+    fn seed<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Seeded>> {
+        Box::pin(async move {
+            demo::seed(ctx).await?;
+            Ok(Seeded::Loaded)
+        })
+    }
+
+    fn simulator(&self) -> Option<Box<dyn SimStep>> {
+        Some(Box::new(demo::Simulation::default()))
+    }
+
+    fn guide(&self) -> &'static str {
+        include_str!("../../../../assets/guides/crisis.md")
+    }
 }
 
 /// Check the `[crisis]` section against the org. Errors are (key, reason).
 pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String)> {
-    let c = &config.crisis;
+    let c = config::settings(config).map_err(|e| ("crisis".to_string(), e.to_string()))?;
     for sev in Severity::ALL {
         if !c.severities.contains_key(sev.as_str()) {
             return Err(("crisis.severities".into(), format!("{sev} is missing")));

@@ -6,10 +6,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
+use super::config::AckDeadline;
 use super::model::{self, Command, Effect, IncidentRole, Outcome, Phase, Severity, Status};
 use super::store::{self, ActionItem, Incident, Postmortem};
 use super::{WORKFLOW, templates};
-use crate::config::AckDeadline;
 use crate::engine::Ctx;
 use crate::engine::escalation::{self, Policy, Start};
 use crate::engine::events::{self, NewEvent};
@@ -87,9 +87,8 @@ fn require_lead(person: &Person, incident: &Incident, what: &str) -> Result<()> 
     )))
 }
 
-fn severity_rules(ctx: &Ctx, severity: Severity) -> Result<&crate::config::SeverityConfig> {
-    ctx.config
-        .crisis
+fn severity_rules(ctx: &Ctx, severity: Severity) -> Result<&super::config::SeverityConfig> {
+    super::config::settings(&ctx.config)?
         .severities
         .get(severity.as_str())
         .ok_or_else(|| Error::invalid(format!("severity {severity} is not configured")))
@@ -101,9 +100,9 @@ fn full_protocol(ctx: &Ctx, severity: Severity) -> bool {
         .unwrap_or(true)
 }
 
-fn phase_box(ctx: &Ctx, phase: Phase) -> TimeDelta {
-    let p = &ctx.config.crisis.phases;
-    match phase {
+fn phase_box(ctx: &Ctx, phase: Phase) -> Result<TimeDelta> {
+    let p = &super::config::settings(&ctx.config)?.phases;
+    Ok(match phase {
         Phase::Detection => p.detection,
         Phase::Triage => p.triage,
         Phase::InternalComms => p.internal_comms,
@@ -113,7 +112,7 @@ fn phase_box(ctx: &Ctx, phase: Phase) -> TimeDelta {
         Phase::PostMortem => p.post_mortem,
         Phase::UpdateProtocols => p.update_protocols,
     }
-    .delta()
+    .delta())
 }
 
 /// When the incident must be acknowledged by.
@@ -131,15 +130,11 @@ pub fn ack_deadline(
 /// The ladder for an incident: a department's own policy if it has one.
 fn policy_for(ctx: &Ctx, inc: &Incident, severity: Severity) -> Result<Policy> {
     let rules = severity_rules(ctx, severity)?;
+    let overrides = &super::config::settings(&ctx.config)?.department_policies;
     let name = inc
         .departments
         .iter()
-        .find_map(|d| {
-            ctx.config
-                .crisis
-                .department_policies
-                .get(&format!("{severity}:{d}"))
-        })
+        .find_map(|d| overrides.get(&format!("{severity}:{d}")))
         .unwrap_or(&rules.policy);
     let mut policy = Policy::named(ctx, name)?;
     // "Next business day": the second level waits until the ack deadline.
@@ -243,7 +238,7 @@ pub async fn open_in(
     escalation::start(ctx, conn, &start).await?;
     schedule_phase_box(ctx, conn, &inc, Phase::Detection).await?;
     let n = NewNotification::to_channel(
-        &ctx.config.crisis.channel,
+        &super::config::settings(&ctx.config)?.channel,
         WORKFLOW,
         &id,
         format!("Incident opened: {subject}"),
@@ -273,7 +268,7 @@ async fn schedule_phase_box(
 ) -> Result<()> {
     let id = inc.id.to_string();
     timers::cancel(conn, WORKFLOW, &id, Some(PHASE_TIMER)).await?;
-    let due = ctx.now() + phase_box(ctx, phase);
+    let due = ctx.now() + phase_box(ctx, phase)?;
     timers::schedule(
         conn,
         &NewTimer::new(PHASE_TIMER, WORKFLOW, &id, due)
@@ -783,8 +778,8 @@ pub async fn status_update(
         )
         .await?;
         let channel = match audience {
-            Audience::Internal => &ctx.config.crisis.channel,
-            Audience::Customer => &ctx.config.crisis.customer_channel,
+            Audience::Internal => &super::config::settings(&ctx.config)?.channel,
+            Audience::Customer => &super::config::settings(&ctx.config)?.customer_channel,
         };
         let n = NewNotification::to_channel(
             channel,
@@ -1007,7 +1002,7 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
     let phase_seconds_left = match status {
         Status::Closed => None,
         _ => Some(
-            (incident.phase_started_at + phase_box(ctx, incident.phase()?) - now).num_seconds(),
+            (incident.phase_started_at + phase_box(ctx, incident.phase()?)? - now).num_seconds(),
         ),
     };
     Ok(Detail {
@@ -1023,9 +1018,8 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
 
 /// The time box of an incident's current phase ends at this moment.
 pub fn phase_deadline(ctx: &Ctx, inc: &Incident) -> Option<DateTime<Utc>> {
-    inc.phase()
-        .ok()
-        .map(|p| inc.phase_started_at + phase_box(ctx, p))
+    let phase = inc.phase().ok()?;
+    Some(inc.phase_started_at + phase_box(ctx, phase).ok()?)
 }
 
 pub async fn list(ctx: &Ctx, filter: &store::ListFilter) -> Result<Vec<Incident>> {
@@ -1067,7 +1061,7 @@ pub fn on_phase_box<'a>(
             Some(format!(
                 "{} ran past its time box of {}",
                 phase,
-                crate::duration::format_delta(phase_box(ctx, phase))
+                crate::duration::format_delta(phase_box(ctx, phase)?)
             )),
             |_, _| {},
         )

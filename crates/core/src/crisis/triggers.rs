@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
+use super::config::TriggerConfig;
 use super::model::Severity;
 use super::service::{self, NewIncident, Source};
 use super::store::{self, Incident};
-use crate::config::TriggerConfig;
 use crate::engine::Ctx;
 use crate::error::Result;
 use crate::metrics;
@@ -140,7 +140,7 @@ pub async fn record_metric(ctx: &Ctx, metric: &str, value: f64, source: &str) ->
     let reading_id = metrics::record(&mut tx, metric, value, at, source).await?;
     let mut opened = Vec::new();
     let mut ongoing = Vec::new();
-    for rule in &ctx.config.crisis.triggers {
+    for rule in &super::config::settings(&ctx.config)?.triggers {
         let Ok(cond) = Condition::from_config(rule) else {
             continue;
         };

@@ -16,6 +16,37 @@ use crate::error::{Error, Result};
 use crate::org::Role;
 
 pub const SLA_TIMER: &str = "handoff.sla";
+
+/// Check `[handoffs.kinds]` against the org and the escalation policies.
+/// Errors are (key, reason).
+pub fn validate_config(
+    config: &crate::config::Config,
+    org: &crate::org::Org,
+) -> Result<(), (String, String)> {
+    for (name, k) in &config.handoffs.kinds {
+        for (field, d) in [("from", &k.from), ("to", &k.to)] {
+            if org.department(d).is_none() {
+                return Err((
+                    format!("handoffs.kinds.{name}.{field}"),
+                    format!("unknown department {d:?}"),
+                ));
+            }
+        }
+        if !config.escalation.policies.contains_key(&k.policy) {
+            return Err((
+                format!("handoffs.kinds.{name}.policy"),
+                format!("unknown escalation policy {:?}", k.policy),
+            ));
+        }
+        if k.sla.is_zero() {
+            return Err((
+                format!("handoffs.kinds.{name}.sla"),
+                "must be longer than zero".into(),
+            ));
+        }
+    }
+    Ok(())
+}
 const WORKFLOW: &str = "handoffs";
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

@@ -14,74 +14,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
-use crate::calendar::Calendar;
-use crate::clock::{Clock, trunc_micros};
-use crate::config::Config;
+pub use crate::ctx::Ctx;
 use crate::error::Result;
-use crate::org::Org;
 
-/// Everything a service needs: the database, the validated config, org and
-/// business calendar, and the clock. Cheap to clone.
-#[derive(Clone)]
-pub struct Ctx {
-    pub pool: PgPool,
-    pub config: Arc<Config>,
-    pub org: Arc<Org>,
-    /// The org's time zone, business hours and holidays, parsed once.
-    pub calendar: Arc<Calendar>,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for Ctx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx")
-            .field("clock", &self.clock)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Ctx {
-    pub fn new(pool: PgPool, config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
-        let invalid = |(key, reason)| crate::config::ConfigError {
-            file: "configuration".into(),
-            key,
-            reason,
-        };
-        let org = Org::from_config(&config).map_err(invalid)?;
-        let calendar = Calendar::from_config(&config.org).map_err(invalid)?;
-        Ok(Self {
-            pool,
-            config: Arc::new(config),
-            org: Arc::new(org),
-            calendar: Arc::new(calendar),
-            clock,
-        })
-    }
-
-    /// Now, at the database's precision.
-    pub fn now(&self) -> DateTime<Utc> {
-        trunc_micros(self.clock.now())
-    }
-}
-
-/// Every timer handler of every workflow, by kind.
-pub fn registry() -> timers::Registry {
-    let mut r = timers::Registry::default();
-    timers::register_builtin(&mut r);
+/// The engine's own timer handlers (escalation steps, approval deadlines,
+/// hand-off SLAs and the built-ins); workflows add theirs through the
+/// workflow list, which hands the engine the whole registry in [`Ctx`].
+pub fn register_timers(r: &mut timers::Registry) {
+    timers::register_builtin(r);
     r.register(escalation::STEP_TIMER, escalation::on_step);
     r.register(approvals::REMIND_TIMER, approvals::on_remind);
     r.register(approvals::DEADLINE_TIMER, approvals::on_deadline);
     r.register(handoffs::SLA_TIMER, handoffs::on_sla);
-    crate::crisis::register_timers(&mut r);
-    crate::content::register_timers(&mut r);
-    crate::journey::register_timers(&mut r);
-    crate::privacy::register_timers(&mut r);
-
-    r
 }
 
 /// A name for this engine process: host, pid and a random suffix.
@@ -112,7 +59,7 @@ pub struct PassReport {
 /// The engine: fires due timers and delivers notifications until stopped.
 pub struct Engine {
     ctx: Ctx,
-    registry: timers::Registry,
+    registry: Arc<timers::Registry>,
     target: Arc<dyn outbox::DeliveryTarget>,
     worker: String,
 }
@@ -120,8 +67,8 @@ pub struct Engine {
 impl Engine {
     pub fn new(ctx: Ctx, target: Arc<dyn outbox::DeliveryTarget>) -> Self {
         Self {
+            registry: ctx.timers.clone(),
             ctx,
-            registry: registry(),
             target,
             worker: worker_name(),
         }

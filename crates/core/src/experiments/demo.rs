@@ -11,7 +11,9 @@ use crate::clock::SimClock;
 use crate::engine::Ctx;
 use crate::error::Result;
 use crate::rng::Rng;
+use crate::simulate::SimReport;
 use crate::stats::{Difference, Engine, MetricKind};
+use crate::workflow::{BoxFuture, SimStep};
 
 fn design(
     key: &str,
@@ -217,5 +219,51 @@ pub async fn seed(live: &Ctx) -> Result<()> {
         .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+/// The simulator's share of A/B testing: visitors reach running experiments.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Simulation;
+
+impl SimStep for Simulation {
+    fn step<'a>(
+        &'a mut self,
+        ctx: &'a Ctx,
+        rng: &'a mut Rng,
+        report: &'a mut SimReport,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if rng.f64() < 0.5 {
+                traffic(rng, ctx, report).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Visitors reach a running experiment; a few of them buy. Variations
+/// after the control convert a little better, so effects emerge over time.
+async fn traffic(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> Result<()> {
+    let running = service::list(ctx, Some("running")).await?;
+    let Some(exp) = rng.pick(&running) else {
+        return Ok(());
+    };
+    let mut conn = ctx.pool.acquire().await?;
+    let vars = service::variations(&mut conn, exp.id).await?;
+    let batch = rng.next_u64();
+    let units: Vec<String> = (0..20).map(|i| format!("sim-{batch:x}-{i}")).collect();
+    let chosen = service::assign_many(ctx, &mut conn, exp, &units).await?;
+    let mut events = Vec::new();
+    for (u, v) in units.iter().zip(&chosen) {
+        let position = vars.iter().position(|x| &x.key == v).unwrap_or(0);
+        let rate = 0.03 * (1.0 + 0.15 * position as f64);
+        if rng.f64() < rate {
+            events.push((u.clone(), exp.metric.clone(), 1.0));
+        }
+    }
+    service::record_many(ctx, &mut conn, exp, &events).await?;
+    report.add("exposures", units.len() as u64);
+    report.events += 1;
     Ok(())
 }

@@ -11,6 +11,8 @@ use crate::clock::SimClock;
 use crate::engine::Ctx;
 use crate::error::Result;
 use crate::rng::Rng;
+use crate::simulate::SimReport;
+use crate::workflow::{BoxFuture, SimStep};
 
 const SEGMENTS: [&str; 3] = ["interior-designers", "first-home", "gift-buyers"];
 const CHANNELS: [&str; 5] = ["ad", "content", "email", "social", "site"];
@@ -128,6 +130,70 @@ pub async fn seed(live: &Ctx) -> Result<()> {
             "lena",
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// The simulator's share of the customer journey: prospects engage and
+/// Sales follows up on the leads handed to it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Simulation;
+
+impl SimStep for Simulation {
+    fn step<'a>(
+        &'a mut self,
+        ctx: &'a Ctx,
+        rng: &'a mut Rng,
+        report: &'a mut SimReport,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if rng.f64() < 0.5 {
+                touch(rng, ctx, report).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A prospect engages; Sales follows up on leads handed to it.
+async fn touch(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> Result<()> {
+    let prospect = format!("sim-cust-{}", rng.below(400));
+    let kinds = [
+        "delivered",
+        "delivered",
+        "opened",
+        "opened",
+        "clicked",
+        "clicked",
+        "reply",
+        "form_submitted",
+        "unsubscribed",
+    ];
+    let channels = ["ad", "content", "email", "social", "site"];
+    let kind = rng.pick(&kinds).copied().unwrap_or("opened");
+    let channel = rng.pick(&channels).copied().unwrap_or("email");
+    let key = format!("sim-{:x}", rng.next_u64());
+    let touched = service::touch(
+        ctx,
+        &service::NewTouch {
+            prospect,
+            channel: channel.into(),
+            kind: kind.into(),
+            idempotency_key: key,
+            segment: Some("general".into()),
+            content_id: None,
+        },
+        "simulator",
+    )
+    .await?;
+    report.add("touches", 1);
+    report.events += 1;
+    if touched.handed_off.is_some() && rng.f64() < 0.8 {
+        // Most leads are called quickly; some wait and breach the SLA.
+        if let Err(e) = service::contact(ctx, &touched.prospect.key, "nico", "Simulated call").await
+        {
+            tracing::debug!(error = %e, "simulated contact refused");
+        }
     }
     Ok(())
 }

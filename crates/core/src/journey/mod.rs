@@ -4,22 +4,78 @@
 //! support with an SLA, feedback, referrals, and the upsell loop back to
 //! Marketing. No personal data is stored here: prospects are opaque keys.
 
+pub mod config;
 pub mod demo;
 pub mod model;
+pub mod read;
 pub mod service;
 
-use crate::config::Config;
+use sqlx::PgConnection;
+
+use crate::config::{Config, SectionSpec};
+use crate::engine::Ctx;
 use crate::engine::timers::Registry;
+use crate::error::Result;
+use crate::org::Org;
+use crate::status::WorkflowStatus;
+use crate::workflow::{BoxFuture, Seeded, SimStep, Workflow};
+
+pub use config::JourneyConfig;
 
 pub const WORKFLOW: &str = "journey";
 
-pub fn register_timers(r: &mut Registry) {
-    r.register(service::TICKET_TIMER, service::on_ticket_sla);
+/// The customer journey in the workflow list.
+#[derive(Debug, Clone, Copy)]
+pub struct Descriptor;
+
+impl Workflow for Descriptor {
+    fn name(&self) -> &'static str {
+        WORKFLOW
+    }
+
+    fn title(&self) -> &'static str {
+        "Customer journey"
+    }
+
+    fn section(&self) -> Option<SectionSpec> {
+        Some(SectionSpec::of::<JourneyConfig>())
+    }
+
+    fn validate(&self, config: &Config, _org: &Org) -> Result<(), (String, String)> {
+        validate_config(config)
+    }
+
+    fn timers(&self, r: &mut Registry) {
+        r.register(service::TICKET_TIMER, service::on_ticket_sla);
+    }
+
+    fn tile<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut PgConnection,
+    ) -> BoxFuture<'a, Result<WorkflowStatus>> {
+        Box::pin(read::tile(conn, ctx.now()))
+    }
+
+    fn seed<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Seeded>> {
+        Box::pin(async move {
+            demo::seed(ctx).await?;
+            Ok(Seeded::Loaded)
+        })
+    }
+
+    fn simulator(&self) -> Option<Box<dyn SimStep>> {
+        Some(Box::new(demo::Simulation))
+    }
+
+    fn guide(&self) -> &'static str {
+        include_str!("../../../../assets/guides/journey.md")
+    }
 }
 
 /// Check the `[journey]` section. Errors are (key, reason).
 pub fn validate_config(config: &Config) -> Result<(), (String, String)> {
-    let j = &config.journey;
+    let j = config::settings(config).map_err(|e| ("journey".to_string(), e.to_string()))?;
     for k in model::KINDS
         .iter()
         .chain(std::iter::once(&"multiple_clicks"))

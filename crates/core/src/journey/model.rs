@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::JourneyConfig;
+use super::config::JourneyConfig;
 
 /// Touch kinds the scoring rules know.
 pub const KINDS: [&str; 6] = [
@@ -69,7 +69,10 @@ mod tests {
 
     #[test]
     fn vividwalls_scoring_rules() {
-        let cfg = default_config().journey;
+        let config = default_config();
+        let Ok(cfg) = super::super::config::settings(&config).cloned() else {
+            panic!("no [journey] section")
+        };
         assert_eq!(points(&cfg, "delivered", 0), Ok(5));
         assert_eq!(points(&cfg, "clicked", 0), Ok(25));
         assert_eq!(points(&cfg, "clicked", 1), Ok(50));

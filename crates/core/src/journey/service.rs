@@ -82,12 +82,16 @@ async fn save(conn: &mut PgConnection, p: &Prospect) -> Result<()> {
 }
 
 fn check_channel(ctx: &Ctx, channel: &str) -> Result<()> {
-    if ctx.config.journey.channels.iter().any(|c| c == channel) {
+    if super::config::settings(&ctx.config)?
+        .channels
+        .iter()
+        .any(|c| c == channel)
+    {
         return Ok(());
     }
     Err(Error::invalid(format!(
         "unknown channel {channel:?} (channels: {})",
-        ctx.config.journey.channels.join(", ")
+        super::config::settings(&ctx.config)?.channels.join(", ")
     )))
 }
 
@@ -116,7 +120,7 @@ pub struct Touched {
 
 /// Record a touch and score it; a first touch creates the prospect.
 pub async fn touch(ctx: &Ctx, t: &NewTouch, source: &str) -> Result<Touched> {
-    let cfg = &ctx.config.journey;
+    let cfg = &super::config::settings(&ctx.config)?;
     check_channel(ctx, &t.channel)?;
     if !model::KINDS.contains(&t.kind.as_str()) {
         return Err(Error::invalid(format!(
@@ -386,7 +390,7 @@ pub async fn ticket(ctx: &Ctx, key: &str, subject: &str, actor: &str) -> Result<
     let mut tx = ctx.pool.begin().await?;
     let p = lock_key(&mut tx, key).await?;
     let now = ctx.now();
-    let due = now + ctx.config.journey.support_sla.delta();
+    let due = now + super::config::settings(&ctx.config)?.support_sla.delta();
     let sql = format!(
         "INSERT INTO tickets (prospect_id, subject, due_at, opened_by, opened_at) VALUES ($1, $2, $3, $4, $5) RETURNING {TICKET_COLUMNS}"
     );
@@ -619,7 +623,7 @@ pub async fn campaign(ctx: &Ctx, name: &str, kind: &str, actor: &str) -> Result<
             "campaign kind {kind:?} is not upsell or cross_sell"
         )));
     }
-    let cfg = &ctx.config.journey;
+    let cfg = &super::config::settings(&ctx.config)?;
     let audience: Vec<(i64, String)> = sqlx::query_as(
         "SELECT p.id, p.key FROM prospects p
          WHERE p.status = 'customer' AND EXISTS (
@@ -689,7 +693,10 @@ pub async fn campaign(ctx: &Ctx, name: &str, kind: &str, actor: &str) -> Result<
 /// prospect's stage, best click-through first.
 pub async fn next_content(ctx: &Ctx, key: &str) -> Result<Option<(i64, String)>> {
     let p = get(ctx, key).await?;
-    let Some(kind) = ctx.config.journey.content_by_stage.get(&p.stage) else {
+    let Some(kind) = super::config::settings(&ctx.config)?
+        .content_by_stage
+        .get(&p.stage)
+    else {
         return Ok(None);
     };
     Ok(sqlx::query_as(
@@ -728,7 +735,7 @@ pub async fn funnel(ctx: &Ctx, since: TimeDelta) -> Result<Funnel> {
     let now = ctx.now();
     let from = now - since;
     let mut conn = ctx.pool.acquire().await?;
-    let order = model::stage_order(&ctx.config.journey);
+    let order = model::stage_order(super::config::settings(&ctx.config)?);
     let by_stage: Vec<(String, i64)> = sqlx::query_as(
         "SELECT stage, count(*) FROM prospects WHERE created_at >= $1 GROUP BY stage",
     )
@@ -791,9 +798,7 @@ pub async fn funnel(ctx: &Ctx, since: TimeDelta) -> Result<Funnel> {
         .bind(from)
         .fetch_all(&mut *conn)
         .await?;
-    let revenue_by_channel = ctx
-        .config
-        .journey
+    let revenue_by_channel = super::config::settings(&ctx.config)?
         .channels
         .iter()
         .map(|c| {

@@ -274,7 +274,7 @@ pub fn evaluate(f: &Facts, config: &PrivacyConfig, now: DateTime<Utc>) -> Vec<Dr
 }
 
 async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Facts> {
-    let cfg = &ctx.config.privacy;
+    let cfg = &super::config::settings(&ctx.config)?;
     let mut f = Facts {
         master_version: sqlx::query_scalar(
             "SELECT version FROM privacy_master_keys WHERE retired_at IS NULL",
@@ -564,7 +564,7 @@ pub async fn run_in(
     actor: &str,
 ) -> Result<AuditResult> {
     let now = ctx.now();
-    let cfg = &ctx.config.privacy;
+    let cfg = &super::config::settings(&ctx.config)?;
     let facts = gather(ctx, conn, now).await?;
     let drafts = evaluate(&facts, cfg, now);
     let outcome = if drafts.is_empty() {
@@ -766,13 +766,13 @@ pub async fn run_in(
 /// `vivid privacy audit run`: an audit now, by an officer.
 pub async fn run(ctx: &Ctx, actor: &str) -> Result<AuditResult> {
     let person = ctx.org.actor(actor)?.clone();
-    if !ctx
-        .org
-        .holds_any(&person, &service::roles(&ctx.config.privacy.officers))
-        && !ctx
-            .org
-            .holds_any(&person, &service::roles(&ctx.config.privacy.responders))
-    {
+    if !ctx.org.holds_any(
+        &person,
+        &service::roles(&super::config::settings(&ctx.config)?.officers),
+    ) && !ctx.org.holds_any(
+        &person,
+        &service::roles(&super::config::settings(&ctx.config)?.responders),
+    ) {
         return Err(crate::error::Error::forbidden(format!(
             "{} cannot run privacy audits: it takes a privacy officer or responder",
             person.label()
@@ -807,7 +807,11 @@ pub fn next_slot(
 pub fn on_audit<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> HandlerFuture<'a> {
     Box::pin(async move {
         run_in(ctx, conn, Trigger::Scheduled, "engine").await?;
-        let next = next_slot(t.due_at, ctx.config.privacy.audit_every.delta(), ctx.now());
+        let next = next_slot(
+            t.due_at,
+            super::config::settings(&ctx.config)?.audit_every.delta(),
+            ctx.now(),
+        );
         service::schedule_audit_at(ctx, conn, next).await
     })
 }
@@ -861,8 +865,12 @@ mod tests {
 
     fn cfg() -> PrivacyConfig {
         Config::from_toml_str("default", EMBEDDED_DEFAULT)
+            .and_then(|c| {
+                Ok(c.section::<PrivacyConfig>()
+                    .map_err(|e| panic!("{e}"))?
+                    .clone())
+            })
             .unwrap_or_else(|e| panic!("{e}"))
-            .privacy
     }
 
     fn now() -> DateTime<Utc> {

@@ -350,7 +350,10 @@ mod tests {
     fn classifier() -> Classifier {
         let config =
             Config::from_toml_str("default", EMBEDDED_DEFAULT).unwrap_or_else(|e| panic!("{e}"));
-        Classifier::new(&config.privacy)
+        match super::super::config::settings(&config) {
+            Ok(c) => Classifier::new(c),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     fn rec(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

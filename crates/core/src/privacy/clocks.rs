@@ -37,7 +37,7 @@ pub fn on_request_remind<'a>(
         let reminded = notify_roles(
             ctx,
             conn,
-            &ctx.config.privacy.officers,
+            &super::config::settings(&ctx.config)?.officers,
             id,
             &subject,
             &format!("Subject {}. Extend it (if the person is told within the first month) or complete it.", r.subject_ref),
@@ -85,7 +85,7 @@ pub fn on_request_due<'a>(
         notify_roles(
             ctx,
             conn,
-            &ctx.config.privacy.closeout_approvers,
+            &super::config::settings(&ctx.config)?.closeout_approvers,
             id,
             &subject,
             &body,
@@ -115,11 +115,16 @@ pub fn on_breach_remind<'a>(
         }
         let subject = format!(
             "Breach #{id}: notify the {} by {}",
-            ctx.config.privacy.breach.authority,
+            super::config::settings(&ctx.config)?.breach.authority,
             b.notify_by.format("%Y-%m-%d %H:%M UTC")
         );
-        let mut list = ctx.config.privacy.responders.clone();
-        list.extend(ctx.config.privacy.closeout_approvers.iter().cloned());
+        let mut list = super::config::settings(&ctx.config)?.responders.clone();
+        list.extend(
+            super::config::settings(&ctx.config)?
+                .closeout_approvers
+                .iter()
+                .cloned(),
+        );
         let reminded = notify_roles(
             ctx,
             conn,
@@ -158,7 +163,7 @@ pub fn on_breach_due<'a>(
         }
         let subject = format!(
             "OVERDUE: breach #{id} was not notified to the {} in time",
-            ctx.config.privacy.breach.authority
+            super::config::settings(&ctx.config)?.breach.authority
         );
         let body = format!(
             "Deadline {}. Notify now and give the reasons for the delay.",
@@ -174,7 +179,9 @@ pub fn on_breach_due<'a>(
             &format!("breach:{id}:overdue"),
         )
         .await?;
-        let mut list = ctx.config.privacy.closeout_approvers.clone();
+        let mut list = super::config::settings(&ctx.config)?
+            .closeout_approvers
+            .clone();
         list.push("business_manager".into());
         notify_roles(
             ctx,

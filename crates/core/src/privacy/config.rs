@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::deadline::Retention;
+use crate::config::Section;
 use crate::duration::HumanDuration;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,4 +121,13 @@ pub struct IncidentRuleConfig {
     /// Only when the finding's ratio (reads over baseline) is at least this.
     #[serde(default)]
     pub min_ratio: Option<f64>,
+}
+
+impl Section for PrivacyConfig {
+    const KEY: &'static str = "privacy";
+}
+
+/// The `[privacy]` section of the running configuration.
+pub fn settings(config: &crate::config::Config) -> crate::Result<&PrivacyConfig> {
+    config.section()
 }

@@ -14,6 +14,8 @@ use crate::clock::SimClock;
 use crate::engine::Ctx;
 use crate::error::Result;
 use crate::rng::Rng;
+use crate::simulate::SimReport;
+use crate::workflow::{BoxFuture, SimStep};
 
 const FIRST: &[&str] = &[
     "Ana", "Bruno", "Chloe", "Daniel", "Elif", "Farah", "Gustavo", "Hana", "Ines", "Jonas",
@@ -320,5 +322,25 @@ pub async fn activity(ctx: &Ctx, rng: &mut Rng) -> Result<u64> {
         // A refused read is logged: that is the point of it.
         Err(e) if e.is_user_error() => Ok(1),
         Err(e) => Err(e),
+    }
+}
+
+/// The simulator's share of privacy: people's data is collected and read.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Simulation;
+
+impl SimStep for Simulation {
+    fn step<'a>(
+        &'a mut self,
+        ctx: &'a Ctx,
+        rng: &'a mut Rng,
+        report: &'a mut SimReport,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if rng.f64() < 0.1 {
+                report.events += activity(ctx, rng).await?;
+            }
+            Ok(())
+        })
     }
 }

@@ -24,14 +24,96 @@ pub mod store;
 
 pub use config::PrivacyConfig;
 
-use crate::config::Config;
+use sqlx::PgConnection;
+
+use crate::config::{Config, SectionSpec};
+use crate::engine::Ctx;
+use crate::engine::approvals::Outcome;
 use crate::engine::timers::Registry;
+use crate::error::{Error, Result};
 use crate::org::Org;
+use crate::status::WorkflowStatus;
+use crate::workflow::{ApprovalDecision, BoxFuture, Seeded, SimStep, Workflow};
 
 /// The workflow's name in events, timers, approvals and notifications.
 pub const WORKFLOW: &str = "privacy";
 
-pub fn register_timers(r: &mut Registry) {
+/// Compliance and data privacy in the workflow list.
+#[derive(Debug, Clone, Copy)]
+pub struct Descriptor;
+
+impl Workflow for Descriptor {
+    fn name(&self) -> &'static str {
+        WORKFLOW
+    }
+
+    fn title(&self) -> &'static str {
+        "Compliance and data privacy"
+    }
+
+    fn section(&self) -> Option<SectionSpec> {
+        Some(SectionSpec::of::<PrivacyConfig>())
+    }
+
+    fn validate(&self, config: &Config, org: &Org) -> Result<(), (String, String)> {
+        validate_config(config, org)
+    }
+
+    fn timers(&self, r: &mut Registry) {
+        register_timers(r);
+    }
+
+    fn tile<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut PgConnection,
+    ) -> BoxFuture<'a, Result<WorkflowStatus>> {
+        Box::pin(report::tile(conn, ctx.now()))
+    }
+
+    /// Customers with personal data are sealed with the master key: without
+    /// one the part waits for a run that has it.
+    fn seed<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Seeded>> {
+        Box::pin(async move {
+            let Some(key) = crypto::ambient_key()? else {
+                return Ok(Seeded::Skipped("VIVID_MASTER_KEY is not set".into()));
+            };
+            demo::seed(ctx, &key).await?;
+            Ok(Seeded::Loaded)
+        })
+    }
+
+    fn simulator(&self) -> Option<Box<dyn SimStep>> {
+        Some(Box::new(demo::Simulation))
+    }
+
+    /// A breach close-out approval decides the breach's close-out.
+    fn decide<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        d: &'a ApprovalDecision<'a>,
+    ) -> Option<BoxFuture<'a, Result<Outcome>>> {
+        Some(Box::pin(async move {
+            let id: i64 = d
+                .request
+                .entity_id
+                .strip_prefix("breach:")
+                .and_then(|i| i.parse().ok())
+                .ok_or_else(|| {
+                    Error::internal(format!("approval #{} names no breach", d.request.id))
+                })?;
+            let (_, outcome) =
+                service::decide_closeout(ctx, id, d.approver, d.decision, d.comment).await?;
+            Ok(outcome)
+        }))
+    }
+
+    fn guide(&self) -> &'static str {
+        include_str!("../../../../assets/guides/privacy.md")
+    }
+}
+
+fn register_timers(r: &mut Registry) {
     r.register(service::AUDIT_TIMER, audit::on_audit);
     r.register(service::REQUEST_REMIND_TIMER, clocks::on_request_remind);
     r.register(service::REQUEST_DUE_TIMER, clocks::on_request_due);
@@ -42,7 +124,7 @@ pub fn register_timers(r: &mut Registry) {
 
 /// Check the `[privacy]` section against the org. Errors are (key, reason).
 pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String)> {
-    let p = &config.privacy;
+    let p = config::settings(config).map_err(|e| ("privacy".to_string(), e.to_string()))?;
     let check_roles =
         |key: &str, list: &[String], non_empty: bool| -> Result<(), (String, String)> {
             if non_empty && list.is_empty() {

@@ -123,17 +123,22 @@ pub(crate) async fn notify_channel(
     severity: &'static str,
     dedupe: &str,
 ) -> Result<()> {
-    let n = NewNotification::to_channel(&ctx.config.privacy.channel, WORKFLOW, entity_id, subject)
-        .body(body)
-        .severity(severity)
-        .dedupe(dedupe);
+    let n = NewNotification::to_channel(
+        &super::config::settings(&ctx.config)?.channel,
+        WORKFLOW,
+        entity_id,
+        subject,
+    )
+    .body(body)
+    .severity(severity)
+    .dedupe(dedupe);
     outbox::enqueue(ctx, conn, &n).await?;
     Ok(())
 }
 
 /// Refuse free text that carries personal data (purposes, breach records).
 fn no_pii_in(ctx: &Ctx, what: &str, text: &str) -> Result<()> {
-    let found = Classifier::new(&ctx.config.privacy).scan_text(text);
+    let found = Classifier::new(super::config::settings(&ctx.config)?).scan_text(text);
     if found.is_empty() {
         return Ok(());
     }
@@ -332,7 +337,7 @@ pub async fn collect(
     actor: &str,
 ) -> Result<Collected> {
     ctx.org.actor(actor)?;
-    let classified = Classifier::new(&ctx.config.privacy)
+    let classified = Classifier::new(super::config::settings(&ctx.config)?)
         .classify_record(fields)
         .map_err(|r| Error::invalid(format!("record refused: {r}")))?;
     if let Some(r) = subject_ref {
@@ -632,7 +637,7 @@ async fn read_in(
     categories.sort();
     categories.dedup();
     attempt.categories = categories.clone();
-    let classifier = Classifier::new(&ctx.config.privacy);
+    let classifier = Classifier::new(super::config::settings(&ctx.config)?);
     let denied: Vec<&String> = categories
         .iter()
         .filter(|c| {
@@ -751,7 +756,7 @@ pub async fn ensure_audit_scheduled(ctx: &Ctx, conn: &mut PgConnection) -> Resul
     .fetch_optional(&mut *conn)
     .await?;
     if pending.is_none() {
-        let due = ctx.now() + ctx.config.privacy.audit_every.delta();
+        let due = ctx.now() + super::config::settings(&ctx.config)?.audit_every.delta();
         schedule_audit_at(ctx, conn, due).await?;
     }
     Ok(())
@@ -786,7 +791,7 @@ async fn schedule_request_clocks(ctx: &Ctx, conn: &mut PgConnection, r: &Request
     let id = r.id.to_string();
     timers::cancel(conn, WORKFLOW, &id, Some(REQUEST_REMIND_TIMER)).await?;
     let now = ctx.now();
-    for before in &ctx.config.privacy.requests.remind_before {
+    for before in &super::config::settings(&ctx.config)?.requests.remind_before {
         let at = r.due_at - before.delta();
         if at > now {
             timers::schedule(
@@ -812,7 +817,7 @@ pub async fn open_request(ctx: &Ctx, new: &NewRequest<'_>, actor: &str) -> Resul
     require(
         ctx,
         &person,
-        &ctx.config.privacy.request_handlers,
+        &super::config::settings(&ctx.config)?.request_handlers,
         "open data-subject requests",
     )?;
     no_pii_in(ctx, "the note", new.note)?;
@@ -834,7 +839,7 @@ pub async fn open_request(ctx: &Ctx, new: &NewRequest<'_>, actor: &str) -> Resul
             }
         )));
     }
-    let months = ctx.config.privacy.requests.months;
+    let months = super::config::settings(&ctx.config)?.requests.months;
     let due = deadline::request_deadline(&ctx.calendar, received, months);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO privacy_requests (subject_id, kind, received_at, first_due_at, due_at, opened_by, note, updated_at)
@@ -860,7 +865,7 @@ pub async fn open_request(ctx: &Ctx, new: &NewRequest<'_>, actor: &str) -> Resul
     notify_roles(
         ctx,
         &mut tx,
-        &ctx.config.privacy.officers,
+        &super::config::settings(&ctx.config)?.officers,
         id,
         &format!(
             "Data-subject request #{id} ({}) for {}",
@@ -884,7 +889,12 @@ async fn lock_request_for(
     what: &str,
 ) -> Result<Request> {
     let person = ctx.org.actor(actor)?.clone();
-    require(ctx, &person, &ctx.config.privacy.officers, what)?;
+    require(
+        ctx,
+        &person,
+        &super::config::settings(&ctx.config)?.officers,
+        what,
+    )?;
     store::request(conn, id, true).await
 }
 
@@ -905,7 +915,9 @@ pub async fn extend_request(
     let now = ctx.now();
     let mut tx = ctx.pool.begin().await?;
     let mut r = lock_request_for(ctx, &mut tx, id, actor, "extend data-subject requests").await?;
-    let max = ctx.config.privacy.requests.max_extension_months;
+    let max = super::config::settings(&ctx.config)?
+        .requests
+        .max_extension_months;
     model::decide_request(r.state()?, RequestCommand::Extend { months, max }, now)
         .map_err(|e| Error::invalid(format!("request #{id}: {}", e.0)))?;
     let total = u32::try_from(r.extended_months).unwrap_or(0) + months;
@@ -914,7 +926,7 @@ pub async fn extend_request(
     r.due_at = deadline::request_deadline(
         &ctx.calendar,
         r.received_at,
-        ctx.config.privacy.requests.months + total,
+        super::config::settings(&ctx.config)?.requests.months + total,
     );
     r.extension_reason = Some(reason.trim().to_string());
     r.person_told_at = Some(now);
@@ -1070,9 +1082,7 @@ pub async fn complete_access(ctx: &Ctx, key: &MasterKey, id: i64, actor: &str) -
             due_at: q.due_at,
         })
         .collect();
-    let retention = ctx
-        .config
-        .privacy
+    let retention = super::config::settings(&ctx.config)?
         .categories
         .iter()
         .map(|(k, c)| (k.clone(), c.retention.to_string()))
@@ -1113,7 +1123,7 @@ pub async fn complete_rectification(
     fields: &[(String, String)],
     actor: &str,
 ) -> Result<Request> {
-    let classified = Classifier::new(&ctx.config.privacy)
+    let classified = Classifier::new(super::config::settings(&ctx.config)?)
         .classify_record(fields)
         .map_err(|r| Error::invalid(format!("correction refused: {r}")))?;
     let now = ctx.now();
@@ -1397,7 +1407,7 @@ fn responder(ctx: &Ctx, actor: &str) -> Result<Person> {
     require(
         ctx,
         &person,
-        &ctx.config.privacy.responders,
+        &super::config::settings(&ctx.config)?.responders,
         "respond to personal-data breaches",
     )?;
     Ok(person)
@@ -1406,7 +1416,7 @@ fn responder(ctx: &Ctx, actor: &str) -> Result<Person> {
 async fn schedule_breach_clock(ctx: &Ctx, conn: &mut PgConnection, b: &Breach) -> Result<()> {
     let id = b.id.to_string();
     let now = ctx.now();
-    for before in &ctx.config.privacy.breach.remind_before {
+    for before in &super::config::settings(&ctx.config)?.breach.remind_before {
         let at = b.notify_by - before.delta();
         if at > now {
             timers::schedule(
@@ -1466,7 +1476,7 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
                     severity: new.severity,
                     source: Source::PrivacyBreach,
                     source_ref: new.finding.map(|f| format!("privacy-finding:{f}")),
-                    departments: ctx.config.privacy.incident_departments.clone(),
+                    departments: super::config::settings(&ctx.config)?.incident_departments.clone(),
                     commander: None,
                     trigger_key: None,
                 },
@@ -1477,7 +1487,11 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
             inc.id
         }
     };
-    let notify_by = aware_at + ctx.config.privacy.breach.notify_within.delta();
+    let notify_by = aware_at
+        + super::config::settings(&ctx.config)?
+            .breach
+            .notify_within
+            .delta();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO privacy_breaches (incident_id, finding_id, status, title, aware_at, notify_by, opened_by, opened_at, updated_at)
          VALUES ($1, $2, 'assessing', $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -1494,7 +1508,10 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
     let mut b = store::breach(&mut tx, id, true).await?;
     if b.contact_point.is_none() && new.info.contact_point.is_none() {
         // The configured data-protection contact by default.
-        if let Some(p) = ctx.org.person(&ctx.config.privacy.contact_point) {
+        if let Some(p) = ctx
+            .org
+            .person(&super::config::settings(&ctx.config)?.contact_point)
+        {
             b.contact_point = Some(format!(
                 "{} ({})",
                 p.name,
@@ -1514,7 +1531,7 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
     let subject = format!("Personal-data breach #{id}: {}", b.title);
     let body = format!(
         "Incident #{incident_id}. The {} must be notified by {}.",
-        ctx.config.privacy.breach.authority,
+        super::config::settings(&ctx.config)?.breach.authority,
         notify_by.format("%Y-%m-%d %H:%M UTC")
     );
     notify_channel(
@@ -1530,7 +1547,7 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
     notify_roles(
         ctx,
         &mut tx,
-        &ctx.config.privacy.closeout_approvers,
+        &super::config::settings(&ctx.config)?.closeout_approvers,
         id,
         &subject,
         &body,
@@ -1652,10 +1669,14 @@ pub async fn notify_authority(
     store::save_breach(&mut tx, &b).await?;
     stop_breach_clock(&mut tx, id).await?;
     let on_time = now <= b.notify_by;
+    let authority = super::config::settings(&ctx.config)?
+        .breach
+        .authority
+        .clone();
     event(ctx, &mut tx, "breach", id, "authority_notified", actor, |e| {
         e.transition(Some(from), to)
             .maybe_reason(b.late_reason.clone())
-            .payload(serde_json::json!({ "authority": ctx.config.privacy.breach.authority, "on_time": on_time, "notify_by": b.notify_by }))
+            .payload(serde_json::json!({ "authority": authority, "on_time": on_time, "notify_by": b.notify_by }))
     })
     .await?;
     tx.commit().await?;
@@ -1710,7 +1731,12 @@ pub async fn add_task(
     }
     no_pii_in(ctx, "the task", description)?;
     let now = ctx.now();
-    let due = due.unwrap_or(now + ctx.config.privacy.breach.task_due.delta());
+    let due = due.unwrap_or(
+        now + super::config::settings(&ctx.config)?
+            .breach
+            .task_due
+            .delta(),
+    );
     if due <= now {
         return Err(Error::invalid("a task must be due in the future"));
     }
@@ -1773,7 +1799,7 @@ pub async fn complete_task(ctx: &Ctx, task_id: i64, actor: &str) -> Result<store
         require(
             ctx,
             &person,
-            &ctx.config.privacy.responders,
+            &super::config::settings(&ctx.config)?.responders,
             "complete someone else's remediation task",
         )?;
     }
@@ -1841,10 +1867,15 @@ pub async fn request_close(
             subject_version: 1 + b.phases,
             title: format!("Close breach #{id}: {}", b.title),
             requested_by: actor.into(),
-            eligible: roles(&ctx.config.privacy.closeout_approvers),
+            eligible: roles(&super::config::settings(&ctx.config)?.closeout_approvers),
             required: 1,
             must_include: Vec::new(),
-            deadline: Some(now + ctx.config.privacy.breach.closeout_deadline.delta()),
+            deadline: Some(
+                now + super::config::settings(&ctx.config)?
+                    .breach
+                    .closeout_deadline
+                    .delta(),
+            ),
         },
     )
     .await?;
@@ -1951,7 +1982,10 @@ pub async fn breach_detail(ctx: &Ctx, id: i64) -> Result<BreachDetail> {
         tasks,
         phases,
         incident_status: incident.status,
-        authority: ctx.config.privacy.breach.authority.clone(),
+        authority: super::config::settings(&ctx.config)?
+            .breach
+            .authority
+            .clone(),
     })
 }
 
@@ -1978,7 +2012,7 @@ pub async fn resolve_finding(
     require(
         ctx,
         &person,
-        &ctx.config.privacy.responders,
+        &super::config::settings(&ctx.config)?.responders,
         "resolve audit findings",
     )?;
     if resolution.trim().is_empty() {
@@ -2046,7 +2080,7 @@ pub async fn rotate_master(
     require(
         ctx,
         &person,
-        &ctx.config.privacy.key_custodians,
+        &super::config::settings(&ctx.config)?.key_custodians,
         "rotate the master key",
     )?;
     let now = ctx.now();

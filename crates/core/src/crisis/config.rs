@@ -1,0 +1,116 @@
+//! The `[crisis]` section: severities, phase time boxes, KPI rules.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Section;
+use crate::duration::HumanDuration;
+
+/// Crisis management: severities, phase time boxes, KPI triggers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrisisConfig {
+    /// Exactly P1, P2, P3 and P4.
+    pub severities: BTreeMap<String, SeverityConfig>,
+    /// Per-department overrides: "P2:technology" = "policy-name".
+    #[serde(default)]
+    pub department_policies: BTreeMap<String, String>,
+    pub phases: PhaseBoxes,
+    /// Channel that receives incident announcements and status updates.
+    pub channel: String,
+    /// Channel for customer-facing status updates.
+    pub customer_channel: String,
+    #[serde(default)]
+    pub triggers: Vec<TriggerConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityConfig {
+    pub description: String,
+    /// Time to acknowledge: a duration, or "next_business_day" (by the close
+    /// of the next business day in the org's time zone).
+    pub ack: AckDeadline,
+    /// An acknowledged incident with no progress for this long re-triggers.
+    pub unack_timeout: HumanDuration,
+    /// Escalation policy (from `escalation.policies`).
+    pub policy: String,
+    /// Must walk every phase and write a post-mortem before closing.
+    pub full_protocol: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckDeadline {
+    Within(HumanDuration),
+    NextBusinessDay,
+}
+
+impl Serialize for AckDeadline {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AckDeadline::Within(d) => d.serialize(s),
+            AckDeadline::NextBusinessDay => s.serialize_str("next_business_day"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AckDeadline {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "next_business_day" {
+            return Ok(AckDeadline::NextBusinessDay);
+        }
+        s.parse()
+            .map(AckDeadline::Within)
+            .map_err(|e| serde::de::Error::custom(format!("{e}, or \"next_business_day\"")))
+    }
+}
+
+/// The seed's crisis timeline: a time box per phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseBoxes {
+    pub detection: HumanDuration,
+    pub triage: HumanDuration,
+    pub internal_comms: HumanDuration,
+    pub customer_comms: HumanDuration,
+    pub implement_fix: HumanDuration,
+    pub follow_up: HumanDuration,
+    pub post_mortem: HumanDuration,
+    pub update_protocols: HumanDuration,
+}
+
+/// A KPI rule that opens an incident on its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerConfig {
+    pub name: String,
+    pub metric: String,
+    /// "below", "above", "below_trailing_average" or "above_ratio_of".
+    pub when: String,
+    /// For below / above.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// For below_trailing_average / above_ratio_of.
+    #[serde(default)]
+    pub ratio: Option<f64>,
+    /// For below_trailing_average, e.g. "7d".
+    #[serde(default)]
+    pub window: Option<HumanDuration>,
+    /// For above_ratio_of: the other metric.
+    #[serde(default)]
+    pub other: Option<String>,
+    pub severity: String,
+    pub departments: Vec<String>,
+    pub title: String,
+}
+
+impl Section for CrisisConfig {
+    const KEY: &'static str = "crisis";
+}
+
+/// The `[crisis]` section of the running configuration.
+pub fn settings(config: &crate::config::Config) -> crate::Result<&CrisisConfig> {
+    config.section()
+}
