@@ -12,6 +12,7 @@ use vivid_core::crisis::service::{self, Audience, Done, NewIncident, Source};
 use vivid_core::crisis::store::{Incident, ListFilter};
 use vivid_core::crisis::{Phase, Severity, report, templates, triggers};
 use vivid_core::duration::{HumanDuration, format_delta};
+use vivid_core::when::{Bound, Relative};
 
 use super::{ActorArg, JsonFlag};
 use crate::app::{self, Schema};
@@ -225,7 +226,8 @@ pub enum PostmortemAction {
         description: String,
         #[arg(long)]
         owner: String,
-        /// Due date (YYYY-MM-DD or RFC 3339) or a duration from now ("3d").
+        /// Due date (YYYY-MM-DD, a local date: due at its end; "YYYY-MM-DD HH:MM"
+        /// local time; RFC 3339) or a duration from now ("3d").
         #[arg(long)]
         due: String,
         #[command(flatten)]
@@ -241,9 +243,10 @@ pub enum PostmortemAction {
 
 #[derive(Debug, Args)]
 pub struct MetricsArgs {
-    /// The period: incidents opened in the last DURATION.
+    /// The period: incidents opened in the last DURATION, or since a date
+    /// (YYYY-MM-DD, a local date) or time.
     #[arg(long, default_value = "30d")]
-    since: HumanDuration,
+    since: String,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -271,21 +274,9 @@ fn parse_severity(s: &str) -> Result<Severity> {
         .map_err(|e| vivid_core::Error::invalid(e).into())
 }
 
+/// A bare date is due at the end of that local day; "3d" is three days from now.
 fn parse_due(ctx: &Ctx, s: &str) -> Result<DateTime<Utc>> {
-    if let Ok(d) = s.parse::<HumanDuration>() {
-        return Ok(ctx.now() + d.delta());
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let end = date.and_hms_opt(23, 59, 59).unwrap_or_default();
-        return Ok(DateTime::from_naive_utc_and_offset(end, Utc));
-    }
-    Err(vivid_core::Error::invalid(format!(
-        "--due {s:?} is not a date (YYYY-MM-DD), a timestamp or a duration like 3d"
-    ))
-    .into())
+    super::parse_when(ctx, "--due", s, Bound::End, Relative::Future)
 }
 
 fn row(ctx: &Ctx, i: &Incident) -> Vec<String> {
@@ -511,7 +502,8 @@ pub async fn run(config: Config, cmd: CrisisCommand) -> Result<()> {
         CrisisCommand::Postmortem(a) => postmortem(&ctx, a).await,
         CrisisCommand::Metrics(a) => {
             let to = ctx.now() + TimeDelta::seconds(1);
-            let r = report::metrics(&ctx, ctx.now() - a.since.delta(), to).await?;
+            let from = super::parse_when(&ctx, "--since", &a.since, Bound::Start, Relative::Past)?;
+            let r = report::metrics(&ctx, from, to).await?;
             if a.json.json {
                 return output::json(&r);
             }
@@ -544,7 +536,10 @@ pub async fn run(config: Config, cmd: CrisisCommand) -> Result<()> {
                 m.ack_sla_breaches.to_string(),
                 m.phase_overruns.to_string(),
             ]);
-            println!("Incidents opened in the last {}:", a.since);
+            println!(
+                "Incidents opened since {}:",
+                ctx.calendar.format_local(from)
+            );
             output::table(
                 &[
                     "SEV",
@@ -612,7 +607,7 @@ async fn postmortem(ctx: &Ctx, a: PostmortemArgs) -> Result<()> {
                 "action item #{} for @{} due {}",
                 item.id,
                 item.owner,
-                item.due_at.format("%Y-%m-%d")
+                ctx.calendar.local_date(item.due_at)
             );
             Ok(())
         }
@@ -738,7 +733,7 @@ fn show(ctx: &Ctx, d: &service::Detail) {
                 a.status,
                 a.description,
                 a.owner,
-                a.due_at.format("%Y-%m-%d")
+                ctx.calendar.local_date(a.due_at)
             );
         }
     }

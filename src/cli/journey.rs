@@ -3,8 +3,9 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use vivid_core::config::Config;
-use vivid_core::duration::{HumanDuration, format_delta};
+use vivid_core::duration::format_delta;
 use vivid_core::journey::service::{self, NewTouch};
+use vivid_core::when::{Bound, Relative};
 
 use super::{ActorArg, JsonFlag};
 use crate::app::{self, Schema};
@@ -151,8 +152,10 @@ pub struct CampaignArgs {
 
 #[derive(Debug, Args)]
 pub struct FunnelArgs {
+    /// Prospects created in the last DURATION, or since a date (YYYY-MM-DD,
+    /// a local date) or time.
     #[arg(long, default_value = "30d")]
-    since: HumanDuration,
+    since: String,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -318,7 +321,8 @@ pub async fn run(config: Config, cmd: JourneyCommand) -> Result<()> {
             Ok(())
         }
         JourneyCommand::Funnel(a) => {
-            let f = service::funnel(&ctx, a.since.delta()).await?;
+            let from = super::parse_when(&ctx, "--since", &a.since, Bound::Start, Relative::Past)?;
+            let f = service::funnel(&ctx, ctx.now() - from).await?;
             if a.json.json {
                 return output::json(&f);
             }

@@ -56,6 +56,19 @@ impl ActorArg {
     }
 }
 
+/// A time typed for `flag` (`--due`, `--since`, ...), read the one way
+/// every command reads times: see `vivid_core::when`.
+pub fn parse_when(
+    ctx: &vivid_core::Ctx,
+    flag: &str,
+    text: &str,
+    bound: vivid_core::when::Bound,
+    relative: vivid_core::when::Relative,
+) -> Result<chrono::DateTime<chrono::Utc>> {
+    vivid_core::when::parse_when(text, bound, relative, ctx.now(), &ctx.calendar)
+        .map_err(|e| vivid_core::Error::invalid(format!("{flag} {e}")).into())
+}
+
 /// `--json` for read commands.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct JsonFlag {

@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use vivid_core::config::Config;
 use vivid_core::engine::oncall;
 use vivid_core::org::Role;
+use vivid_core::when::{Bound, Relative};
 
 use super::JsonFlag;
 use crate::app::{self, Schema};
@@ -42,9 +43,10 @@ pub struct ScheduleArgs {
 pub struct OverrideArgs {
     schedule: String,
     person: String,
-    /// Start (RFC 3339); default now.
+    /// Start (YYYY-MM-DD, a local date; "YYYY-MM-DD HH:MM" local time;
+    /// RFC 3339; or a duration from now, "2h"); default now.
     #[arg(long)]
-    from: Option<chrono::DateTime<chrono::Utc>>,
+    from: Option<String>,
     /// How long, e.g. "8h".
     #[arg(long = "for")]
     duration: vivid_core::duration::HumanDuration,
@@ -59,9 +61,10 @@ pub struct WhoArgs {
     /// Only this department's schedules.
     #[arg(long)]
     department: Option<String>,
-    /// The moment to ask about (RFC 3339); default now.
+    /// The moment to ask about (YYYY-MM-DD, a local date: its start;
+    /// "YYYY-MM-DD HH:MM" local time; RFC 3339; or a duration ago); default now.
     #[arg(long)]
-    at: Option<chrono::DateTime<chrono::Utc>>,
+    at: Option<String>,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -108,7 +111,10 @@ pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
         OncallCommand::Schedule(a) => return schedule(&ctx, a).await,
         OncallCommand::Override(a) => {
             let actor = a.actor.resolve(&ctx)?;
-            let from = a.from.unwrap_or_else(|| ctx.now());
+            let from = match &a.from {
+                Some(f) => super::parse_when(&ctx, "--from", f, Bound::Start, Relative::Future)?,
+                None => ctx.now(),
+            };
             let mut conn = ctx.pool.acquire().await?;
             let id = oncall::add_override(
                 &ctx,
@@ -145,7 +151,10 @@ pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
         ))
         .into());
     }
-    let at = args.at.unwrap_or_else(|| ctx.now());
+    let at = match &args.at {
+        Some(t) => super::parse_when(&ctx, "--at", t, Bound::Start, Relative::Past)?,
+        None => ctx.now(),
+    };
     let mut conn = ctx.pool.acquire().await?;
     let all = oncall::all_at(&ctx, &mut conn, at).await?;
     let shown: Vec<_> = all
@@ -195,18 +204,26 @@ async fn schedule(ctx: &vivid_core::Ctx, a: ScheduleArgs) -> Result<()> {
         .iter()
         .filter(|s| a.name.as_ref().is_none_or(|n| n == &s.name))
     {
-        let shift = s.shift.num_seconds().max(1);
-        let since = (now - s.handoff).num_seconds().div_euclid(shift);
+        let Some(current) = s.shift_index_at(now) else {
+            continue;
+        };
         for k in 0..i64::from(a.shifts.max(1)) {
-            let starts = s.handoff + chrono::TimeDelta::seconds((since + k) * shift);
-            let person = s.rotation_at(starts).unwrap_or_default().to_string();
+            let Some(index) = current.checked_add(k) else {
+                break;
+            };
+            let starts = s.turnover(index);
+            let ends = index.checked_add(1).and_then(|next| s.turnover(next));
+            let (Some(starts), Some(ends)) = (starts, ends) else {
+                break;
+            };
+            let person = s.on_shift(index).unwrap_or_default().to_string();
             let current_override = if k == 0 {
                 overrides.get(&s.name).cloned()
             } else {
                 None
             };
             out.push(serde_json::json!({
-                "schedule": s.name, "starts_at": starts, "ends_at": starts + s.shift,
+                "schedule": s.name, "starts_at": starts, "ends_at": ends,
                 "person": person, "override_now": current_override,
             }));
         }

@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use vivid_core::Ctx;
 use vivid_core::config::Config;
 use vivid_core::crisis::Severity;
-use vivid_core::duration::{HumanDuration, format_delta};
+use vivid_core::duration::format_delta;
 use vivid_core::engine::approvals::Decision;
 use vivid_core::privacy::classify::Classifier;
 use vivid_core::privacy::crypto::{MASTER_KEY_VAR, MasterKey, NEW_MASTER_KEY_VAR};
@@ -20,6 +20,7 @@ use vivid_core::privacy::model::RequestKind;
 use vivid_core::privacy::service::{self, BreachInfoUpdate, NewBreach, NewRequest, ReadRequest};
 use vivid_core::privacy::store::{AccessFilter, Breach, Request};
 use vivid_core::privacy::{audit, report};
+use vivid_core::when::{Bound, Relative};
 
 use super::{ActorArg, JsonFlag};
 use crate::app::{self, Schema};
@@ -176,7 +177,8 @@ pub enum DsarCommand {
         kind: String,
         #[arg(long, default_value = "")]
         note: String,
-        /// When it was received, if earlier (YYYY-MM-DD, RFC 3339 or "2d" for two days ago).
+        /// When it was received, if earlier (YYYY-MM-DD, a local date;
+        /// "YYYY-MM-DD HH:MM" local time; RFC 3339; or "2d" for two days ago).
         #[arg(long)]
         received: Option<String>,
         #[command(flatten)]
@@ -280,7 +282,8 @@ pub enum BreachCommand {
         incident: Option<i64>,
         #[arg(long, default_value = "P1")]
         severity: String,
-        /// When the organisation became aware, if earlier (YYYY-MM-DD, RFC 3339 or "5h" ago).
+        /// When the organisation became aware, if earlier (YYYY-MM-DD, a local
+        /// date; "YYYY-MM-DD HH:MM" local time; RFC 3339; or "5h" ago).
         #[arg(long)]
         aware: Option<String>,
         #[command(flatten)]
@@ -335,7 +338,8 @@ pub enum BreachCommand {
         description: String,
         #[arg(long)]
         owner: String,
-        /// Due date (YYYY-MM-DD, RFC 3339) or a duration from now ("2d").
+        /// Due date (YYYY-MM-DD, a local date: due at its end; "YYYY-MM-DD
+        /// HH:MM" local time; RFC 3339) or a duration from now ("2d").
         #[arg(long)]
         due: Option<String>,
         #[command(flatten)]
@@ -386,13 +390,16 @@ pub struct IdAct {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The period: the last DURATION (default 30d).
+    /// The period: the last DURATION (default 30d), or since a date
+    /// (YYYY-MM-DD, a local date) or time.
     #[arg(long, default_value = "30d")]
-    since: HumanDuration,
-    /// Start of the period (YYYY-MM-DD or RFC 3339); overrides --since.
+    since: String,
+    /// Start of the period (YYYY-MM-DD, a local date; "YYYY-MM-DD HH:MM"
+    /// local time; RFC 3339; or a duration ago); overrides --since.
     #[arg(long)]
     from: Option<String>,
-    /// End of the period (default now).
+    /// End of the period (default now); a bare date is a local date, counted
+    /// to its end.
     #[arg(long)]
     to: Option<String>,
     #[command(flatten)]
@@ -462,33 +469,20 @@ fn read_fields(pairs: &[String], file: Option<&PathBuf>) -> Result<Vec<(String, 
     Ok(out)
 }
 
+/// `--received`, `--aware`, `--from`: a bare date is the start of that
+/// local day; "2d" is two days ago.
 fn parse_past(ctx: &Ctx, s: &str, what: &str) -> Result<DateTime<Utc>> {
-    if let Ok(d) = s.parse::<HumanDuration>() {
-        return Ok(ctx.now() - d.delta());
-    }
-    parse_instant(s, what)
+    super::parse_when(ctx, what, s, Bound::Start, Relative::Past)
 }
 
-fn parse_instant(s: &str, what: &str) -> Result<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(DateTime::from_naive_utc_and_offset(
-            date.and_time(chrono::NaiveTime::MIN),
-            Utc,
-        ));
-    }
-    Err(invalid(format!(
-        "{what} {s:?} is not a date (YYYY-MM-DD), an RFC 3339 timestamp or a duration like 2d"
-    )))
+/// `--to`: a bare date counts to the end of that local day; "2d" is two days ago.
+fn parse_until(ctx: &Ctx, s: &str, what: &str) -> Result<DateTime<Utc>> {
+    super::parse_when(ctx, what, s, Bound::End, Relative::Past)
 }
 
+/// `--due`: a bare date is due at the end of that local day; "2d" is two days from now.
 fn parse_future(ctx: &Ctx, s: &str) -> Result<DateTime<Utc>> {
-    if let Ok(d) = s.parse::<HumanDuration>() {
-        return Ok(ctx.now() + d.delta());
-    }
-    parse_instant(s, "--due")
+    super::parse_when(ctx, "--due", s, Bound::End, Relative::Future)
 }
 
 fn left(now: DateTime<Utc>, due: DateTime<Utc>) -> String {
@@ -696,12 +690,12 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
         PrivacyCommand::Report(args) => {
             let ctx = connect(config).await?;
             let to = match &args.to {
-                Some(t) => parse_instant(t, "--to")?,
+                Some(t) => parse_until(&ctx, t, "--to")?,
                 None => ctx.now() + TimeDelta::seconds(1),
             };
             let from = match &args.from {
-                Some(f) => parse_instant(f, "--from")?,
-                None => to - args.since.delta(),
+                Some(f) => parse_past(&ctx, f, "--from")?,
+                None => parse_past(&ctx, &args.since, "--since")?,
             };
             let r = report::build(&ctx, from, to).await?;
             if args.json.json {

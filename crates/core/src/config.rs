@@ -229,6 +229,9 @@ pub struct OrgConfig {
     pub business_hours: BusinessHours,
     pub departments: Vec<DepartmentConfig>,
     pub people: Vec<PersonConfig>,
+    /// Days the business is closed (see `calendar`).
+    #[serde(default)]
+    pub holidays: Vec<crate::calendar::HolidayConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -247,6 +250,9 @@ pub struct BusinessHours {
 pub struct DepartmentConfig {
     pub key: String,
     pub name: String,
+    /// The department's own hours, when they differ from `org.business_hours`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<BusinessHours>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -514,6 +520,7 @@ impl Config {
     /// Semantic checks: the org is consistent and every reference resolves.
     fn validate(&self) -> Result<(), (String, String)> {
         let org = crate::org::Org::from_config(self)?;
+        crate::calendar::Calendar::from_config(&self.org)?;
         crate::engine::handoffs::validate_config(self, &org)?;
         for workflow in crate::workflow::all() {
             workflow.validate(self, &org)?;

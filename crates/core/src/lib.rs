@@ -30,4 +30,5 @@ pub mod simulate;
 pub mod stats;
 pub mod status;
 pub mod testing;
+pub mod when;
 pub mod workflow;

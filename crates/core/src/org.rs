@@ -199,23 +199,63 @@ pub struct Schedule {
     pub rotation: Vec<String>,
     pub shift: chrono::TimeDelta,
     pub handoff: chrono::DateTime<chrono::Utc>,
+    /// The org's time zone: shifts of whole days turn over at the
+    /// hand-over's local wall time, so 09:00 stays 09:00 across DST.
+    #[serde(skip)]
+    pub timezone: chrono_tz::Tz,
 }
 
 impl Schedule {
     /// Who the rotation puts on call at `at` (overrides are applied by the caller).
     pub fn rotation_at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<&str> {
+        self.on_shift(self.shift_index_at(at)?)
+    }
+
+    /// Who works shift number `index` (0 starts at `handoff`).
+    pub fn on_shift(&self, index: i64) -> Option<&str> {
+        let len = i64::try_from(self.rotation.len()).ok().filter(|&n| n > 0)?;
+        usize::try_from(index.rem_euclid(len))
+            .ok()
+            .and_then(|i| self.rotation.get(i))
+            .map(String::as_str)
+    }
+
+    /// The number of the shift under way at `at` (negative before `handoff`).
+    pub fn shift_index_at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<i64> {
         let shift = self.shift.num_seconds();
         if shift <= 0 || self.rotation.is_empty() {
             return None;
         }
-        let since = (at - self.handoff).num_seconds();
-        let index = since
-            .div_euclid(shift)
-            .rem_euclid(self.rotation.len() as i64);
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| self.rotation.get(i))
-            .map(String::as_str)
+        // A fixed-length guess, then at most a step either way: local
+        // turnovers differ from it only by a change of UTC offset.
+        let mut index = (at - self.handoff).num_seconds().div_euclid(shift);
+        for _ in 0..3 {
+            if self.turnover(index)? > at {
+                index = index.checked_sub(1)?;
+            } else if self.turnover(index.checked_add(1)?)? <= at {
+                index = index.checked_add(1)?;
+            } else {
+                return Some(index);
+            }
+        }
+        Some(index)
+    }
+
+    /// When shift number `index` begins. Shifts of whole days begin at the
+    /// hand-over's local wall time on their day; others every `shift` exactly.
+    pub fn turnover(&self, index: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+        let shift = self.shift.num_seconds();
+        if shift <= 0 {
+            return None;
+        }
+        if shift % 86_400 == 0 {
+            let days = chrono::TimeDelta::try_days(index.checked_mul(shift / 86_400)?)?;
+            let local = self.handoff.with_timezone(&self.timezone).naive_local();
+            let local = local.checked_add_signed(days)?;
+            return Some(crate::calendar::at_local(self.timezone, local));
+        }
+        let offset = chrono::TimeDelta::try_seconds(index.checked_mul(shift)?)?;
+        self.handoff.checked_add_signed(offset)
     }
 }
 
@@ -249,12 +289,12 @@ impl Org {
     /// Build and check the organisation. Errors are (key, reason).
     pub fn from_config(config: &Config) -> Result<Self, (String, String)> {
         let oc = &config.org;
-        if oc.timezone.parse::<chrono_tz::Tz>().is_err() {
+        let Ok(timezone) = oc.timezone.parse::<chrono_tz::Tz>() else {
             return Err(bad(
                 "org.timezone",
                 format!("unknown time zone {:?}", oc.timezone),
             ));
-        }
+        };
         for (k, v) in [
             ("start", &oc.business_hours.start),
             ("end", &oc.business_hours.end),
@@ -403,6 +443,7 @@ impl Org {
                 rotation: s.rotation.clone(),
                 shift: s.shift.delta(),
                 handoff: s.handoff,
+                timezone,
             });
         }
         let org = Org {
@@ -653,6 +694,7 @@ mod tests {
             rotation: vec!["a".into(), "b".into(), "c".into()],
             shift: chrono::TimeDelta::days(7),
             handoff: start,
+            timezone: chrono_tz::Tz::UTC,
         };
         assert_eq!(s.rotation_at(start), Some("a"));
         assert_eq!(s.rotation_at(start + chrono::TimeDelta::days(7)), Some("b"));
@@ -669,6 +711,74 @@ mod tests {
             s.rotation_at(start - chrono::TimeDelta::hours(1)),
             Some("c")
         );
+    }
+
+    fn rotation(shift_days: i64, handoff: &str) -> Schedule {
+        Schedule {
+            name: "x".into(),
+            department: "operations".into(),
+            rotation: vec!["a".into(), "b".into()],
+            shift: chrono::TimeDelta::days(shift_days),
+            handoff: handoff.parse().unwrap_or_default(),
+            timezone: chrono_tz::America::New_York,
+        }
+    }
+
+    fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+        s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_daily_rotation_hands_over_at_0900_new_york_when_the_clocks_go_back() {
+        // Monday 26 October 2026, 09:00 EDT; the clocks go back on 1 November.
+        let s = rotation(1, "2026-10-26T13:00:00Z");
+        // Sunday 1 November is shift 6 ("a"), from 09:00 EST = 14:00 UTC.
+        assert_eq!(s.turnover(6), Some(at("2026-11-01T14:00:00Z")));
+        assert_eq!(s.rotation_at(at("2026-11-01T13:30:00Z")), Some("b"));
+        assert_eq!(s.rotation_at(at("2026-11-01T14:00:00Z")), Some("a"));
+        // Monday 2 November: still 09:00 local, not 08:00.
+        assert_eq!(s.rotation_at(at("2026-11-02T13:59:59Z")), Some("a"));
+        assert_eq!(s.rotation_at(at("2026-11-02T14:00:00Z")), Some("b"));
+        assert_eq!(s.shift_index_at(at("2026-11-02T14:00:00Z")), Some(7));
+    }
+
+    #[test]
+    fn a_daily_rotation_hands_over_at_0900_new_york_when_the_clocks_go_forward() {
+        // Monday 4 January 2027, 09:00 EST; the clocks go forward on 14 March.
+        let s = rotation(1, "2027-01-04T14:00:00Z");
+        // Sunday 14 March is day 69: 09:00 EDT = 13:00 UTC.
+        assert_eq!(s.turnover(69), Some(at("2027-03-14T13:00:00Z")));
+        assert_eq!(s.rotation_at(at("2027-03-14T12:59:00Z")), Some("a"));
+        assert_eq!(s.rotation_at(at("2027-03-14T13:00:00Z")), Some("b"));
+        assert_eq!(s.rotation_at(at("2027-03-15T12:30:00Z")), Some("b"));
+        assert_eq!(s.rotation_at(at("2027-03-15T13:00:00Z")), Some("a"));
+        // Before the first hand-over the rotation runs backwards, in local time too.
+        assert_eq!(s.turnover(-1), Some(at("2027-01-03T14:00:00Z")));
+        assert_eq!(s.rotation_at(at("2027-01-03T13:00:00Z")), Some("a"));
+    }
+
+    #[test]
+    fn a_weekly_rotation_keeps_its_local_hand_over_in_summer() {
+        // The shipped schedules: Mondays 09:00 New York from 5 January 2026.
+        let s = rotation(7, "2026-01-05T14:00:00Z");
+        assert_eq!(s.rotation_at(at("2026-01-12T13:59:00Z")), Some("a"));
+        assert_eq!(s.rotation_at(at("2026-01-12T14:00:00Z")), Some("b"));
+        // Monday 6 July 2026 is shift 26, from 09:00 EDT = 13:00 UTC.
+        assert_eq!(s.turnover(26), Some(at("2026-07-06T13:00:00Z")));
+        assert_eq!(s.rotation_at(at("2026-07-06T12:59:00Z")), Some("b"));
+        assert_eq!(s.rotation_at(at("2026-07-06T13:00:00Z")), Some("a"));
+    }
+
+    #[test]
+    fn shifts_of_hours_turn_over_every_shift_exactly() {
+        let s = Schedule {
+            shift: chrono::TimeDelta::hours(12),
+            ..rotation(1, "2026-10-31T13:00:00Z")
+        };
+        assert_eq!(s.turnover(2), Some(at("2026-11-01T13:00:00Z")));
+        assert_eq!(s.rotation_at(at("2026-11-01T12:59:00Z")), Some("b"));
+        assert_eq!(s.rotation_at(at("2026-11-01T13:00:00Z")), Some("a"));
+        assert_eq!(s.turnover(i64::MAX), None);
     }
 
     #[test]

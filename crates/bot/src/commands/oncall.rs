@@ -164,6 +164,7 @@ mod tests {
             rotation: vec!["a".into(), "b".into()],
             shift: TimeDelta::days(7),
             handoff: start,
+            timezone: Default::default(),
         };
         assert_eq!(
             shift_end(&s, start + TimeDelta::hours(1)),

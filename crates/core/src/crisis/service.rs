@@ -10,7 +10,6 @@ use super::config::AckDeadline;
 use super::model::{self, Command, Effect, IncidentRole, Outcome, Phase, Severity, Status};
 use super::store::{self, ActionItem, Incident, Postmortem};
 use super::{WORKFLOW, templates};
-use crate::calendar::Calendar;
 use crate::engine::Ctx;
 use crate::engine::escalation::{self, Policy, Start};
 use crate::engine::events::{self, NewEvent};
@@ -124,10 +123,7 @@ pub fn ack_deadline(
 ) -> Result<DateTime<Utc>> {
     Ok(match severity_rules(ctx, severity)?.ack {
         AckDeadline::Within(d) => opened_at + d.delta(),
-        AckDeadline::NextBusinessDay => {
-            Calendar::new(&ctx.config.org.timezone, &ctx.config.org.business_hours)
-                .next_business_day_close(opened_at)
-        }
+        AckDeadline::NextBusinessDay => ctx.calendar.next_business_day_close(opened_at),
     })
 }
 

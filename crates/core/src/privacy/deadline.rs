@@ -3,51 +3,27 @@
 //! A data-subject request is due "within one month of receipt" (GDPR Art.
 //! 12(3)), counted the way Regulation 1182/71 and the regulators count it:
 //! the same date in the next month, or that month's last day when it has no
-//! such date (31 January -> 28/29 February); a deadline on a non-working day
-//! moves to the next working day. It may be extended by up to two further
+//! such date (31 January -> 28/29 February); a deadline on a weekend or a
+//! holiday moves to the next business day (see `calendar`). It may be extended by up to two further
 //! months when the person is told, with reasons, within the first month.
 
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
-use chrono_tz::Tz;
+use chrono::{DateTime, Months, TimeDelta, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// `date` plus whole calendar months, clamped to the end of a short month.
-pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
-    date.checked_add_months(Months::new(months))
-        .unwrap_or(NaiveDate::MAX)
-}
+use crate::calendar::Calendar;
 
-/// The last instant of the working day on which a period of `months` ends,
-/// for a request received at `received_at` (in the org's time zone).
+/// The last instant of the business day on which a period of `months` ends,
+/// for a request received at `received_at`, on the org's calendar (its time
+/// zone, working days and holidays).
 pub fn request_deadline(
+    calendar: &Calendar,
     received_at: DateTime<Utc>,
-    tz: Tz,
-    working_days: &[Weekday],
     months: u32,
 ) -> DateTime<Utc> {
-    let received = received_at.with_timezone(&tz).date_naive();
-    let mut due = add_months(received, months);
-    // At most a week of non-working days in a row.
-    for _ in 0..7 {
-        if working_days.is_empty() || working_days.contains(&due.weekday()) {
-            break;
-        }
-        due += TimeDelta::days(1);
-    }
-    end_of_day(due, tz)
-}
-
-fn end_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let next = date + TimeDelta::days(1);
-    let midnight = next.and_time(NaiveTime::MIN);
-    // The last microsecond before the next local midnight (DST-safe).
-    tz.from_local_datetime(&midnight)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc) - TimeDelta::microseconds(1))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&midnight) - TimeDelta::microseconds(1))
+    calendar.end_of_month_period(received_at, months)
 }
 
 /// May a request be extended now by `more` months? `already` months were
@@ -153,46 +129,37 @@ impl<'de> Deserialize<'de> for Retention {
 mod tests {
     use super::*;
 
-    const WEEK: [Weekday; 5] = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-    ];
-
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
     }
 
-    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
-    }
-
-    #[test]
-    fn a_calendar_month_is_the_same_date_or_the_month_end() {
-        assert_eq!(add_months(date(2026, 3, 15), 1), date(2026, 4, 15));
-        assert_eq!(add_months(date(2026, 1, 31), 1), date(2026, 2, 28));
-        assert_eq!(add_months(date(2028, 1, 31), 1), date(2028, 2, 29));
-        assert_eq!(add_months(date(2026, 8, 31), 1), date(2026, 9, 30));
-        assert_eq!(add_months(date(2026, 11, 30), 3), date(2027, 2, 28));
+    fn new_york() -> Calendar {
+        let config =
+            crate::config::Config::from_toml_str("default", crate::config::EMBEDDED_DEFAULT)
+                .unwrap_or_else(|e| panic!("{e}"));
+        Calendar::from_config(&config.org).unwrap_or_else(|(k, r)| panic!("{k}: {r}"))
     }
 
     #[test]
     fn the_deadline_is_the_end_of_the_working_day_in_the_org_time_zone() {
-        let tz: Tz = "America/New_York".parse().unwrap_or(Tz::UTC);
+        let cal = new_york();
+        let day = |t: DateTime<Utc>| cal.local_date(t).to_string();
         // Received Tue 2026-09-15 10:00 New York: due Thu 2026-10-15, 23:59:59.999999 EDT.
-        let due = request_deadline(utc("2026-09-15T14:00:00Z"), tz, &WEEK, 1);
+        let due = request_deadline(&cal, utc("2026-09-15T14:00:00Z"), 1);
         assert_eq!(due, utc("2026-10-16T03:59:59.999999Z"));
         // Received late on 31 Jan local time (already 1 Feb in UTC): 28 Feb 2026
         // is a Saturday, so Monday 2 March.
-        let due = request_deadline(utc("2026-02-01T03:00:00Z"), tz, &WEEK, 1);
-        assert_eq!(due.with_timezone(&tz).date_naive(), date(2026, 3, 2));
+        let due = request_deadline(&cal, utc("2026-02-01T03:00:00Z"), 1);
+        assert_eq!(day(due), "2026-03-02");
         // Extended by two months: 31 Jan + 3 months = 30 April (a Thursday).
-        let due = request_deadline(utc("2026-02-01T03:00:00Z"), tz, &WEEK, 3);
-        assert_eq!(due.with_timezone(&tz).date_naive(), date(2026, 4, 30));
+        let due = request_deadline(&cal, utc("2026-02-01T03:00:00Z"), 3);
+        assert_eq!(day(due), "2026-04-30");
+        // A period ending on a holiday runs to the next business day:
+        // 7 August + 1 month = Monday 7 September, Labor Day, so Tuesday.
+        let due = request_deadline(&cal, utc("2026-08-07T14:00:00Z"), 1);
+        assert_eq!(day(due), "2026-09-08");
     }
 
     #[test]

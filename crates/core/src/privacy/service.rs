@@ -7,8 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc, Weekday};
-use chrono_tz::Tz;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -135,20 +134,6 @@ pub(crate) async fn notify_channel(
     .dedupe(dedupe);
     outbox::enqueue(ctx, conn, &n).await?;
     Ok(())
-}
-
-fn tz(ctx: &Ctx) -> Tz {
-    ctx.config.org.timezone.parse().unwrap_or(Tz::UTC)
-}
-
-fn working_days(ctx: &Ctx) -> Vec<Weekday> {
-    ctx.config
-        .org
-        .business_hours
-        .days
-        .iter()
-        .filter_map(|d| d.parse().ok())
-        .collect()
 }
 
 /// Refuse free text that carries personal data (purposes, breach records).
@@ -855,7 +840,7 @@ pub async fn open_request(ctx: &Ctx, new: &NewRequest<'_>, actor: &str) -> Resul
         )));
     }
     let months = super::config::settings(&ctx.config)?.requests.months;
-    let due = deadline::request_deadline(received, tz(ctx), &working_days(ctx), months);
+    let due = deadline::request_deadline(&ctx.calendar, received, months);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO privacy_requests (subject_id, kind, received_at, first_due_at, due_at, opened_by, note, updated_at)
          VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING id",
@@ -939,9 +924,8 @@ pub async fn extend_request(
     let before = r.due_at;
     r.extended_months = i32::try_from(total).unwrap_or(i32::MAX);
     r.due_at = deadline::request_deadline(
+        &ctx.calendar,
         r.received_at,
-        tz(ctx),
-        &working_days(ctx),
         super::config::settings(&ctx.config)?.requests.months + total,
     );
     r.extension_reason = Some(reason.trim().to_string());
