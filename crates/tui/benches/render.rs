@@ -162,10 +162,7 @@ fn snapshot() -> Snapshot {
             .iter()
             .map(|&state| Stage {
                 state,
-                count: content
-                    .iter()
-                    .filter(|r| r.item.state == state.as_str())
-                    .count(),
+                count: content.iter().filter(|r| r.item.state == state).count(),
                 capped: false,
             })
             .collect(),
@@ -256,7 +253,7 @@ fn content(t: DateTime<Utc>) -> Vec<ContentRow> {
                     channel: ["email", "blog", "instagram"][i % 3].into(),
                     campaign: Some("spring-2027".into()),
                     cost_cents: 0,
-                    state: state.as_str().into(),
+                    state,
                     version: 1 + (i % 4) as i32,
                     approved_version: None,
                     approval_id: in_review.then_some(id),
@@ -279,8 +276,8 @@ fn content(t: DateTime<Utc>) -> Vec<ContentRow> {
             }
         })
         .collect();
-    let rank = |s: &str| ContentState::ALL.iter().position(|x| x.as_str() == s);
-    rows.sort_by_key(|r| rank(&r.item.state));
+    let rank = |s: ContentState| ContentState::ALL.iter().position(|x| *x == s);
+    rows.sort_by_key(|r| rank(r.item.state));
     rows
 }
 

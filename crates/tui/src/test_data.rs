@@ -530,7 +530,7 @@ fn item(id: i64, state: ContentState, title: &str, owner: &str, channel: &str) -
         channel: channel.into(),
         campaign: Some("coastal-2026".into()),
         cost_cents: 0,
-        state: state.as_str().into(),
+        state,
         version: 1 + (id % 3) as i32,
         approved_version: None,
         approval_id: None,
@@ -644,10 +644,7 @@ pub fn pipeline(rows: &[ContentRow]) -> Vec<Stage> {
         .iter()
         .map(|&state| Stage {
             state,
-            count: rows
-                .iter()
-                .filter(|r| r.item.state == state.as_str())
-                .count(),
+            count: rows.iter().filter(|r| r.item.state == state).count(),
             capped: false,
         })
         .collect()
