@@ -17,10 +17,10 @@ async fn status_json_is_valid_and_reports_the_engine() -> TestResult {
     for part in [
         "catalog",
         "metrics",
-        "incidents",
+        "crisis",
         "content",
         "experiments",
-        "journeys",
+        "journey",
     ] {
         assert!(
             loaded.iter().any(|l| l == part),
