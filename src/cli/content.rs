@@ -230,7 +230,7 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
                 .map(|i| {
                     vec![
                         format!("#{}", i.id),
-                        i.state.clone(),
+                        i.state.as_str().to_string(),
                         i.kind.clone(),
                         format!("v{}", i.version),
                         format!("@{}", i.owner),
@@ -279,7 +279,9 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
             }
             println!(
                 "content #{} is at version {} ({})",
-                item.id, item.version, item.state
+                item.id,
+                item.version,
+                item.state.as_str()
             );
             Ok(())
         }
@@ -315,7 +317,10 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
             }
             println!(
                 "content #{} v{} is live on {} ({})",
-                item.id, item.version, item.channel, item.state
+                item.id,
+                item.version,
+                item.channel,
+                item.state.as_str()
             );
             Ok(())
         }
@@ -330,7 +335,11 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
             if a.json.json {
                 return output::json(&item);
             }
-            println!("recorded for content #{} ({})", item.id, item.state);
+            println!(
+                "recorded for content #{} ({})",
+                item.id,
+                item.state.as_str()
+            );
             Ok(())
         }
         ContentCommand::Archive(a) => {
@@ -445,14 +454,16 @@ async fn decide(ctx: &Ctx, a: DecideArgs, decision: Decision) -> Result<()> {
     };
     println!(
         "content #{} v{}: {what} ({})",
-        d.item.id, d.item.version, d.item.state
+        d.item.id,
+        d.item.version,
+        d.item.state.as_str()
     );
     Ok(())
 }
 
 fn show(ctx: &Ctx, d: &service::Detail) {
     let i = &d.item;
-    println!("#{} {} — {}", i.id, i.title, i.state);
+    println!("#{} {} — {}", i.id, i.title, i.state.as_str());
     println!(
         "kind {} · channel {} · owner @{} · campaign {} · cost ${:.2}",
         i.kind,

@@ -10,7 +10,7 @@ use vivid_core::config::Config;
 use vivid_core::crisis::model::IncidentRole;
 use vivid_core::crisis::service::{self, Audience, Done, NewIncident, Source};
 use vivid_core::crisis::store::{Incident, ListFilter};
-use vivid_core::crisis::{Phase, Severity, report, templates, triggers};
+use vivid_core::crisis::{Phase, Severity, Status, report, templates, triggers};
 use vivid_core::duration::{HumanDuration, format_delta};
 use vivid_core::when::{Bound, Relative};
 
@@ -281,11 +281,11 @@ fn parse_due(ctx: &Ctx, s: &str) -> Result<DateTime<Utc>> {
 
 fn row(ctx: &Ctx, i: &Incident) -> Vec<String> {
     let now = ctx.now();
-    let clock = match i.status.as_str() {
-        "triggered" => format!("ack {}", format_delta(i.ack_deadline - now)),
-        "acknowledged" | "resolved" => service::phase_deadline(ctx, i)
+    let clock = match i.status {
+        Status::Triggered => format!("ack {}", format_delta(i.ack_deadline - now)),
+        Status::Acknowledged | Status::Resolved => service::phase_deadline(ctx, i)
             .map(|d| {
-                let label = i.phase().map(|p| p.label()).unwrap_or("phase");
+                let label = i.phase.label();
                 if d >= now {
                     format!("{label} {} left", format_delta(d - now))
                 } else {
@@ -293,13 +293,13 @@ fn row(ctx: &Ctx, i: &Incident) -> Vec<String> {
                 }
             })
             .unwrap_or_default(),
-        _ => String::new(),
+        Status::Closed => String::new(),
     };
     vec![
         format!("#{}", i.id),
-        i.severity.clone(),
-        i.status.clone(),
-        i.phase().map(|p| p.label().to_string()).unwrap_or_default(),
+        i.severity.to_string(),
+        i.status.to_string(),
+        i.phase.label().to_string(),
         format_delta(now - i.opened_at),
         i.acknowledged_by
             .as_deref()
@@ -322,7 +322,7 @@ fn print_done(ctx: &Ctx, done: &Done, json: bool, verb: &str) -> Result<()> {
             i.id,
             i.severity,
             i.status,
-            i.phase().map(|p| p.label()).unwrap_or("?"),
+            i.phase.label(),
             i.title
         ),
     }
@@ -639,7 +639,7 @@ fn show(ctx: &Ctx, d: &service::Detail) {
     println!("status      {}", i.status);
     println!(
         "phase       {} (since {})",
-        i.phase().map(|p| p.label()).unwrap_or("?"),
+        i.phase.label(),
         i.phase_started_at.format("%H:%M:%S")
     );
     if let Some(s) = d.phase_seconds_left {

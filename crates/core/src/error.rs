@@ -23,7 +23,7 @@ pub enum Error {
     #[error("{0}")]
     Schema(String),
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("local database: {0}")]
@@ -39,6 +39,21 @@ pub enum Error {
     /// shown to a user as if they had made a mistake.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<sqlx::Error> for Error {
+    /// A value read back that this binary cannot understand (a state no
+    /// state machine knows) is a fault of the program or its data, not a
+    /// database outage.
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::ColumnDecode { index, source } => {
+                Error::Internal(format!("column {index}: {source}"))
+            }
+            sqlx::Error::Decode(source) => Error::Internal(source.to_string()),
+            other => Error::Db(other),
+        }
+    }
 }
 
 impl Error {

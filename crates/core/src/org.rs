@@ -117,6 +117,23 @@ impl FromStr for RoleRef {
     }
 }
 
+/// "a" or "an" before `word`, by its first letter.
+fn article(word: &str) -> &'static str {
+    match word.chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
+}
+
+/// "a", "a or b", "a, b or c": alternatives in a sentence.
+pub fn or_list(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
 /// Whom to notify: resolved to people at the moment of notification.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
@@ -513,6 +530,40 @@ impl Org {
         }
     }
 
+    /// Parse a role reference from config and check that its department
+    /// exists ("director:marketing", "director:*", "business_manager").
+    pub fn check_role(&self, text: &str) -> Result<RoleRef, String> {
+        let role: RoleRef = text.parse()?;
+        match &role.department {
+            Some(d) if self.department(d).is_none() => Err(format!(
+                "unknown department {d:?} in role {text:?} (departments: {})",
+                self.departments
+                    .iter()
+                    .map(|d| d.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => Ok(role),
+        }
+    }
+
+    /// A role as a sentence names it: "the Marketing director", "a team
+    /// lead", "an Operations operator", "the business manager".
+    pub fn describe_role(&self, role: &RoleRef) -> String {
+        let title = role.role.as_str().replace('_', " ");
+        let department = role
+            .department
+            .as_deref()
+            .map(|d| self.department(d).map_or(d, |d| d.name.as_str()));
+        match (role.role, department) {
+            // One person holds these.
+            (Role::BusinessManager, _) => format!("the {title}"),
+            (Role::Director, Some(d)) => format!("the {d} {title}"),
+            (_, Some(d)) => format!("{} {d} {title}", article(d)),
+            (_, None) => format!("{} {title}", article(&title)),
+        }
+    }
+
     pub fn person(&self, handle: &str) -> Option<&Person> {
         self.by_handle.get(handle).and_then(|&i| self.people.get(i))
     }
@@ -683,6 +734,46 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(org.with_role(&mkt).count(), 1);
         assert!("wizard".parse::<RoleRef>().is_err());
+    }
+
+    #[test]
+    fn roles_read_as_a_sentence() {
+        let org = default_org().unwrap_or_else(|| panic!("default org invalid"));
+        let described: Vec<String> = [
+            "director:marketing",
+            "team_lead:creative",
+            "operator",
+            "operator:operations",
+            "director",
+            "business_manager",
+        ]
+        .iter()
+        .filter_map(|r| r.parse::<RoleRef>().ok())
+        .map(|r| org.describe_role(&r))
+        .collect();
+        assert_eq!(
+            or_list(&described),
+            "the Marketing director, a Creative team lead, an operator, \
+             an Operations operator, a director or the business manager"
+        );
+        assert_eq!(or_list(&["its owner".to_string()]), "its owner");
+        assert_eq!(or_list(&[]), "");
+    }
+
+    #[test]
+    fn check_role_knows_the_departments() {
+        let org = default_org().unwrap_or_else(|| panic!("default org invalid"));
+        assert_eq!(
+            org.check_role("team_lead:creative"),
+            Ok(RoleRef::new(Role::TeamLead, Some("creative")))
+        );
+        assert_eq!(
+            org.check_role("director:*"),
+            Ok(RoleRef::new(Role::Director, None))
+        );
+        let moon = org.check_role("director:moon").err().unwrap_or_default();
+        assert!(moon.contains("unknown department \"moon\""), "{moon}");
+        assert!(org.check_role("wizard:marketing").is_err());
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use vivid_core::Ctx;
 use vivid_core::clock::SimClock;
+use vivid_core::content::ContentConfig;
+use vivid_core::content::model::State;
 use vivid_core::content::service::{self, NewContent, Reading};
 use vivid_core::engine::approvals::{Decision, Outcome};
 use vivid_core::engine::{Engine, outbox::LogTarget};
@@ -45,8 +47,14 @@ fn err_text<T: std::fmt::Debug>(r: Result<T, vivid_core::Error>) -> String {
     }
 }
 
+/// The item's state as stored ("approved").
 async fn state(ctx: &Ctx, id: i64) -> Result<String, vivid_core::Error> {
-    Ok(service::detail(ctx, id).await?.item.state)
+    Ok(service::detail(ctx, id)
+        .await?
+        .item
+        .state
+        .as_str()
+        .to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +126,7 @@ async fn an_item_lives_its_whole_life_and_the_log_tells_it() -> TestResult {
     );
     assert_eq!(state(&ctx, item.id).await?, "approved");
     let published = service::publish(&ctx, item.id, "lena").await?;
-    assert_eq!(published.state, "published");
+    assert_eq!(published.state, State::Published);
 
     // Underperforming: 1% CTR against a 3.5% baseline.
     service::record_metrics(
@@ -402,5 +410,40 @@ async fn valuable_content_in_maintenance_goes_back_to_performance() -> TestResul
         history.iter().any(|a| a == "content_valuable"),
         "{history:?}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_may_edit_comes_from_config() -> TestResult {
+    let db = fresh_db().await?;
+    let mut config = default_config();
+    config
+        .section_mut::<ContentConfig>()
+        .ok_or("no [content] section")?
+        .roles
+        .edit = vec!["director:creative".into()];
+    let ctx = db.ctx(config, Arc::new(SimClock::at(t0()))).await?;
+    let item = service::create(&ctx, &newsletter(0, "newsletter", "email"), "lena").await?;
+    // The owner always may; the Creative director now may; Maya no longer.
+    service::edit(&ctx, item.id, "lena", None, "Draft one", None).await?;
+    service::edit(&ctx, item.id, "iris", None, "Draft two", None).await?;
+    let refused = err_text(service::edit(&ctx, item.id, "maya", None, "Draft three", None).await);
+    assert!(
+        refused.contains("it takes its owner (@lena) or the Creative director"),
+        "{refused}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_stored_state_is_an_error_not_a_panic() -> TestResult {
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    let item = service::create(&ctx, &newsletter(0, "newsletter", "email"), "lena").await?;
+    sqlx::query("UPDATE content_items SET state = 'limbo' WHERE id = $1")
+        .bind(item.id)
+        .execute(&ctx.pool)
+        .await?;
+    let err = err_text(service::detail(&ctx, item.id).await);
+    assert!(err.contains("unknown content state \"limbo\""), "{err}");
     Ok(())
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use vivid_core::Ctx;
 use vivid_core::clock::SimClock;
+use vivid_core::crisis::model::ActionItemStatus;
 use vivid_core::crisis::service::{self, NewIncident, PostmortemText, Source};
-use vivid_core::crisis::{Phase, Severity, report, triggers};
+use vivid_core::crisis::{CrisisConfig, Phase, Severity, Status, report, triggers};
 use vivid_core::engine::{Engine, outbox::LogTarget};
 use vivid_core::testing::{TestDb, default_config, fresh_db};
 
@@ -139,7 +140,7 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
     }
     clock.advance(TimeDelta::minutes(30));
     let resolved = service::resolve(&ctx, inc.id, "theo", "rolled back the payment SDK").await?;
-    assert_eq!(resolved.incident.phase, "follow_up");
+    assert_eq!(resolved.incident.phase, Phase::FollowUp);
 
     // Closing a P1 needs its post-mortem and the last phase.
     assert!(err_text(service::close(&ctx, inc.id, "theo").await).contains("post-mortem"));
@@ -175,7 +176,7 @@ async fn a_p1_runs_the_whole_protocol_and_its_metrics_are_exact() -> TestResult 
     .await?;
     service::advance_phase(&ctx, inc.id, "theo", None, None).await?; // update protocols
     let closed = service::close(&ctx, inc.id, "theo").await?;
-    assert_eq!(closed.incident.status, "closed");
+    assert_eq!(closed.incident.status, Status::Closed);
     assert!(err_text(service::acknowledge(&ctx, inc.id, "theo").await).contains("closed"));
 
     // The action item's owner hears about it when overdue.
@@ -275,7 +276,7 @@ async fn a_state_the_binary_does_not_know_is_an_internal_fault() -> TestResult {
         Err(e @ vivid_core::Error::Internal(_)) => {
             assert_eq!(e.kind(), "internal");
             assert!(!e.is_user_error());
-            assert!(e.to_string().contains("unknown phase \"lunch\""), "{e}");
+            assert!(e.to_string().contains("phase \"lunch\""), "{e}");
         }
         other => panic!("expected an internal error, got {other:?}"),
     }
@@ -295,13 +296,14 @@ async fn an_acknowledged_incident_without_progress_retriggers() -> TestResult {
     engine.run_pass().await?;
     assert_eq!(
         service::detail(&ctx, inc.id).await?.incident.status,
-        "acknowledged"
+        Status::Acknowledged
     );
     clock.advance(TimeDelta::minutes(11));
     engine.run_pass().await?;
     let d = service::detail(&ctx, inc.id).await?;
     assert_eq!(
-        d.incident.status, "triggered",
+        d.incident.status,
+        Status::Triggered,
         "30m without progress re-triggers"
     );
     assert_eq!(d.escalation.map(|e| e.status), Some("active".to_string()));
@@ -338,7 +340,7 @@ async fn severity_changes_need_a_lead_and_a_reason_and_reopen_retriggers() -> Te
         "affects every product page",
     )
     .await?;
-    assert_eq!(up.incident.severity, "P2");
+    assert_eq!(up.incident.severity, Severity::P2);
     assert_eq!(
         up.incident.ack_deadline - up.incident.opened_at,
         TimeDelta::minutes(30)
@@ -352,11 +354,8 @@ async fn severity_changes_need_a_lead_and_a_reason_and_reopen_retriggers() -> Te
     service::resolve(&ctx, small.id, "tess", "fixed the copy").await?; // P3: any phase
     let reopened = service::reopen(&ctx, small.id, "tess", "still wrong on mobile").await?;
     assert_eq!(
-        (
-            reopened.incident.status.as_str(),
-            reopened.incident.phase.as_str()
-        ),
-        ("triggered", "implement_fix")
+        (reopened.incident.status, reopened.incident.phase),
+        (Status::Triggered, Phase::ImplementFix)
     );
     Ok(())
 }
@@ -395,7 +394,7 @@ async fn kpi_rules_open_one_incident_per_ongoing_condition() -> TestResult {
     assert!(r.opened.is_empty());
     let r = triggers::record_metric(&ctx, "roas", 1.2, "test").await?;
     assert_eq!(r.opened.len(), 1);
-    assert_eq!(r.opened[0].severity, "P3");
+    assert_eq!(r.opened[0].severity, Severity::P3);
     assert_eq!(r.opened[0].source, "kpi_trigger");
     let r = triggers::record_metric(&ctx, "roas", 1.1, "test").await?;
     assert!(r.opened.is_empty());
@@ -430,5 +429,73 @@ async fn kpi_rules_open_one_incident_per_ongoing_condition() -> TestResult {
 
     let bad = triggers::record_metric(&ctx, "happiness", 1.0, "test").await;
     assert!(err_text(bad).contains("unknown metric"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_responds_and_where_an_incident_lands_come_from_config() -> TestResult {
+    let db = fresh_db().await?;
+    let mut config = default_config();
+    let section = config
+        .section_mut::<CrisisConfig>()
+        .ok_or("no [crisis] section")?;
+    section.roles.respond = vec!["director:technology".into(), "operator:operations".into()];
+    section.default_department = "technology".into();
+    let ctx = db.ctx(config, Arc::new(SimClock::at(t0()))).await?;
+    let mut new = p1("Search returns nothing");
+    new.departments.clear();
+    let inc = service::open(&ctx, &new, "tess")
+        .await?
+        .ok_or("not opened")?;
+    assert_eq!(inc.departments, vec!["technology".to_string()]);
+    // Kai is a technology operator, which this org does not let respond.
+    let refused = err_text(service::acknowledge(&ctx, inc.id, "kai").await);
+    assert!(
+        refused.contains(
+            "cannot respond to incidents: it takes the Technology director or an Operations operator"
+        ),
+        "{refused}"
+    );
+    service::acknowledge(&ctx, inc.id, "tess").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completing_an_action_item_leaves_the_other_items_reminded() -> TestResult {
+    let (_db, ctx, clock, engine) = setup().await?;
+    let mut new = p1("Label printer offline");
+    new.severity = Severity::P3;
+    let inc = service::open(&ctx, &new, "olu")
+        .await?
+        .ok_or("not opened")?;
+    service::acknowledge(&ctx, inc.id, "olu").await?;
+    service::resolve(&ctx, inc.id, "olu", "spare printer in place").await?;
+    let due = ctx.now() + TimeDelta::days(1);
+    let first = service::add_action_item(&ctx, inc.id, "olu", "tess", due, "Order a spare").await?;
+    service::add_action_item(&ctx, inc.id, "olu", "kai", due, "Monitor the printer").await?;
+    let done = service::complete_action_item(&ctx, first.id, "tess").await?;
+    assert_eq!(done.status, ActionItemStatus::Done);
+    clock.advance(TimeDelta::days(1) + TimeDelta::seconds(1));
+    engine.run_pass().await?;
+    assert_eq!(
+        notified(&ctx, "Overdue action item%").await?,
+        vec!["kai".to_string()],
+        "the open item reminds its owner; the done one stays quiet"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_stored_state_is_an_error_not_a_panic() -> TestResult {
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    let inc = service::open(&ctx, &p1("Odd row"), "olu")
+        .await?
+        .ok_or("not opened")?;
+    sqlx::query("UPDATE incidents SET phase = 'lunch' WHERE id = $1")
+        .bind(inc.id)
+        .execute(&ctx.pool)
+        .await?;
+    let err = err_text(service::detail(&ctx, inc.id).await);
+    assert!(err.contains("unknown incident phase \"lunch\""), "{err}");
     Ok(())
 }

@@ -13,8 +13,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Size;
 use vivid_core::content::model::State as ContentState;
 use vivid_core::content::store::Item;
-use vivid_core::crisis::Phase;
 use vivid_core::crisis::store::Incident;
+use vivid_core::crisis::{Phase, Severity, Status as IncidentStatus};
 use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
 use vivid_core::engine::events::Event;
 use vivid_core::experiments::model::StopCheck;
@@ -163,10 +163,7 @@ fn snapshot() -> Snapshot {
             .iter()
             .map(|&state| Stage {
                 state,
-                count: content
-                    .iter()
-                    .filter(|r| r.item.state == state.as_str())
-                    .count(),
+                count: content.iter().filter(|r| r.item.state == state).count(),
                 capped: false,
             })
             .collect(),
@@ -184,20 +181,20 @@ fn incidents(t: DateTime<Utc>) -> Vec<IncidentRow> {
         .map(|i| {
             let id = i as i64 + 1;
             let status = if i < ROWS / 10 {
-                "triggered"
+                IncidentStatus::Triggered
             } else if i < ROWS / 2 {
-                "acknowledged"
+                IncidentStatus::Acknowledged
             } else {
-                "resolved"
+                IncidentStatus::Resolved
             };
             let phase = match status {
-                "triggered" => Phase::Detection,
-                "acknowledged" => Phase::ALL[1 + i % 4],
+                IncidentStatus::Triggered => Phase::Detection,
+                IncidentStatus::Acknowledged => Phase::ALL[1 + i % 4],
                 _ => Phase::ALL[5 + i % 3],
             };
             let opened = t - TimeDelta::seconds(60 + (i as i64 * 53) % 86_400);
             let started = opened + TimeDelta::seconds(30);
-            let acked = status != "triggered";
+            let acked = status != IncidentStatus::Triggered;
             IncidentRow {
                 incident: Incident {
                     id,
@@ -206,12 +203,12 @@ fn incidents(t: DateTime<Utc>) -> Vec<IncidentRow> {
                         i % 7
                     ),
                     description: "Synthetic incident for the render benchmark.".into(),
-                    severity: ["P1", "P2", "P3", "P4"][i % 4].into(),
+                    severity: Severity::ALL[i % 4],
                     source: "kpi_trigger".into(),
                     source_ref: None,
                     departments: vec!["technology".into(), "operations".into()],
-                    status: status.into(),
-                    phase: phase.key().into(),
+                    status,
+                    phase,
                     phase_started_at: started,
                     ack_deadline: opened + TimeDelta::minutes(15),
                     commander: acked.then(|| "kai".to_string()),
@@ -230,7 +227,7 @@ fn incidents(t: DateTime<Utc>) -> Vec<IncidentRow> {
                     updated_at: started,
                 },
                 phase_deadline: Some(started + TimeDelta::hours(2)),
-                escalation: (status != "resolved").then(|| EscalationLevel {
+                escalation: (status != IncidentStatus::Resolved).then(|| EscalationLevel {
                     reached: 1 + (i % 3) as i32,
                     levels: 3,
                     status: if acked { "acknowledged" } else { "active" }.into(),
@@ -257,7 +254,7 @@ fn content(t: DateTime<Utc>) -> Vec<ContentRow> {
                     channel: ["email", "blog", "instagram"][i % 3].into(),
                     campaign: Some("spring-2027".into()),
                     cost_cents: 0,
-                    state: state.as_str().into(),
+                    state,
                     version: 1 + (i % 4) as i32,
                     approved_version: None,
                     approval_id: in_review.then_some(id),
@@ -280,8 +277,8 @@ fn content(t: DateTime<Utc>) -> Vec<ContentRow> {
             }
         })
         .collect();
-    let rank = |s: &str| ContentState::ALL.iter().position(|x| x.as_str() == s);
-    rows.sort_by_key(|r| rank(&r.item.state));
+    let rank = |s: ContentState| ContentState::ALL.iter().position(|x| *x == s);
+    rows.sort_by_key(|r| rank(r.item.state));
     rows
 }
 

@@ -245,7 +245,7 @@ async fn incidents(ctx: &Ctx) -> Result<Vec<IncidentRow>> {
     for incident in list {
         // Core has no batch read of escalations: read the open incidents'
         // (resolved ones no longer escalate).
-        let open = incident.status().is_ok_and(|s| s.is_open());
+        let open = incident.status.is_open();
         let escalation = if open {
             let key = incident.id.to_string();
             escalation::latest(&mut conn, crisis::WORKFLOW, &key)

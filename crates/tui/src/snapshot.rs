@@ -138,15 +138,15 @@ pub struct IncidentRow {
 
 impl IncidentRow {
     pub fn severity(&self) -> Option<Severity> {
-        self.incident.severity().ok()
+        Some(self.incident.severity)
     }
 
     pub fn status(&self) -> Option<IncidentStatus> {
-        self.incident.status().ok()
+        Some(self.incident.status)
     }
 
     pub fn phase(&self) -> Option<Phase> {
-        self.incident.phase().ok()
+        Some(self.incident.phase)
     }
 
     /// Time left to acknowledge; only a triggered incident has one.

@@ -7,6 +7,7 @@ use vivid_core::content::model::State as ContentState;
 use vivid_core::content::store::Item;
 use vivid_core::crisis::service::Detail;
 use vivid_core::crisis::store::Incident;
+use vivid_core::crisis::{Phase, Status as IncidentStatus};
 use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
 use vivid_core::engine::escalation::{Escalation, Level as EscalationStep, Policy};
 use vivid_core::engine::events::Event;
@@ -308,12 +309,13 @@ pub fn incident(id: i64, severity: &str, status: &str, title: &str) -> Incident 
         id,
         title: title.into(),
         description: String::new(),
-        severity: severity.into(),
+        severity: severity.parse().unwrap_or_else(|e| panic!("{e}")),
         source: "manual".into(),
         source_ref: None,
         departments: vec!["operations".into()],
-        status: status.into(),
-        phase: "detection".into(),
+        status: IncidentStatus::parse(status)
+            .unwrap_or_else(|| panic!("unknown incident status {status:?}")),
+        phase: Phase::Detection,
         phase_started_at: ago(60),
         ack_deadline: now() + TimeDelta::minutes(10),
         commander: None,
@@ -346,7 +348,7 @@ fn escalated(reached: i32, levels: usize, status: &str) -> Option<EscalationLeve
 pub fn incidents() -> Vec<IncidentRow> {
     let phase_box = |phase: &str, started_secs_ago: i64, box_secs: i64| {
         (
-            phase.to_string(),
+            phase.parse::<Phase>().unwrap_or_else(|e| panic!("{e}")),
             ago(started_secs_ago),
             Some(ago(started_secs_ago) + TimeDelta::seconds(box_secs)),
         )
@@ -531,7 +533,7 @@ fn item(id: i64, state: ContentState, title: &str, owner: &str, channel: &str) -
         channel: channel.into(),
         campaign: Some("coastal-2026".into()),
         cost_cents: 0,
-        state: state.as_str().into(),
+        state,
         version: 1 + (id % 3) as i32,
         approved_version: None,
         approval_id: None,
@@ -645,10 +647,7 @@ pub fn pipeline(rows: &[ContentRow]) -> Vec<Stage> {
         .iter()
         .map(|&state| Stage {
             state,
-            count: rows
-                .iter()
-                .filter(|r| r.item.state == state.as_str())
-                .count(),
+            count: rows.iter().filter(|r| r.item.state == state).count(),
             capped: false,
         })
         .collect()

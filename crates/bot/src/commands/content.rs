@@ -520,10 +520,7 @@ pub fn content_embed(ctx: &Ctx, d: &Detail) -> Embed {
         .find(|v| v.version == reviewed)
         .map(|v| truncate(v.body.trim(), EXCERPT))
         .filter(|b| !b.is_empty());
-    let state = item
-        .state()
-        .map(|s| s.label().to_string())
-        .unwrap_or_else(|_| item.state.clone());
+    let state = item.state.label();
     let mut version = format!("v{}", item.version);
     if reviewed != item.version {
         version.push_str(&format!(" (review is of v{reviewed})"));

@@ -348,34 +348,30 @@ async fn list(ctx: &Ctx, inv: &Invocation) -> Reply {
     ))
 }
 
-fn status(inc: &Incident) -> Option<Status> {
-    inc.status().ok()
-}
-
 fn severity_colour(inc: &Incident) -> u32 {
-    match status(inc) {
-        Some(Status::Resolved) => GREEN,
-        Some(Status::Closed) => GREY,
-        _ => match inc.severity().ok() {
-            Some(Severity::P1) => render::RED,
-            Some(Severity::P2) => render::ORANGE,
-            Some(Severity::P3) => render::YELLOW,
-            _ => render::BLUE,
+    match inc.status {
+        Status::Resolved => GREEN,
+        Status::Closed => GREY,
+        _ => match inc.severity {
+            Severity::P1 => render::RED,
+            Severity::P2 => render::ORANGE,
+            Severity::P3 => render::YELLOW,
+            Severity::P4 => render::BLUE,
         },
     }
 }
 
 fn status_icon(inc: &Incident) -> &'static str {
-    match status(inc) {
-        Some(Status::Triggered) => "🚨",
-        Some(Status::Acknowledged) => "👀",
-        Some(Status::Resolved) => "✅",
-        _ => "🔒",
+    match inc.status {
+        Status::Triggered => "🚨",
+        Status::Acknowledged => "👀",
+        Status::Resolved => "✅",
+        Status::Closed => "🔒",
     }
 }
 
 fn status_label(inc: &Incident) -> String {
-    let mut s = inc.status.clone();
+    let mut s = inc.status.as_str().to_string();
     if let Some(first) = s.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
@@ -383,12 +379,12 @@ fn status_label(inc: &Incident) -> String {
 }
 
 fn phase_label(inc: &Incident) -> &'static str {
-    inc.phase().map(|p| p.label()).unwrap_or("unknown phase")
+    inc.phase.label()
 }
 
 /// "Triage & Severity · box ends in 2 hours" / "… over its 2h box since …".
 fn phase_clock(ctx: &Ctx, inc: &Incident, now: DateTime<Utc>) -> String {
-    if status(inc) == Some(Status::Closed) {
+    if inc.status == Status::Closed {
         return "closed".into();
     }
     match service::phase_deadline(ctx, inc) {
@@ -404,7 +400,7 @@ fn phase_clock(ctx: &Ctx, inc: &Incident, now: DateTime<Utc>) -> String {
 
 fn ack_clock(ctx: &Ctx, inc: &Incident, now: DateTime<Utc>) -> String {
     match (&inc.acknowledged_by, inc.acknowledged_at) {
-        (Some(by), Some(at)) if status(inc) != Some(Status::Triggered) => {
+        (Some(by), Some(at)) if inc.status != Status::Triggered => {
             format!("{} {}", name(ctx, by), relative(at))
         }
         _ if inc.ack_deadline >= now => format!("not yet — due {}", relative(inc.ack_deadline)),
@@ -483,9 +479,10 @@ pub fn incident_embed(ctx: &Ctx, d: &Detail) -> Embed {
 
 /// Acknowledge / Resolve / Escalate while the incident is open.
 pub fn buttons(inc: &Incident) -> Vec<Vec<Button>> {
-    let Some(s) = status(inc).filter(|s| s.is_open()) else {
+    let s = inc.status;
+    if !s.is_open() {
         return Vec::new();
-    };
+    }
     let id = inc.id;
     let mut ack = Button::new("Acknowledge", format!("{NAME}:ack:{id}"), Style::Primary);
     ack.disabled = s != Status::Triggered;
@@ -513,10 +510,10 @@ pub fn incident_list(ctx: &Ctx, incidents: &[Incident], all: bool) -> Embed {
     let mut lines = Vec::new();
     let mut used = 0;
     for (i, inc) in incidents.iter().enumerate() {
-        let clock = match status(inc) {
-            Some(Status::Triggered) => ack_clock(ctx, inc, now),
-            Some(Status::Acknowledged | Status::Resolved) => phase_clock(ctx, inc, now),
-            _ => String::new(),
+        let clock = match inc.status {
+            Status::Triggered => ack_clock(ctx, inc, now),
+            Status::Acknowledged | Status::Resolved => phase_clock(ctx, inc, now),
+            Status::Closed => String::new(),
         };
         let line = format!(
             "{} **{} #{}** {}\n└ {} · {} · {}",

@@ -1,4 +1,5 @@
-//! The `[content]` section: who approves what, review cycles, baselines.
+//! The `[content]` section: who edits and who approves what, review
+//! cycles, baselines.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Section;
 use crate::duration::HumanDuration;
+use crate::org::RoleRef;
 
 /// Content lifecycle: who approves what, review cycles, baselines.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +33,36 @@ pub struct ContentConfig {
     pub types: BTreeMap<String, ContentTypeConfig>,
     /// Per channel: the click-through baseline.
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// Where review requests are announced.
+    pub review_channel: String,
+    pub roles: ContentRoles,
+}
+
+/// Who may work on content besides an item's owner, as role references
+/// ("director:marketing", "team_lead:creative", "business_manager");
+/// checked against the org at load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentRoles {
+    /// Edit, submit for review, publish and archive any item.
+    pub edit: Vec<String>,
+}
+
+impl ContentRoles {
+    pub fn edit_refs(&self) -> crate::Result<Vec<RoleRef>> {
+        role_refs("content.roles.edit", &self.edit)
+    }
+}
+
+/// Parsed role references; the load checked them, so a failure here means
+/// the section was changed after loading.
+pub(crate) fn role_refs(key: &str, list: &[String]) -> crate::Result<Vec<RoleRef>> {
+    list.iter()
+        .map(|r| {
+            r.parse()
+                .map_err(|e| crate::Error::internal(format!("{key}: {e}")))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,6 +2,19 @@
 //! every revision kept as a version, reviews through the engine's shared
 //! approvals, and performance judged on a review cycle against the channel's
 //! baseline.
+//!
+//! The workflow template, file by file:
+//! - `model.rs` — types and the pure state machine (the seed's diagram) and
+//!   the review cycle's verdict;
+//! - `store.rs` — all of its SQL;
+//! - `service.rs` — its commands, one transaction each, roles from config;
+//! - `timers.rs` — its clock (the review cycle) and its handler;
+//! - `read.rs` — read models for the front ends;
+//! - `demo.rs` — its demo data;
+//! - `config.rs` — the `[content]` section;
+//! - `mod.rs` — this descriptor and the section's validation against the org.
+//!
+//! Beyond the template: `diff.rs` (readable diffs between versions).
 
 pub mod config;
 pub mod demo;
@@ -10,6 +23,7 @@ pub mod model;
 pub mod read;
 pub mod service;
 pub mod store;
+pub mod timers;
 
 use sqlx::PgConnection;
 
@@ -48,7 +62,7 @@ impl Workflow for Descriptor {
     }
 
     fn timers(&self, r: &mut Registry) {
-        r.register(service::REVIEW_TIMER, service::on_review);
+        r.register(timers::REVIEW_TIMER, timers::on_review);
     }
 
     fn tile<'a>(
@@ -99,14 +113,23 @@ impl Workflow for Descriptor {
 pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String)> {
     let c = config::settings(config).map_err(|e| ("content".to_string(), e.to_string()))?;
     let check_role = |key: String, r: &str| -> Result<(), (String, String)> {
-        let role: crate::org::RoleRef = r.parse().map_err(|e| (key.clone(), e))?;
-        if let Some(d) = &role.department
-            && org.department(d).is_none()
-        {
-            return Err((key, format!("unknown department {d:?}")));
-        }
-        Ok(())
+        org.check_role(r).map(|_| ()).map_err(|e| (key, e))
     };
+    if c.roles.edit.is_empty() {
+        return Err((
+            "content.roles.edit".into(),
+            "needs at least one role".into(),
+        ));
+    }
+    for (i, r) in c.roles.edit.iter().enumerate() {
+        check_role(format!("content.roles.edit[{i}]"), r)?;
+    }
+    if c.review_channel.trim().is_empty() {
+        return Err((
+            "content.review_channel".into(),
+            "names the channel for review requests".into(),
+        ));
+    }
     for kind in model::KINDS {
         let Some(t) = c.types.get(kind) else {
             return Err(("content.types".into(), format!("type {kind:?} is missing")));
@@ -154,4 +177,22 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, EMBEDDED_DEFAULT};
+
+    #[test]
+    fn a_renamed_department_fails_the_edit_roles_by_key() {
+        // Creative becomes Design in the org; the role references that still
+        // say "creative" must fail the load, naming the key.
+        let renamed = EMBEDDED_DEFAULT.replace("\"creative\"", "\"design\"");
+        let err = Config::from_toml_str("renamed", &renamed)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("content.roles.edit[2]"), "{err}");
+        assert!(err.contains("unknown department \"creative\""), "{err}");
+    }
 }

@@ -12,6 +12,10 @@
 //! Editing (a new version) happens in Creation and Optimization; an approval
 //! binds to one version, so a new version needs a new approval before it is
 //! published. Anything else is refused with a reason.
+//!
+//! Two pure functions: [`decide`] moves an item along the diagram, and
+//! [`verdict`] judges a live item at the end of its review cycle (whose
+//! verdict is then a command for `decide`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -133,6 +137,15 @@ pub enum Command {
     ContentValuable,
 }
 
+/// One performance reading of a live item.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Reading {
+    pub views: i64,
+    pub clicks: i64,
+    pub conversions: i64,
+    pub revenue_cents: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Refusal(pub String);
@@ -223,11 +236,202 @@ pub fn decide(state: State, command: Command) -> Result<State, Refusal> {
     }
 }
 
+/// The verdict of a review cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Underperforming,
+    PerformingWell,
+    ContentStale,
+    ContentValuable,
+    /// Not enough data, or nothing to decide in this state.
+    Wait,
+}
+
+impl Verdict {
+    /// Its name in the event log ("performing_well").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Underperforming => "underperforming",
+            Verdict::PerformingWell => "performing_well",
+            Verdict::ContentStale => "content_stale",
+            Verdict::ContentValuable => "content_valuable",
+            Verdict::Wait => "wait",
+        }
+    }
+
+    /// The move it asks of the state machine, if any.
+    pub fn command(self) -> Option<Command> {
+        match self {
+            Verdict::Underperforming => Some(Command::Underperforming),
+            Verdict::PerformingWell => Some(Command::PerformingWell),
+            Verdict::ContentStale => Some(Command::ContentStale),
+            Verdict::ContentValuable => Some(Command::ContentValuable),
+            Verdict::Wait => None,
+        }
+    }
+}
+
+/// Judge an item: click-through over the last cycle against the channel's
+/// baseline; in Maintenance only once it has gone stale.
+pub fn verdict(state: State, ctr: Option<f64>, baseline: f64, ratio: f64, stale: bool) -> Verdict {
+    let good = ctr.map(|c| c >= ratio * baseline);
+    match (state, good) {
+        (State::Performance, Some(false)) => Verdict::Underperforming,
+        (State::Performance, Some(true)) => Verdict::PerformingWell,
+        (State::Maintenance, _) if !stale => Verdict::Wait,
+        (State::Maintenance, Some(true)) => Verdict::ContentValuable,
+        (State::Maintenance, _) => Verdict::ContentStale,
+        _ => Verdict::Wait,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use Command::*;
     use State::*;
+
+    /// The seed's diagram, edge for edge.
+    const EDGES: &[(State, State)] = &[
+        (Planning, Creation),
+        (Creation, Review),
+        (Review, Creation),
+        (Review, Approved),
+        (Approved, Published),
+        (Published, Performance),
+        (Performance, Optimization),
+        (Optimization, Performance),
+        (Performance, Maintenance),
+        (Maintenance, Archival),
+        (Maintenance, Performance),
+    ];
+
+    /// Every command in every variation; the match makes a new command fail
+    /// to compile until it is listed here.
+    fn every_command() -> Vec<Command> {
+        let all = vec![
+            Edit,
+            Submit {
+                approval_escalated: true,
+            },
+            Submit {
+                approval_escalated: false,
+            },
+            RevisionsNeeded,
+            Approve,
+            Publish {
+                current_version_approved: true,
+            },
+            Publish {
+                current_version_approved: false,
+            },
+            Measure,
+            Underperforming,
+            PerformingWell,
+            ContentStale,
+            ContentValuable,
+        ];
+        for c in &all {
+            match c {
+                Edit
+                | Submit { .. }
+                | RevisionsNeeded
+                | Approve
+                | Publish { .. }
+                | Measure
+                | Underperforming
+                | PerformingWell
+                | ContentStale
+                | ContentValuable => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn nothing_leaves_the_seeds_diagram_and_all_of_it_is_reachable() {
+        let mut reached = Vec::new();
+        for from in State::ALL {
+            for cmd in every_command() {
+                match decide(from, cmd) {
+                    Ok(to) if to == from => {}
+                    Ok(to) => {
+                        assert!(
+                            EDGES.contains(&(from, to)),
+                            "{from:?} --{cmd:?}--> {to:?} is not in the seed's diagram"
+                        );
+                        reached.push((from, to));
+                    }
+                    Err(Refusal(why)) => {
+                        assert!(!why.is_empty(), "{from:?} --{cmd:?}--> refused silently")
+                    }
+                }
+            }
+        }
+        for edge in EDGES {
+            assert!(reached.contains(edge), "no command takes {edge:?}");
+        }
+        // Archival is the end.
+        assert!(
+            every_command()
+                .into_iter()
+                .all(|cmd| decide(Archival, cmd).is_err())
+        );
+    }
+
+    #[test]
+    fn verdicts_follow_the_baseline() {
+        assert_eq!(
+            verdict(Performance, Some(0.01), 0.02, 0.8, false),
+            Verdict::Underperforming
+        );
+        assert_eq!(
+            verdict(Performance, Some(0.017), 0.02, 0.8, false),
+            Verdict::PerformingWell
+        );
+        assert_eq!(verdict(Performance, None, 0.02, 0.8, false), Verdict::Wait);
+        assert_eq!(
+            verdict(Maintenance, Some(0.001), 0.02, 0.8, false),
+            Verdict::Wait
+        );
+        assert_eq!(
+            verdict(Maintenance, Some(0.03), 0.02, 0.8, true),
+            Verdict::ContentValuable
+        );
+        assert_eq!(
+            verdict(Maintenance, Some(0.001), 0.02, 0.8, true),
+            Verdict::ContentStale
+        );
+        assert_eq!(
+            verdict(Maintenance, None, 0.02, 0.8, true),
+            Verdict::ContentStale
+        );
+    }
+
+    #[test]
+    fn every_verdict_is_a_move_the_diagram_allows() {
+        for (state, verdict) in [
+            (Performance, Verdict::Underperforming),
+            (Performance, Verdict::PerformingWell),
+            (Maintenance, Verdict::ContentStale),
+            (Maintenance, Verdict::ContentValuable),
+        ] {
+            let cmd = verdict.command();
+            assert!(cmd.is_some(), "{verdict:?} asks for no move");
+            let to = cmd.map(|c| decide(state, c));
+            assert!(
+                matches!(to, Some(Ok(to)) if EDGES.contains(&(state, to))),
+                "{state:?} --{verdict:?}--> {to:?}"
+            );
+            let name = serde_json::to_value(verdict).ok();
+            assert_eq!(
+                name.as_ref().and_then(|v| v.as_str()),
+                Some(verdict.as_str())
+            );
+        }
+        assert_eq!(Verdict::Wait.command(), None);
+    }
 
     #[test]
     fn the_seed_path_is_allowed() {
@@ -308,52 +512,6 @@ mod tests {
                 matches!(&r, Err(Refusal(m)) if !m.is_empty()),
                 "{from:?} --{cmd:?}--> {r:?}"
             );
-        }
-        // Exhaustively: no command reaches a state the seed has no edge to.
-        let edges: &[(State, State)] = &[
-            (Planning, Creation),
-            (Creation, Review),
-            (Review, Creation),
-            (Review, Approved),
-            (Approved, Published),
-            (Published, Performance),
-            (Performance, Optimization),
-            (Optimization, Performance),
-            (Performance, Maintenance),
-            (Maintenance, Archival),
-            (Maintenance, Performance),
-        ];
-        let commands = [
-            Edit,
-            Submit {
-                approval_escalated: true,
-            },
-            Submit {
-                approval_escalated: false,
-            },
-            RevisionsNeeded,
-            Approve,
-            Publish {
-                current_version_approved: true,
-            },
-            Publish {
-                current_version_approved: false,
-            },
-            Measure,
-            Underperforming,
-            PerformingWell,
-            ContentStale,
-            ContentValuable,
-        ];
-        for from in State::ALL {
-            for cmd in commands {
-                if let Ok(to) = decide(from, cmd) {
-                    assert!(
-                        to == from || edges.contains(&(from, to)),
-                        "{from:?} -> {to:?} is not in the seed"
-                    );
-                }
-            }
         }
     }
 }

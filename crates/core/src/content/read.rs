@@ -102,11 +102,9 @@ pub fn pipeline_order(
     std::cmp::Reverse<DateTime<Utc>>,
     std::cmp::Reverse<i64>,
 ) {
-    let rank = p
-        .item
-        .state()
-        .ok()
-        .and_then(|s| State::ALL.iter().position(|x| *x == s))
+    let rank = State::ALL
+        .iter()
+        .position(|x| *x == p.item.state)
         .unwrap_or(State::ALL.len());
     (
         rank,
@@ -137,7 +135,7 @@ pub async fn pipeline(
         .await?;
     let in_review: Vec<i64> = items
         .iter()
-        .filter(|i| i.state == State::Review.as_str())
+        .filter(|i| i.state == State::Review)
         .filter_map(|i| i.approval_id)
         .collect();
     let requests = approvals::requests_by_id(conn, &in_review).await?;
@@ -148,7 +146,7 @@ pub async fn pipeline(
         .map(|item| {
             let open = item
                 .approval_id
-                .filter(|_| item.state == State::Review.as_str())
+                .filter(|_| item.state == State::Review)
                 .and_then(|id| reviews.iter().find(|r| r.request.id == id));
             let waits_on_reader = open.is_some_and(|r| {
                 item.owner != reader

@@ -1,22 +1,23 @@
 //! Content commands: one transaction each (lock the item, ask the state
-//! machine, write item/version/event, approvals and timers, notify).
+//! machine, write item/version/event, approvals and timers, notify). Who may
+//! edit comes from `[content.roles]`, who approves from `[content.types]`.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::WORKFLOW;
+use super::config::role_refs;
 use super::model::{self, Command, KINDS, State};
 use super::store::{self, Item, Totals, Version};
+use super::{WORKFLOW, timers};
 use crate::engine::Ctx;
 use crate::engine::approvals::{self, ApprovalRequest, Decision, NewApproval, Outcome};
 use crate::engine::events::{self, NewEvent};
 use crate::engine::outbox::{self, NewNotification};
-use crate::engine::timers::{self, HandlerFuture, NewTimer, Timer};
 use crate::error::{Error, Result};
-use crate::org::{Person, Role, RoleRef};
+use crate::org::{Person, or_list};
 
-pub const REVIEW_TIMER: &str = "content.review";
+pub use super::model::Reading;
 
 #[derive(Debug, Clone)]
 pub struct NewContent {
@@ -30,32 +31,36 @@ pub struct NewContent {
     pub cost_cents: i64,
 }
 
-/// Owners, and directors/team leads of Marketing and Creative, work on content.
+/// An item's owner works on it; so does anyone in `[content.roles] edit`.
 fn require_editor(ctx: &Ctx, person: &Person, item: &Item) -> Result<()> {
-    let lead = (person.has_role(Role::Director) || person.has_role(Role::TeamLead))
-        && matches!(person.department.as_str(), "marketing" | "creative");
-    if person.handle == item.owner || lead || person.has_role(Role::BusinessManager) {
+    let editors = super::config::settings(&ctx.config)?.roles.edit_refs()?;
+    if person.handle == item.owner || ctx.org.holds_any(person, &editors) {
         return Ok(());
     }
-    let _ = ctx;
+    let who: Vec<String> = std::iter::once(format!("its owner (@{})", item.owner))
+        .chain(editors.iter().map(|r| ctx.org.describe_role(r)))
+        .collect();
     Err(Error::forbidden(format!(
-        "{} cannot change content #{}: it takes its owner (@{}) or a Marketing or Creative lead",
+        "{} cannot change content #{}: it takes {}",
         person.label(),
         item.id,
-        item.owner
+        or_list(&who)
     )))
 }
 
-fn refusal(r: model::Refusal, item: &Item) -> Error {
-    Error::invalid(format!("content #{} ({}): {}", item.id, item.state, r.0))
+/// The state machine's refusal, naming the item.
+pub(super) fn refusal(r: model::Refusal, item: &Item) -> Error {
+    Error::invalid(format!(
+        "content #{} ({}): {}",
+        item.id,
+        item.state.as_str(),
+        r.0
+    ))
 }
 
-fn parse_roles(list: &[String]) -> Vec<RoleRef> {
-    list.iter().filter_map(|r| r.parse().ok()).collect()
-}
-
+/// Append the event of a change to `item` (now in its new state) from `from`.
 #[allow(clippy::too_many_arguments)]
-async fn record(
+pub(super) async fn record(
     ctx: &Ctx,
     conn: &mut PgConnection,
     item: &Item,
@@ -110,14 +115,10 @@ pub async fn create(ctx: &Ctx, new: &NewContent, actor: &str) -> Result<Item> {
         return Err(Error::invalid("cost cannot be negative"));
     }
     let mut tx = ctx.pool.begin().await?;
-    if let Some(c) = &new.campaign {
-        let found: Option<String> = sqlx::query_scalar("SELECT key FROM campaigns WHERE key = $1")
-            .bind(c)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if found.is_none() {
-            return Err(Error::not_found(format!("unknown campaign {c:?}")));
-        }
+    if let Some(c) = &new.campaign
+        && !store::campaign_exists(&mut tx, c).await?
+    {
+        return Err(Error::not_found(format!("unknown campaign {c:?}")));
     }
     let now = ctx.now();
     let item = store::insert(
@@ -130,7 +131,7 @@ pub async fn create(ctx: &Ctx, new: &NewContent, actor: &str) -> Result<Item> {
             channel: new.channel.clone(),
             campaign: new.campaign.clone(),
             cost_cents: new.cost_cents,
-            state: State::Planning.as_str().into(),
+            state: State::Planning,
             version: 1,
             approved_version: None,
             approval_id: None,
@@ -179,7 +180,7 @@ pub async fn edit(
     let mut tx = ctx.pool.begin().await?;
     let mut item = store::lock(&mut tx, id).await?;
     require_editor(ctx, &person, &item)?;
-    let from = item.state()?;
+    let from = item.state;
     let to = model::decide(from, Command::Edit).map_err(|r| refusal(r, &item))?;
     if body.trim().is_empty() {
         return Err(Error::invalid("a version needs a body"));
@@ -189,7 +190,7 @@ pub async fn edit(
     if let Some(t) = title.filter(|t| !t.trim().is_empty()) {
         item.title = t.trim().into();
     }
-    item.state = to.as_str().into();
+    item.state = to;
     item.updated_at = now;
     item.last_edit_at = now;
     store::add_version(
@@ -228,7 +229,7 @@ pub async fn submit(ctx: &Ctx, id: i64, actor: &str) -> Result<(Item, ApprovalRe
     let mut tx = ctx.pool.begin().await?;
     let mut item = store::lock(&mut tx, id).await?;
     require_editor(ctx, &person, &item)?;
-    let from = item.state()?;
+    let from = item.state;
     let escalated = match item.approval_id {
         Some(a) => approvals::get(&mut tx, a).await?.status == "escalated",
         None => false,
@@ -254,18 +255,22 @@ pub async fn submit(ctx: &Ctx, id: i64, actor: &str) -> Result<(Item, ApprovalRe
     let capped = item.revision_rounds >= i32::try_from(cfg.max_revision_rounds).unwrap_or(i32::MAX);
     let (eligible, required, must_include) = if capped {
         (
-            parse_roles(std::slice::from_ref(&cfg.final_say)),
+            role_refs("content.final_say", std::slice::from_ref(&cfg.final_say))?,
             1,
             Vec::new(),
         )
     } else {
         let must = if item.cost_cents > cfg.finance_threshold_cents {
-            parse_roles(&cfg.finance_approvers)
+            role_refs("content.finance_approvers", &cfg.finance_approvers)?
         } else {
             Vec::new()
         };
         let extra = u32::from(!must.is_empty());
-        (parse_roles(&kind.approvers), kind.required + extra, must)
+        let approvers = role_refs(
+            &format!("content.types.{}.approvers", item.kind),
+            &kind.approvers,
+        )?;
+        (approvers, kind.required + extra, must)
     };
     let now = ctx.now();
     let request = approvals::request(
@@ -290,7 +295,7 @@ pub async fn submit(ctx: &Ctx, id: i64, actor: &str) -> Result<(Item, ApprovalRe
         },
     )
     .await?;
-    item.state = to.as_str().into();
+    item.state = to;
     item.approval_id = Some(request.id);
     item.updated_at = now;
     store::save(&mut tx, &item).await?;
@@ -311,7 +316,7 @@ pub async fn submit(ctx: &Ctx, id: i64, actor: &str) -> Result<(Item, ApprovalRe
         serde_json::json!({ "version": item.version, "approval_id": request.id }),
     )
     .await?;
-    let n = NewNotification::to_channel("content-review", WORKFLOW, id, format!("Review requested: {}", request.title))
+    let n = NewNotification::to_channel(&cfg.review_channel, WORKFLOW, id, format!("Review requested: {}", request.title))
         .body(format!("Needs {} approval(s) by {}.", request.required, request.deadline.format("%Y-%m-%d %H:%M UTC")))
         .payload(serde_json::json!({ "content_id": id, "approval_id": request.id, "kind": "content_review" }));
     outbox::enqueue(ctx, &mut tx, &n).await?;
@@ -348,7 +353,7 @@ pub async fn decide(
     let request_id = item.approval_id.ok_or_else(|| {
         Error::invalid(format!("content #{id} has not been submitted for review"))
     })?;
-    let from = item.state()?;
+    let from = item.state;
     if !matches!(from, State::Review | State::Optimization | State::Approved) {
         return Err(Error::invalid(format!(
             "content #{id} is in {from}: there is nothing to review"
@@ -364,7 +369,7 @@ pub async fn decide(
     };
     if let Some(command) = command {
         let to = model::decide(from, command).map_err(|r| refusal(r, &item))?;
-        item.state = to.as_str().into();
+        item.state = to;
         item.updated_at = now;
         match command {
             Command::Approve => item.approved_version = Some(request.subject_version),
@@ -399,7 +404,7 @@ pub async fn publish(ctx: &Ctx, id: i64, actor: &str) -> Result<Item> {
     let mut tx = ctx.pool.begin().await?;
     let mut item = store::lock(&mut tx, id).await?;
     require_editor(ctx, &person, &item)?;
-    let from = item.state()?;
+    let from = item.state;
     let approved = item.approved_version == Some(item.version);
     let to = model::decide(
         from,
@@ -409,19 +414,13 @@ pub async fn publish(ctx: &Ctx, id: i64, actor: &str) -> Result<Item> {
     )
     .map_err(|r| refusal(r, &item))?;
     let now = ctx.now();
-    item.state = to.as_str().into();
+    item.state = to;
     item.updated_at = now;
     if item.published_at.is_none() {
         item.published_at = Some(now);
     }
     store::save(&mut tx, &item).await?;
-    let due = now + super::config::settings(&ctx.config)?.review_cycle.delta();
-    timers::schedule(
-        &mut tx,
-        &NewTimer::new(REVIEW_TIMER, WORKFLOW, id, due),
-        now,
-    )
-    .await?;
+    timers::start_review(ctx, &mut tx, id).await?;
     record(
         ctx,
         &mut tx,
@@ -435,14 +434,6 @@ pub async fn publish(ctx: &Ctx, id: i64, actor: &str) -> Result<Item> {
     .await?;
     tx.commit().await?;
     Ok(item)
-}
-
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Reading {
-    pub views: i64,
-    pub clicks: i64,
-    pub conversions: i64,
-    pub revenue_cents: i64,
 }
 
 /// Record performance numbers; the first ones move Published to Performance.
@@ -462,24 +453,12 @@ pub async fn record_metrics(ctx: &Ctx, id: i64, reading: Reading, source: &str) 
     }
     let mut tx = ctx.pool.begin().await?;
     let mut item = store::lock(&mut tx, id).await?;
-    let from = item.state()?;
+    let from = item.state;
     let to = model::decide(from, Command::Measure).map_err(|r| refusal(r, &item))?;
     let now = ctx.now();
-    sqlx::query(
-        "INSERT INTO content_metrics (item_id, views, clicks, conversions, revenue_cents, recorded_at, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(reading.views)
-    .bind(reading.clicks)
-    .bind(reading.conversions)
-    .bind(reading.revenue_cents)
-    .bind(now)
-    .bind(source)
-    .execute(&mut *tx)
-    .await?;
+    store::insert_reading(&mut tx, id, &reading, now, source).await?;
     if to != from {
-        item.state = to.as_str().into();
+        item.state = to;
         item.updated_at = now;
         store::save(&mut tx, &item).await?;
         record(
@@ -495,10 +474,7 @@ pub async fn record_metrics(ctx: &Ctx, id: i64, reading: Reading, source: &str) 
         .await?;
     } else {
         // Live views want to know, but a reading is not a state change.
-        sqlx::query("SELECT pg_notify('vivid_metrics', $1)")
-            .bind(format!("content:{id}"))
-            .execute(&mut *tx)
-            .await?;
+        store::notify_reading(&mut tx, id).await?;
     }
     tx.commit().await?;
     Ok(item)
@@ -513,14 +489,14 @@ pub async fn archive(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Result<It
     let mut tx = ctx.pool.begin().await?;
     let mut item = store::lock(&mut tx, id).await?;
     require_editor(ctx, &person, &item)?;
-    let from = item.state()?;
+    let from = item.state;
     let to = model::decide(from, Command::ContentStale).map_err(|r| refusal(r, &item))?;
     let now = ctx.now();
-    item.state = to.as_str().into();
+    item.state = to;
     item.archived_at = Some(now);
     item.updated_at = now;
     store::save(&mut tx, &item).await?;
-    timers::cancel(&mut tx, WORKFLOW, &id.to_string(), Some(REVIEW_TIMER)).await?;
+    timers::cancel_review(&mut tx, id).await?;
     record(
         ctx,
         &mut tx,
@@ -534,110 +510,6 @@ pub async fn archive(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Result<It
     .await?;
     tx.commit().await?;
     Ok(item)
-}
-
-/// The verdict of a review cycle: pure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Underperforming,
-    PerformingWell,
-    ContentStale,
-    ContentValuable,
-    /// Not enough data, or nothing to decide in this state.
-    Wait,
-}
-
-/// Judge an item: click-through over the last cycle against the channel's
-/// baseline; in Maintenance only once it has gone stale.
-pub fn verdict(state: State, ctr: Option<f64>, baseline: f64, ratio: f64, stale: bool) -> Verdict {
-    let good = ctr.map(|c| c >= ratio * baseline);
-    match (state, good) {
-        (State::Performance, Some(false)) => Verdict::Underperforming,
-        (State::Performance, Some(true)) => Verdict::PerformingWell,
-        (State::Maintenance, _) if !stale => Verdict::Wait,
-        (State::Maintenance, Some(true)) => Verdict::ContentValuable,
-        (State::Maintenance, _) => Verdict::ContentStale,
-        _ => Verdict::Wait,
-    }
-}
-
-/// Timer handler: the review cycle of one published item.
-pub fn on_review<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> HandlerFuture<'a> {
-    Box::pin(async move {
-        let id: i64 = t
-            .entity_id
-            .parse()
-            .map_err(|_| Error::internal("content timer without an item id"))?;
-        let mut item = store::lock(conn, id).await?;
-        let from = item.state()?;
-        if from == State::Archival {
-            return Ok(());
-        }
-        let cfg = &super::config::settings(&ctx.config)?;
-        let now = ctx.now();
-        let since = now - cfg.review_cycle.delta();
-        let totals: Totals = store::totals(conn, id, since).await?;
-        let baseline = cfg
-            .channels
-            .get(&item.channel)
-            .map(|c| c.baseline_ctr)
-            .unwrap_or(0.0);
-        let stale = now - item.last_edit_at > cfg.staleness.delta();
-        let v = verdict(
-            from,
-            totals.ctr(),
-            baseline,
-            cfg.underperforming_ratio,
-            stale,
-        );
-        let command = match v {
-            Verdict::Underperforming => Some(Command::Underperforming),
-            Verdict::PerformingWell => Some(Command::PerformingWell),
-            Verdict::ContentStale => Some(Command::ContentStale),
-            Verdict::ContentValuable => Some(Command::ContentValuable),
-            Verdict::Wait => None,
-        };
-        if let Some(command) = command {
-            let to = model::decide(from, command).map_err(|r| refusal(r, &item))?;
-            item.state = to.as_str().into();
-            item.updated_at = now;
-            if to == State::Archival {
-                item.archived_at = Some(now);
-            }
-            store::save(conn, &item).await?;
-            let why = match totals.ctr() {
-                Some(c) => format!(
-                    "click-through {:.2}% vs channel baseline {:.2}% over the last cycle",
-                    c * 100.0,
-                    baseline * 100.0
-                ),
-                None => "no views in the last cycle".to_string(),
-            };
-            let action = serde_json::to_value(v)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            record(ctx, conn, &item, &action, "engine", from, Some(why.clone()), serde_json::json!({ "ctr": totals.ctr(), "baseline": baseline, "views": totals.views })).await?;
-            if v == Verdict::Underperforming {
-                // The optimisation task.
-                let n = NewNotification::to_person(&item.owner, WORKFLOW, id, format!("Optimise content #{id}: {}", item.title))
-                    .body(format!("It is underperforming: {why}. Edit it, submit the new version, then publish it."))
-                    .severity("warning")
-                    .payload(serde_json::json!({ "content_id": id, "kind": "optimisation_task" }));
-                outbox::enqueue(ctx, conn, &n).await?;
-            }
-        }
-        if item.state != State::Archival.as_str() {
-            timers::schedule(
-                conn,
-                &NewTimer::new(REVIEW_TIMER, WORKFLOW, id, now + cfg.review_cycle.delta()),
-                now,
-            )
-            .await?;
-        }
-        Ok(())
-    })
 }
 
 /// An item with its versions, approval and performance.
@@ -739,42 +611,5 @@ pub async fn diff(ctx: &Ctx, id: i64, from: Option<i32>, to: Option<i32>) -> Res
 
 pub async fn list(ctx: &Ctx, state: Option<State>, owner: Option<&str>) -> Result<Vec<Item>> {
     let mut conn = ctx.pool.acquire().await?;
-    store::list(&mut conn, state.map(|s| s.as_str()), owner, 1000).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verdicts_follow_the_baseline() {
-        assert_eq!(
-            verdict(State::Performance, Some(0.01), 0.02, 0.8, false),
-            Verdict::Underperforming
-        );
-        assert_eq!(
-            verdict(State::Performance, Some(0.017), 0.02, 0.8, false),
-            Verdict::PerformingWell
-        );
-        assert_eq!(
-            verdict(State::Performance, None, 0.02, 0.8, false),
-            Verdict::Wait
-        );
-        assert_eq!(
-            verdict(State::Maintenance, Some(0.001), 0.02, 0.8, false),
-            Verdict::Wait
-        );
-        assert_eq!(
-            verdict(State::Maintenance, Some(0.03), 0.02, 0.8, true),
-            Verdict::ContentValuable
-        );
-        assert_eq!(
-            verdict(State::Maintenance, Some(0.001), 0.02, 0.8, true),
-            Verdict::ContentStale
-        );
-        assert_eq!(
-            verdict(State::Maintenance, None, 0.02, 0.8, true),
-            Verdict::ContentStale
-        );
-    }
+    store::list(&mut conn, state, owner, 1000).await
 }

@@ -1,11 +1,21 @@
-//! SQL for content items, versions and metrics.
+//! All of the content lifecycle's SQL: items, versions, performance
+//! readings, and the campaigns an item may belong to. Its state is stored as
+//! text (see `text_column!` below).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::model::State;
+use super::model::{Reading, State};
+use crate::db::text_column;
 use crate::error::{Error, Result};
+
+text_column!(
+    State,
+    "content state",
+    all = State::ALL,
+    text = State::as_str
+);
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Item {
@@ -16,7 +26,7 @@ pub struct Item {
     pub channel: String,
     pub campaign: Option<String>,
     pub cost_cents: i64,
-    pub state: String,
+    pub state: State,
     pub version: i32,
     pub approved_version: Option<i32>,
     pub approval_id: Option<i64>,
@@ -29,20 +39,10 @@ pub struct Item {
     pub archived_at: Option<DateTime<Utc>>,
 }
 
-impl Item {
-    pub fn state(&self) -> Result<State> {
-        self.state.parse().map_err(|_| {
-            Error::internal(format!(
-                "content #{} has an unknown state {:?}",
-                self.id, self.state
-            ))
-        })
-    }
-}
-
 pub(crate) const COLUMNS: &str = "id, kind, title, owner, channel, campaign, cost_cents, state, version, approved_version, approval_id,
     revision_rounds, created_by, created_at, updated_at, last_edit_at, published_at, archived_at";
 
+/// Load an item, locking it for the rest of the transaction.
 pub async fn lock(conn: &mut PgConnection, id: i64) -> Result<Item> {
     let sql = format!("SELECT {COLUMNS} FROM content_items WHERE id = $1 FOR UPDATE");
     let row: Option<Item> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -61,9 +61,10 @@ pub async fn get(conn: &mut PgConnection, id: i64) -> Result<Item> {
     row.ok_or_else(|| Error::not_found(format!("no content item #{id}")))
 }
 
+/// Items, most recently changed first.
 pub async fn list(
     conn: &mut PgConnection,
-    state: Option<&str>,
+    state: Option<State>,
     owner: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Item>> {
@@ -92,7 +93,7 @@ pub async fn insert(conn: &mut PgConnection, i: &Item) -> Result<Item> {
         .bind(&i.channel)
         .bind(&i.campaign)
         .bind(i.cost_cents)
-        .bind(&i.state)
+        .bind(i.state)
         .bind(&i.created_by)
         .bind(i.created_at)
         .fetch_one(conn)
@@ -107,7 +108,7 @@ pub async fn save(conn: &mut PgConnection, i: &Item) -> Result<()> {
     )
     .bind(i.id)
     .bind(&i.title)
-    .bind(&i.state)
+    .bind(i.state)
     .bind(i.version)
     .bind(i.approved_version)
     .bind(i.approval_id)
@@ -174,6 +175,50 @@ impl Totals {
     }
 }
 
+/// Record one performance reading.
+pub async fn insert_reading(
+    conn: &mut PgConnection,
+    item_id: i64,
+    reading: &Reading,
+    at: DateTime<Utc>,
+    source: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO content_metrics (item_id, views, clicks, conversions, revenue_cents, recorded_at, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(item_id)
+    .bind(reading.views)
+    .bind(reading.clicks)
+    .bind(reading.conversions)
+    .bind(reading.revenue_cents)
+    .bind(at)
+    .bind(source)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Wake live views for a reading that is not a state change (no event).
+pub async fn notify_reading(conn: &mut PgConnection, item_id: i64) -> Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(crate::metrics::CHANNEL)
+        .bind(format!("{}:{item_id}", super::WORKFLOW))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Does the campaign exist?
+pub async fn campaign_exists(conn: &mut PgConnection, key: &str) -> Result<bool> {
+    let found: Option<String> = sqlx::query_scalar("SELECT key FROM campaigns WHERE key = $1")
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Performance totals since a moment (`readings`: how many were summed).
 pub async fn totals(conn: &mut PgConnection, item_id: i64, since: DateTime<Utc>) -> Result<Totals> {
     Ok(sqlx::query_as(
         "SELECT coalesce(sum(views), 0)::bigint AS views, coalesce(sum(clicks), 0)::bigint AS clicks,

@@ -1,4 +1,5 @@
-//! The `[crisis]` section: severities, phase time boxes, KPI rules.
+//! The `[crisis]` section: severities, phase time boxes, KPI rules, who
+//! responds and who commands.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Section;
 use crate::duration::HumanDuration;
+use crate::org::RoleRef;
 
 /// Crisis management: severities, phase time boxes, KPI triggers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,8 +23,44 @@ pub struct CrisisConfig {
     pub channel: String,
     /// Channel for customer-facing status updates.
     pub customer_channel: String,
+    /// The department an incident concerns when its opener names none.
+    pub default_department: String,
+    pub roles: CrisisRoles,
     #[serde(default)]
     pub triggers: Vec<TriggerConfig>,
+}
+
+/// Who may do what to an incident, as role references ("operator",
+/// "director:*", "team_lead:technology"); checked against the org at load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrisisRoles {
+    /// Acknowledge, resolve, reopen, advance phases, escalate, post status
+    /// updates, write the post-mortem, assign roles; be the commander.
+    pub respond: Vec<String>,
+    /// Besides the incident's own commander: close it and change its severity.
+    pub command: Vec<String>,
+}
+
+impl CrisisRoles {
+    pub fn respond_refs(&self) -> crate::Result<Vec<RoleRef>> {
+        role_refs("crisis.roles.respond", &self.respond)
+    }
+
+    pub fn command_refs(&self) -> crate::Result<Vec<RoleRef>> {
+        role_refs("crisis.roles.command", &self.command)
+    }
+}
+
+/// Parsed role references; the load checked them, so a failure here means
+/// the section was changed after loading.
+fn role_refs(key: &str, list: &[String]) -> crate::Result<Vec<RoleRef>> {
+    list.iter()
+        .map(|r| {
+            r.parse()
+                .map_err(|e| crate::Error::internal(format!("{key}: {e}")))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use super::Severity;
 use super::service::{self, Audience, NewIncident, PostmortemText, Source};
+use super::{Severity, Status};
 use crate::clock::SimClock;
 use crate::engine::Ctx;
 use crate::error::Result;
@@ -342,7 +342,9 @@ async fn incident_activity(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> 
     let open = service::list(
         ctx,
         &super::store::ListFilter {
-            statuses: vec!["triggered".into(), "acknowledged".into(), "resolved".into()],
+            statuses: [Status::Triggered, Status::Acknowledged, Status::Resolved]
+                .map(|s| s.as_str().to_string())
+                .to_vec(),
             ..Default::default()
         },
     )
@@ -375,9 +377,9 @@ async fn incident_activity(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> 
         return Ok(());
     };
     // A refused move (e.g. a P1 not yet at Implement Fix) is a normal part of the day.
-    let result = match inc.status.as_str() {
-        "triggered" => service::acknowledge(ctx, inc.id, actor).await.map(|_| ()),
-        "acknowledged" if rng.f64() < 0.3 => service::resolve(
+    let result = match inc.status {
+        Status::Triggered => service::acknowledge(ctx, inc.id, actor).await.map(|_| ()),
+        Status::Acknowledged if rng.f64() < 0.3 => service::resolve(
             ctx,
             inc.id,
             actor,
@@ -385,10 +387,10 @@ async fn incident_activity(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> 
         )
         .await
         .map(|_| ()),
-        "acknowledged" => service::advance_phase(ctx, inc.id, actor, None, None)
+        Status::Acknowledged => service::advance_phase(ctx, inc.id, actor, None, None)
             .await
             .map(|_| ()),
-        _ if matches!(inc.severity.as_str(), "P3" | "P4") => {
+        _ if matches!(inc.severity, Severity::P3 | Severity::P4) => {
             service::close(ctx, inc.id, "omar").await.map(|_| ())
         }
         _ => Ok(()),

@@ -3,6 +3,20 @@
 //! escalation (through the engine's shared escalation), protocol phases with
 //! time boxes, status updates, post-mortems with action items, metrics, and
 //! KPI rules that open incidents by themselves.
+//!
+//! The workflow template, file by file:
+//! - `model.rs` — types and the pure state machine (status × phase);
+//! - `store.rs` — all of its SQL;
+//! - `service.rs` — its commands, one transaction each, roles from config;
+//! - `timers.rs` — its clocks (phase boxes, un-ack, action items) and handlers;
+//! - `read.rs` — read models for the front ends;
+//! - `demo.rs` — its demo data and simulator step;
+//! - `config.rs` — the `[crisis]` section;
+//! - `mod.rs` — this descriptor and the section's validation against the org.
+//!
+//! Beyond the template: `triggers.rs` (KPI rules that open incidents),
+//! `report.rs` (MTTA, MTTR, phase times), `templates.rs` (status updates and
+//! post-mortems from `assets/crisis/`).
 
 pub mod config;
 pub mod demo;
@@ -12,6 +26,7 @@ pub mod report;
 pub mod service;
 pub mod store;
 pub mod templates;
+pub mod timers;
 pub mod triggers;
 
 use sqlx::PgConnection;
@@ -52,9 +67,9 @@ impl Workflow for Descriptor {
     }
 
     fn timers(&self, r: &mut Registry) {
-        r.register(service::PHASE_TIMER, service::on_phase_box);
-        r.register(service::UNACK_TIMER, service::on_unack);
-        r.register(service::ACTION_DUE_TIMER, service::on_action_due);
+        r.register(timers::PHASE_TIMER, timers::on_phase_box);
+        r.register(timers::UNACK_TIMER, timers::on_unack);
+        r.register(timers::ACTION_DUE_TIMER, timers::on_action_due);
     }
 
     fn tile<'a>(
@@ -84,6 +99,24 @@ impl Workflow for Descriptor {
 /// Check the `[crisis]` section against the org. Errors are (key, reason).
 pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String)> {
     let c = config::settings(config).map_err(|e| ("crisis".to_string(), e.to_string()))?;
+    if org.department(&c.default_department).is_none() {
+        return Err((
+            "crisis.default_department".into(),
+            format!("unknown department {:?}", c.default_department),
+        ));
+    }
+    for (key, list) in [("respond", &c.roles.respond), ("command", &c.roles.command)] {
+        if list.is_empty() {
+            return Err((
+                format!("crisis.roles.{key}"),
+                "needs at least one role".into(),
+            ));
+        }
+        for (i, role) in list.iter().enumerate() {
+            org.check_role(role)
+                .map_err(|e| (format!("crisis.roles.{key}[{i}]"), e))?;
+        }
+    }
     for sev in Severity::ALL {
         if !c.severities.contains_key(sev.as_str()) {
             return Err(("crisis.severities".into(), format!("{sev} is missing")));
@@ -155,4 +188,47 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EMBEDDED_DEFAULT;
+
+    /// The default config with `change` applied to its `[crisis]` section:
+    /// the validation error as "key: reason", or "" when valid.
+    fn validated(change: impl FnOnce(&mut CrisisConfig)) -> String {
+        let mut config =
+            Config::from_toml_str("default", EMBEDDED_DEFAULT).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(section) = config.section_mut::<CrisisConfig>() {
+            change(section);
+        }
+        let org = Org::from_config(&config).unwrap_or_else(|(k, r)| panic!("{k}: {r}"));
+        match validate_config(&config, &org) {
+            Ok(()) => String::new(),
+            Err((key, reason)) => format!("{key}: {reason}"),
+        }
+    }
+
+    #[test]
+    fn roles_and_the_default_department_are_checked_against_the_org() {
+        assert_eq!(validated(|_| {}), "");
+        let dept = validated(|c| c.default_department = "ops".into());
+        assert!(
+            dept.starts_with("crisis.default_department: unknown department \"ops\""),
+            "{dept}"
+        );
+        let respond = validated(|c| c.roles.respond.push("team_lead:ops".into()));
+        assert!(
+            respond.starts_with("crisis.roles.respond[4]: unknown department \"ops\""),
+            "{respond}"
+        );
+        let command = validated(|c| c.roles.command = vec!["wizard".into()]);
+        assert!(
+            command.starts_with("crisis.roles.command[0]: unknown role"),
+            "{command}"
+        );
+        let nobody = validated(|c| c.roles.command.clear());
+        assert_eq!(nobody, "crisis.roles.command: needs at least one role");
+    }
 }

@@ -67,6 +67,13 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Triggered,
+        Status::Acknowledged,
+        Status::Resolved,
+        Status::Closed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Triggered => "triggered",
@@ -77,14 +84,7 @@ impl Status {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Status::Triggered,
-            Status::Acknowledged,
-            Status::Resolved,
-            Status::Closed,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
     /// Still needs people (not resolved or closed).
@@ -219,6 +219,31 @@ impl IncidentRole {
             IncidentRole::Scribe => "scribe",
             IncidentRole::Liaison => "liaison",
         }
+    }
+}
+
+/// A post-mortem action item: open until its owner marks it done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionItemStatus {
+    Open,
+    Done,
+}
+
+impl ActionItemStatus {
+    pub const ALL: [ActionItemStatus; 2] = [ActionItemStatus::Open, ActionItemStatus::Done];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionItemStatus::Open => "open",
+            ActionItemStatus::Done => "done",
+        }
+    }
+}
+
+impl fmt::Display for ActionItemStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -542,6 +567,98 @@ mod tests {
         match outcome {
             Err(Refusal(m)) => m,
             other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// What a command does to an incident's status.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Expect {
+        /// A change; the status afterwards (possibly the same).
+        To(Status),
+        /// Nothing to do, said politely.
+        Unchanged,
+        Refused,
+    }
+
+    /// One of every command, aimed at an incident in `state` (advance to
+    /// the next phase, overrun the current one, move the severity).
+    fn every_command(state: State) -> Vec<Command> {
+        let all = vec![
+            Command::Acknowledge,
+            Command::Unacknowledge,
+            Command::UnackTimeout,
+            Command::Resolve,
+            Command::Reopen,
+            Command::Close,
+            Command::AdvancePhase(state.phase.next().unwrap_or(state.phase)),
+            Command::ChangeSeverity {
+                to: Severity::P2,
+                full_protocol: true,
+            },
+            Command::Escalate,
+            Command::Progress,
+            Command::PhaseOverrun(state.phase),
+        ];
+        // A new command does not compile until it is listed above.
+        for c in &all {
+            match c {
+                Command::Acknowledge
+                | Command::Unacknowledge
+                | Command::UnackTimeout
+                | Command::Resolve
+                | Command::Reopen
+                | Command::Close
+                | Command::AdvancePhase(_)
+                | Command::ChangeSeverity { .. }
+                | Command::Escalate
+                | Command::Progress
+                | Command::PhaseOverrun(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_status_and_command_pair_has_a_known_answer() {
+        use Expect::{Refused as No, Unchanged as Same};
+        use Status::{Acknowledged as Ack, Closed, Resolved, Triggered as Trig};
+        let to = Expect::To;
+        // Columns in the order of `every_command`: acknowledge, unacknowledge,
+        // un-ack timeout, resolve, reopen, close, advance phase, change
+        // severity, escalate, progress, phase overrun.
+        #[rustfmt::skip]
+        let table = [
+            (Trig,     Phase::Detection, [to(Ack), No,       Same,     No,           No,       No,         No,           to(Trig),     to(Trig), to(Trig),     to(Trig)]),
+            (Ack,      Phase::Triage,    [Same,    to(Trig), to(Trig), to(Resolved), No,       No,         to(Ack),      to(Ack),      to(Ack),  to(Ack),      to(Ack)]),
+            (Resolved, Phase::FollowUp,  [No,      No,       Same,     No,           to(Trig), to(Closed), to(Resolved), to(Resolved), No,       to(Resolved), to(Resolved)]),
+            (Closed,   Phase::FollowUp,  [No,      No,       Same,     No,           No,       No,         No,           No,           No,       No,           Same]),
+        ];
+        assert_eq!(
+            table.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(),
+            Status::ALL.to_vec(),
+            "one row per status"
+        );
+        for (status, phase, expected) in table {
+            let state = st(status, phase, Severity::P3);
+            let commands = every_command(state);
+            assert_eq!(commands.len(), expected.len(), "one column per command");
+            for (command, want) in commands.iter().zip(expected) {
+                let got = match decide(state, command) {
+                    Ok(Outcome::Changed { state, .. }) => Expect::To(state.status),
+                    Ok(Outcome::Unchanged(why)) => {
+                        assert!(!why.is_empty(), "{status:?} --{command:?}--> says nothing");
+                        Expect::Unchanged
+                    }
+                    Err(Refusal(why)) => {
+                        assert!(
+                            !why.is_empty(),
+                            "{status:?} --{command:?}--> refused silently"
+                        );
+                        Expect::Refused
+                    }
+                };
+                assert_eq!(got, want, "{status:?} in {phase:?} --{command:?}-->");
+            }
         }
     }
 

@@ -111,39 +111,40 @@ pub struct BoardRow {
 }
 
 impl BoardRow {
-    pub fn severity(&self) -> Option<Severity> {
-        self.incident.severity().ok()
+    pub fn severity(&self) -> Severity {
+        self.incident.severity
     }
 
-    pub fn status(&self) -> Option<Status> {
-        self.incident.status().ok()
+    pub fn status(&self) -> Status {
+        self.incident.status
     }
 
-    pub fn phase(&self) -> Option<Phase> {
-        self.incident.phase().ok()
+    pub fn phase(&self) -> Phase {
+        self.incident.phase
     }
 
     /// Still needs people: triggered or acknowledged.
     pub fn is_open(&self) -> bool {
-        self.status().is_some_and(Status::is_open)
+        self.status().is_open()
     }
 
     /// The clock that matters now.
     pub fn clock(&self) -> IncidentClock {
-        match self.status() {
-            Some(s) => IncidentClock::of(s, self.incident.ack_deadline, self.phase_deadline),
-            None => IncidentClock::None,
-        }
+        IncidentClock::of(
+            self.status(),
+            self.incident.ack_deadline,
+            self.phase_deadline,
+        )
     }
 
     /// Time left to acknowledge; only a triggered incident has one.
     pub fn ack_left(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
-        (self.status() == Some(Status::Triggered)).then(|| self.incident.ack_deadline - now)
+        (self.status() == Status::Triggered).then(|| self.incident.ack_deadline - now)
     }
 
     /// Time left in the current phase's time box (negative: over it).
     pub fn phase_left(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
-        if self.status() == Some(Status::Closed) {
+        if self.status() == Status::Closed {
             return None;
         }
         self.phase_deadline.map(|d| d - now)
@@ -153,14 +154,14 @@ impl BoardRow {
     /// then the oldest first.
     pub fn urgency(&self) -> (u8, String, DateTime<Utc>, i64) {
         let rank = match self.status() {
-            Some(Status::Triggered) => 0,
-            Some(Status::Acknowledged) => 1,
-            Some(Status::Resolved) => 2,
-            _ => 3,
+            Status::Triggered => 0,
+            Status::Acknowledged => 1,
+            Status::Resolved => 2,
+            Status::Closed => 3,
         };
         (
             rank,
-            self.incident.severity.clone(),
+            self.incident.severity.as_str().to_string(),
             self.incident.opened_at,
             self.incident.id,
         )
@@ -197,7 +198,7 @@ pub async fn board(
         .await?;
     let open: Vec<String> = incidents
         .iter()
-        .filter(|i| i.status().is_ok_and(Status::is_open))
+        .filter(|i| i.status.is_open())
         .map(|i| i.id.to_string())
         .collect();
     let mut ladders = escalation::latest_of_many(conn, super::WORKFLOW, &open).await?;

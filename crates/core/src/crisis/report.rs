@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::WORKFLOW;
-use super::model::{Phase, Severity};
+use super::model::{Phase, Severity, Status};
 use super::store::Incident;
 use crate::engine::Ctx;
 use crate::error::Result;
@@ -98,26 +97,13 @@ pub async fn metrics(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Resul
     .filter(|i| i.opened_at >= from && i.opened_at < to)
     .collect();
     let ids: Vec<String> = incidents.iter().map(|i| i.id.to_string()).collect();
-    let changes: Vec<(String, DateTime<Utc>, String)> = sqlx::query_as(
-        "SELECT entity_id, occurred_at, payload->>'phase' FROM events
-         WHERE workflow = $1 AND entity_id = ANY($2) AND payload->>'phase_changed' = 'true' ORDER BY id",
-    )
-    .bind(WORKFLOW)
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let overruns: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT entity_id, count(*) FROM events WHERE workflow = $1 AND entity_id = ANY($2) AND action = 'phase_overrun' GROUP BY entity_id",
-    )
-    .bind(WORKFLOW)
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    let changes = super::store::phase_changes(&mut conn, &ids).await?;
+    let overruns = super::store::overrun_counts(&mut conn, &ids).await?;
     let now = ctx.now();
     let mut by: BTreeMap<Severity, Acc> = BTreeMap::new();
     let mut all = Acc::default();
     for inc in &incidents {
-        let Ok(sev) = inc.severity() else { continue };
+        let sev = inc.severity;
         let key = inc.id.to_string();
         let my_changes: Vec<(DateTime<Utc>, Phase)> = changes
             .iter()
@@ -139,14 +125,14 @@ pub async fn metrics(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Resul
                 if at > inc.ack_deadline {
                     acc.m.ack_sla_breaches += 1;
                 }
-            } else if now > inc.ack_deadline && inc.status == "triggered" {
+            } else if now > inc.ack_deadline && inc.status == Status::Triggered {
                 acc.m.ack_sla_breaches += 1;
             }
             if let Some(at) = inc.resolved_at {
                 acc.m.resolved += 1;
                 acc.res.push((at - inc.opened_at).num_seconds());
             }
-            if matches!(inc.status.as_str(), "triggered" | "acknowledged") {
+            if inc.status.is_open() {
                 acc.m.open_now += 1;
             }
             acc.m.phase_overruns += u32::try_from(overrun).unwrap_or(0);

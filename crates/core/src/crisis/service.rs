@@ -1,26 +1,25 @@
 //! Crisis commands: each one is a single transaction that locks the incident,
 //! asks the pure state machine, writes the incident, appends the event,
-//! schedules or cancels timers, escalates and queues notifications.
+//! schedules or cancels timers, escalates and queues notifications. Who may
+//! respond and who may command come from `[crisis.roles]`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::config::AckDeadline;
-use super::model::{self, Command, Effect, IncidentRole, Outcome, Phase, Severity, Status};
+use super::model::{
+    self, ActionItemStatus, Command, Effect, IncidentRole, Outcome, Phase, Severity, Status,
+};
 use super::store::{self, ActionItem, Incident, Postmortem};
+use super::timers::{self, phase_box};
 use super::{WORKFLOW, templates};
 use crate::engine::Ctx;
 use crate::engine::escalation::{self, Policy, Start};
 use crate::engine::events::{self, NewEvent};
 use crate::engine::outbox::{self, NewNotification};
-use crate::engine::timers::{self, NewTimer};
 use crate::error::{Error, Result};
-use crate::org::{Person, Role};
-
-pub const PHASE_TIMER: &str = "crisis.phase_box";
-pub const UNACK_TIMER: &str = "crisis.unack";
-pub const ACTION_DUE_TIMER: &str = "crisis.action_due";
+use crate::org::{Person, or_list};
 
 /// Where an incident came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,36 +53,37 @@ pub struct NewIncident {
     pub trigger_key: Option<String>,
 }
 
-/// People who respond to incidents (acknowledge, resolve, advance phases).
-const RESPONDERS: [Role; 4] = [
-    Role::Operator,
-    Role::TeamLead,
-    Role::Director,
-    Role::BusinessManager,
-];
-
-fn require_responder(person: &Person) -> Result<()> {
-    if RESPONDERS.iter().any(|r| person.has_role(*r)) {
+/// `[crisis.roles] respond`: acknowledge, resolve, advance phases, ...
+fn require_responder(ctx: &Ctx, person: &Person) -> Result<()> {
+    let respond = super::config::settings(&ctx.config)?.roles.respond_refs()?;
+    if ctx.org.holds_any(person, &respond) {
         return Ok(());
     }
+    let who: Vec<String> = respond.iter().map(|r| ctx.org.describe_role(r)).collect();
     Err(Error::forbidden(format!(
-        "{} cannot respond to incidents: it takes an operator, team lead, director or the business manager",
-        person.label()
+        "{} cannot respond to incidents: it takes {}",
+        person.label(),
+        or_list(&who)
     )))
 }
 
-/// Severity changes and closing belong to the commander, directors and the business manager.
-fn require_lead(person: &Person, incident: &Incident, what: &str) -> Result<()> {
-    if person.has_role(Role::Director)
-        || person.has_role(Role::BusinessManager)
-        || incident.commander.as_deref() == Some(person.handle.as_str())
+/// Closing and severity changes: the incident's commander, or
+/// `[crisis.roles] command`.
+fn require_command(ctx: &Ctx, person: &Person, incident: &Incident, what: &str) -> Result<()> {
+    let command = super::config::settings(&ctx.config)?.roles.command_refs()?;
+    if incident.commander.as_deref() == Some(person.handle.as_str())
+        || ctx.org.holds_any(person, &command)
     {
         return Ok(());
     }
+    let who: Vec<String> = std::iter::once("its commander".to_string())
+        .chain(command.iter().map(|r| ctx.org.describe_role(r)))
+        .collect();
     Err(Error::forbidden(format!(
-        "{} cannot {what} incident #{}: it takes its commander, a director or the business manager",
+        "{} cannot {what} incident #{}: it takes {}",
         person.label(),
-        incident.id
+        incident.id,
+        or_list(&who)
     )))
 }
 
@@ -98,21 +98,6 @@ fn full_protocol(ctx: &Ctx, severity: Severity) -> bool {
     severity_rules(ctx, severity)
         .map(|s| s.full_protocol)
         .unwrap_or(true)
-}
-
-fn phase_box(ctx: &Ctx, phase: Phase) -> Result<TimeDelta> {
-    let p = &super::config::settings(&ctx.config)?.phases;
-    Ok(match phase {
-        Phase::Detection => p.detection,
-        Phase::Triage => p.triage,
-        Phase::InternalComms => p.internal_comms,
-        Phase::CustomerComms => p.customer_comms,
-        Phase::ImplementFix => p.implement_fix,
-        Phase::FollowUp => p.follow_up,
-        Phase::PostMortem => p.post_mortem,
-        Phase::UpdateProtocols => p.update_protocols,
-    }
-    .delta())
 }
 
 /// When the incident must be acknowledged by.
@@ -147,12 +132,9 @@ fn policy_for(ctx: &Ctx, inc: &Incident, severity: Severity) -> Result<Policy> {
     Ok(policy)
 }
 
-fn subject(inc: &Incident) -> String {
+/// "[P1] #12 Checkout down": how notifications name an incident.
+pub(super) fn subject(inc: &Incident) -> String {
     format!("[{}] #{} {}", inc.severity, inc.id, inc.title)
-}
-
-async fn postmortem_written(conn: &mut PgConnection, id: i64) -> Result<bool> {
-    Ok(store::postmortem(conn, id).await?.is_some())
 }
 
 /// Open an incident. Returns None when its KPI condition already has one open.
@@ -191,10 +173,14 @@ pub async fn open_in(
         }
     }
     if departments.is_empty() {
-        departments.push("operations".to_string());
+        departments.push(
+            super::config::settings(&ctx.config)?
+                .default_department
+                .clone(),
+        );
     }
     if let Some(c) = &new.commander {
-        require_responder(ctx.org.actor(c)?)?;
+        require_responder(ctx, ctx.org.actor(c)?)?;
     }
     let now = ctx.now();
     let deadline = ack_deadline(ctx, new.severity, now)?;
@@ -236,7 +222,7 @@ pub async fn open_in(
     let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
     start.departments = &inc.departments;
     escalation::start(ctx, conn, &start).await?;
-    schedule_phase_box(ctx, conn, &inc, Phase::Detection).await?;
+    timers::start_phase_box(ctx, conn, &inc).await?;
     let n = NewNotification::to_channel(
         &super::config::settings(&ctx.config)?.channel,
         WORKFLOW,
@@ -260,25 +246,6 @@ pub async fn open_in(
     Ok(Some(inc))
 }
 
-async fn schedule_phase_box(
-    ctx: &Ctx,
-    conn: &mut PgConnection,
-    inc: &Incident,
-    phase: Phase,
-) -> Result<()> {
-    let id = inc.id.to_string();
-    timers::cancel(conn, WORKFLOW, &id, Some(PHASE_TIMER)).await?;
-    let due = ctx.now() + phase_box(ctx, phase)?;
-    timers::schedule(
-        conn,
-        &NewTimer::new(PHASE_TIMER, WORKFLOW, &id, due)
-            .payload(serde_json::json!({ "phase": phase })),
-        ctx.now(),
-    )
-    .await?;
-    Ok(())
-}
-
 /// Carry out the state machine's effects.
 async fn apply(
     ctx: &Ctx,
@@ -288,7 +255,7 @@ async fn apply(
     actor: &str,
 ) -> Result<Vec<String>> {
     let id = inc.id.to_string();
-    let severity = inc.severity()?;
+    let severity = inc.severity;
     let mut notified = Vec::new();
     for effect in effects {
         match effect {
@@ -308,25 +275,13 @@ async fn apply(
             Effect::EscalateNow => {
                 notified = escalate_now(ctx, conn, inc, severity, actor).await?;
             }
-            Effect::StartPhaseBox => {
-                schedule_phase_box(ctx, conn, inc, inc.phase()?).await?;
-            }
-            Effect::CancelPhaseBox => {
-                timers::cancel(conn, WORKFLOW, &id, Some(PHASE_TIMER)).await?;
-            }
+            Effect::StartPhaseBox => timers::start_phase_box(ctx, conn, inc).await?,
+            Effect::CancelPhaseBox => timers::cancel_phase_box(conn, inc.id).await?,
             Effect::StartUnackTimer => {
-                let rules = severity_rules(ctx, severity)?;
-                let due = ctx.now() + rules.unack_timeout.delta();
-                timers::schedule(
-                    conn,
-                    &NewTimer::new(UNACK_TIMER, WORKFLOW, &id, due),
-                    ctx.now(),
-                )
-                .await?;
+                let timeout = severity_rules(ctx, severity)?.unack_timeout.delta();
+                timers::start_unack(ctx, conn, inc.id, timeout).await?;
             }
-            Effect::CancelUnackTimer => {
-                timers::cancel(conn, WORKFLOW, &id, Some(UNACK_TIMER)).await?;
-            }
+            Effect::CancelUnackTimer => timers::cancel_unack(conn, inc.id).await?,
         }
     }
     Ok(notified)
@@ -359,7 +314,7 @@ async fn escalate_now(
     start.first_delay = Some(TimeDelta::zero());
     escalation::start(ctx, conn, &start).await?;
     // Notify now, in this transaction, rather than on the engine's next pass.
-    timers::cancel(conn, WORKFLOW, &id, Some(escalation::STEP_TIMER)).await?;
+    crate::engine::timers::cancel(conn, WORKFLOW, &id, Some(escalation::STEP_TIMER)).await?;
     escalation::escalate_now(ctx, conn, WORKFLOW, &id, actor).await
 }
 
@@ -373,9 +328,10 @@ pub struct Done {
     pub notified: Vec<String>,
 }
 
-/// Lock, decide, write, record: the one path every incident command takes.
+/// Lock, decide, write, record: the one path every incident command takes
+/// (the timer handlers in `timers.rs` too).
 #[allow(clippy::too_many_arguments)]
-async fn run_command(
+pub(super) async fn run_command(
     ctx: &Ctx,
     conn: &mut PgConnection,
     id: i64,
@@ -386,8 +342,8 @@ async fn run_command(
     mutate: impl FnOnce(&mut Incident, &model::State),
 ) -> Result<Done> {
     let mut inc = store::lock(conn, id).await?;
-    let written = postmortem_written(conn, id).await?;
-    let state = inc.state(full_protocol(ctx, inc.severity()?), written)?;
+    let written = store::postmortem(conn, id).await?.is_some();
+    let state = inc.state(full_protocol(ctx, inc.severity), written);
     let outcome = model::decide(state, &command).map_err(|r| Error::invalid(r.0))?;
     let (new_state, effects) = match outcome {
         Outcome::Unchanged(why) => {
@@ -400,12 +356,12 @@ async fn run_command(
         Outcome::Changed { state, effects } => (state, effects),
     };
     let now = ctx.now();
-    let from_status = inc.status.clone();
-    let from_phase = inc.phase.clone();
-    inc.status = new_state.status.as_str().to_string();
-    inc.severity = new_state.severity.as_str().to_string();
-    if new_state.phase.key() != inc.phase {
-        inc.phase = new_state.phase.key().to_string();
+    let from_status = inc.status;
+    let from_phase = inc.phase;
+    inc.status = new_state.status;
+    inc.severity = new_state.severity;
+    if new_state.phase != inc.phase {
+        inc.phase = new_state.phase;
         inc.phase_started_at = now;
     }
     if effects.contains(&Effect::StartUnackTimer)
@@ -445,7 +401,7 @@ async fn in_tx<T>(ctx: &Ctx, f: impl AsyncFnOnce(&mut PgConnection) -> Result<T>
 /// Acknowledge. A second acknowledgement changes nothing and says who was first.
 pub async fn acknowledge(ctx: &Ctx, id: i64, actor: &str) -> Result<Done> {
     let person = ctx.org.actor(actor)?.clone();
-    require_responder(&person)?;
+    require_responder(ctx, &person)?;
     in_tx(ctx, async |conn| {
         let done = run_command(
             ctx,
@@ -490,7 +446,7 @@ pub async fn acknowledge(ctx: &Ctx, id: i64, actor: &str) -> Result<Done> {
 }
 
 pub async fn unacknowledge(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Result<Done> {
-    require_responder(ctx.org.actor(actor)?)?;
+    require_responder(ctx, ctx.org.actor(actor)?)?;
     in_tx(ctx, async |conn| {
         run_command(
             ctx,
@@ -508,7 +464,7 @@ pub async fn unacknowledge(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Res
 }
 
 pub async fn resolve(ctx: &Ctx, id: i64, actor: &str, note: &str) -> Result<Done> {
-    require_responder(ctx.org.actor(actor)?)?;
+    require_responder(ctx, ctx.org.actor(actor)?)?;
     if note.trim().is_empty() {
         return Err(Error::invalid("say how it was resolved (--note)"));
     }
@@ -532,7 +488,7 @@ pub async fn resolve(ctx: &Ctx, id: i64, actor: &str, note: &str) -> Result<Done
 }
 
 pub async fn reopen(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Result<Done> {
-    require_responder(ctx.org.actor(actor)?)?;
+    require_responder(ctx, ctx.org.actor(actor)?)?;
     if reason.trim().is_empty() {
         return Err(Error::invalid("say why it is reopened (--reason)"));
     }
@@ -559,7 +515,7 @@ pub async fn close(ctx: &Ctx, id: i64, actor: &str) -> Result<Done> {
     let person = ctx.org.actor(actor)?.clone();
     in_tx(ctx, async |conn| {
         let inc = store::get(conn, id).await?;
-        require_lead(&person, &inc, "close")?;
+        require_command(ctx, &person, &inc, "close")?;
         run_command(
             ctx,
             conn,
@@ -586,10 +542,10 @@ pub async fn advance_phase(
     to: Option<Phase>,
     note: Option<&str>,
 ) -> Result<Done> {
-    require_responder(ctx.org.actor(actor)?)?;
+    require_responder(ctx, ctx.org.actor(actor)?)?;
     in_tx(ctx, async |conn| {
         let inc = store::get(conn, id).await?;
-        let current = inc.phase()?;
+        let current = inc.phase;
         let target = match to {
             Some(p) => p,
             None => current.next().ok_or_else(|| {
@@ -627,8 +583,8 @@ pub async fn change_severity(
     let full = full_protocol(ctx, to);
     in_tx(ctx, async |conn| {
         let inc = store::get(conn, id).await?;
-        require_lead(&person, &inc, "change the severity of")?;
-        let from = inc.severity.clone();
+        require_command(ctx, &person, &inc, "change the severity of")?;
+        let from = inc.severity;
         let done = run_command(
             ctx,
             conn,
@@ -645,7 +601,7 @@ pub async fn change_severity(
         .await?;
         // The acknowledgement deadline follows the new severity.
         let mut inc = done.incident.clone();
-        if inc.status == "triggered" {
+        if inc.status == Status::Triggered {
             inc.ack_deadline = ack_deadline(ctx, to, inc.opened_at)?;
             store::save(conn, &inc).await?;
         }
@@ -658,7 +614,7 @@ pub async fn change_severity(
 }
 
 pub async fn escalate(ctx: &Ctx, id: i64, actor: &str, reason: Option<&str>) -> Result<Done> {
-    require_responder(ctx.org.actor(actor)?)?;
+    require_responder(ctx, ctx.org.actor(actor)?)?;
     in_tx(ctx, async |conn| {
         run_command(
             ctx,
@@ -703,10 +659,10 @@ pub async fn assign(
     role: IncidentRole,
     person: &str,
 ) -> Result<Done> {
-    require_responder(ctx.org.actor(actor)?)?;
+    require_responder(ctx, ctx.org.actor(actor)?)?;
     let assignee = ctx.org.actor(person)?.clone();
     if role == IncidentRole::Commander {
-        require_responder(&assignee)?;
+        require_responder(ctx, &assignee)?;
     }
     in_tx(ctx, async |conn| {
         let done = run_command(
@@ -758,7 +714,7 @@ pub async fn status_update(
     message: &str,
     next_update: TimeDelta,
 ) -> Result<(Done, String)> {
-    require_responder(ctx.org.actor(actor)?)?;
+    require_responder(ctx, ctx.org.actor(actor)?)?;
     if message.trim().is_empty() {
         return Err(Error::invalid("a status update needs a message"));
     }
@@ -811,7 +767,7 @@ pub async fn write_postmortem(
     actor: &str,
     text: &PostmortemText,
 ) -> Result<Done> {
-    require_responder(ctx.org.actor(actor)?)?;
+    require_responder(ctx, ctx.org.actor(actor)?)?;
     let missing: Vec<&str> = [
         ("overview", &text.overview),
         ("what happened", &text.what_happened),
@@ -831,7 +787,7 @@ pub async fn write_postmortem(
     }
     in_tx(ctx, async |conn| {
         let inc = store::get(conn, id).await?;
-        if inc.status()?.is_open() {
+        if inc.status.is_open() {
             return Err(Error::invalid(format!(
                 "incident #{id} is not resolved yet: the post-mortem comes after the fix"
             )));
@@ -873,7 +829,7 @@ pub async fn add_action_item(
     due_at: DateTime<Utc>,
     description: &str,
 ) -> Result<ActionItem> {
-    require_responder(ctx.org.actor(actor)?)?;
+    require_responder(ctx, ctx.org.actor(actor)?)?;
     ctx.org.actor(owner)?;
     if description.trim().is_empty() {
         return Err(Error::invalid("an action item needs a description"));
@@ -885,34 +841,35 @@ pub async fn add_action_item(
     }
     in_tx(ctx, async |conn| {
         store::get(conn, id).await?;
-        let item: ActionItem = sqlx::query_as(
-            "INSERT INTO incident_action_items (incident_id, description, owner, due_at, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING id, incident_id, description, owner, due_at, status, created_by, created_at, done_at",
-        )
-        .bind(id)
-        .bind(description.trim())
-        .bind(owner)
-        .bind(due_at)
-        .bind(actor)
-        .bind(ctx.now())
-        .fetch_one(&mut *conn)
-        .await?;
-        timers::schedule(
+        let item = store::insert_action_item(
             conn,
-            &NewTimer::new(ACTION_DUE_TIMER, WORKFLOW, id, due_at).key(item.id.to_string()),
-            ctx.now(),
+            &store::NewActionItem {
+                incident_id: id,
+                description: description.trim(),
+                owner,
+                due_at,
+                created_by: actor,
+                now: ctx.now(),
+            },
         )
         .await?;
-        let n = NewNotification::to_person(owner, WORKFLOW, id, format!("Action item from incident #{id}: {}", item.description))
-            .body(format!("Due {}.", due_at.format("%Y-%m-%d %H:%M UTC")))
-            .payload(serde_json::json!({ "incident_id": id, "action_item": item.id }));
+        timers::start_action_due(ctx, conn, id, item.id, due_at).await?;
+        let n = NewNotification::to_person(
+            owner,
+            WORKFLOW,
+            id,
+            format!("Action item from incident #{id}: {}", item.description),
+        )
+        .body(format!("Due {}.", due_at.format("%Y-%m-%d %H:%M UTC")))
+        .payload(serde_json::json!({ "incident_id": id, "action_item": item.id }));
         outbox::enqueue(ctx, conn, &n).await?;
         events::append(
             conn,
             &NewEvent::new(WORKFLOW, "incident", id, "action_item_added", actor)
                 .reason(item.description.clone())
-                .payload(serde_json::json!({ "action_item": item.id, "owner": owner, "due_at": due_at })),
+                .payload(
+                    serde_json::json!({ "action_item": item.id, "owner": owner, "due_at": due_at }),
+                ),
             ctx.now(),
         )
         .await?;
@@ -925,24 +882,20 @@ pub async fn complete_action_item(ctx: &Ctx, item_id: i64, actor: &str) -> Resul
     ctx.org.actor(actor)?;
     in_tx(ctx, async |conn| {
         let mut item = store::action_item(conn, item_id).await?;
-        if item.status == "done" {
+        if item.status == ActionItemStatus::Done {
             return Err(Error::conflict(format!(
                 "action item #{item_id} is already done"
             )));
         }
-        item.status = "done".into();
+        item.status = ActionItemStatus::Done;
         item.done_at = Some(ctx.now());
-        sqlx::query("UPDATE incident_action_items SET status = 'done', done_at = $2 WHERE id = $1")
-            .bind(item_id)
-            .bind(ctx.now())
-            .execute(&mut *conn)
-            .await?;
+        store::complete_action_item(conn, item_id, ctx.now()).await?;
         // This item's reminder only: the incident's other items keep theirs.
-        timers::cancel_key(
+        crate::engine::timers::cancel_key(
             conn,
             WORKFLOW,
             &item.incident_id.to_string(),
-            ACTION_DUE_TIMER,
+            super::timers::ACTION_DUE_TIMER,
             &item_id.to_string(),
         )
         .await?;
@@ -998,14 +951,13 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
     let postmortem = store::postmortem(&mut conn, id).await?;
     let action_items = store::action_items(&mut conn, id).await?;
     let now = ctx.now();
-    let status = incident.status()?;
     let ack_seconds_left =
-        (status == Status::Triggered).then(|| (incident.ack_deadline - now).num_seconds());
-    let phase_seconds_left = match status {
+        (incident.status == Status::Triggered).then(|| (incident.ack_deadline - now).num_seconds());
+    let phase_seconds_left = match incident.status {
         Status::Closed => None,
-        _ => Some(
-            (incident.phase_started_at + phase_box(ctx, incident.phase()?)? - now).num_seconds(),
-        ),
+        _ => {
+            Some((incident.phase_started_at + phase_box(ctx, incident.phase)? - now).num_seconds())
+        }
     };
     Ok(Detail {
         incident,
@@ -1020,142 +972,10 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
 
 /// The time box of an incident's current phase ends at this moment.
 pub fn phase_deadline(ctx: &Ctx, inc: &Incident) -> Option<DateTime<Utc>> {
-    let phase = inc.phase().ok()?;
-    Some(inc.phase_started_at + phase_box(ctx, phase).ok()?)
+    Some(inc.phase_started_at + phase_box(ctx, inc.phase).ok()?)
 }
 
 pub async fn list(ctx: &Ctx, filter: &store::ListFilter) -> Result<Vec<Incident>> {
     let mut conn = ctx.pool.acquire().await?;
     store::list(&mut conn, filter).await
-}
-
-// ---- timer handlers ------------------------------------------------------
-
-use crate::engine::timers::{HandlerFuture, Timer};
-
-fn incident_id(t: &Timer) -> Result<i64> {
-    t.entity_id
-        .parse()
-        .map_err(|_| Error::internal(format!("crisis timer {} has a bad incident id", t.id)))
-}
-
-/// A phase ran past its time box: notify and escalate.
-pub fn on_phase_box<'a>(
-    ctx: &'a Ctx,
-    conn: &'a mut PgConnection,
-    t: &'a Timer,
-) -> HandlerFuture<'a> {
-    Box::pin(async move {
-        let id = incident_id(t)?;
-        let phase: Phase = t
-            .payload
-            .get("phase")
-            .and_then(|p| p.as_str())
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| Error::internal("phase timer without a phase"))?;
-        let done = run_command(
-            ctx,
-            conn,
-            id,
-            "engine",
-            Command::PhaseOverrun(phase),
-            "phase_overrun",
-            Some(format!(
-                "{} ran past its time box of {}",
-                phase,
-                crate::duration::format_delta(phase_box(ctx, phase)?)
-            )),
-            |_, _| {},
-        )
-        .await?;
-        if done.unchanged.is_none() {
-            let inc = &done.incident;
-            let mut to: Vec<String> = inc.commander.iter().cloned().collect();
-            for d in &inc.departments {
-                if let Some(dir) = ctx.org.director_of(d) {
-                    to.push(dir.handle.clone());
-                }
-            }
-            to.sort();
-            to.dedup();
-            for handle in to {
-                let n = NewNotification::to_person(
-                    &handle,
-                    WORKFLOW,
-                    id,
-                    format!("{}: {} is over its time box", subject(inc), phase),
-                )
-                .severity("critical")
-                .dedupe(format!("incident:{id}:overrun:{}:{handle}", phase.key()))
-                .payload(serde_json::json!({ "incident_id": id }));
-                outbox::enqueue(ctx, conn, &n).await?;
-            }
-        }
-        Ok(())
-    })
-}
-
-/// No progress on an acknowledged incident: it re-triggers.
-pub fn on_unack<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> HandlerFuture<'a> {
-    Box::pin(async move {
-        let id = incident_id(t)?;
-        run_command(
-            ctx,
-            conn,
-            id,
-            "engine",
-            Command::UnackTimeout,
-            "retriggered",
-            Some("acknowledged but no progress within the un-acknowledge timeout".into()),
-            |_, _| {},
-        )
-        .await?;
-        Ok(())
-    })
-}
-
-/// An action item reached its due date still open: remind its owner.
-pub fn on_action_due<'a>(
-    ctx: &'a Ctx,
-    conn: &'a mut PgConnection,
-    t: &'a Timer,
-) -> HandlerFuture<'a> {
-    Box::pin(async move {
-        let item_id: i64 = t
-            .dedupe_key
-            .parse()
-            .map_err(|_| Error::internal("action timer without an item"))?;
-        let item = store::action_item(conn, item_id).await?;
-        if item.status != "open" {
-            return Ok(());
-        }
-        let n = NewNotification::to_person(
-            &item.owner,
-            WORKFLOW,
-            item.incident_id,
-            format!(
-                "Overdue action item from incident #{}: {}",
-                item.incident_id, item.description
-            ),
-        )
-        .severity("warning")
-        .dedupe(format!("action:{item_id}:overdue"))
-        .payload(serde_json::json!({ "incident_id": item.incident_id, "action_item": item_id }));
-        outbox::enqueue(ctx, conn, &n).await?;
-        events::append(
-            conn,
-            &NewEvent::new(
-                WORKFLOW,
-                "incident",
-                item.incident_id,
-                "action_item_overdue",
-                "engine",
-            )
-            .reason(item.description.clone())
-            .payload(serde_json::json!({ "action_item": item_id, "owner": item.owner })),
-            ctx.now(),
-        )
-        .await?;
-        Ok(())
-    })
 }

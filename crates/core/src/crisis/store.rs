@@ -1,23 +1,46 @@
-//! SQL for incidents, post-mortems and action items.
+//! All of crisis management's SQL: incidents, post-mortems, action items,
+//! the event-log reads behind its metrics and the metric reads behind its
+//! KPI rules. Its states are stored as text (see `text_column!` below).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::model::{Phase, Severity, State, Status};
+use super::model::{ActionItemStatus, Phase, Severity, State, Status};
+use crate::db::text_column;
 use crate::error::{Error, Result};
+
+text_column!(
+    Severity,
+    "incident severity",
+    all = Severity::ALL,
+    text = Severity::as_str
+);
+text_column!(
+    Status,
+    "incident status",
+    all = Status::ALL,
+    text = Status::as_str
+);
+text_column!(Phase, "incident phase", all = Phase::ALL, text = Phase::key);
+text_column!(
+    ActionItemStatus,
+    "action item status",
+    all = ActionItemStatus::ALL,
+    text = ActionItemStatus::as_str
+);
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Incident {
     pub id: i64,
     pub title: String,
     pub description: String,
-    pub severity: String,
+    pub severity: Severity,
     pub source: String,
     pub source_ref: Option<String>,
     pub departments: Vec<String>,
-    pub status: String,
-    pub phase: String,
+    pub status: Status,
+    pub phase: Phase,
     pub phase_started_at: DateTime<Utc>,
     pub ack_deadline: DateTime<Utc>,
     pub commander: Option<String>,
@@ -36,38 +59,17 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
 }
 
-fn corrupt(id: i64, what: &str, value: &str) -> Error {
-    Error::internal(format!(
-        "incident #{id} has an unknown {what} {value:?} in the database"
-    ))
-}
-
 impl Incident {
-    pub fn severity(&self) -> Result<Severity> {
-        self.severity
-            .parse()
-            .map_err(|_| corrupt(self.id, "severity", &self.severity))
-    }
-
-    pub fn status(&self) -> Result<Status> {
-        Status::parse(&self.status).ok_or_else(|| corrupt(self.id, "status", &self.status))
-    }
-
-    pub fn phase(&self) -> Result<Phase> {
-        self.phase
-            .parse()
-            .map_err(|_| corrupt(self.id, "phase", &self.phase))
-    }
-
-    pub fn state(&self, full_protocol: bool, postmortem_written: bool) -> Result<State> {
-        Ok(State {
+    /// What the state machine needs: the stored axes plus the protocol facts.
+    pub fn state(&self, full_protocol: bool, postmortem_written: bool) -> State {
+        State {
             id: self.id,
-            status: self.status()?,
-            phase: self.phase()?,
-            severity: self.severity()?,
+            status: self.status,
+            phase: self.phase,
+            severity: self.severity,
             full_protocol,
             postmortem_written,
-        })
+        }
     }
 }
 
@@ -102,7 +104,7 @@ pub async fn insert(conn: &mut PgConnection, i: &Insert<'_>) -> Result<Option<In
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(i.title)
         .bind(i.description)
-        .bind(i.severity.as_str())
+        .bind(i.severity)
         .bind(i.source)
         .bind(i.source_ref)
         .bind(i.departments)
@@ -185,10 +187,10 @@ pub async fn save(conn: &mut PgConnection, i: &Incident) -> Result<()> {
     )
     .bind(i.id)
     .bind(&i.title)
-    .bind(&i.severity)
+    .bind(i.severity)
     .bind(&i.departments)
-    .bind(&i.status)
-    .bind(&i.phase)
+    .bind(i.status)
+    .bind(i.phase)
     .bind(i.phase_started_at)
     .bind(i.ack_deadline)
     .bind(&i.commander)
@@ -257,29 +259,153 @@ pub struct ActionItem {
     pub description: String,
     pub owner: String,
     pub due_at: DateTime<Utc>,
-    pub status: String,
+    pub status: ActionItemStatus,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub done_at: Option<DateTime<Utc>>,
 }
 
+const ACTION_ITEM_COLUMNS: &str =
+    "id, incident_id, description, owner, due_at, status, created_by, created_at, done_at";
+
+#[derive(Debug, Clone)]
+pub struct NewActionItem<'a> {
+    pub incident_id: i64,
+    pub description: &'a str,
+    pub owner: &'a str,
+    pub due_at: DateTime<Utc>,
+    pub created_by: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert_action_item(
+    conn: &mut PgConnection,
+    a: &NewActionItem<'_>,
+) -> Result<ActionItem> {
+    let sql = format!(
+        "INSERT INTO incident_action_items (incident_id, description, owner, due_at, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING {ACTION_ITEM_COLUMNS}"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(a.incident_id)
+        .bind(a.description)
+        .bind(a.owner)
+        .bind(a.due_at)
+        .bind(a.created_by)
+        .bind(a.now)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// Mark an action item done.
+pub async fn complete_action_item(
+    conn: &mut PgConnection,
+    id: i64,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE incident_action_items SET status = $3, done_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(at)
+        .bind(ActionItemStatus::Done)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn action_items(conn: &mut PgConnection, incident_id: i64) -> Result<Vec<ActionItem>> {
+    let sql = format!(
+        "SELECT {ACTION_ITEM_COLUMNS} FROM incident_action_items WHERE incident_id = $1 ORDER BY id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(incident_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Load an action item, locking it for the rest of the transaction.
+pub async fn action_item(conn: &mut PgConnection, id: i64) -> Result<ActionItem> {
+    let sql =
+        format!("SELECT {ACTION_ITEM_COLUMNS} FROM incident_action_items WHERE id = $1 FOR UPDATE");
+    let row: Option<ActionItem> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.ok_or_else(|| Error::not_found(format!("no action item #{id}")))
+}
+
+// ---- the event log, for metrics ----------------------------------------------
+
+/// Phase changes of these incidents from the event log, oldest first:
+/// (incident id, when, the phase it entered as stored in the event).
+pub async fn phase_changes(
+    conn: &mut PgConnection,
+    incident_ids: &[String],
+) -> Result<Vec<(String, DateTime<Utc>, String)>> {
     Ok(sqlx::query_as(
-        "SELECT id, incident_id, description, owner, due_at, status, created_by, created_at, done_at
-         FROM incident_action_items WHERE incident_id = $1 ORDER BY id",
+        "SELECT entity_id, occurred_at, payload->>'phase' FROM events
+         WHERE workflow = $1 AND entity_id = ANY($2) AND payload->>'phase_changed' = 'true' ORDER BY id",
     )
-    .bind(incident_id)
+    .bind(super::WORKFLOW)
+    .bind(incident_ids)
     .fetch_all(conn)
     .await?)
 }
 
-pub async fn action_item(conn: &mut PgConnection, id: i64) -> Result<ActionItem> {
-    let row: Option<ActionItem> = sqlx::query_as(
-        "SELECT id, incident_id, description, owner, due_at, status, created_by, created_at, done_at
-         FROM incident_action_items WHERE id = $1 FOR UPDATE",
+/// How many phase overruns each of these incidents had: (incident id, count).
+pub async fn overrun_counts(
+    conn: &mut PgConnection,
+    incident_ids: &[String],
+) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT entity_id, count(*) FROM events WHERE workflow = $1 AND entity_id = ANY($2) AND action = 'phase_overrun' GROUP BY entity_id",
     )
-    .bind(id)
+    .bind(super::WORKFLOW)
+    .bind(incident_ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+// ---- metric readings, for KPI rules ---------------------------------------------
+
+/// The average of a metric's readings in [from, to) and how many there were.
+pub async fn trailing_average(
+    conn: &mut PgConnection,
+    metric: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(Option<f64>, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT avg(value), count(*) FROM metric_readings WHERE metric = $1 AND recorded_at < $2 AND recorded_at >= $3",
+    )
+    .bind(metric)
+    .bind(to)
+    .bind(from)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// A metric's latest reading at or before `at`.
+pub async fn latest_reading_at(
+    conn: &mut PgConnection,
+    metric: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<f64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT value FROM metric_readings WHERE metric = $1 AND recorded_at <= $2 ORDER BY recorded_at DESC, id DESC LIMIT 1",
+    )
+    .bind(metric)
+    .bind(at)
     .fetch_optional(conn)
-    .await?;
-    row.ok_or_else(|| Error::not_found(format!("no action item #{id}")))
+    .await?)
+}
+
+/// A metric's latest reading.
+pub async fn latest_reading(conn: &mut PgConnection, metric: &str) -> Result<Option<f64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT value FROM metric_readings WHERE metric = $1 ORDER BY recorded_at DESC, id DESC LIMIT 1",
+    )
+    .bind(metric)
+    .fetch_optional(conn)
+    .await?)
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::model::ActionItemStatus;
 use super::service::{Audience, Detail, PostmortemText};
 use super::store::Incident;
 use crate::engine::Ctx;
@@ -53,20 +54,17 @@ pub fn status_update(
     message: &str,
     next: DateTime<Utc>,
 ) -> Result<String> {
-    let phase = inc
-        .phase()
-        .map(|p| p.label().to_string())
-        .unwrap_or_else(|_| inc.phase.clone());
-    let customer_title = match inc.status.as_str() {
-        "resolved" | "closed" => "Resolved: the issue affecting our shop is fixed".to_string(),
-        _ => "We are working on an issue affecting our shop".to_string(),
+    let customer_title = if inc.status.is_open() {
+        "We are working on an issue affecting our shop".to_string()
+    } else {
+        "Resolved: the issue affecting our shop is fixed".to_string()
     };
     let vars = [
         ("id", inc.id.to_string()),
         ("title", inc.title.clone()),
-        ("severity", inc.severity.clone()),
-        ("status", inc.status.clone()),
-        ("phase", phase),
+        ("severity", inc.severity.as_str().to_string()),
+        ("status", inc.status.as_str().to_string()),
+        ("phase", inc.phase.label().to_string()),
         ("commander", person(ctx, inc.commander.as_deref())),
         ("departments", inc.departments.join(", ")),
         ("message", message.to_string()),
@@ -124,7 +122,11 @@ pub fn postmortem_markdown(ctx: &Ctx, d: &Detail) -> Result<String> {
             .map(|a| {
                 format!(
                     "- [{}] #{} {} — owner @{}, due {}",
-                    if a.status == "done" { "x" } else { " " },
+                    if a.status == ActionItemStatus::Done {
+                        "x"
+                    } else {
+                        " "
+                    },
                     a.id,
                     a.description,
                     a.owner,
@@ -137,7 +139,7 @@ pub fn postmortem_markdown(ctx: &Ctx, d: &Detail) -> Result<String> {
     let vars = [
         ("id", inc.id.to_string()),
         ("title", inc.title.clone()),
-        ("severity", inc.severity.clone()),
+        ("severity", inc.severity.as_str().to_string()),
         (
             "overview",
             section(

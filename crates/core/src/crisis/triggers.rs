@@ -102,23 +102,10 @@ async fn baseline(
     Ok(match cond {
         Condition::Below(_) | Condition::Above(_) => None,
         Condition::BelowTrailingAverage { window, .. } => {
-            let (avg, n): (Option<f64>, i64) = sqlx::query_as(
-                "SELECT avg(value), count(*) FROM metric_readings WHERE metric = $1 AND recorded_at < $2 AND recorded_at >= $3",
-            )
-            .bind(metric)
-            .bind(at)
-            .bind(at - *window)
-            .fetch_one(conn)
-            .await?;
+            let (avg, n) = store::trailing_average(conn, metric, at - *window, at).await?;
             avg.filter(|_| n >= MIN_TRAILING_READINGS)
         }
-        Condition::AboveRatioOf { other, .. } => sqlx::query_scalar(
-            "SELECT value FROM metric_readings WHERE metric = $1 AND recorded_at <= $2 ORDER BY recorded_at DESC, id DESC LIMIT 1",
-        )
-        .bind(other)
-        .bind(at)
-        .fetch_optional(conn)
-        .await?,
+        Condition::AboveRatioOf { other, .. } => store::latest_reading_at(conn, other, at).await?,
     })
 }
 
@@ -148,13 +135,7 @@ pub async fn record_metric(ctx: &Ctx, metric: &str, value: f64, source: &str) ->
             (value, baseline(&mut tx, metric, &cond, at).await?)
         } else if matches!(&cond, Condition::AboveRatioOf { other, .. } if other == metric) {
             // The reference moved: re-check the rule's own latest reading.
-            let latest: Option<f64> = sqlx::query_scalar(
-                "SELECT value FROM metric_readings WHERE metric = $1 ORDER BY recorded_at DESC, id DESC LIMIT 1",
-            )
-            .bind(&rule.metric)
-            .fetch_optional(&mut *tx)
-            .await?;
-            match latest {
+            match store::latest_reading(&mut tx, &rule.metric).await? {
                 Some(v) => (v, Some(value)),
                 None => continue,
             }

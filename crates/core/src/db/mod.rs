@@ -5,6 +5,9 @@
 //! cluster that we start ourselves (see [`local`]).
 
 pub mod local;
+mod text_column;
+
+pub(crate) use text_column::text_column;
 
 use std::str::FromStr;
 use std::time::Duration;

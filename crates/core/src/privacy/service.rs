@@ -1984,7 +1984,7 @@ pub async fn breach_detail(ctx: &Ctx, id: i64) -> Result<BreachDetail> {
         breach,
         tasks,
         phases,
-        incident_status: incident.status,
+        incident_status: incident.status.as_str().to_string(),
         authority: super::config::settings(&ctx.config)?
             .breach
             .authority

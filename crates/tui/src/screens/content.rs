@@ -112,18 +112,20 @@ fn matches(row: &ContentRow, filter: &str) -> bool {
     // Owners show as @handle: "@lena" finds them too.
     let person = filter.strip_prefix('@').unwrap_or(filter);
     i.owner.to_lowercase().contains(person)
-        || [&i.title, &i.channel, &i.state, &i.kind]
-            .into_iter()
-            .chain(i.campaign.as_ref())
-            .any(|f| f.to_lowercase().contains(filter))
+        || [
+            i.title.as_str(),
+            i.channel.as_str(),
+            i.state.as_str(),
+            i.kind.as_str(),
+        ]
+        .into_iter()
+        .chain(i.campaign.as_deref())
+        .any(|f| f.to_lowercase().contains(filter))
         || format!("#{}", i.id).contains(filter)
 }
 
 fn state_label(row: &ContentRow) -> String {
-    row.item
-        .state()
-        .map(|s| s.label().to_string())
-        .unwrap_or_else(|_| row.item.state.clone())
+    row.item.state.label().to_string()
 }
 
 impl Screen for Content {

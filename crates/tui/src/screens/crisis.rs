@@ -106,10 +106,15 @@ fn matches(row: &IncidentRow, filter: &str) -> bool {
         .into_iter()
         .flatten()
         .any(|h| h.to_lowercase().contains(person))
-        || [&i.title, &i.severity, &i.status, &i.phase]
-            .into_iter()
-            .chain(i.departments.iter())
-            .any(|f| f.to_lowercase().contains(filter))
+        || [
+            i.title.as_str(),
+            i.severity.as_str(),
+            i.status.as_str(),
+            i.phase.key(),
+        ]
+        .into_iter()
+        .chain(i.departments.iter().map(String::as_str))
+        .any(|f| f.to_lowercase().contains(filter))
         || row
             .phase()
             .is_some_and(|p| p.label().to_lowercase().contains(filter))
@@ -244,15 +249,15 @@ impl Screen for Crisis {
             let status = row.status();
             let mut cells = vec![
                 Cell::from(Span::styled(
-                    inc.severity.clone(),
+                    inc.severity.as_str(),
                     theme::severity(severity),
                 )),
                 Cell::from(Span::styled(format!("#{}", inc.id), theme::muted())),
                 Cell::from(Span::styled(
                     if wide {
-                        inc.status.clone()
+                        inc.status.as_str()
                     } else {
-                        short_status(status).to_string()
+                        short_status(status)
                     },
                     status_style(row, now),
                 )),
@@ -305,9 +310,9 @@ impl Screen for Crisis {
         let mut lines = vec![
             Line::from(vec![
                 label("incident"),
-                Span::styled(inc.severity.clone(), theme::severity(row.severity())),
+                Span::styled(inc.severity.as_str(), theme::severity(row.severity())),
                 Span::raw(format!(" #{} · ", inc.id)),
-                Span::styled(inc.status.clone(), status_style(row, now)),
+                Span::styled(inc.status.as_str(), status_style(row, now)),
                 Span::raw(format!(" · {}", inc.departments.join(", "))),
             ]),
             Line::from(vec![
@@ -336,11 +341,7 @@ impl Screen for Crisis {
         lines.push(Line::from([vec![label("acknowledged")], ack].concat()));
         let mut phase = vec![
             label("phase"),
-            Span::raw(
-                row.phase()
-                    .map(|p| p.label().to_string())
-                    .unwrap_or_else(|| inc.phase.clone()),
-            ),
+            Span::raw(inc.phase.label()),
             Span::styled(
                 format!(" since {}", format::when(inc.phase_started_at, now)),
                 theme::muted(),
