@@ -282,12 +282,12 @@ pub async fn latest_of_many(
     workflow: &str,
     entity_ids: &[String],
 ) -> Result<std::collections::HashMap<String, Escalation>> {
-    let rows: Vec<Escalation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let rows: Vec<Escalation> = sqlx::query_as(
         "SELECT DISTINCT ON (entity_id) id, workflow, entity_id, subject, policy, departments, level, round,
                 status, acknowledged_by, started_at, updated_at
          FROM escalations WHERE workflow = $1 AND entity_id = ANY($2)
-         ORDER BY entity_id, id DESC"
-    )))
+         ORDER BY entity_id, id DESC",
+    )
     .bind(workflow)
     .bind(entity_ids)
     .fetch_all(conn)
