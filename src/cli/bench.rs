@@ -27,6 +27,9 @@ pub enum BenchCommand {
     /// N open P1 incidents whose first escalation falls due at one instant:
     /// lateness from due time to queued notification.
     Escalation(EscalationArgs),
+    /// The control room over 10,000 open incidents, 10,000 content items and
+    /// 1,000 pending approvals: load, load while idle, one change to screen.
+    ControlRoom(super::bench_room::RoomArgs),
 }
 
 #[derive(Debug, Args)]
@@ -84,7 +87,10 @@ pub struct EventArgs {
 /// Run a measurement in a scratch database that is dropped afterwards,
 /// whether the measurement succeeded or not. One left by a bench run that
 /// was killed is dropped by the next.
-async fn in_scratch<T>(tag: &str, run: impl AsyncFnOnce(&Scratch) -> Result<T>) -> Result<T> {
+pub(super) async fn in_scratch<T>(
+    tag: &str,
+    run: impl AsyncFnOnce(&Scratch) -> Result<T>,
+) -> Result<T> {
     let scratch = Scratch::create(tag).await?;
     let result = run(&scratch).await;
     scratch.drop_db().await;
@@ -92,10 +98,10 @@ async fn in_scratch<T>(tag: &str, run: impl AsyncFnOnce(&Scratch) -> Result<T>) 
 }
 
 /// A scratch database, dropped afterwards.
-struct Scratch {
+pub(super) struct Scratch {
     maintenance: String,
     name: String,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Scratch {
@@ -195,6 +201,7 @@ pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
         BenchCommand::Escalation(args) => escalation_bench(config, args).await,
         BenchCommand::Experiment(args) => experiment_bench(config, args).await,
         BenchCommand::Touches(args) => touch_bench(config, args).await,
+        BenchCommand::ControlRoom(args) => super::bench_room::run(config, args).await,
     }
 }
 

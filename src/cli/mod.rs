@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch.
 
 mod bench;
+mod bench_room;
 mod bot;
 mod content;
 mod crisis;

@@ -6,10 +6,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use vivid_core::Ctx;
-use vivid_core::engine::events::CHANNEL;
+use vivid_core::engine::events::{Change, Subscription};
 
 use crate::registry::{self, CommandGroup};
 use crate::rest::{Rest, RestError};
@@ -21,12 +20,6 @@ pub enum LiveError {
     Core(#[from] vivid_core::Error),
     #[error(transparent)]
     Rest(#[from] RestError),
-}
-
-impl From<sqlx::Error> for LiveError {
-    fn from(e: sqlx::Error) -> Self {
-        LiveError::Core(e.into())
-    }
 }
 
 /// Post an entity's live message to a channel and remember it. Posting again
@@ -144,12 +137,6 @@ pub async fn refresh_stale(ctx: &Ctx, rest: &Rest) -> Result<usize, LiveError> {
     Ok(stale.len())
 }
 
-#[derive(serde::Deserialize)]
-struct Notice {
-    workflow: String,
-    entity_id: String,
-}
-
 /// Keep posted messages current until `shutdown` turns true.
 pub async fn run(ctx: Ctx, rest: Rest, mut shutdown: watch::Receiver<bool>) {
     let workflows: Vec<&str> = registry::groups()
@@ -158,18 +145,10 @@ pub async fn run(ctx: Ctx, rest: Rest, mut shutdown: watch::Receiver<bool>) {
         .collect();
     let mut backoff = Duration::from_millis(250);
     while !*shutdown.borrow() {
-        let mut listener = match PgListener::connect_with(&ctx.pool).await {
-            Ok(mut l) => match l.listen(CHANNEL).await {
-                Ok(()) => l,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot LISTEN for changes; retrying");
-                    sleep_or_stop(&mut shutdown, backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                    continue;
-                }
-            },
+        let mut changes = match Subscription::open(&ctx.pool).await {
+            Ok(s) => s,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot connect a listener; retrying");
+                tracing::warn!(error = %e, "cannot LISTEN for changes; retrying");
                 sleep_or_stop(&mut shutdown, backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(10));
                 continue;
@@ -184,14 +163,14 @@ pub async fn run(ctx: Ctx, rest: Rest, mut shutdown: watch::Receiver<bool>) {
         }
         loop {
             let first = tokio::select! {
-                n = listener.recv() => n,
+                n = changes.next() => n,
                 _ = shutdown.changed() => return,
             };
             let mut changed = BTreeSet::new();
             let mut lost = note(first, &workflows, &mut changed);
             // One state change appends several events: render once for all of them.
             while !lost {
-                match tokio::time::timeout(Duration::from_millis(50), listener.recv()).await {
+                match tokio::time::timeout(Duration::from_millis(50), changes.next()).await {
                     Ok(n) => lost = note(n, &workflows, &mut changed),
                     Err(_) => break,
                 }
@@ -206,20 +185,22 @@ pub async fn run(ctx: Ctx, rest: Rest, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Note a changed entity; true when the listener lost its connection.
+/// Note a changed entity; true when the subscription lost its connection.
 fn note(
-    n: Result<sqlx::postgres::PgNotification, sqlx::Error>,
+    n: vivid_core::Result<Option<Change>>,
     workflows: &[&str],
     changed: &mut BTreeSet<(String, String)>,
 ) -> bool {
     match n {
-        Ok(n) => {
-            if let Ok(notice) = serde_json::from_str::<Notice>(n.payload())
-                && workflows.contains(&notice.workflow.as_str())
-            {
-                changed.insert((notice.workflow, notice.entity_id));
+        Ok(Some(c)) => {
+            if workflows.contains(&c.workflow.as_str()) {
+                changed.insert((c.workflow, c.entity_id));
             }
             false
+        }
+        Ok(None) => {
+            tracing::warn!("listener lost; reconnecting");
+            true
         }
         Err(e) => {
             tracing::warn!(error = %e, "listener lost; reconnecting");

@@ -12,7 +12,9 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Size;
 use vivid_core::content::model::State as ContentState;
+use vivid_core::content::read::{Review, Stage};
 use vivid_core::content::store::Item;
+use vivid_core::crisis::read::EscalationProgress as EscalationLevel;
 use vivid_core::crisis::store::Incident;
 use vivid_core::crisis::{Phase, Severity, Status as IncidentStatus};
 use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
@@ -23,10 +25,13 @@ use vivid_core::stats::{AnalysisOutput, VariationResult, VariationStatus};
 use vivid_core::status::{
     ApprovalStatus, EngineStatus, EscalationStatus, EventStatus, Kpi, Status, WorkflowStatus,
 };
-use vivid_tui::snapshot::{
-    Analysis, ApprovalRow, ContentRow, EscalationLevel, ExperimentRow, IncidentRow, Review,
-    Snapshot, Stage, status_tiles,
-};
+use vivid_tui::screens::approvals::{ApprovalRow, Pending};
+use vivid_tui::screens::content::{ContentRow, Pipeline};
+use vivid_tui::screens::crisis::{Board, IncidentRow};
+use vivid_tui::screens::events::Log;
+use vivid_tui::screens::experiments::{Analysis, ExperimentRow, Lab};
+use vivid_tui::screens::overview::Figures;
+use vivid_tui::snapshot::{Snapshot, status_tiles};
 use vivid_tui::{AppState, Msg, screens, update, view};
 
 const ROWS: usize = 10_000;
@@ -151,15 +156,19 @@ fn snapshot() -> Snapshot {
         })
         .collect();
     let content = content(t);
-    Snapshot {
-        taken_at: Some(t),
-        organisation: status.organisation.clone(),
+    // Privacy and Journey are not benchmarked: short lists.
+    let mut snap = Snapshot::new(Some(t), status.organisation.clone());
+    snap.set(Figures {
         tiles: status_tiles(&status),
         kpis,
-        approvals,
-        events,
-        incidents: incidents(t),
-        pipeline: ContentState::ALL
+        status: Some(status),
+        engine_read: None,
+    });
+    snap.set(Pending { rows: approvals });
+    snap.set(Log { events });
+    snap.set(Board { rows: incidents(t) });
+    snap.set(Pipeline {
+        stages: ContentState::ALL
             .iter()
             .map(|&state| Stage {
                 state,
@@ -167,11 +176,12 @@ fn snapshot() -> Snapshot {
                 capped: false,
             })
             .collect(),
-        content,
-        experiments: experiments(t),
-        // Privacy and Journey are not benchmarked: short lists.
-        ..Snapshot::default()
-    }
+        rows: content,
+    });
+    snap.set(Lab {
+        rows: experiments(t),
+    });
+    snap
 }
 
 /// Incidents as core lists them: triggered, then acknowledged, then resolved.
@@ -273,7 +283,7 @@ fn content(t: DateTime<Utc>) -> Vec<ContentRow> {
                     approvals: i % 2,
                     required: 2,
                 }),
-                waits_on_operator: i % 5 == 0,
+                waits_on_reader: i % 5 == 0,
             }
         })
         .collect();
@@ -385,6 +395,7 @@ fn experiments(t: DateTime<Utc>) -> Vec<ExperimentRow> {
             ExperimentRow {
                 experiment,
                 analysis,
+                analysed_at: None,
             }
         })
         .collect()

@@ -1,28 +1,28 @@
-//! The data feed: LISTEN for changes, re-read, send snapshots to the UI.
-//! When the database goes away it says so and retries with backoff; after
-//! every reconnect it re-reads everything, because notifications sent
-//! while disconnected are lost.
+//! The data feed: read everything once, then follow the live channels and
+//! re-read only what each change concerns (see `data`). When the database
+//! goes away it says so and retries with backoff; after every reconnect it
+//! re-reads everything, because notifications sent while disconnected are
+//! lost. Between changes it reads nothing but the engine's heartbeat.
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use sqlx::postgres::PgListener;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use vivid_core::Ctx;
-use vivid_core::engine::events;
-use vivid_core::metrics;
+use vivid_core::engine::events::Subscription;
 
 use crate::app::Msg;
-use crate::data::Loader;
+use crate::data::{Loader, heartbeat};
 
-/// Wait this long after a notification for the rest of a burst.
-const COALESCE: Duration = Duration::from_millis(100);
-/// Re-read even without notifications (heartbeats, due timers age).
-const REFRESH_EVERY: Duration = Duration::from_secs(5);
+/// After a first change, wait this long for the rest of its burst.
+const COALESCE: Duration = Duration::from_millis(30);
+/// Read the engine's heartbeat (workers alive, timers, outbox) this often.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 /// A read or connect taking longer than this counts as an outage.
 const DB_TIMEOUT: Duration = Duration::from_secs(8);
 const FIRST_RETRY: Duration = Duration::from_millis(500);
-const MAX_RETRY: Duration = Duration::from_secs(15);
+/// The longest wait between two attempts while the database is away.
+const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// Run until the UI goes away (its channel closes).
 pub async fn run(
@@ -51,7 +51,7 @@ pub async fn run(
                 {
                     return;
                 }
-                // A reload request (the `r` key) retries at once.
+                // Any key (a reload request) retries at once.
                 tokio::select! {
                     _ = tokio::time::sleep(retry) => {}
                     r = reload.recv() => {
@@ -86,18 +86,7 @@ async fn timed<T>(what: &str, f: impl Future<Output = vivid_core::Result<T>>) ->
     }
 }
 
-async fn listen(ctx: &Ctx) -> vivid_core::Result<PgListener> {
-    let mut listener = PgListener::connect_with(&ctx.pool).await?;
-    // Report a lost connection at once instead of silently reconnecting,
-    // so the next read starts from scratch.
-    listener.eager_reconnect(false);
-    listener
-        .listen_all([events::CHANNEL, metrics::CHANNEL])
-        .await?;
-    Ok(listener)
-}
-
-/// Connect, read everything, then re-read on every notification.
+/// Connect, read everything, then re-read what each change concerns.
 async fn follow(
     ctx: &Ctx,
     loader: &mut Loader,
@@ -105,26 +94,32 @@ async fn follow(
     reload: &mut UnboundedReceiver<()>,
 ) -> Stop {
     // LISTEN before reading, so nothing committed in between is missed.
-    let mut listener = match timed("listening for changes", listen(ctx)).await {
-        Ok(l) => l,
+    let mut changes = match timed("listening for changes", Subscription::open(&ctx.pool)).await {
+        Ok(s) => s,
         Err(e) => return Stop::Lost(e),
     };
     loader.reset();
-    loop {
-        match timed("reading", loader.load(ctx)).await {
-            Ok(snapshot) => {
-                if ui.send(Msg::Loaded(Box::new(snapshot))).is_err() {
-                    return Stop::UiGone;
-                }
+    match timed("reading", loader.load(ctx)).await {
+        Ok(snapshot) => {
+            if ui.send(Msg::Loaded(Box::new(snapshot))).is_err() {
+                return Stop::UiGone;
             }
-            Err(e) => return Stop::Lost(e),
         }
+        Err(e) => return Stop::Lost(e),
+    }
+    let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beat.tick().await;
+    loop {
+        let due = loader.due_in().unwrap_or(Duration::from_secs(3600));
         tokio::select! {
-            n = listener.try_recv() => match n {
-                Ok(Some(_)) => {
+            c = changes.next() => match c {
+                Ok(Some(first)) => {
                     // Let the burst finish, then read once for all of it.
                     tokio::time::sleep(COALESCE).await;
-                    while listener.next_buffered().is_some() {}
+                    let mut batch = vec![first];
+                    batch.extend(changes.drain());
+                    loader.note(&batch);
                 }
                 Ok(None) => return Stop::Reconnect,
                 Err(e) => return Stop::Lost(e.to_string()),
@@ -133,8 +128,28 @@ async fn follow(
                 if r.is_none() {
                     return Stop::UiGone;
                 }
+                loader.reset();
+                match timed("reading", loader.load(ctx)).await {
+                    Ok(snapshot) => {
+                        if ui.send(Msg::Loaded(Box::new(snapshot))).is_err() {
+                            return Stop::UiGone;
+                        }
+                    }
+                    Err(e) => return Stop::Lost(e),
+                }
+                continue;
             }
-            _ = tokio::time::sleep(REFRESH_EVERY) => {}
+            _ = beat.tick() => loader.note(&[heartbeat()]),
+            _ = tokio::time::sleep(due) => {}
+        }
+        match timed("reading", loader.refresh(ctx)).await {
+            Ok(Some(snapshot)) => {
+                if ui.send(Msg::Loaded(Box::new(snapshot))).is_err() {
+                    return Stop::UiGone;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return Stop::Lost(e),
         }
     }
 }

@@ -52,6 +52,18 @@ pub enum TuiError {
     Background(String),
 }
 
+/// The control room's data feed without a terminal (benchmarks, tools):
+/// reads everything, then sends a snapshot each time a change has been
+/// read, until `ui` closes. A message on `reload` re-reads everything.
+pub async fn feed(
+    ctx: Ctx,
+    operator: String,
+    ui: tokio::sync::mpsc::UnboundedSender<Msg>,
+    reload: tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    feed::run(ctx, operator, ui, reload).await
+}
+
 /// Open the control room and run it until the operator quits or `shutdown`
 /// turns true. The terminal is restored on return, on error and on panic.
 pub async fn run(ctx: Ctx, opts: TuiOptions) -> Result<(), TuiError> {

@@ -1,49 +1,71 @@
 //! What the control room shows, as plain data: produced by the loader from
 //! the database (through core), consumed by `view`. Tests build it by hand.
 
-use chrono::{DateTime, TimeDelta, Utc};
-use vivid_core::content::model::State as ContentState;
-use vivid_core::content::store::Item;
-use vivid_core::crisis::store::Incident;
-use vivid_core::crisis::{Phase, Severity, Status as IncidentStatus};
-use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
-use vivid_core::engine::events::Event;
-use vivid_core::engine::handoffs::Handoff;
-use vivid_core::experiments::service::{Experiment, Report};
-use vivid_core::journey::service::Funnel;
-use vivid_core::privacy::store::{Breach, Request as PrivacyRequest};
-use vivid_core::status::{Kpi, Status, WorkflowStatus};
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-/// Everything on screen at one moment.
-#[derive(Debug, Clone, Default)]
+use chrono::{DateTime, Utc};
+use vivid_core::status::{Status, WorkflowStatus};
+
+use crate::data::PartData;
+
+/// Everything on screen at one moment: each screen's part, read through
+/// core (see `data`), and what every screen shares.
+#[derive(Clone, Default)]
 pub struct Snapshot {
     /// When it was read (the clock of the reader).
     pub taken_at: Option<DateTime<Utc>>,
     pub organisation: String,
-    /// One tile per workflow or shared mechanism, in display order. A new
-    /// workflow shows itself on the overview by adding a tile here.
-    pub tiles: Vec<Tile>,
-    pub kpis: Vec<Kpi>,
-    /// Pending approval requests, soonest deadline first.
-    pub approvals: Vec<ApprovalRow>,
-    /// The tail of the event log, oldest first.
-    pub events: Vec<Event>,
-    /// Open and resolved incidents, most urgent first (as core lists them).
-    pub incidents: Vec<IncidentRow>,
-    /// Content items per state, in the seed's order.
-    pub pipeline: Vec<Stage>,
-    /// Content items in pipeline order, most recently changed first within a state.
-    pub content: Vec<ContentRow>,
-    /// Experiments, running ones first, each running one analysed.
-    pub experiments: Vec<ExperimentRow>,
-    /// Open data-subject requests, soonest due first (as core lists them).
-    pub privacy_requests: Vec<PrivacyRequest>,
-    /// Breaches not yet closed, soonest notification deadline first.
-    pub breaches: Vec<Breach>,
-    /// The journey funnel over the last 30 days (None before the first read).
-    pub funnel: Option<Funnel>,
-    /// Lead hand-offs waiting on Sales, soonest due first.
-    pub sales_handoffs: Vec<Handoff>,
+    /// How long reading it took (what changed since the last one).
+    pub read_time: std::time::Duration,
+    /// Each screen's data, by its type.
+    parts: HashMap<TypeId, PartData>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("taken_at", &self.taken_at)
+            .field("parts", &self.parts.len())
+            .finish()
+    }
+}
+
+impl Snapshot {
+    /// An empty snapshot read at `taken_at`.
+    pub fn new(taken_at: Option<DateTime<Utc>>, organisation: impl Into<String>) -> Self {
+        Self {
+            taken_at,
+            organisation: organisation.into(),
+            ..Self::default()
+        }
+    }
+
+    /// A screen's part, when it has been read.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.parts
+            .get(&TypeId::of::<T>())
+            .and_then(|p| p.downcast_ref::<T>())
+    }
+
+    /// Put a screen's part (tests build snapshots this way).
+    pub fn set<T: Any + Send + Sync>(&mut self, part: T) {
+        self.parts.insert(TypeId::of::<T>(), Arc::new(part));
+    }
+
+    /// Change a part in place (tests); nothing when it is absent.
+    pub fn update<T: Any + Send + Sync + Clone>(&mut self, f: impl FnOnce(&mut T)) {
+        if let Some(mut part) = self.get::<T>().cloned() {
+            f(&mut part);
+            self.set(part);
+        }
+    }
+
+    /// Put a part as the loader read it.
+    pub fn set_part(&mut self, part: PartData) {
+        self.parts.insert((*part).type_id(), part);
+    }
 }
 
 /// How alarming a figure is; colours follow from it.
@@ -104,132 +126,6 @@ impl Tile {
             .filter(|l| *l != Level::Good)
             .max()
             .unwrap_or(Level::Normal)
-    }
-}
-
-/// A pending approval request with what has been decided so far.
-#[derive(Debug, Clone)]
-pub struct ApprovalRow {
-    pub request: ApprovalRequest,
-    pub decisions: Vec<DecisionRecord>,
-    /// Whether the operator holds a role that may decide and has not yet
-    /// (a hint for the eye; core checks again when they act).
-    pub operator_may_decide: bool,
-}
-
-impl ApprovalRow {
-    pub fn approvals(&self) -> usize {
-        self.decisions
-            .iter()
-            .filter(|d| d.decision == "approve")
-            .count()
-    }
-}
-
-/// An incident on the board, with the clocks core computes for it.
-#[derive(Debug, Clone)]
-pub struct IncidentRow {
-    pub incident: Incident,
-    /// When the current phase's time box ends (core's `phase_deadline`).
-    pub phase_deadline: Option<DateTime<Utc>>,
-    /// How far its escalation ladder has gone, when it has one.
-    pub escalation: Option<EscalationLevel>,
-}
-
-impl IncidentRow {
-    pub fn severity(&self) -> Option<Severity> {
-        Some(self.incident.severity)
-    }
-
-    pub fn status(&self) -> Option<IncidentStatus> {
-        Some(self.incident.status)
-    }
-
-    pub fn phase(&self) -> Option<Phase> {
-        Some(self.incident.phase)
-    }
-
-    /// Time left to acknowledge; only a triggered incident has one.
-    pub fn ack_left(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
-        (self.status() == Some(IncidentStatus::Triggered)).then(|| self.incident.ack_deadline - now)
-    }
-
-    /// Time left in the current phase's time box (negative: over it).
-    pub fn phase_left(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
-        if self.status() == Some(IncidentStatus::Closed) {
-            return None;
-        }
-        self.phase_deadline.map(|d| d - now)
-    }
-
-    /// Still needs people: triggered or acknowledged.
-    pub fn is_open(&self) -> bool {
-        self.status().is_some_and(IncidentStatus::is_open)
-    }
-}
-
-/// An escalation ladder's progress ("L2/3").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EscalationLevel {
-    /// The last level notified, counting from one; zero before the first.
-    pub reached: i32,
-    pub levels: usize,
-    /// Core's status: active, acknowledged, exhausted, cancelled.
-    pub status: String,
-}
-
-/// One state of the content pipeline and how many items are in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stage {
-    pub state: ContentState,
-    pub count: usize,
-    /// Core lists a bounded number per state: there may be more.
-    pub capped: bool,
-}
-
-/// A content item, with its review when it is in one.
-#[derive(Debug, Clone)]
-pub struct ContentRow {
-    pub item: Item,
-    pub review: Option<Review>,
-    /// The item's approval waits on the operator (core's `queue`).
-    pub waits_on_operator: bool,
-}
-
-/// The approval a content item waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Review {
-    pub request_id: i64,
-    /// pending, or escalated once its deadline passed.
-    pub status: String,
-    pub deadline: DateTime<Utc>,
-    pub approvals: usize,
-    pub required: i32,
-}
-
-/// An experiment and, when it runs, core's analysis of it.
-#[derive(Debug, Clone)]
-pub struct ExperimentRow {
-    pub experiment: Experiment,
-    pub analysis: Analysis,
-}
-
-/// The analysis the loader ran (never `view`).
-#[derive(Debug, Clone)]
-pub enum Analysis {
-    /// Not running: nothing to analyse.
-    None,
-    Ready(Box<Report>),
-    /// Core could not analyse it; its sentence.
-    Failed(String),
-}
-
-impl Analysis {
-    pub fn report(&self) -> Option<&Report> {
-        match self {
-            Analysis::Ready(r) => Some(r),
-            _ => None,
-        }
     }
 }
 

@@ -22,10 +22,17 @@ use vivid_core::status::{
 };
 
 use crate::app::{AppState, Fetched, Msg, update};
-use crate::snapshot::{
-    Analysis, ApprovalRow, ContentRow, EscalationLevel, ExperimentRow, IncidentRow, Review,
-    Snapshot, Stage, status_tiles,
-};
+use crate::screens::approvals::{ApprovalRow, Pending};
+use crate::screens::content::{ContentRow, Pipeline};
+use crate::screens::crisis::{Board, IncidentRow};
+use crate::screens::events::Log;
+use crate::screens::experiments::{Analysis, ExperimentRow, Lab};
+use crate::screens::journey::Leads;
+use crate::screens::overview::Figures;
+use crate::screens::privacy::Clocks;
+use crate::snapshot::{Snapshot, status_tiles};
+use vivid_core::content::read::{Review, Stage};
+use vivid_core::crisis::read::EscalationProgress as EscalationLevel;
 
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 6, 12, 35)
@@ -555,7 +562,7 @@ pub fn content() -> Vec<ContentRow> {
     let plain = |id, state, title: &str, owner: &str, channel: &str| ContentRow {
         item: item(id, state, title, owner, channel),
         review: None,
-        waits_on_operator: false,
+        waits_on_reader: false,
     };
     let mut hero = item(
         20,
@@ -601,7 +608,7 @@ pub fn content() -> Vec<ContentRow> {
                 approvals: 0,
                 required: 2,
             }),
-            waits_on_operator: false,
+            waits_on_reader: false,
         },
         ContentRow {
             item: coastal,
@@ -612,7 +619,7 @@ pub fn content() -> Vec<ContentRow> {
                 approvals: 1,
                 required: 2,
             }),
-            waits_on_operator: false,
+            waits_on_reader: false,
         },
         ContentRow {
             item: hero,
@@ -623,7 +630,7 @@ pub fn content() -> Vec<ContentRow> {
                 approvals: 0,
                 required: 1,
             }),
-            waits_on_operator: true,
+            waits_on_reader: true,
         },
         plain(12, Approved, "Framing guide e-mail", "lena", "email"),
         plain(
@@ -859,44 +866,59 @@ pub fn experiments() -> Vec<ExperimentRow> {
         ExperimentRow {
             experiment: hero,
             analysis: hero_analysis,
+            analysed_at: None,
         },
         ExperimentRow {
             experiment: copy,
             analysis: copy_analysis,
+            analysed_at: None,
         },
         ExperimentRow {
             experiment: banner,
             analysis: banner_analysis,
+            analysed_at: None,
         },
         ExperimentRow {
             experiment: draft,
             analysis: Analysis::None,
+            analysed_at: None,
         },
         ExperimentRow {
             experiment: decided,
             analysis: Analysis::None,
+            analysed_at: None,
         },
     ]
 }
 
 pub fn snapshot_with_events(n: usize) -> Snapshot {
     let status = status();
-    Snapshot {
-        taken_at: Some(ago(1)),
-        organisation: status.organisation.clone(),
+    let mut snap = Snapshot::new(Some(ago(1)), status.organisation.clone());
+    snap.set(Figures {
         tiles: status_tiles(&status),
-        kpis: status.kpis,
-        approvals: approvals(),
-        events: events(n),
-        incidents: incidents(),
-        pipeline: pipeline(&content()),
-        content: content(),
-        experiments: experiments(),
-        privacy_requests: privacy_requests(),
+        kpis: status.kpis.clone(),
+        status: Some(status),
+        engine_read: None,
+    });
+    snap.set(Pending { rows: approvals() });
+    snap.set(Log { events: events(n) });
+    snap.set(Board { rows: incidents() });
+    snap.set(Pipeline {
+        stages: pipeline(&content()),
+        rows: content(),
+    });
+    snap.set(Lab {
+        rows: experiments(),
+    });
+    snap.set(Clocks {
+        requests: privacy_requests(),
         breaches: breaches(),
+    });
+    snap.set(Leads {
         funnel: Some(funnel()),
-        sales_handoffs: sales_handoffs(),
-    }
+        handoffs: sales_handoffs(),
+    });
+    snap
 }
 
 const HOUR: i64 = 3600;

@@ -231,7 +231,7 @@ fn content_detail() {
         .list()
         .rows
         .iter()
-        .position(|&r| s.snapshot.content[r].item.id == 20)
+        .position(|&r| crate::screens::content::items(&s.snapshot)[r].item.id == 20)
         .unwrap_or_else(|| panic!("no item #20"));
     for _ in 0..row {
         keys(&mut s, &[KeyCode::Char('j')]);

@@ -517,6 +517,9 @@ fn rescroll(state: &mut AppState, tab: usize) {
 mod tests {
     use super::*;
     use crate::app::{CrisisCmd, DecideCmd};
+    use crate::screens::approvals::{Pending, rows as approvals};
+    use crate::screens::crisis::incidents;
+    use crate::screens::events::{Log, log};
     use crate::test_data::{self, key, now};
 
     fn press(state: &mut AppState, keys: &str) -> Vec<Action> {
@@ -637,7 +640,7 @@ mod tests {
         press(&mut s, "/approval");
         code(&mut s, KeyCode::Enter);
         let events_rows = s.list().rows.len();
-        assert!(events_rows > 0 && events_rows < s.snapshot.events.len());
+        assert!(events_rows > 0 && events_rows < log(&s.snapshot).len());
         press(&mut s, "2");
         assert_eq!(s.list().filter, "");
         press(&mut s, &(tab_of("events") + 1).to_string());
@@ -676,7 +679,7 @@ mod tests {
         let mut s = test_data::state(100, 30);
         s.tab = tab_of("approvals");
         let row = s.list().current().unwrap_or_else(|| panic!("a row"));
-        let req = s.snapshot.approvals[row].request.clone();
+        let req = approvals(&s.snapshot)[row].request.clone();
         press(&mut s, "a");
         assert!(matches!(s.overlay, Some(Overlay::Confirm { .. })));
         assert!(press(&mut s, "x").is_empty(), "stray keys do nothing");
@@ -744,7 +747,7 @@ mod tests {
         let mut s = test_data::state(100, 30);
         s.tab = tab_of("approvals");
         code(&mut s, KeyCode::Enter);
-        let first = s.snapshot.approvals[s.list().rows[0]].request.id;
+        let first = approvals(&s.snapshot)[s.list().rows[0]].request.id;
         assert_eq!(
             s.overlay,
             Some(Overlay::Detail {
@@ -753,7 +756,7 @@ mod tests {
             })
         );
         press(&mut s, "j");
-        let second = s.snapshot.approvals[s.list().rows[1]].request.id;
+        let second = approvals(&s.snapshot)[s.list().rows[1]].request.id;
         assert_eq!(
             s.overlay,
             Some(Overlay::Detail {
@@ -774,15 +777,19 @@ mod tests {
         let last = s.list().rows.len() - 1;
         assert_eq!(s.list().selected, last, "follows from the start");
         let mut more = s.snapshot.clone();
-        more.events
-            .push(test_data::event(999, "crisis", "declared", now()));
+        more.update(|l: &mut Log| {
+            l.events
+                .push(test_data::event(999, "crisis", "declared", now()))
+        });
         update(&mut s, Msg::Loaded(Box::new(more.clone())));
         assert_eq!(s.list().selected, last + 1, "moved to the new event");
         press(&mut s, "k");
         assert!(!s.list().follow);
         let held = s.list().current();
-        more.events
-            .push(test_data::event(1000, "crisis", "triaged", now()));
+        more.update(|l: &mut Log| {
+            l.events
+                .push(test_data::event(1000, "crisis", "triaged", now()))
+        });
         update(&mut s, Msg::Loaded(Box::new(more)));
         assert_eq!(s.list().current(), held, "the cursor stays on its event");
         press(&mut s, "f");
@@ -795,13 +802,15 @@ mod tests {
         let mut s = test_data::state(100, 30);
         s.tab = tab_of("approvals");
         press(&mut s, "jj");
-        let id = s.snapshot.approvals[s.list().current().unwrap_or(0)]
+        let id = approvals(&s.snapshot)[s.list().current().unwrap_or(0)]
             .request
             .id;
         let mut next = s.snapshot.clone();
-        next.approvals.remove(0);
+        next.update(|p: &mut Pending| {
+            p.rows.remove(0);
+        });
         update(&mut s, Msg::Loaded(Box::new(next)));
-        let now_id = s.snapshot.approvals[s.list().current().unwrap_or(0)]
+        let now_id = approvals(&s.snapshot)[s.list().current().unwrap_or(0)]
             .request
             .id;
         assert_eq!(now_id, id);
@@ -838,7 +847,7 @@ mod tests {
 
     fn incident_on_cursor(s: &AppState) -> (i64, String) {
         let row = s.list().current().unwrap_or_else(|| panic!("a row"));
-        let inc = &s.snapshot.incidents[row].incident;
+        let inc = &incidents(&s.snapshot)[row].incident;
         (inc.id, inc.title.clone())
     }
 

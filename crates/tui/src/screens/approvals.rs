@@ -6,16 +6,85 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row};
-use vivid_core::engine::approvals::{self, Decision};
+use vivid_core::Ctx;
+use vivid_core::engine::approvals::{self, ApprovalRequest, Decision, DecisionRecord};
+use vivid_core::engine::events::Change;
 
 use super::list::{TableSpec, table_rows};
 use super::{Detail, KeyHelp, Reaction, Screen};
 use crate::app::{self, Action, AppState, DecideCmd, ListView, Overlay};
+use crate::data::{self, BoxFuture, PartData};
 use crate::format;
-use crate::snapshot::{ApprovalRow, Level, Snapshot};
+use crate::snapshot::{Level, Snapshot};
 use crate::theme;
 
 pub struct Approvals;
+
+/// The screen's part: pending requests, soonest deadline first.
+#[derive(Debug, Clone, Default)]
+pub struct Pending {
+    pub rows: Vec<ApprovalRow>,
+}
+
+/// A pending approval request with what has been decided so far.
+#[derive(Debug, Clone)]
+pub struct ApprovalRow {
+    pub request: ApprovalRequest,
+    pub decisions: Vec<DecisionRecord>,
+    /// Whether the operator may decide it now (core's `may_decide`: a hint
+    /// for the eye; core checks again when they act).
+    pub operator_may_decide: bool,
+}
+
+impl ApprovalRow {
+    pub fn approvals(&self) -> usize {
+        self.decisions
+            .iter()
+            .filter(|d| d.decision == "approve")
+            .count()
+    }
+}
+
+/// The pending requests on screen.
+pub fn rows(snap: &Snapshot) -> &[ApprovalRow] {
+    snap.get::<Pending>()
+        .map(|p| p.rows.as_slice())
+        .unwrap_or(&[])
+}
+
+/// Reads the pending queue (two queries) whenever an approval changes.
+struct Part;
+
+impl data::Part for Part {
+    fn concerns(&self, change: &Change) -> bool {
+        change.entity_type == "approval"
+    }
+
+    fn load<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        operator: &'a str,
+        _previous: Option<PartData>,
+        _changes: &'a [Change],
+    ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
+        Box::pin(async move {
+            let mut conn = ctx.pool.acquire().await?;
+            let open = approvals::open_requests(&mut conn, None).await?;
+            let me = ctx.org.person(operator);
+            let rows = open
+                .into_iter()
+                .map(|o| ApprovalRow {
+                    operator_may_decide: me.is_some_and(|p| {
+                        approvals::may_decide(&ctx.org, p, &o.request, &o.decisions)
+                    }),
+                    request: o.request,
+                    decisions: o.decisions,
+                })
+                .collect();
+            Ok(std::sync::Arc::new(Pending { rows }) as PartData)
+        })
+    }
+}
 
 /// How urgent a deadline is at the state's clock.
 fn urgency(state: &AppState, row: &ApprovalRow) -> Level {
@@ -52,8 +121,12 @@ impl Screen for Approvals {
         "Appr"
     }
 
+    fn part(&self) -> Option<&'static dyn data::Part> {
+        Some(&Part)
+    }
+
     fn badge(&self, state: &AppState) -> Option<(String, Level)> {
-        let rows = &state.snapshot.approvals;
+        let rows = rows(&state.snapshot);
         if rows.is_empty() {
             return None;
         }
@@ -66,7 +139,7 @@ impl Screen for Approvals {
     }
 
     fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
-        snap.approvals
+        rows(snap)
             .iter()
             .enumerate()
             .filter(|(_, row)| {
@@ -82,7 +155,7 @@ impl Screen for Approvals {
     }
 
     fn row_id(&self, snap: &Snapshot, row: usize) -> Option<i64> {
-        snap.approvals.get(row).map(|r| r.request.id)
+        rows(snap).get(row).map(|r| r.request.id)
     }
 
     fn render(&self, state: &AppState, list: &ListView, frame: &mut Frame, body: Rect) {
@@ -106,7 +179,7 @@ impl Screen for Approvals {
             },
         };
         table_rows(frame, body, list, spec, |i| {
-            let Some(row) = snap.approvals.get(i) else {
+            let Some(row) = rows(snap).get(i) else {
                 return Row::default();
             };
             let r = &row.request;
@@ -131,7 +204,7 @@ impl Screen for Approvals {
     }
 
     fn detail(&self, state: &AppState, row: usize) -> Option<Detail> {
-        let row = state.snapshot.approvals.get(row)?;
+        let row = rows(&state.snapshot).get(row)?;
         let r = &row.request;
         let label = |s: &str| Span::styled(format!("{s:<13}"), theme::muted());
         let level = urgency(state, row);
@@ -250,7 +323,7 @@ impl Screen for Approvals {
     }
 
     fn on_key(&self, state: &AppState, row: Option<usize>, key: &KeyEvent) -> Option<Reaction> {
-        let row = state.snapshot.approvals.get(row?)?;
+        let row = rows(&state.snapshot).get(row?)?;
         let overlay = match key.code {
             KeyCode::Char('a') => Some(app::confirm(state, decide(row, Decision::Approve))),
             KeyCode::Char('c') => Some(Overlay::Prompt {

@@ -8,16 +8,79 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row};
+use std::sync::Arc;
+
+use vivid_core::Ctx;
 use vivid_core::content::model::State;
+use vivid_core::content::read::{self as pipeline, PipelineItem, Review, Stage};
+use vivid_core::engine::events::Change;
 
 use super::list::{TableSpec, table_rows};
 use super::{Detail, Screen};
 use crate::app::{AppState, ListView};
+use crate::data::{self, BoxFuture, PartData};
 use crate::format;
-use crate::snapshot::{ContentRow, Level, Review, Snapshot, Stage};
+use crate::snapshot::{Level, Snapshot};
 use crate::theme;
 
 pub struct Content;
+
+/// A content item with its review, as the pipeline shows it.
+pub type ContentRow = PipelineItem;
+
+/// The screen's part: the counts per state and the items in pipeline order.
+#[derive(Debug, Clone, Default)]
+pub struct Pipeline {
+    pub stages: Vec<Stage>,
+    pub rows: Vec<PipelineItem>,
+}
+
+fn stages(snap: &Snapshot) -> &[Stage] {
+    snap.get::<Pipeline>()
+        .map(|p| p.stages.as_slice())
+        .unwrap_or(&[])
+}
+
+/// The items on screen.
+pub fn items(snap: &Snapshot) -> &[PipelineItem] {
+    snap.get::<Pipeline>()
+        .map(|p| p.rows.as_slice())
+        .unwrap_or(&[])
+}
+
+/// Reads the pipeline once (four queries), then the counts and only the
+/// items a change names.
+struct Part;
+
+impl data::Part for Part {
+    fn concerns(&self, change: &Change) -> bool {
+        change.workflow == vivid_core::content::WORKFLOW
+    }
+
+    fn load<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        operator: &'a str,
+        previous: Option<PartData>,
+        changes: &'a [Change],
+    ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
+        Box::pin(async move {
+            let mut conn = ctx.pool.acquire().await?;
+            let stages = pipeline::stages(&mut conn).await?;
+            let rows = match data::previous::<Pipeline>(previous) {
+                None => pipeline::pipeline(ctx, &mut conn, operator, None).await?,
+                Some(Pipeline { mut rows, .. }) => {
+                    let ids = vivid_core::refresh::numeric_ids(
+                        changes.iter().map(|c| c.entity_id.as_str()),
+                    );
+                    pipeline::refresh_pipeline(ctx, &mut conn, operator, &mut rows, &ids).await?;
+                    rows
+                }
+            };
+            Ok(Arc::new(Pipeline { stages, rows }) as PartData)
+        })
+    }
+}
 
 const ARROW: &str = " › ";
 /// Below this width the kind and campaign columns are left out.
@@ -37,9 +100,7 @@ fn review_level(state: &AppState, review: &Review) -> Level {
 }
 
 fn overdue_reviews(state: &AppState) -> usize {
-    state
-        .snapshot
-        .content
+    items(&state.snapshot)
         .iter()
         .filter_map(|r| r.review.as_ref())
         .filter(|r| review_level(state, r) == Level::Alert)
@@ -63,9 +124,9 @@ fn pipeline_lines(state: &AppState, width: u16) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = Vec::new();
     let mut line: Vec<Span> = Vec::new();
     let mut used = 0;
-    for (i, stage) in state.snapshot.pipeline.iter().enumerate() {
+    for (i, stage) in stages(&state.snapshot).iter().enumerate() {
         let (label, count) = stage_text(stage);
-        let arrow = if i + 1 < state.snapshot.pipeline.len() {
+        let arrow = if i + 1 < stages(&state.snapshot).len() {
             ARROW
         } else {
             ""
@@ -95,7 +156,7 @@ fn pipeline_lines(state: &AppState, width: u16) -> Vec<Line<'static>> {
 
 /// The pipeline box, then the list.
 fn split(state: &AppState, body: Rect) -> (Rect, Rect) {
-    if state.snapshot.pipeline.is_empty() {
+    if stages(&state.snapshot).is_empty() {
         return (Rect::default(), body);
     }
     let lines = pipeline_lines(state, body.width.saturating_sub(4)).len();
@@ -133,14 +194,16 @@ impl Screen for Content {
         "content"
     }
 
+    fn part(&self) -> Option<&'static dyn data::Part> {
+        Some(&Part)
+    }
+
     fn title(&self) -> &'static str {
         "Content"
     }
 
     fn badge(&self, state: &AppState) -> Option<(String, Level)> {
-        let in_review = state
-            .snapshot
-            .content
+        let in_review = items(&state.snapshot)
             .iter()
             .filter(|r| r.review.is_some())
             .count();
@@ -153,7 +216,7 @@ impl Screen for Content {
     }
 
     fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
-        snap.content
+        items(snap)
             .iter()
             .enumerate()
             .filter(|(_, r)| filter.is_empty() || matches(r, filter))
@@ -162,7 +225,7 @@ impl Screen for Content {
     }
 
     fn row_id(&self, snap: &Snapshot, row: usize) -> Option<i64> {
-        snap.content.get(row).map(|r| r.item.id)
+        items(snap).get(row).map(|r| r.item.id)
     }
 
     fn list_area(&self, state: &AppState, body: Rect) -> Rect {
@@ -213,13 +276,13 @@ impl Screen for Content {
             },
         };
         table_rows(frame, rest, list, spec, |i| {
-            let Some(row) = snap.content.get(i) else {
+            let Some(row) = items(snap).get(i) else {
                 return Row::default();
             };
             let item = &row.item;
             let mut cells = vec![
                 Cell::from(Span::styled(format!("#{}", item.id), theme::muted())),
-                Cell::from(if row.waits_on_operator {
+                Cell::from(if row.waits_on_reader {
                     Span::styled("●", theme::accent())
                 } else {
                     Span::raw(" ")
@@ -253,7 +316,7 @@ impl Screen for Content {
     }
 
     fn detail(&self, state: &AppState, row: usize) -> Option<Detail> {
-        let row = state.snapshot.content.get(row)?;
+        let row = items(&state.snapshot).get(row)?;
         let item = &row.item;
         let label = |s: &str| Span::styled(format!("{s:<11}"), theme::muted());
         let mut lines = vec![
@@ -323,7 +386,7 @@ impl Screen for Content {
             lines.push(Line::default());
             let approvals_tab = super::position("approvals").map_or(0, |i| i + 1);
             lines.push(Line::styled(
-                if row.waits_on_operator {
+                if row.waits_on_reader {
                     format!(
                         "It waits on you (@{}): decide it on the Approvals screen ({approvals_tab}).",
                         state.operator
@@ -331,7 +394,7 @@ impl Screen for Content {
                 } else {
                     format!("Reviewers decide it on the Approvals screen ({approvals_tab}).")
                 },
-                if row.waits_on_operator {
+                if row.waits_on_reader {
                     theme::accent()
                 } else {
                     Style::default()

@@ -10,17 +10,71 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row};
+use std::sync::Arc;
+
+use vivid_core::Ctx;
+use vivid_core::crisis::read::{self as board, BoardRow, EscalationProgress, IncidentClock};
 use vivid_core::crisis::{Phase, Severity, Status};
-use vivid_core::engine::events::Event;
+use vivid_core::engine::events::{Change, Event};
 
 use super::list::{TableSpec, table_rows};
 use super::{Detail, KeyHelp, Reaction, Screen};
 use crate::app::{self, Action, AppState, CrisisCmd, CrisisOp, ListView, Overlay};
+use crate::data::{self, BoxFuture, PartData};
 use crate::format;
-use crate::snapshot::{EscalationLevel, IncidentRow, Level, Snapshot};
+use crate::snapshot::{Level, Snapshot};
 use crate::theme;
 
 pub struct Crisis;
+
+/// An incident on the board, with the clocks core computes for it.
+pub type IncidentRow = BoardRow;
+
+/// The screen's part: the board, most urgent first.
+#[derive(Debug, Clone, Default)]
+pub struct Board {
+    pub rows: Vec<BoardRow>,
+}
+
+/// The incidents on screen.
+pub fn incidents(snap: &Snapshot) -> &[BoardRow] {
+    snap.get::<Board>()
+        .map(|b| b.rows.as_slice())
+        .unwrap_or(&[])
+}
+
+/// Reads the board once (two queries), then only the incidents a change
+/// names (two queries however many).
+struct Part;
+
+impl data::Part for Part {
+    fn concerns(&self, change: &Change) -> bool {
+        change.workflow == vivid_core::crisis::WORKFLOW
+    }
+
+    fn load<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _operator: &'a str,
+        previous: Option<PartData>,
+        changes: &'a [Change],
+    ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
+        Box::pin(async move {
+            let mut conn = ctx.pool.acquire().await?;
+            let rows = match data::previous::<Board>(previous) {
+                None => board::board(ctx, &mut conn, None).await?,
+                Some(Board { mut rows }) => {
+                    let ids = vivid_core::refresh::numeric_ids(
+                        changes.iter().map(|c| c.entity_id.as_str()),
+                    );
+                    board::refresh_board(ctx, &mut conn, &mut rows, &ids).await?;
+                    rows
+                }
+            };
+            Ok(Arc::new(Board { rows }) as PartData)
+        })
+    }
+}
 
 /// From this width the board shows full status and phase names.
 const WIDE: u16 = 120;
@@ -59,29 +113,28 @@ fn short_phase(phase: Phase) -> &'static str {
     }
 }
 
-fn short_status(status: Option<Status>) -> &'static str {
+fn short_status(status: Status) -> &'static str {
     match status {
-        Some(Status::Triggered) => "trig",
-        Some(Status::Acknowledged) => "ack",
-        Some(Status::Resolved) => "res",
-        Some(Status::Closed) => "closed",
-        None => "?",
+        Status::Triggered => "trig",
+        Status::Acknowledged => "ack",
+        Status::Resolved => "res",
+        Status::Closed => "closed",
     }
 }
 
 fn status_style(row: &IncidentRow, now: chrono::DateTime<chrono::Utc>) -> Style {
     match row.status() {
-        Some(Status::Triggered) => {
+        Status::Triggered => {
             let late = row.ack_left(now).is_some_and(|l| l < TimeDelta::zero());
             theme::level(if late { Level::Alert } else { Level::Warn })
         }
-        Some(Status::Resolved) => theme::good(),
-        Some(Status::Closed) => theme::muted(),
-        _ => Style::default(),
+        Status::Resolved => theme::good(),
+        Status::Closed => theme::muted(),
+        Status::Acknowledged => Style::default(),
     }
 }
 
-fn escalation_span(e: Option<&EscalationLevel>) -> Span<'static> {
+fn escalation_span(e: Option<&EscalationProgress>) -> Span<'static> {
     let Some(e) = e else {
         return Span::styled("—", theme::muted());
     };
@@ -115,9 +168,7 @@ fn matches(row: &IncidentRow, filter: &str) -> bool {
         .into_iter()
         .chain(i.departments.iter().map(String::as_str))
         .any(|f| f.to_lowercase().contains(filter))
-        || row
-            .phase()
-            .is_some_and(|p| p.label().to_lowercase().contains(filter))
+        || row.phase().label().to_lowercase().contains(filter)
         || format!("#{}", i.id).contains(filter)
 }
 
@@ -133,14 +184,14 @@ fn command(row: &IncidentRow, op: CrisisOp) -> Action {
 /// open P1 is an alert; anything still triggered is a warning.
 fn worst(state: &AppState) -> Level {
     let mut level = Level::Normal;
-    for row in state.snapshot.incidents.iter().filter(|r| r.is_open()) {
+    for row in incidents(&state.snapshot).iter().filter(|r| r.is_open()) {
         let late = row
             .ack_left(state.now)
             .is_some_and(|l| l < TimeDelta::zero());
-        if late || row.severity() == Some(Severity::P1) {
+        if late || row.severity() == Severity::P1 {
             return Level::Alert;
         }
-        if row.status() == Some(Status::Triggered) {
+        if row.status() == Status::Triggered {
             level = Level::Warn;
         }
     }
@@ -173,14 +224,16 @@ impl Screen for Crisis {
         "crisis"
     }
 
+    fn part(&self) -> Option<&'static dyn data::Part> {
+        Some(&Part)
+    }
+
     fn title(&self) -> &'static str {
         "Crisis"
     }
 
     fn badge(&self, state: &AppState) -> Option<(String, Level)> {
-        let open = state
-            .snapshot
-            .incidents
+        let open = incidents(&state.snapshot)
             .iter()
             .filter(|r| r.is_open())
             .count();
@@ -188,7 +241,7 @@ impl Screen for Crisis {
     }
 
     fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
-        snap.incidents
+        incidents(snap)
             .iter()
             .enumerate()
             .filter(|(_, r)| filter.is_empty() || matches(r, filter))
@@ -197,7 +250,7 @@ impl Screen for Crisis {
     }
 
     fn row_id(&self, snap: &Snapshot, row: usize) -> Option<i64> {
-        snap.incidents.get(row).map(|r| r.incident.id)
+        incidents(snap).get(row).map(|r| r.incident.id)
     }
 
     fn render(&self, state: &AppState, list: &ListView, frame: &mut Frame, body: Rect) {
@@ -241,7 +294,7 @@ impl Screen for Crisis {
             },
         };
         table_rows(frame, body, list, spec, |i| {
-            let Some(row) = snap.incidents.get(i) else {
+            let Some(row) = incidents(snap).get(i) else {
                 return Row::default();
             };
             let inc = &row.incident;
@@ -250,7 +303,7 @@ impl Screen for Crisis {
             let mut cells = vec![
                 Cell::from(Span::styled(
                     inc.severity.as_str(),
-                    theme::severity(severity),
+                    theme::severity(Some(severity)),
                 )),
                 Cell::from(Span::styled(format!("#{}", inc.id), theme::muted())),
                 Cell::from(Span::styled(
@@ -265,10 +318,11 @@ impl Screen for Crisis {
             if mid {
                 cells.push(Cell::from(format::age(now - inc.opened_at)));
             }
-            let phase = row
-                .phase()
-                .map(|p| if wide { p.label() } else { short_phase(p) })
-                .unwrap_or("?");
+            let phase = if wide {
+                row.phase().label()
+            } else {
+                short_phase(row.phase())
+            };
             cells.extend([
                 Cell::from(handle(inc.acknowledged_by.as_deref())),
                 Cell::from(escalation_span(row.escalation.as_ref())),
@@ -278,19 +332,18 @@ impl Screen for Crisis {
                 cells.push(Cell::from(clock_span(row.phase_left(now))));
                 cells.push(Cell::from(clock_span(row.ack_left(now))));
             } else {
-                // One column: the acknowledgement while it is owed, else the box.
-                cells.push(Cell::from(match row.ack_left(now) {
-                    Some(left) => Line::from(vec![
-                        Span::styled("ack ", theme::muted()),
-                        clock_span(Some(left)),
-                    ]),
-                    None => Line::from(vec![
-                        Span::styled("box ", theme::muted()),
-                        clock_span(row.phase_left(now)),
-                    ]),
-                }));
+                // One column: the clock that matters now (core's rule).
+                let (label, left) = match row.clock() {
+                    IncidentClock::Ack(due) => ("ack ", Some(due - now)),
+                    IncidentClock::PhaseBox(due) => ("box ", Some(due - now)),
+                    IncidentClock::None => ("box ", None),
+                };
+                cells.push(Cell::from(Line::from(vec![
+                    Span::styled(label, theme::muted()),
+                    clock_span(left),
+                ])));
             }
-            let title_style = if severity == Some(Severity::P1) && row.is_open() {
+            let title_style = if severity == Severity::P1 && row.is_open() {
                 theme::bold()
             } else {
                 Style::default()
@@ -301,7 +354,7 @@ impl Screen for Crisis {
     }
 
     fn detail(&self, state: &AppState, row: usize) -> Option<Detail> {
-        let row = state.snapshot.incidents.get(row)?;
+        let row = incidents(&state.snapshot).get(row)?;
         let inc = &row.incident;
         let now = state.now;
         let label = |s: &str| Span::styled(format!("{s:<13}"), theme::muted());
@@ -310,7 +363,7 @@ impl Screen for Crisis {
         let mut lines = vec![
             Line::from(vec![
                 label("incident"),
-                Span::styled(inc.severity.as_str(), theme::severity(row.severity())),
+                Span::styled(inc.severity.as_str(), theme::severity(Some(row.severity()))),
                 Span::raw(format!(" #{} · ", inc.id)),
                 Span::styled(inc.status.as_str(), status_style(row, now)),
                 Span::raw(format!(" · {}", inc.departments.join(", "))),
@@ -358,7 +411,7 @@ impl Screen for Crisis {
         // The fresh read has the ladder as it is now; the board's is a few seconds old.
         let escalation = loaded
             .and_then(|d| d.escalation.as_ref())
-            .map(|e| EscalationLevel {
+            .map(|e| EscalationProgress {
                 reached: e.level + 1,
                 levels: e.policy.levels.len(),
                 status: e.status.clone(),
@@ -442,7 +495,7 @@ impl Screen for Crisis {
     }
 
     fn load_detail(&self, snap: &Snapshot, row: usize) -> Option<Action> {
-        snap.incidents
+        incidents(snap)
             .get(row)
             .map(|r| Action::LoadIncident(r.incident.id))
     }
@@ -468,7 +521,7 @@ impl Screen for Crisis {
     }
 
     fn on_key(&self, state: &AppState, row: Option<usize>, key: &KeyEvent) -> Option<Reaction> {
-        let row = state.snapshot.incidents.get(row?)?;
+        let row = incidents(&state.snapshot).get(row?)?;
         match key.code {
             // No confirmation: a second acknowledgement changes nothing.
             KeyCode::Char('a') => Some(Reaction::Act(command(row, CrisisOp::Acknowledge))),

@@ -4,16 +4,106 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row};
-use vivid_core::engine::events::Event;
+use std::sync::Arc;
+
+use vivid_core::Ctx;
+use vivid_core::engine::events::{self, Change, Event, Filter};
 
 use super::list::{TableSpec, table_rows};
 use super::{Detail, KeyHelp, Screen};
 use crate::app::{AppState, ListView};
+use crate::data::{self, BoxFuture, PartData};
 use crate::format;
 use crate::snapshot::{Level, Snapshot};
 use crate::theme;
 
 pub struct Events;
+
+/// How many events the log keeps in memory.
+pub const EVENT_TAIL: usize = 2_000;
+
+/// Ids are handed out before commit, so an event can become visible after
+/// one with a larger id; re-reading this many ids back catches it.
+const LATE_COMMIT_WINDOW: i64 = 200;
+
+/// The screen's part: the tail of the event log, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct Log {
+    pub events: Vec<Event>,
+}
+
+/// The events on screen.
+pub fn log(snap: &Snapshot) -> &[Event] {
+    snap.get::<Log>()
+        .map(|l| l.events.as_slice())
+        .unwrap_or(&[])
+}
+
+/// Reads the newest events at first, then only those after the last one read.
+struct Part;
+
+impl data::Part for Part {
+    fn concerns(&self, change: &Change) -> bool {
+        change.id.is_some()
+    }
+
+    fn load<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _operator: &'a str,
+        previous: Option<PartData>,
+        _changes: &'a [Change],
+    ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
+        Box::pin(async move {
+            let limit = i64::try_from(EVENT_TAIL).unwrap_or(i64::MAX);
+            let mut conn = ctx.pool.acquire().await?;
+            let Some(mut log) = data::previous::<Log>(previous) else {
+                let events = events::list(
+                    &mut conn,
+                    &Filter {
+                        limit,
+                        ..Filter::default()
+                    },
+                )
+                .await?;
+                return Ok(Arc::new(Log { events }) as PartData);
+            };
+            let mut after = log
+                .events
+                .last()
+                .map(|e| e.id)
+                .unwrap_or(0)
+                .saturating_sub(LATE_COMMIT_WINDOW);
+            loop {
+                let batch = events::list(
+                    &mut conn,
+                    &Filter {
+                        after_id: Some(after),
+                        limit,
+                        ..Filter::default()
+                    },
+                )
+                .await?;
+                let full = batch.len() == EVENT_TAIL;
+                if let Some(e) = batch.last() {
+                    after = e.id;
+                }
+                for e in batch {
+                    // In id order, once.
+                    if let Err(at) = log.events.binary_search_by_key(&e.id, |x| x.id) {
+                        log.events.insert(at, e);
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+            let excess = log.events.len().saturating_sub(EVENT_TAIL);
+            log.events.drain(..excess);
+            Ok(Arc::new(log) as PartData)
+        })
+    }
+}
 
 /// Below this width the change and reason columns are left out.
 const WIDE: u16 = 110;
@@ -71,7 +161,7 @@ impl Screen for Events {
     }
 
     fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
-        snap.events
+        log(snap)
             .iter()
             .enumerate()
             .filter(|(_, e)| filter.is_empty() || matches(e, filter))
@@ -80,7 +170,11 @@ impl Screen for Events {
     }
 
     fn row_id(&self, snap: &Snapshot, row: usize) -> Option<i64> {
-        snap.events.get(row).map(|e| e.id)
+        log(snap).get(row).map(|e| e.id)
+    }
+
+    fn part(&self) -> Option<&'static dyn data::Part> {
+        Some(&Part)
     }
 
     fn follows(&self) -> bool {
@@ -122,7 +216,7 @@ impl Screen for Events {
             },
         };
         table_rows(frame, body, list, spec, |i| {
-            let Some(e) = snap.events.get(i) else {
+            let Some(e) = log(snap).get(i) else {
                 return Row::default();
             };
             let mut cells = vec![
@@ -148,7 +242,7 @@ impl Screen for Events {
     }
 
     fn detail(&self, state: &AppState, row: usize) -> Option<Detail> {
-        let e = state.snapshot.events.get(row)?;
+        let e = log(&state.snapshot).get(row)?;
         let label = |s: &str| Span::styled(format!("{s:<10}"), theme::muted());
         let mut lines = vec![
             Line::from(vec![label("event"), Span::raw(format!("#{}", e.id))]),

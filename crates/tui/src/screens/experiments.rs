@@ -9,18 +9,153 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Wrap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use vivid_core::Ctx;
+use vivid_core::engine::events::Change;
 use vivid_core::experiments::model::StopCheck;
-use vivid_core::experiments::service::{Experiment, Report};
+use vivid_core::experiments::service::{self, Experiment, Report};
 use vivid_core::stats::VariationResult;
 
 use super::list::{TableSpec, table_rows};
 use super::{Detail, Screen};
 use crate::app::{AppState, ListView};
+use crate::data::{self, BoxFuture, PartData};
 use crate::format;
-use crate::snapshot::{Analysis, ExperimentRow, Level, Snapshot};
+use crate::snapshot::{Level, Snapshot};
 use crate::theme;
 
 pub struct Experiments;
+
+/// An experiment and, when it runs, core's analysis of it.
+#[derive(Debug, Clone)]
+pub struct ExperimentRow {
+    pub experiment: Experiment,
+    pub analysis: Analysis,
+    /// When the analysis was run (it is reused while fresh and the
+    /// experiment unchanged).
+    pub analysed_at: Option<DateTime<Utc>>,
+}
+
+/// The analysis the loader ran (never `view`).
+#[derive(Debug, Clone)]
+pub enum Analysis {
+    /// Not running: nothing to analyse.
+    None,
+    Ready(Box<Report>),
+    /// Core could not analyse it; its sentence.
+    Failed(String),
+}
+
+impl Analysis {
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            Analysis::Ready(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// The screen's part: every experiment, running ones first, each running
+/// one analysed.
+#[derive(Debug, Clone, Default)]
+pub struct Lab {
+    pub rows: Vec<ExperimentRow>,
+}
+
+/// The experiments on screen.
+pub fn experiments(snap: &Snapshot) -> &[ExperimentRow] {
+    snap.get::<Lab>().map(|l| l.rows.as_slice()).unwrap_or(&[])
+}
+
+/// Re-run an unchanged experiment's analysis at most this often: it
+/// aggregates every exposure, and traffic writes no events.
+const ANALYSIS_EVERY: TimeDelta = TimeDelta::seconds(10);
+
+/// Reads the experiments when one changes, and re-analyses running ones
+/// every ten seconds (their traffic announces nothing).
+struct Part;
+
+impl data::Part for Part {
+    fn concerns(&self, change: &Change) -> bool {
+        change.workflow == vivid_core::experiments::WORKFLOW
+    }
+
+    fn every(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn poll(&self, data: &PartData) -> Option<Duration> {
+        let lab = data.downcast_ref::<Lab>()?;
+        lab.rows
+            .iter()
+            .any(|r| r.experiment.state == "running")
+            .then(|| Duration::from_secs(10))
+    }
+
+    fn load<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _operator: &'a str,
+        previous: Option<PartData>,
+        _changes: &'a [Change],
+    ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
+        Box::pin(async move {
+            let previous = data::previous::<Lab>(previous).unwrap_or_default();
+            let mut list = service::list(ctx, None).await?;
+            let rank = |state: &str| match state {
+                "running" => 0,
+                "draft" => 1,
+                "decided" => 2,
+                _ => 3,
+            };
+            list.sort_by_key(|e| rank(e.state.as_str()));
+            let now = ctx.now();
+            let mut rows = Vec::with_capacity(list.len());
+            for experiment in list {
+                if experiment.state != "running" {
+                    rows.push(ExperimentRow {
+                        experiment,
+                        analysis: Analysis::None,
+                        analysed_at: None,
+                    });
+                    continue;
+                }
+                let fresh = previous.rows.iter().find(|r| {
+                    r.experiment.id == experiment.id
+                        && r.experiment.updated_at == experiment.updated_at
+                        && r.analysed_at.is_some_and(|at| now - at < ANALYSIS_EVERY)
+                });
+                if let Some(fresh) = fresh {
+                    rows.push(ExperimentRow {
+                        experiment,
+                        analysis: fresh.analysis.clone(),
+                        analysed_at: fresh.analysed_at,
+                    });
+                    continue;
+                }
+                // A refusal from the statistics is shown on the screen; it
+                // does not stop the rest of the control room.
+                let analysis = match service::analyze(ctx, &experiment.key).await {
+                    Ok(report) => Analysis::Ready(Box::new(report)),
+                    // The database going away is an outage, not a refusal.
+                    Err(e @ (vivid_core::Error::Db(_) | vivid_core::Error::Unreachable(_))) => {
+                        return Err(e);
+                    }
+                    Err(e) => Analysis::Failed(e.to_string()),
+                };
+                rows.push(ExperimentRow {
+                    experiment,
+                    analysis,
+                    analysed_at: Some(now),
+                });
+            }
+            Ok(Arc::new(Lab { rows }) as PartData)
+        })
+    }
+}
 
 const NAME_W: usize = 12;
 const MIN_BAR: usize = 11;
@@ -340,7 +475,7 @@ fn matches(row: &ExperimentRow, filter: &str) -> bool {
 
 /// The list, then the analysis panel.
 fn split(state: &AppState, body: Rect) -> (Rect, Rect) {
-    let rows = state.snapshot.experiments.len();
+    let rows = experiments(&state.snapshot).len();
     let want = u16::try_from(rows + 3).unwrap_or(u16::MAX).max(4);
     let cap = (body.height * 2 / 5).max(4);
     let height = want.min(cap).min(body.height);
@@ -354,6 +489,10 @@ impl Screen for Experiments {
         "experiments"
     }
 
+    fn part(&self) -> Option<&'static dyn data::Part> {
+        Some(&Part)
+    }
+
     fn title(&self) -> &'static str {
         "Experiments"
     }
@@ -363,9 +502,7 @@ impl Screen for Experiments {
     }
 
     fn badge(&self, state: &AppState) -> Option<(String, Level)> {
-        let running: Vec<&ExperimentRow> = state
-            .snapshot
-            .experiments
+        let running: Vec<&ExperimentRow> = experiments(&state.snapshot)
             .iter()
             .filter(|r| r.experiment.state == "running")
             .collect();
@@ -379,7 +516,7 @@ impl Screen for Experiments {
     }
 
     fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
-        snap.experiments
+        experiments(snap)
             .iter()
             .enumerate()
             .filter(|(_, r)| filter.is_empty() || matches(r, filter))
@@ -388,7 +525,7 @@ impl Screen for Experiments {
     }
 
     fn row_id(&self, snap: &Snapshot, row: usize) -> Option<i64> {
-        snap.experiments.get(row).map(|r| r.experiment.id)
+        experiments(snap).get(row).map(|r| r.experiment.id)
     }
 
     fn list_area(&self, state: &AppState, body: Rect) -> Rect {
@@ -416,7 +553,7 @@ impl Screen for Experiments {
             },
         };
         table_rows(frame, top, list, spec, |i| {
-            let Some(row) = snap.experiments.get(i) else {
+            let Some(row) = experiments(snap).get(i) else {
                 return Row::default();
             };
             let e = &row.experiment;
@@ -437,7 +574,7 @@ impl Screen for Experiments {
         if panel.height < 3 {
             return;
         }
-        let selected = list.current().and_then(|r| snap.experiments.get(r));
+        let selected = list.current().and_then(|r| experiments(snap).get(r));
         let title = selected
             .map(|r| format!(" {} · {} ", r.experiment.key, r.experiment.name))
             .unwrap_or_else(|| " Analysis ".into());
@@ -465,7 +602,7 @@ impl Screen for Experiments {
     }
 
     fn detail(&self, state: &AppState, row: usize) -> Option<Detail> {
-        let row = state.snapshot.experiments.get(row)?;
+        let row = experiments(&state.snapshot).get(row)?;
         let e = &row.experiment;
         let label = |s: &str| Span::styled(format!("{s:<11}"), theme::muted());
         let mut lines = vec![

@@ -7,17 +7,81 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Padding, Paragraph, Row};
-use vivid_core::engine::handoffs::Handoff;
-use vivid_core::journey::service::Funnel;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vivid_core::Ctx;
+use vivid_core::engine::events::Change;
+use vivid_core::engine::handoffs::{self, Handoff};
+use vivid_core::journey::service::{self, Funnel};
 
 use super::list::{TableSpec, table_rows};
 use super::{Detail, Screen};
 use crate::app::{AppState, ListView};
+use crate::data::{self, BoxFuture, PartData};
 use crate::format;
 use crate::snapshot::{Level, Snapshot};
 use crate::theme;
 
 pub struct Journey;
+
+/// The period the funnel covers.
+pub const FUNNEL_PERIOD: TimeDelta = TimeDelta::days(30);
+
+/// The screen's part: the funnel and the lead hand-offs waiting on Sales.
+#[derive(Debug, Clone, Default)]
+pub struct Leads {
+    /// None before the first read.
+    pub funnel: Option<Funnel>,
+    /// Lead hand-offs not yet acknowledged, soonest due first.
+    pub handoffs: Vec<Handoff>,
+}
+
+fn funnel(snap: &Snapshot) -> Option<&Funnel> {
+    snap.get::<Leads>().and_then(|l| l.funnel.as_ref())
+}
+
+fn waiting(snap: &Snapshot) -> &[Handoff] {
+    snap.get::<Leads>()
+        .map(|l| l.handoffs.as_slice())
+        .unwrap_or(&[])
+}
+
+/// Reads the funnel (a handful of aggregates) and the waiting leads when
+/// the journey changes, at most every two seconds: prospects touch often.
+struct Part;
+
+impl data::Part for Part {
+    fn concerns(&self, change: &Change) -> bool {
+        change.workflow == vivid_core::journey::WORKFLOW
+    }
+
+    fn every(&self) -> Duration {
+        Duration::from_secs(2)
+    }
+
+    fn load<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _operator: &'a str,
+        _previous: Option<PartData>,
+        _changes: &'a [Change],
+    ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
+        Box::pin(async move {
+            let funnel = service::funnel(ctx, FUNNEL_PERIOD).await?;
+            let mut conn = ctx.pool.acquire().await?;
+            let handoffs = handoffs::open_for(&mut conn, None)
+                .await?
+                .into_iter()
+                .filter(|h| h.kind == service::LEAD_HANDOFF)
+                .collect();
+            Ok(Arc::new(Leads {
+                funnel: Some(funnel),
+                handoffs,
+            }) as PartData)
+        })
+    }
+}
 
 const STAGE_W: usize = 10;
 /// The list keeps at least this many lines (border, header, two rows).
@@ -178,7 +242,7 @@ fn panel(f: &Funnel, inner: u16) -> (Vec<Line<'static>>, Vec<Line<'static>>, Vec
 
 /// The funnel box, then the list.
 fn split(state: &AppState, body: Rect) -> (Rect, Rect) {
-    let Some(f) = &state.snapshot.funnel else {
+    let Some(f) = funnel(&state.snapshot) else {
         return (Rect::default(), body);
     };
     let (left, right, revenue) = panel(f, body.width.saturating_sub(4));
@@ -207,6 +271,10 @@ impl Screen for Journey {
         "journey"
     }
 
+    fn part(&self) -> Option<&'static dyn data::Part> {
+        Some(&Part)
+    }
+
     fn title(&self) -> &'static str {
         "Journey"
     }
@@ -216,7 +284,7 @@ impl Screen for Journey {
     }
 
     fn badge(&self, state: &AppState) -> Option<(String, Level)> {
-        let open = &state.snapshot.sales_handoffs;
+        let open = waiting(&state.snapshot);
         let level = if open
             .iter()
             .any(|h| handoff_level(h, state.now) == Level::Alert)
@@ -229,7 +297,7 @@ impl Screen for Journey {
     }
 
     fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
-        snap.sales_handoffs
+        waiting(snap)
             .iter()
             .enumerate()
             .filter(|(_, h)| filter.is_empty() || matches(h, filter))
@@ -238,7 +306,7 @@ impl Screen for Journey {
     }
 
     fn row_id(&self, snap: &Snapshot, row: usize) -> Option<i64> {
-        snap.sales_handoffs.get(row).map(|h| h.id)
+        waiting(snap).get(row).map(|h| h.id)
     }
 
     fn list_area(&self, state: &AppState, body: Rect) -> Rect {
@@ -248,7 +316,7 @@ impl Screen for Journey {
     fn render(&self, state: &AppState, list: &ListView, frame: &mut Frame, body: Rect) {
         let snap = &state.snapshot;
         let (top, rest) = split(state, body);
-        if let (false, Some(f)) = (top.is_empty(), &snap.funnel) {
+        if let (false, Some(f)) = (top.is_empty(), funnel(snap)) {
             let block = Block::bordered()
                 .title(Line::styled(" Funnel ", theme::bold()))
                 .border_style(theme::border())
@@ -286,7 +354,7 @@ impl Screen for Journey {
             },
         };
         table_rows(frame, rest, list, spec, |i| {
-            let Some(h) = snap.sales_handoffs.get(i) else {
+            let Some(h) = waiting(snap).get(i) else {
                 return Row::default();
             };
             Row::new(vec![
@@ -311,7 +379,7 @@ impl Screen for Journey {
     }
 
     fn detail(&self, state: &AppState, row: usize) -> Option<Detail> {
-        let h = state.snapshot.sales_handoffs.get(row)?;
+        let h = waiting(&state.snapshot).get(row)?;
         let label = |s: &str| Span::styled(format!("{s:<11}"), theme::muted());
         let lines = vec![
             Line::from(vec![

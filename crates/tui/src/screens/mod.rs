@@ -2,15 +2,15 @@
 //! [`Screen`]; the tab bar, keys and help come from [`all`], so a workflow
 //! (say Crisis) gets its tab by adding a module and a line there.
 
-mod approvals;
-mod content;
-mod crisis;
-mod events;
-mod experiments;
-mod journey;
+pub mod approvals;
+pub mod content;
+pub mod crisis;
+pub mod events;
+pub mod experiments;
+pub mod journey;
 mod list;
-mod overview;
-mod privacy;
+pub mod overview;
+pub mod privacy;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
@@ -80,6 +80,11 @@ pub trait Screen: Sync {
     /// Stable id ("approvals"); tiles link to screens by it.
     fn id(&self) -> &'static str;
     fn title(&self) -> &'static str;
+    /// The screen's share of the snapshot: what it reads through core and
+    /// which changes make it read again.
+    fn part(&self) -> Option<&'static dyn crate::data::Part> {
+        None
+    }
     /// For a narrow tab bar.
     fn short_title(&self) -> &'static str {
         self.title()

@@ -5,14 +5,120 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row};
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vivid_core::Ctx;
+use vivid_core::engine::events::{Change, METRICS};
+use vivid_core::status::{self, Kpi, Status};
+
 use super::list::{TableSpec, table_rows};
 use super::{Detail, Screen};
 use crate::app::{AppState, ListView};
+use crate::data::{self, BoxFuture, PartData};
 use crate::format;
-use crate::snapshot::{Snapshot, Tile};
+use crate::snapshot::{Snapshot, Tile, status_tiles};
 use crate::theme;
 
 pub struct Overview;
+
+/// The screen's part: a tile per workflow and shared mechanism, and the KPIs.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    pub tiles: Vec<Tile>,
+    pub kpis: Vec<Kpi>,
+    /// What the tiles were drawn from, patched piece by piece.
+    pub status: Option<Status>,
+    /// When the engine's figures (timers, outbox, workers) were last read.
+    pub engine_read: Option<Instant>,
+}
+
+/// Engine figures change with every timer and notification: read them at
+/// most this often while things happen (and on every heartbeat).
+const ENGINE_EVERY: Duration = Duration::from_secs(5);
+
+fn figures(snap: &Snapshot) -> Option<&Figures> {
+    snap.get::<Figures>()
+}
+
+fn tiles(snap: &Snapshot) -> &[Tile] {
+    figures(snap).map(|f| f.tiles.as_slice()).unwrap_or(&[])
+}
+
+fn kpis(snap: &Snapshot) -> &[Kpi] {
+    figures(snap).map(|f| f.kpis.as_slice()).unwrap_or(&[])
+}
+
+/// Reads the status report once, then only the pieces a change concerns:
+/// the changed workflows' tiles, approval and escalation counts, the KPIs
+/// after a metric, the engine's figures on its heartbeat.
+struct Part;
+
+impl data::Part for Part {
+    fn concerns(&self, _change: &Change) -> bool {
+        true
+    }
+
+    fn every(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn load<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _operator: &'a str,
+        previous: Option<PartData>,
+        changes: &'a [Change],
+    ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
+        Box::pin(async move {
+            let previous = data::previous::<Figures>(previous);
+            let Some(mut s) = previous.as_ref().and_then(|p| p.status.clone()) else {
+                let s = status::collect(ctx).await?;
+                return Ok(Arc::new(Figures {
+                    tiles: status_tiles(&s),
+                    kpis: s.kpis.clone(),
+                    status: Some(s),
+                    engine_read: Some(Instant::now()),
+                }) as PartData);
+            };
+            let mut engine_read = previous.and_then(|p| p.engine_read);
+            let now = ctx.now();
+            let mut conn = ctx.pool.acquire().await?;
+            let any = |f: &dyn Fn(&Change) -> bool| changes.iter().any(f);
+            for w in &mut s.workflows {
+                let name = w.name.clone();
+                if any(&|c| c.workflow == name) {
+                    *w = status::tile(ctx, &name).await?;
+                }
+            }
+            if any(&|c| c.entity_type == "approval") {
+                s.approvals = status::approvals(&mut conn, now).await?;
+            }
+            if any(&|c| c.entity_type == "escalation" || c.entity_type == "deadline") {
+                s.escalations = status::escalations(&mut conn).await?;
+            }
+            if any(&|c| c.workflow == METRICS) {
+                s.kpis = status::kpis(&mut conn).await?;
+            }
+            let heartbeat = any(&|c| c.entity_type == "heartbeat");
+            if heartbeat || engine_read.is_none_or(|at| at.elapsed() >= ENGINE_EVERY) {
+                s.engine = status::engine(&mut conn, now).await?;
+                s.events = status::events(&mut conn, now).await?;
+                engine_read = Some(Instant::now());
+            } else if let Some(newest) = changes.iter().filter_map(|c| c.id).max() {
+                // The newest event is named by the change itself.
+                s.events.last_id = Some(s.events.last_id.unwrap_or(0).max(newest));
+            }
+            s.generated_at = now;
+            Ok(Arc::new(Figures {
+                tiles: status_tiles(&s),
+                kpis: s.kpis.clone(),
+                status: Some(s),
+                engine_read,
+            }) as PartData)
+        })
+    }
+}
 
 /// Narrower tiles wrap onto another row.
 const TILE_MIN_WIDTH: u16 = 19;
@@ -43,7 +149,7 @@ fn row_heights(tiles: &[Tile], width: u16) -> Vec<u16> {
 
 /// The rows of tiles, then the KPI list.
 fn split(snap: &Snapshot, body: Rect) -> (Rect, Rect) {
-    let tiles = &snap.tiles;
+    let tiles = tiles(snap);
     if tiles.is_empty() {
         return (Rect::default(), body);
     }
@@ -93,6 +199,10 @@ fn render_tile(tile: &Tile, frame: &mut Frame, area: Rect) {
 }
 
 impl Screen for Overview {
+    fn part(&self) -> Option<&'static dyn data::Part> {
+        Some(&Part)
+    }
+
     fn id(&self) -> &'static str {
         "overview"
     }
@@ -106,7 +216,7 @@ impl Screen for Overview {
     }
 
     fn matching(&self, snap: &Snapshot, filter: &str) -> Vec<usize> {
-        snap.kpis
+        kpis(snap)
             .iter()
             .enumerate()
             .filter(|(_, k)| filter.is_empty() || k.metric.to_lowercase().contains(filter))
@@ -116,7 +226,7 @@ impl Screen for Overview {
 
     fn row_id(&self, snap: &Snapshot, row: usize) -> Option<i64> {
         // Metrics have no numeric id; their order (by name) is stable.
-        snap.kpis.get(row).and_then(|_| i64::try_from(row).ok())
+        kpis(snap).get(row).and_then(|_| i64::try_from(row).ok())
     }
 
     fn list_area(&self, state: &AppState, body: Rect) -> Rect {
@@ -127,10 +237,10 @@ impl Screen for Overview {
         let snap = &state.snapshot;
         let (top, rest) = split(snap, body);
         if !top.is_empty() {
-            let cols = columns(top.width, snap.tiles.len());
-            let heights = row_heights(&snap.tiles, top.width);
+            let cols = columns(top.width, tiles(snap).len());
+            let heights = row_heights(tiles(snap), top.width);
             let mut y = top.y;
-            for (chunk, height) in snap.tiles.chunks(cols).zip(heights) {
+            for (chunk, height) in tiles(snap).chunks(cols).zip(heights) {
                 let row = Rect::new(top.x, y, top.width, height).intersection(top);
                 y = y.saturating_add(height);
                 let areas =
@@ -162,7 +272,7 @@ impl Screen for Overview {
             },
         };
         table_rows(frame, rest, list, spec, |i| {
-            let Some(k) = snap.kpis.get(i) else {
+            let Some(k) = kpis(snap).get(i) else {
                 return Row::default();
             };
             Row::new(vec![
@@ -178,7 +288,7 @@ impl Screen for Overview {
     }
 
     fn detail(&self, state: &AppState, row: usize) -> Option<Detail> {
-        let k = state.snapshot.kpis.get(row)?;
+        let k = kpis(&state.snapshot).get(row)?;
         let about = vivid_core::metrics::KNOWN
             .iter()
             .find(|(name, _, _)| *name == k.metric)

@@ -7,16 +7,58 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row};
+use std::sync::Arc;
+
+use vivid_core::Ctx;
+use vivid_core::engine::events::Change;
 use vivid_core::privacy::store::{Breach, Request};
 
 use super::list::{TableSpec, table_rows};
 use super::{Detail, Screen};
 use crate::app::{AppState, ListView};
+use crate::data::{self, BoxFuture, PartData};
 use crate::format;
 use crate::snapshot::{Level, Snapshot};
 use crate::theme;
 
 pub struct Privacy;
+
+/// The screen's part: open data-subject requests (soonest due first) and
+/// breaches not yet closed (soonest notification deadline first).
+#[derive(Debug, Clone, Default)]
+pub struct Clocks {
+    pub requests: Vec<Request>,
+    pub breaches: Vec<Breach>,
+}
+
+fn clocks(snap: &Snapshot) -> (&[Request], &[Breach]) {
+    snap.get::<Clocks>()
+        .map(|c| (c.requests.as_slice(), c.breaches.as_slice()))
+        .unwrap_or((&[], &[]))
+}
+
+/// Reads the open requests and breaches (a few rows) when privacy changes.
+struct Part;
+
+impl data::Part for Part {
+    fn concerns(&self, change: &Change) -> bool {
+        change.workflow == vivid_core::privacy::WORKFLOW
+    }
+
+    fn load<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _operator: &'a str,
+        _previous: Option<PartData>,
+        _changes: &'a [Change],
+    ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
+        Box::pin(async move {
+            let requests = vivid_core::privacy::service::requests(ctx, true).await?;
+            let breaches = vivid_core::privacy::service::breaches(ctx, true).await?;
+            Ok(Arc::new(Clocks { requests, breaches }) as PartData)
+        })
+    }
+}
 
 /// A request due within this is flagged.
 const REQUEST_WARN: TimeDelta = TimeDelta::days(3);
@@ -28,16 +70,18 @@ enum Item<'a> {
 }
 
 fn item(snap: &Snapshot, row: usize) -> Option<Item<'_>> {
-    let n = snap.privacy_requests.len();
+    let (requests, breaches) = clocks(snap);
+    let n = requests.len();
     if row < n {
-        snap.privacy_requests.get(row).map(Item::Request)
+        requests.get(row).map(Item::Request)
     } else {
-        snap.breaches.get(row - n).map(Item::Breach)
+        breaches.get(row - n).map(Item::Breach)
     }
 }
 
 fn rows(snap: &Snapshot) -> usize {
-    snap.privacy_requests.len() + snap.breaches.len()
+    let (requests, breaches) = clocks(snap);
+    requests.len() + breaches.len()
 }
 
 pub fn request_level(r: &Request, now: DateTime<Utc>) -> Level {
@@ -65,13 +109,12 @@ pub fn breach_level(b: &Breach, now: DateTime<Utc>) -> Level {
 }
 
 fn overdue(state: &AppState) -> usize {
-    let snap = &state.snapshot;
-    snap.privacy_requests
+    let (requests, breaches) = clocks(&state.snapshot);
+    requests
         .iter()
         .filter(|r| request_level(r, state.now) == Level::Alert)
         .count()
-        + snap
-            .breaches
+        + breaches
             .iter()
             .filter(|b| breach_level(b, state.now) == Level::Alert)
             .count()
@@ -120,6 +163,10 @@ impl Screen for Privacy {
         "privacy"
     }
 
+    fn part(&self) -> Option<&'static dyn data::Part> {
+        Some(&Part)
+    }
+
     fn title(&self) -> &'static str {
         "Privacy"
     }
@@ -154,8 +201,8 @@ impl Screen for Privacy {
         title.push(Span::styled(
             format!(
                 "{} requests · {} breaches ",
-                snap.privacy_requests.len(),
-                snap.breaches.len()
+                clocks(snap).0.len(),
+                clocks(snap).1.len()
             ),
             theme::muted(),
         ));
