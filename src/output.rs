@@ -11,10 +11,23 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A plain text table with a header row.
+/// A plain text table with a header row. Cells are made safe for a
+/// terminal first (see [`clean`]).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    for line in table_lines(headers, rows) {
+        println!("{line}");
+    }
+}
+
+/// The lines of [`table`]. Padding is done by hand: `format!`'s width is
+/// limited to 65,535 and panics beyond it, and a stored title may be longer.
+pub fn table_lines(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| clean(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(cell.chars().count());
@@ -22,17 +35,51 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: Vec<&str>| {
-        let parts: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<width$}", width = widths.get(i).copied().unwrap_or(0)))
-            .collect();
-        println!("{}", parts.join("  ").trim_end());
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(c);
+            let width = widths.get(i).copied().unwrap_or(0);
+            let pad = width.saturating_sub(c.chars().count());
+            out.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.trim_end().to_string()
     };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
+    let mut lines = vec![line(headers.to_vec())];
+    for row in &rows {
+        lines.push(line(row.iter().map(String::as_str).collect()));
     }
+    lines
+}
+
+/// Text from users or the database made safe to print on a terminal:
+/// control characters (escape sequences, BEL, NUL, carriage returns) are
+/// shown as visible escapes (`\x1b`), so stored text can never drive the
+/// terminal. Newlines and tabs are kept only when `multiline`.
+pub fn clean_text(s: &str, multiline: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' if multiline => out.push(c),
+            c if c.is_control() => {
+                let code = c as u32;
+                if code <= 0xff {
+                    out.push_str(&format!("\\x{code:02x}"));
+                } else {
+                    out.push_str(&format!("\\u{{{code:x}}}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`clean_text`] for one line (a title, a name, a table cell).
+pub fn clean(s: &str) -> String {
+    clean_text(s, false)
 }
 
 /// Exit code for bad input (the caller should change it, not retry).
@@ -75,6 +122,24 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_longer_than_format_widths_allow_is_printed_not_a_panic() {
+        let title = "x".repeat(70_000);
+        let lines = table_lines(&["#", "Title"], &[vec!["1".into(), title.clone()]]);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1], format!("1  {title}"));
+        assert_eq!(lines[0], "#  Title");
+    }
+
+    #[test]
+    fn escape_sequences_and_bells_are_shown_not_obeyed() {
+        assert_eq!(clean("\u{1b}[31mred\u{7}"), "\\x1b[31mred\\x07");
+        assert_eq!(clean("a\nb\0c"), "a\\x0ab\\x00c");
+        assert_eq!(clean_text("a\nb\tc\r", true), "a\nb\tc\\x0d");
+        assert_eq!(clean("\u{9b}31m"), "\\x9b31m");
+        assert_eq!(clean("café ✓"), "café ✓");
+    }
 
     #[test]
     fn internal_faults_exit_like_other_failures_not_like_bad_input() {

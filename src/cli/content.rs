@@ -15,7 +15,7 @@ use vivid_core::engine::events;
 
 use super::{ActorArg, JsonFlag};
 use crate::app::{self, Schema};
-use crate::output;
+use crate::output::{self, clean};
 
 #[derive(Debug, Subcommand)]
 pub enum ContentCommand {
@@ -185,6 +185,14 @@ fn cents(dollars: f64, what: &str) -> Result<i64> {
     if !dollars.is_finite() || dollars < 0.0 {
         return Err(vivid_core::Error::invalid(format!(
             "{what} must be a non-negative amount of dollars"
+        ))
+        .into());
+    }
+    // A content piece costing more than a billion dollars is a typo, and
+    // beyond 2^53 cents a float no longer holds whole cents.
+    if dollars > 1e9 {
+        return Err(vivid_core::Error::invalid(format!(
+            "{what} of ${dollars} is not a plausible cost (at most $1,000,000,000)"
         ))
         .into());
     }
@@ -463,7 +471,7 @@ async fn decide(ctx: &Ctx, a: DecideArgs, decision: Decision) -> Result<()> {
 
 fn show(ctx: &Ctx, d: &service::Detail) {
     let i = &d.item;
-    println!("#{} {} — {}", i.id, i.title, i.state.as_str());
+    println!("#{} {} — {}", i.id, clean(&i.title), i.state.as_str());
     println!(
         "kind {} · channel {} · owner @{} · campaign {} · cost ${:.2}",
         i.kind,
@@ -503,7 +511,12 @@ fn show(ctx: &Ctx, d: &service::Detail) {
             }
         );
         for dec in &d.decisions {
-            println!("  @{} {} {}", dec.approver, dec.decision, dec.comment);
+            println!(
+                "  @{} {} {}",
+                dec.approver,
+                dec.decision,
+                clean(&dec.comment)
+            );
         }
     }
     let t = &d.totals;

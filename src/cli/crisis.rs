@@ -16,7 +16,7 @@ use vivid_core::when::{Bound, Relative};
 
 use super::{ActorArg, JsonFlag};
 use crate::app::{self, Schema};
-use crate::output;
+use crate::output::{self, clean, clean_text};
 
 #[derive(Debug, Subcommand)]
 pub enum CrisisCommand {
@@ -631,9 +631,9 @@ fn show(ctx: &Ctx, d: &service::Detail) {
             .map(|p| p.label())
             .unwrap_or_else(|| "-".into())
     };
-    println!("#{} [{}] {}", i.id, i.severity, i.title);
+    println!("#{} [{}] {}", i.id, i.severity, clean(&i.title));
     if !i.description.is_empty() {
-        println!("{}", i.description);
+        println!("{}", clean_text(&i.description, true));
     }
     println!();
     println!("status      {}", i.status);
@@ -714,7 +714,7 @@ fn show(ctx: &Ctx, d: &service::Detail) {
         let reason = e
             .reason
             .as_deref()
-            .map(|r| format!(": {}", r.lines().next().unwrap_or_default()))
+            .map(|r| format!(": {}", clean(r.lines().next().unwrap_or_default())))
             .unwrap_or_default();
         println!(
             "  {} {:<22} {}{}",
@@ -731,7 +731,7 @@ fn show(ctx: &Ctx, d: &service::Detail) {
                 "  #{} [{}] {} — @{} due {}",
                 a.id,
                 a.status,
-                a.description,
+                clean(&a.description),
                 a.owner,
                 ctx.calendar.local_date(a.due_at)
             );

@@ -6,6 +6,7 @@ mod content;
 mod crisis;
 mod engine_kill;
 mod experiments;
+mod hostile;
 mod journey;
 mod privacy;
 mod tui;

@@ -48,6 +48,9 @@ pub struct Config {
     #[serde(default)]
     pub operator: Option<String>,
     pub org: OrgConfig,
+    /// How much text a field may hold (titles, notes, bodies).
+    #[serde(default)]
+    pub limits: crate::text::Limits,
     #[serde(default)]
     pub engine: EngineConfig,
     #[serde(default)]

@@ -94,6 +94,12 @@ impl FromStr for HumanDuration {
                 .and_then(|v| total_ms.checked_add(v))
                 .ok_or_else(|| err("the duration is too long"))?;
         }
+        // Far beyond any clock a person sets, and far inside what a date
+        // can hold: adding it to now can never overflow.
+        const MAX_MS: u128 = 100 * 366 * 86_400_000;
+        if total_ms > MAX_MS {
+            return Err(err("the duration is too long (at most 100 years)"));
+        }
         let ms = u64::try_from(total_ms).map_err(|_| err("the duration is too long"))?;
         Ok(Self(std::time::Duration::from_millis(ms)))
     }
@@ -109,13 +115,8 @@ impl fmt::Display for HumanDuration {
             return write!(f, "{ms}ms");
         }
         let mut secs = self.0.as_secs();
-        for (unit, size) in [
-            ("w", 604_800),
-            ("d", 86_400),
-            ("h", 3_600),
-            ("m", 60),
-            ("s", 1),
-        ] {
+        // No weeks: "30d" reads back as "30d", not "4w2d".
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
             if secs >= size {
                 write!(f, "{}{unit}", secs / size)?;
                 secs %= size;
@@ -165,6 +166,28 @@ mod tests {
     }
 
     #[test]
+    fn absurd_durations_are_refused_not_overflowed() {
+        let e = "100000000000d"
+            .parse::<HumanDuration>()
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.unwrap_or_default().contains("at most 100 years"));
+        assert!("36500d".parse::<HumanDuration>().is_ok());
+    }
+
+    #[test]
+    fn days_read_back_as_typed() {
+        let shown = |s: &str| {
+            s.parse::<HumanDuration>()
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(shown("30d"), "30d");
+        assert_eq!(shown("1w"), "7d");
+        assert_eq!(shown("1h30m"), "1h30m");
+    }
+
+    #[test]
     fn parses_common_forms() {
         assert_eq!(d("30s"), 30);
         assert_eq!(d("15m"), 900);
@@ -198,7 +221,7 @@ mod tests {
 
     #[test]
     fn displays_round_trip() {
-        for s in ["30s", "15m", "2h", "1d", "1w", "1h30m", "500ms", "0s"] {
+        for s in ["30s", "15m", "2h", "1d", "30d", "1h30m", "500ms", "0s"] {
             let parsed: HumanDuration = s.parse().unwrap_or_default();
             assert_eq!(parsed.to_string(), s);
         }

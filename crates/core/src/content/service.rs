@@ -111,6 +111,8 @@ pub async fn create(ctx: &Ctx, new: &NewContent, actor: &str) -> Result<Item> {
     if new.title.trim().is_empty() {
         return Err(Error::invalid("content needs a title"));
     }
+    ctx.config.limits.title("the title", &new.title)?;
+    ctx.config.limits.body("the body", &new.body)?;
     if new.cost_cents < 0 {
         return Err(Error::invalid("cost cannot be negative"));
     }
@@ -184,6 +186,10 @@ pub async fn edit(
     let to = model::decide(from, Command::Edit).map_err(|r| refusal(r, &item))?;
     if body.trim().is_empty() {
         return Err(Error::invalid("a version needs a body"));
+    }
+    ctx.config.limits.body("the body", body)?;
+    if let Some(t) = title.filter(|t| !t.trim().is_empty()) {
+        ctx.config.limits.title("the title", t)?;
     }
     let now = ctx.now();
     item.version += 1;

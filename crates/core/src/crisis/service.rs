@@ -155,10 +155,16 @@ pub async fn open_in(
     if actor != "engine" {
         ctx.org.actor(actor)?;
     }
-    let title = new.title.trim();
-    if title.is_empty() {
+    if new.title.trim().is_empty() {
         return Err(Error::invalid("an incident needs a title"));
     }
+    let title = ctx
+        .config
+        .limits
+        .title("the incident's title", &new.title)?;
+    ctx.config
+        .limits
+        .body("the description", &new.description)?;
     let mut departments = Vec::new();
     for d in &new.departments {
         if ctx.org.department(d).is_none() {
@@ -465,6 +471,7 @@ pub async fn unacknowledge(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Res
 
 pub async fn resolve(ctx: &Ctx, id: i64, actor: &str, note: &str) -> Result<Done> {
     require_responder(ctx, ctx.org.actor(actor)?)?;
+    ctx.config.limits.note("the resolution note", note)?;
     if note.trim().is_empty() {
         return Err(Error::invalid("say how it was resolved (--note)"));
     }
@@ -633,6 +640,7 @@ pub async fn escalate(ctx: &Ctx, id: i64, actor: &str, reason: Option<&str>) -> 
 
 pub async fn note(ctx: &Ctx, id: i64, actor: &str, text: &str) -> Result<Done> {
     ctx.org.actor(actor)?;
+    ctx.config.limits.body("the note", text)?;
     if text.trim().is_empty() {
         return Err(Error::invalid("a note needs text"));
     }
@@ -715,6 +723,7 @@ pub async fn status_update(
     next_update: TimeDelta,
 ) -> Result<(Done, String)> {
     require_responder(ctx, ctx.org.actor(actor)?)?;
+    ctx.config.limits.body("the status update", message)?;
     if message.trim().is_empty() {
         return Err(Error::invalid("a status update needs a message"));
     }
@@ -831,6 +840,7 @@ pub async fn add_action_item(
 ) -> Result<ActionItem> {
     require_responder(ctx, ctx.org.actor(actor)?)?;
     ctx.org.actor(owner)?;
+    ctx.config.limits.note("the action item", description)?;
     if description.trim().is_empty() {
         return Err(Error::invalid("an action item needs a description"));
     }
