@@ -103,7 +103,9 @@ pub fn exit_code(e: &vivid_core::Error) -> u8 {
 pub fn report_error(e: &anyhow::Error) -> ExitCode {
     if let Some(core) = e.downcast_ref::<vivid_core::Error>() {
         if matches!(core, vivid_core::Error::Internal(_)) {
-            tracing::error!(kind = core.kind(), error = %core, "command failed on an internal fault");
+            // Logged for the log file of long-running commands; the person
+            // gets the one line below.
+            tracing::debug!(kind = core.kind(), error = %core, "command failed on an internal fault");
             eprintln!("error: {core} (a fault of vivid or of its stored data, not of your input)");
         } else {
             eprintln!("error: {core}");

@@ -24,7 +24,7 @@ pub enum ContentCommand {
     /// Items, most recently changed first.
     List(ListArgs),
     /// One item: state, versions, approval, performance.
-    Show(IdArgs),
+    Show(ShowArgs),
     /// Write a new version (the first draft starts Creation).
     Edit(EditArgs),
     /// Ask for approval of the current version.
@@ -164,10 +164,24 @@ pub struct ArchiveArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     id: i64,
+    /// The older version (default: the last approved one, else the one before).
     #[arg(long)]
     from: Option<i32>,
+    /// The newer version (default: the current one).
     #[arg(long)]
     to: Option<i32>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    id: i64,
+    /// Print this version's text instead of the current one's.
+    #[arg(long)]
+    version: Option<i32>,
+    #[command(flatten)]
+    json: JsonFlag,
 }
 
 #[derive(Debug, Args)]
@@ -258,10 +272,19 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
         }
         ContentCommand::Show(a) => {
             let d = service::detail(&ctx, a.id).await?;
+            if let Some(v) = a.version
+                && !d.versions.iter().any(|x| x.version == v)
+            {
+                return Err(vivid_core::Error::not_found(format!(
+                    "content #{} has no version {v} (versions 1 to {})",
+                    d.item.id, d.item.version
+                ))
+                .into());
+            }
             if a.json.json {
                 return output::json(&d);
             }
-            show(&ctx, &d);
+            show(&ctx, &d, a.version.unwrap_or(d.item.version));
             Ok(())
         }
         ContentCommand::Edit(a) => {
@@ -310,7 +333,7 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
                 } else {
                     format!(" including one of {}", req.must_include.join(", "))
                 },
-                req.deadline.format("%Y-%m-%d %H:%M UTC")
+                ctx.calendar.format_local(req.deadline)
             );
             Ok(())
         }
@@ -397,7 +420,11 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
             Ok(())
         }
         ContentCommand::Diff(a) => {
-            print!("{}", service::diff(&ctx, a.id, a.from, a.to).await?);
+            let diff = service::diff(&ctx, a.id, a.from, a.to).await?;
+            if a.json.json {
+                return output::json(&serde_json::json!({ "id": a.id, "diff": diff }));
+            }
+            print!("{}", output::clean_text(&diff, true));
             Ok(())
         }
         ContentCommand::Queue(a) => {
@@ -469,7 +496,7 @@ async fn decide(ctx: &Ctx, a: DecideArgs, decision: Decision) -> Result<()> {
     Ok(())
 }
 
-fn show(ctx: &Ctx, d: &service::Detail) {
+fn show(ctx: &Ctx, d: &service::Detail, text_of: i32) {
     let i = &d.item;
     println!("#{} {} — {}", i.id, clean(&i.title), i.state.as_str());
     println!(
@@ -506,7 +533,7 @@ fn show(ctx: &Ctx, d: &service::Detail) {
                 ("pending", _) if left < TimeDelta::zero() =>
                     format!("passed {} ago", format_delta(-left)),
                 ("pending", _) => format!("in {}", format_delta(left)),
-                (_, Some(at)) => format!("closed {}", at.format("%Y-%m-%d %H:%M UTC")),
+                (_, Some(at)) => format!("closed {}", ctx.calendar.format_local(at)),
                 _ => String::new(),
             }
         );
@@ -531,13 +558,18 @@ fn show(ctx: &Ctx, d: &service::Detail) {
             t.revenue_cents as f64 / 100.0
         );
     }
+    if let Some(v) = d.versions.iter().find(|v| v.version == text_of) {
+        println!("\n── v{} · {} ──", v.version, clean(&v.title));
+        println!("{}", output::clean_text(v.body.trim_end(), true));
+        println!("──\n");
+    }
     println!("versions:");
     for v in &d.versions {
         println!(
             "  v{} by @{} {}{}",
             v.version,
             v.author,
-            v.created_at.format("%Y-%m-%d %H:%M"),
+            ctx.calendar.format_local(v.created_at),
             v.note
                 .as_deref()
                 .map(|n| format!(" — {n}"))

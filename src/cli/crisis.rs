@@ -368,7 +368,7 @@ pub async fn run(config: Config, cmd: CrisisCommand) -> Result<()> {
                 inc.id,
                 inc.severity,
                 inc.title,
-                inc.ack_deadline.format("%Y-%m-%d %H:%M UTC")
+                ctx.calendar.format_local(inc.ack_deadline)
             );
             Ok(())
         }
@@ -675,13 +675,13 @@ fn show(ctx: &Ctx, d: &service::Detail) {
     println!("departments {}", i.departments.join(", "));
     println!(
         "opened      {} by {}",
-        i.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        ctx.calendar.format_local(i.opened_at),
         i.opened_by
     );
     if let Some(at) = i.acknowledged_at {
         println!(
             "acked       {} by {} (after {})",
-            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            ctx.calendar.format_local(at),
             who(&i.acknowledged_by),
             format_delta(at - i.opened_at)
         );
@@ -689,7 +689,7 @@ fn show(ctx: &Ctx, d: &service::Detail) {
     if let Some(at) = i.resolved_at {
         println!(
             "resolved    {} by {} (after {})",
-            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            ctx.calendar.format_local(at),
             who(&i.resolved_by),
             format_delta(at - i.opened_at)
         );

@@ -279,7 +279,7 @@ pub async fn run(config: Config, cmd: JourneyCommand) -> Result<()> {
             println!(
                 "ticket #{} opened, due {}",
                 t.id,
-                t.due_at.format("%Y-%m-%d %H:%M UTC")
+                ctx.calendar.format_local(t.due_at)
             );
             Ok(())
         }

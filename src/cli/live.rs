@@ -57,7 +57,7 @@ async fn plain(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<()> {
             };
         }
         let (banner, screen) = match vivid_core::status::collect(&ctx).await {
-            Ok(status) => (None, render(&status)),
+            Ok(status) => (None, render(&status, &ctx.calendar)),
             Err(e) => (
                 Some(format!("DATABASE UNAVAILABLE: {e} (retrying)")),
                 String::new(),

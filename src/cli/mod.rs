@@ -149,7 +149,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Engine(_) | Command::Demo(_) | Command::Tui(_) | Command::Bot(_) => {
             "info,sqlx=warn"
         }
-        _ => "warn",
+        // A one-shot command speaks through its result and its one error
+        // line; a library's retry warnings would only be noise.
+        _ => "warn,sqlx=off",
     };
     app::init_logging(full_screen, default_level);
     let config = app::load_config(cli.config.as_ref())?;

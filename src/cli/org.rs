@@ -135,7 +135,7 @@ pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
                 "@{} is on call for {} from {} for {}",
                 a.person,
                 a.schedule,
-                from.format("%Y-%m-%d %H:%M UTC"),
+                ctx.calendar.format_local(from),
                 a.duration
             );
             return Ok(());

@@ -518,7 +518,7 @@ fn print_request(ctx: &Ctx, r: &Request, json: bool) -> Result<()> {
         r.subject_ref,
         r.status,
         r.received_at.format("%Y-%m-%d"),
-        r.due_at.format("%Y-%m-%d %H:%M UTC"),
+        ctx.calendar.format_local(r.due_at),
         if r.extended_months > 0 {
             format!(", extended {} month(s)", r.extended_months)
         } else {
@@ -538,12 +538,12 @@ fn print_breach(ctx: &Ctx, b: &Breach, json: bool) -> Result<()> {
     let clock = match (b.status.as_str(), b.notified_at) {
         ("assessing", _) => format!(
             "notify by {} ({})",
-            b.notify_by.format("%Y-%m-%d %H:%M UTC"),
+            ctx.calendar.format_local(b.notify_by),
             left(ctx.now(), b.notify_by)
         ),
         (_, Some(n)) => format!(
             "notified {} ({})",
-            n.format("%Y-%m-%d %H:%M UTC"),
+            ctx.calendar.format_local(n),
             if n <= b.notify_by { "on time" } else { "late" }
         ),
         _ => "no notification required".into(),
@@ -1150,7 +1150,7 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
                 "task #{} for @{} due {}: {}",
                 t.id,
                 t.owner,
-                t.due_at.format("%Y-%m-%d %H:%M UTC"),
+                ctx.calendar.format_local(t.due_at),
                 t.description
             );
             Ok(())
@@ -1175,7 +1175,7 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
                 b.id,
                 req.id,
                 req.eligible_roles.join(" or "),
-                req.deadline.format("%Y-%m-%d %H:%M UTC")
+                ctx.calendar.format_local(req.deadline)
             );
             Ok(())
         }

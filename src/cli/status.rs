@@ -14,7 +14,7 @@ pub async fn status(config: Config, flag: JsonFlag) -> Result<()> {
     if flag.json {
         return output::json(&status);
     }
-    println!("{}", render(&status));
+    println!("{}", render(&status, &ctx.calendar));
     Ok(())
 }
 
@@ -49,13 +49,13 @@ fn number(v: f64, unit: &str) -> String {
 }
 
 /// The status as text for people.
-pub fn render(s: &Status) -> String {
+pub fn render(s: &Status, calendar: &vivid_core::calendar::Calendar) -> String {
     let mut out = String::new();
     let e = &s.engine;
     out.push_str(&format!(
         "{} control room — {}\n\n",
         s.organisation,
-        s.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+        calendar.format_local(s.generated_at)
     ));
     out.push_str(&format!(
         "ENGINE      {} worker(s){}  timers: {} pending, {} overdue, {} failed  outbox: {} pending, {} dead\n",

@@ -268,3 +268,117 @@ async fn an_email_goes_from_brief_to_archive() -> TestResult {
     );
     Ok(())
 }
+
+/// The Marketing director reads what she approves: `content show` prints
+/// the text (any version with `--version`), times carry the org's zone,
+/// `content diff` is a unified diff with hunk headers (also as JSON), and a
+/// NUL byte in a file is refused as bad input, not a database fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_reads_the_text_and_a_clean_diff() -> TestResult {
+    let db = fresh_db().await?;
+    let dir = scratch_dir("content-review");
+    let file = |name: &str, body: &str| -> Result<String, std::io::Error> {
+        let path = dir.join(name);
+        std::fs::write(&path, body)?;
+        Ok(path.to_string_lossy().into_owned())
+    };
+    let item = json(
+        &db,
+        &[
+            "content",
+            "new",
+            "Spring sale e-mail",
+            "--kind",
+            "email",
+            "--channel",
+            "email",
+            "--as",
+            "lena",
+            "--json",
+        ],
+    );
+    let id = item["id"].as_i64().ok_or("no id")?.to_string();
+    let v1 = file(
+        "v1.md",
+        "Subject: Spring sale\n\nTwenty percent off all prints.\n",
+    )?;
+    let v2 = file(
+        "v2.md",
+        "Subject: Spring sale\n\nThirty percent off all prints.\n",
+    )?;
+    json(
+        &db,
+        &[
+            "content", "edit", &id, "--file", &v1, "--as", "lena", "--json",
+        ],
+    );
+    json(
+        &db,
+        &[
+            "content", "edit", &id, "--file", &v2, "--as", "lena", "--json",
+        ],
+    );
+
+    let mut cmd = vivid(&db.url);
+    cmd.args(["content", "show", &id]);
+    let shown = run(cmd);
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    assert!(
+        shown.stdout.contains("Thirty percent off all prints."),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains(" EST") || shown.stdout.contains(" EDT"),
+        "times carry the zone: {}",
+        shown.stdout
+    );
+    let mut cmd = vivid(&db.url);
+    cmd.args(["content", "show", &id, "--version", "2"]);
+    let first = run(cmd);
+    assert!(first.stdout.contains("Twenty percent"), "{}", first.stdout);
+    let mut cmd = vivid(&db.url);
+    cmd.args(["content", "show", &id, "--version", "9"]);
+    let missing = run(cmd);
+    assert_eq!(missing.code, Some(2), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("no version 9"),
+        "{}",
+        missing.stderr
+    );
+
+    let mut cmd = vivid(&db.url);
+    cmd.args(["content", "diff", &id, "--from", "2", "--to", "3"]);
+    let diff = run(cmd);
+    assert_eq!(diff.code, Some(0), "{}", diff.stderr);
+    assert!(diff.stdout.contains("@@ -1,3 +1,3 @@\n"), "{}", diff.stdout);
+    assert!(
+        diff.stdout
+            .contains("-Twenty percent off all prints.\n+Thirty percent off all prints.\n"),
+        "{}",
+        diff.stdout
+    );
+    assert!(!diff.stdout.trim_end().ends_with("@@"), "{}", diff.stdout);
+    let as_json = json(
+        &db,
+        &["content", "diff", &id, "--from", "2", "--to", "3", "--json"],
+    );
+    assert!(
+        as_json["diff"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("+Thirty")
+    );
+
+    let nul = file("nul.md", "Subject: x\0y\n")?;
+    let mut cmd = vivid(&db.url);
+    cmd.args(["content", "edit", &id, "--file", &nul, "--as", "lena"]);
+    let refused = run(cmd);
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(refused.stderr.contains("U+0000"), "{}", refused.stderr);
+    let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM content_versions")
+        .fetch_one(&db.pool)
+        .await?;
+    assert_eq!(versions, 3, "the brief and two drafts, nothing more");
+    Ok(())
+}
