@@ -2,6 +2,7 @@
 //! turning errors into one clear line and an exit code.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -11,17 +12,71 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A plain text table with a header row. Cells are made safe for a
+/// `--wide`: tables in full rather than fitted to [`TABLE_WIDTH`].
+static WIDE: AtomicBool = AtomicBool::new(false);
+
+/// How wide a table may be unless `--wide` is given.
+pub const TABLE_WIDTH: usize = 80;
+
+/// No column is cut narrower than this.
+const MIN_COLUMN: usize = 8;
+
+pub fn set_wide(wide: bool) {
+    WIDE.store(wide, Ordering::Relaxed);
+}
+
+/// A plain text table with a header row, fitted to 80 columns (the widest
+/// columns cut with "…") unless `--wide`. Cells are made safe for a
 /// terminal first (see [`clean`]).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
-    for line in table_lines(headers, rows) {
+    let width = (!WIDE.load(Ordering::Relaxed)).then_some(TABLE_WIDTH);
+    for line in table_lines(headers, rows, width) {
         println!("{line}");
     }
 }
 
-/// The lines of [`table`]. Padding is done by hand: `format!`'s width is
-/// limited to 65,535 and panics beyond it, and a stored title may be longer.
-pub fn table_lines(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+/// Cut the widest columns until the table fits `max` (never below
+/// [`MIN_COLUMN`], so a table with many columns may stay wider).
+fn fit(widths: &mut [usize], max: usize) {
+    let gaps = 2 * widths.len().saturating_sub(1);
+    let mut total: usize = widths.iter().sum::<usize>() + gaps;
+    while total > max {
+        let Some((i, w)) = widths.iter().copied().enumerate().max_by_key(|&(_, w)| w) else {
+            return;
+        };
+        if w <= MIN_COLUMN {
+            return;
+        }
+        // Cut the widest down to the next widest (or as far as needed).
+        let next = widths
+            .iter()
+            .copied()
+            .filter(|&x| x < w)
+            .max()
+            .unwrap_or(MIN_COLUMN)
+            .max(MIN_COLUMN);
+        let cut = (w - next).min(total - max).max(1);
+        if let Some(slot) = widths.get_mut(i) {
+            *slot = w - cut;
+        }
+        total -= cut;
+    }
+}
+
+/// `s` cut to `width` characters, with "…" when something was cut.
+fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The lines of [`table`], fitted to `max` columns when given. Padding is
+/// done by hand: `format!`'s width is limited to 65,535 and panics beyond
+/// it, and a stored title may be longer.
+pub fn table_lines(headers: &[&str], rows: &[Vec<String>], max: Option<usize>) -> Vec<String> {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|c| clean(c)).collect())
@@ -34,14 +89,18 @@ pub fn table_lines(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
             }
         }
     }
+    if let Some(max) = max {
+        fit(&mut widths, max);
+    }
     let line = |cells: Vec<&str>| {
         let mut out = String::new();
         for (i, c) in cells.iter().enumerate() {
             if i > 0 {
                 out.push_str("  ");
             }
-            out.push_str(c);
             let width = widths.get(i).copied().unwrap_or(0);
+            let c = cut(c, width);
+            out.push_str(&c);
             let pad = width.saturating_sub(c.chars().count());
             out.extend(std::iter::repeat_n(' ', pad));
         }
@@ -128,10 +187,33 @@ mod tests {
     #[test]
     fn a_cell_longer_than_format_widths_allow_is_printed_not_a_panic() {
         let title = "x".repeat(70_000);
-        let lines = table_lines(&["#", "Title"], &[vec!["1".into(), title.clone()]]);
+        let lines = table_lines(&["#", "Title"], &[vec!["1".into(), title.clone()]], None);
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1], format!("1  {title}"));
         assert_eq!(lines[0], "#  Title");
+    }
+
+    #[test]
+    fn tables_fit_80_columns_by_cutting_the_widest_free_text() {
+        let rows = vec![
+            vec!["#1".into(), "P1".into(), "x".repeat(300), "@omar".into()],
+            vec!["#2".into(), "P3".into(), "Short".into(), "@tess".into()],
+        ];
+        let lines = table_lines(&["#", "Sev", "Title", "Owner"], &rows, Some(80));
+        for l in &lines {
+            assert!(
+                l.chars().count() <= 80,
+                "{} columns: {l}",
+                l.chars().count()
+            );
+        }
+        assert!(lines[1].contains("x…  @omar"), "{}", lines[1]);
+        assert!(lines[2].contains("Short"), "{}", lines[2]);
+        let wide = table_lines(&["#", "Sev", "Title", "Owner"], &rows, None);
+        assert!(wide[1].contains(&"x".repeat(300)));
+        // A table that already fits is left alone.
+        let small = table_lines(&["a", "b"], &[vec!["1".into(), "2".into()]], Some(80));
+        assert_eq!(small, vec!["a  b", "1  2"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use vivid_core::crisis::model::IncidentRole;
 use vivid_core::crisis::service::{self, Audience, Done, NewIncident, Source};
 use vivid_core::crisis::store::{Incident, ListFilter};
 use vivid_core::crisis::{Phase, Severity, Status, report, templates, triggers};
-use vivid_core::duration::{HumanDuration, format_delta};
+use vivid_core::duration::{HumanDuration, format_delta, format_left};
 use vivid_core::when::{Bound, Relative};
 
 use super::{ActorArg, JsonFlag};
@@ -282,7 +282,7 @@ fn parse_due(ctx: &Ctx, s: &str) -> Result<DateTime<Utc>> {
 fn row(ctx: &Ctx, i: &Incident) -> Vec<String> {
     let now = ctx.now();
     let clock = match i.status {
-        Status::Triggered => format!("ack {}", format_delta(i.ack_deadline - now)),
+        Status::Triggered => format!("ack {}", format_left(i.ack_deadline - now)),
         Status::Acknowledged | Status::Resolved => service::phase_deadline(ctx, i)
             .map(|d| {
                 let label = i.phase.label();

@@ -29,6 +29,9 @@ pub struct Cli {
     /// An extra config file applied after config/default.toml and config/local.toml.
     #[arg(long, global = true, env = "VIVID_CONFIG")]
     config: Option<PathBuf>,
+    /// Print tables in full instead of fitting them to 80 columns.
+    #[arg(long, global = true)]
+    wide: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -154,6 +157,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         _ => "warn,sqlx=off",
     };
     app::init_logging(full_screen, default_level);
+    crate::output::set_wide(cli.wide);
     let config = app::load_config(cli.config.as_ref())?;
     match cli.command {
         Command::Demo(args) => engine::demo(config, args).await,

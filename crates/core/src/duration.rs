@@ -155,9 +155,27 @@ pub fn format_delta(delta: chrono::TimeDelta) -> String {
     if negative { format!("-{text}") } else { text }
 }
 
+/// Time left on a clock, for people: "12m 30s", or "OVERDUE 5s" once it
+/// has passed (never a negative duration).
+pub fn format_left(left: chrono::TimeDelta) -> String {
+    if left < chrono::TimeDelta::zero() {
+        format!("OVERDUE {}", format_delta(-left))
+    } else {
+        format_delta(left)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_passed_clock_reads_overdue() {
+        use chrono::TimeDelta;
+        assert_eq!(format_left(TimeDelta::seconds(-5)), "OVERDUE 5s");
+        assert_eq!(format_left(TimeDelta::seconds(750)), "12m 30s");
+        assert_eq!(format_left(TimeDelta::zero()), "0s");
+    }
 
     fn d(s: &str) -> u64 {
         s.parse::<HumanDuration>()
