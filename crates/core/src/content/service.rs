@@ -323,7 +323,7 @@ pub async fn submit(ctx: &Ctx, id: i64, actor: &str) -> Result<(Item, ApprovalRe
     )
     .await?;
     let n = NewNotification::to_channel(&cfg.review_channel, WORKFLOW, id, format!("Review requested: {}", request.title))
-        .body(format!("Needs {} approval(s) by {}.", request.required, request.deadline.format("%Y-%m-%d %H:%M UTC")))
+        .body(format!("Needs {} approval(s) by {}.", request.required, ctx.calendar.format_local(request.deadline)))
         .payload(serde_json::json!({ "content_id": id, "approval_id": request.id, "kind": "content_review" }));
     outbox::enqueue(ctx, &mut tx, &n).await?;
     tx.commit().await?;

@@ -239,7 +239,7 @@ pub async fn open_in(
         "{}\nDepartments: {}. Acknowledge by {}.",
         inc.description,
         inc.departments.join(", "),
-        deadline.format("%Y-%m-%d %H:%M UTC")
+        ctx.calendar.format_local(deadline)
     ))
     .severity(if matches!(new.severity, Severity::P1 | Severity::P2) {
         "critical"
@@ -870,7 +870,7 @@ pub async fn add_action_item(
             id,
             format!("Action item from incident #{id}: {}", item.description),
         )
-        .body(format!("Due {}.", due_at.format("%Y-%m-%d %H:%M UTC")))
+        .body(format!("Due {}.", ctx.calendar.format_local(due_at)))
         .payload(serde_json::json!({ "incident_id": id, "action_item": item.id }));
         outbox::enqueue(ctx, conn, &n).await?;
         events::append(

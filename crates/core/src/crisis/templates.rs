@@ -68,7 +68,7 @@ pub fn status_update(
         ("commander", person(ctx, inc.commander.as_deref())),
         ("departments", inc.departments.join(", ")),
         ("message", message.to_string()),
-        ("next_update", next.format("%Y-%m-%d %H:%M UTC").to_string()),
+        ("next_update", ctx.calendar.format_local(next)),
         ("customer_title", customer_title),
     ];
     let template = match audience {

@@ -318,7 +318,7 @@ pub async fn request(
             new.subject_version,
             new.required,
             deciders.len(),
-            deadline.format("%Y-%m-%d %H:%M UTC")
+            ctx.calendar.format_local(deadline)
         ))
         .dedupe(format!("approval:{}:request:{}", req.id, p.handle))
         .payload(serde_json::json!({ "approval_id": req.id }));
@@ -600,7 +600,7 @@ async fn remind_waiting(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result<R
         )
         .body(format!(
             "Decide by {}.",
-            req.deadline.format("%Y-%m-%d %H:%M UTC")
+            ctx.calendar.format_local(req.deadline)
         ))
         .dedupe(format!("approval:{id}:remind:{handle}"))
         .payload(serde_json::json!({ "approval_id": id }));

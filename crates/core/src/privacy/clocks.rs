@@ -32,7 +32,7 @@ pub fn on_request_remind<'a>(
         let subject = format!(
             "Reminder: data-subject request #{id} ({}) is due {}",
             r.kind,
-            r.due_at.format("%Y-%m-%d %H:%M UTC")
+            ctx.calendar.format_local(r.due_at)
         );
         let reminded = notify_roles(
             ctx,
@@ -70,7 +70,7 @@ pub fn on_request_due<'a>(
         );
         let body = format!(
             "The deadline passed at {}.",
-            r.due_at.format("%Y-%m-%d %H:%M UTC")
+            ctx.calendar.format_local(r.due_at)
         );
         notify_channel(
             ctx,
@@ -116,7 +116,7 @@ pub fn on_breach_remind<'a>(
         let subject = format!(
             "Breach #{id}: notify the {} by {}",
             super::config::settings(&ctx.config)?.breach.authority,
-            b.notify_by.format("%Y-%m-%d %H:%M UTC")
+            ctx.calendar.format_local(b.notify_by)
         );
         let mut list = super::config::settings(&ctx.config)?.responders.clone();
         list.extend(
@@ -167,7 +167,7 @@ pub fn on_breach_due<'a>(
         );
         let body = format!(
             "Deadline {}. Notify now and give the reasons for the delay.",
-            b.notify_by.format("%Y-%m-%d %H:%M UTC")
+            ctx.calendar.format_local(b.notify_by)
         );
         notify_channel(
             ctx,

@@ -871,7 +871,7 @@ pub async fn open_request(ctx: &Ctx, new: &NewRequest<'_>, actor: &str) -> Resul
             "Data-subject request #{id} ({}) for {}",
             new.kind, subject.r#ref
         ),
-        &format!("Due {}.", due.format("%Y-%m-%d %H:%M UTC")),
+        &format!("Due {}.", ctx.calendar.format_local(due)),
         "info",
         &format!("request:{id}:opened"),
     )
@@ -1536,7 +1536,7 @@ pub async fn open_breach(ctx: &Ctx, new: &NewBreach, actor: &str) -> Result<Brea
     let body = format!(
         "Incident #{incident_id}. The {} must be notified by {}.",
         super::config::settings(&ctx.config)?.breach.authority,
-        notify_by.format("%Y-%m-%d %H:%M UTC")
+        ctx.calendar.format_local(notify_by)
     );
     notify_channel(
         ctx,
@@ -1774,7 +1774,7 @@ pub async fn add_task(
     .body(format!(
         "{} Due {}.",
         task.description,
-        due.format("%Y-%m-%d %H:%M UTC")
+        ctx.calendar.format_local(due)
     ))
     .dedupe(format!("breach:{id}:task:{}", task.id));
     outbox::enqueue(ctx, &mut tx, &n).await?;
