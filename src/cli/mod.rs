@@ -14,6 +14,7 @@ mod journey;
 mod live;
 mod org;
 mod privacy;
+mod serve;
 mod status;
 
 use std::path::PathBuf;
@@ -135,6 +136,9 @@ enum Command {
     Config,
     /// The operator guide of a workflow (what it does, states, clocks, commands, KPIs).
     Guide { workflow: Option<String> },
+    /// One HTTP server: Discord interactions, alerts from monitoring
+    /// (Alertmanager, Grafana, generic JSON), /healthz and /metrics.
+    Serve(serve::ServeArgs),
     /// Measure the engine (figures printed, nothing asserted).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -149,9 +153,11 @@ enum SeedCommand {
 pub async fn run(cli: Cli) -> Result<()> {
     let full_screen = matches!(cli.command, Command::Demo(_) | Command::Tui(_));
     let default_level = match cli.command {
-        Command::Engine(_) | Command::Demo(_) | Command::Tui(_) | Command::Bot(_) => {
-            "info,sqlx=warn"
-        }
+        Command::Engine(_)
+        | Command::Demo(_)
+        | Command::Tui(_)
+        | Command::Bot(_)
+        | Command::Serve(_) => "info,sqlx=warn",
         // A one-shot command speaks through its result and its one error
         // line; a library's retry warnings would only be noise.
         _ => "warn,sqlx=off",
@@ -189,6 +195,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             print!("{}", config.to_toml());
             Ok(())
         }
+        Command::Serve(args) => serve::run(config, args).await,
         Command::Bench(cmd) => bench::run(config, cmd).await,
     }
 }

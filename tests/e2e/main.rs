@@ -9,5 +9,6 @@ mod experiments;
 mod hostile;
 mod journey;
 mod privacy;
+mod serve;
 mod tui;
 mod util;

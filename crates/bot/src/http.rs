@@ -3,9 +3,8 @@
 //! minutes, not seen before), parsed, and answered by the same handler the
 //! gateway uses, within three seconds or deferred.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -31,8 +30,6 @@ pub struct Endpoint {
     pub rest: Rest,
     /// Time the handler gets before the answer is deferred.
     pub budget: Duration,
-    /// Interaction ids seen within the freshness window, to refuse replays.
-    seen: Mutex<HashMap<String, i64>>,
 }
 
 impl Endpoint {
@@ -42,7 +39,6 @@ impl Endpoint {
             key,
             rest,
             budget: DEFAULT_BUDGET,
-            seen: Mutex::new(HashMap::new()),
         }
     }
 
@@ -51,16 +47,12 @@ impl Endpoint {
         self
     }
 
-    /// Remember an interaction id; false when it was already seen.
-    fn first_sighting(&self, id: &str, now: i64) -> bool {
-        let Ok(mut seen) = self.seen.lock() else {
-            return true;
-        };
-        // Older ids fail the timestamp check anyway; forget them.
-        if seen.len() > 1024 {
-            seen.retain(|_, at| now - *at <= MAX_SKEW_SECS);
-        }
-        seen.insert(id.to_string(), now).is_none()
+    /// Remember an interaction id in the database; false when it was
+    /// already seen (by this process or another, before or after a restart).
+    async fn first_sighting(&self, id: &str) -> vivid_core::Result<bool> {
+        // Twice the freshness window: a request older than that is stale.
+        let keep = chrono::TimeDelta::seconds(2 * MAX_SKEW_SECS);
+        vivid_core::cards::first_sighting(&self.ctx.pool, id, self.ctx.now(), keep).await
     }
 }
 
@@ -121,8 +113,17 @@ async fn interactions(
         // Discord's check of the endpoint repeats PINGs; they change nothing.
         return reply(StatusCode::OK, Response::Pong.to_json());
     }
-    if !ep.first_sighting(&interaction.id, now) {
-        return refuse(Rejection::Replayed);
+    match ep.first_sighting(&interaction.id).await {
+        Ok(true) => {}
+        Ok(false) => return refuse(Rejection::Replayed),
+        // Without the database nothing can be done anyway; the sender retries.
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check an interaction for replay");
+            return reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": "the database is unavailable; try again" }),
+            );
+        }
     }
     let first = respond::first(&ep.ctx, &interaction, ep.budget).await;
     if let Some(pending) = first.pending {

@@ -118,3 +118,36 @@ pub async fn forget(pool: &PgPool, p: &Posted) -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// Remember a chat interaction id; false when it was seen before. Kept in
+/// the database, so a replayed request is refused across restarts and
+/// across several servers behind one URL. Ids older than `keep` are
+/// forgotten (a request that old fails its timestamp check anyway).
+pub async fn first_sighting(
+    pool: &sqlx::PgPool,
+    interaction_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    keep: chrono::TimeDelta,
+) -> crate::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO discord_interactions_seen (interaction_id, seen_at) VALUES ($1, $2)
+         ON CONFLICT (interaction_id) DO NOTHING",
+    )
+    .bind(interaction_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    // Bounded clean-up on the way: the index on seen_at makes it cheap.
+    sqlx::query(
+        "DELETE FROM discord_interactions_seen WHERE interaction_id IN (
+             SELECT interaction_id FROM discord_interactions_seen WHERE seen_at < $1 LIMIT 100)",
+    )
+    .bind(now - keep)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(inserted)
+}

@@ -28,6 +28,61 @@ pub struct CrisisConfig {
     pub roles: CrisisRoles,
     #[serde(default)]
     pub triggers: Vec<TriggerConfig>,
+    /// Monitoring alerts (Alertmanager, Grafana, any JSON sender) to incidents.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// `[crisis.alerts]`: how alerts from monitoring become incidents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// The label (Alertmanager, Grafana) whose value says how bad it is.
+    pub severity_label: String,
+    /// That label's values to severities; "P1".."P4" are understood as is.
+    pub severities: BTreeMap<String, String>,
+    /// Severity when the alert says none the map knows.
+    pub default_severity: String,
+    /// The label whose value names the department concerned.
+    pub department_label: String,
+    /// Department when the alert names none the org knows.
+    pub default_department: String,
+    /// Resolve the incident when every alert attached to it is resolved
+    /// (only where the protocol allows: P1/P2 walk their phases by hand).
+    pub auto_resolve: bool,
+    /// An alert firing again this soon after its incident was resolved
+    /// reopens that incident instead of opening a new one.
+    pub reopen_within: HumanDuration,
+    /// A storm: more than this many new alerts from one source within
+    /// `storm_window` join one storm incident instead of paging each.
+    pub storm_alerts: u32,
+    pub storm_window: HumanDuration,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        let minutes = |m: u64| HumanDuration::from_secs(m * 60);
+        Self {
+            severity_label: "severity".into(),
+            severities: [
+                ("critical", "P1"),
+                ("high", "P2"),
+                ("error", "P2"),
+                ("warning", "P3"),
+                ("info", "P4"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            default_severity: "P3".into(),
+            department_label: "team".into(),
+            default_department: "technology".into(),
+            auto_resolve: true,
+            reopen_within: minutes(60),
+            storm_alerts: 20,
+            storm_window: minutes(5),
+        }
+    }
 }
 
 /// Who may do what to an incident, as role references ("operator",

@@ -18,6 +18,7 @@
 //! `report.rs` (MTTA, MTTR, phase times), `templates.rs` (status updates and
 //! post-mortems from `assets/crisis/`).
 
+pub mod alerts;
 pub mod config;
 pub mod demo;
 pub mod model;
@@ -115,6 +116,27 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         for (i, role) in list.iter().enumerate() {
             org.check_role(role)
                 .map_err(|e| (format!("crisis.roles.{key}[{i}]"), e))?;
+        }
+    }
+    let a = &c.alerts;
+    if org.department(&a.default_department).is_none() {
+        return Err((
+            "crisis.alerts.default_department".into(),
+            format!("unknown department {:?}", a.default_department),
+        ));
+    }
+    for (key, value) in std::iter::once(("default_severity".to_string(), &a.default_severity))
+        .chain(
+            a.severities
+                .iter()
+                .map(|(k, v)| (format!("severities.{k}"), v)),
+        )
+    {
+        if value.parse::<Severity>().is_err() {
+            return Err((
+                format!("crisis.alerts.{key}"),
+                format!("{value:?} is not a severity (P1, P2, P3 or P4)"),
+            ));
         }
     }
     for sev in Severity::ALL {

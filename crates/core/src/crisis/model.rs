@@ -267,6 +267,10 @@ pub enum Command {
     /// No progress on an acknowledged incident for too long.
     UnackTimeout,
     Resolve,
+    /// Monitoring says every alert behind the incident cleared: a P3/P4
+    /// resolves even unacknowledged (nobody needs waking for it any more);
+    /// a P1/P2 still walks its phases by hand.
+    Recovered,
     Reopen,
     Close,
     AdvancePhase(Phase),
@@ -397,6 +401,23 @@ pub fn decide(state: State, command: &Command) -> Result<Outcome, Refusal> {
             }
             Status::Resolved => refuse(format!("incident #{id} is already resolved")),
             Status::Closed => refuse(format!("incident #{id} is closed")),
+        },
+        Command::Recovered => match state.status {
+            Status::Triggered | Status::Acknowledged if state.full_protocol => refuse(format!(
+                "a {} is resolved by people once its fix is in: #{id} stays open in {}",
+                state.severity, state.phase
+            )),
+            Status::Triggered | Status::Acknowledged => changed(
+                State {
+                    status: Status::Resolved,
+                    phase: state.phase.max(Phase::FollowUp),
+                    ..state
+                },
+                &[CancelEscalation, CancelUnackTimer, StartPhaseBox],
+            ),
+            Status::Resolved | Status::Closed => Ok(Outcome::Unchanged(format!(
+                "incident #{id} is no longer open"
+            ))),
         },
         Command::Reopen => match state.status {
             Status::Resolved => changed(
@@ -598,6 +619,7 @@ mod tests {
             Command::Escalate,
             Command::Progress,
             Command::PhaseOverrun(state.phase),
+            Command::Recovered,
         ];
         // A new command does not compile until it is listed above.
         for c in &all {
@@ -606,6 +628,7 @@ mod tests {
                 | Command::Unacknowledge
                 | Command::UnackTimeout
                 | Command::Resolve
+                | Command::Recovered
                 | Command::Reopen
                 | Command::Close
                 | Command::AdvancePhase(_)
@@ -625,13 +648,13 @@ mod tests {
         let to = Expect::To;
         // Columns in the order of `every_command`: acknowledge, unacknowledge,
         // un-ack timeout, resolve, reopen, close, advance phase, change
-        // severity, escalate, progress, phase overrun.
+        // severity, escalate, progress, phase overrun, recovered.
         #[rustfmt::skip]
         let table = [
-            (Trig,     Phase::Detection, [to(Ack), No,       Same,     No,           No,       No,         No,           to(Trig),     to(Trig), to(Trig),     to(Trig)]),
-            (Ack,      Phase::Triage,    [Same,    to(Trig), to(Trig), to(Resolved), No,       No,         to(Ack),      to(Ack),      to(Ack),  to(Ack),      to(Ack)]),
-            (Resolved, Phase::FollowUp,  [No,      No,       Same,     No,           to(Trig), to(Closed), to(Resolved), to(Resolved), No,       to(Resolved), to(Resolved)]),
-            (Closed,   Phase::FollowUp,  [No,      No,       Same,     No,           No,       No,         No,           No,           No,       No,           Same]),
+            (Trig,     Phase::Detection, [to(Ack), No,       Same,     No,           No,       No,         No,           to(Trig),     to(Trig), to(Trig),     to(Trig),     to(Resolved)]),
+            (Ack,      Phase::Triage,    [Same,    to(Trig), to(Trig), to(Resolved), No,       No,         to(Ack),      to(Ack),      to(Ack),  to(Ack),      to(Ack),      to(Resolved)]),
+            (Resolved, Phase::FollowUp,  [No,      No,       Same,     No,           to(Trig), to(Closed), to(Resolved), to(Resolved), No,       to(Resolved), to(Resolved), Same]),
+            (Closed,   Phase::FollowUp,  [No,      No,       Same,     No,           No,       No,         No,           No,           No,       No,           Same,         No]),
         ];
         assert_eq!(
             table.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(),

@@ -236,6 +236,29 @@ pub async fn refresh_board(
     Ok(())
 }
 
+/// Open incidents (triggered or acknowledged) per severity, every severity
+/// listed (zero included), for gauges.
+pub async fn open_by_severity(
+    conn: &mut sqlx::PgConnection,
+) -> crate::Result<Vec<(super::model::Severity, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT severity, count(*) FROM incidents WHERE status IN ('triggered', 'acknowledged') GROUP BY severity",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(super::model::Severity::ALL
+        .iter()
+        .map(|s| {
+            let n = rows
+                .iter()
+                .find(|(name, _)| name == s.as_str())
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            (*s, n)
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,8 @@ pub enum Source {
     Manual,
     KpiTrigger,
     PrivacyBreach,
+    /// Opened by an alert from monitoring (`vivid serve`'s alert routes).
+    Alert,
 }
 
 impl Source {
@@ -36,6 +38,7 @@ impl Source {
             Source::Manual => "manual",
             Source::KpiTrigger => "kpi_trigger",
             Source::PrivacyBreach => "privacy_breach",
+            Source::Alert => "alert",
         }
     }
 }
@@ -517,6 +520,48 @@ pub async fn reopen(ctx: &Ctx, id: i64, actor: &str, reason: &str) -> Result<Don
     })
     .await
 }
+
+/// Resolve on monitoring's word (every attached alert resolved), inside
+/// the caller's transaction. The state machine still decides: a P1/P2
+/// stays open for people, and the refusal says why.
+pub async fn recovered_in(ctx: &Ctx, conn: &mut PgConnection, id: i64, note: &str) -> Result<Done> {
+    run_command(
+        ctx,
+        conn,
+        id,
+        ENGINE_ACTOR,
+        Command::Recovered,
+        "resolved",
+        Some(note.to_string()),
+        |inc, _| {
+            inc.resolved_at = Some(inc.updated_at);
+            inc.resolved_by = Some(ENGINE_ACTOR.to_string());
+        },
+    )
+    .await
+}
+
+/// Reopen on monitoring's word (its alert fires again soon after), inside
+/// the caller's transaction.
+pub async fn reopen_in(ctx: &Ctx, conn: &mut PgConnection, id: i64, reason: &str) -> Result<Done> {
+    run_command(
+        ctx,
+        conn,
+        id,
+        ENGINE_ACTOR,
+        Command::Reopen,
+        "reopened",
+        Some(reason.to_string()),
+        |inc, _| {
+            inc.resolved_at = None;
+            inc.resolved_by = None;
+        },
+    )
+    .await
+}
+
+/// Who acts when no person does (monitoring, KPI rules, timers).
+pub const ENGINE_ACTOR: &str = "engine";
 
 pub async fn close(ctx: &Ctx, id: i64, actor: &str) -> Result<Done> {
     let person = ctx.org.actor(actor)?.clone();

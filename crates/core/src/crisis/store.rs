@@ -409,3 +409,113 @@ pub async fn latest_reading(conn: &mut PgConnection, metric: &str) -> Result<Opt
     .fetch_optional(conn)
     .await?)
 }
+
+/// One monitoring alert and the incident it opened or joined.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct AlertRow {
+    pub dedup_key: String,
+    pub source: String,
+    pub incident_id: i64,
+    pub status: String,
+    pub summary: String,
+    pub fire_count: i32,
+    pub first_fired_at: DateTime<Utc>,
+    pub last_fired_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+const ALERT_COLUMNS: &str = "dedup_key, source, incident_id, status, summary, fire_count, first_fired_at, last_fired_at, resolved_at";
+
+/// Serialise every writer of one alert key until the transaction ends, so
+/// the same alert sent twice at once attaches once.
+pub async fn lock_alert_key(conn: &mut PgConnection, key: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('crisis_alert:' || $1, 0))")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn alert(conn: &mut PgConnection, key: &str) -> Result<Option<AlertRow>> {
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM crisis_alerts WHERE dedup_key = $1 FOR UPDATE");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// A new alert, or an alert known before now pointing at `incident_id`.
+#[allow(clippy::too_many_arguments)]
+pub async fn upsert_alert(
+    conn: &mut PgConnection,
+    key: &str,
+    source: &str,
+    incident_id: i64,
+    summary: &str,
+    labels: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO crisis_alerts (dedup_key, source, incident_id, status, summary, labels, first_fired_at, last_fired_at)
+         VALUES ($1, $2, $3, 'firing', $4, $5, $6, $6)
+         ON CONFLICT (dedup_key) DO UPDATE SET incident_id = $3, status = 'firing', summary = $4,
+             labels = $5, last_fired_at = $6, resolved_at = NULL, fire_count = crisis_alerts.fire_count + 1",
+    )
+    .bind(key)
+    .bind(source)
+    .bind(incident_id)
+    .bind(summary)
+    .bind(labels)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn resolve_alert(conn: &mut PgConnection, key: &str, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "UPDATE crisis_alerts SET status = 'resolved', resolved_at = $2 WHERE dedup_key = $1",
+    )
+    .bind(key)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How many of an incident's alerts are still firing, and how many it has.
+pub async fn alerts_firing(conn: &mut PgConnection, incident_id: i64) -> Result<(i64, i64)> {
+    let row: (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'firing'), count(*) FROM crisis_alerts WHERE incident_id = $1",
+    )
+    .bind(incident_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(row)
+}
+
+/// New alerts from one source since `since` (a storm when many).
+pub async fn recent_alerts_from(
+    conn: &mut PgConnection,
+    source: &str,
+    since: DateTime<Utc>,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM crisis_alerts WHERE source = $1 AND first_fired_at >= $2",
+    )
+    .bind(source)
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The alerts attached to an incident, newest first.
+pub async fn alerts_of(conn: &mut PgConnection, incident_id: i64) -> Result<Vec<AlertRow>> {
+    let sql = format!(
+        "SELECT {ALERT_COLUMNS} FROM crisis_alerts WHERE incident_id = $1 ORDER BY last_fired_at DESC LIMIT 100"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(incident_id)
+        .fetch_all(conn)
+        .await?)
+}

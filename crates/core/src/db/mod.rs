@@ -299,6 +299,12 @@ pub async fn migrate(pool: &PgPool) -> Result<usize> {
     Ok(before.pending.len())
 }
 
+/// Is the database answering? (`vivid serve`'s health check.)
+pub async fn ping(pool: &PgPool) -> Result<()> {
+    sqlx::query("SELECT 1").execute(pool).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
