@@ -3,6 +3,7 @@
 mod bench;
 mod bench_room;
 mod bot;
+mod budget;
 mod content;
 mod crisis;
 mod dbcmd;
@@ -135,6 +136,9 @@ enum Command {
     /// Measure the engine (figures printed, nothing asserted).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Budget management: lines, spend requests, expenses, alarms, spend reviews, ROI.
+    #[command(subcommand)]
+    Budget(budget::BudgetCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +188,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench(cmd) => bench::run(config, cmd).await,
+        Command::Budget(cmd) => budget::run(config, cmd).await,
     }
 }
 
