@@ -135,7 +135,7 @@ pub fn format_cents(cents: i64) -> String {
     let digits = dollars.to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -422,7 +422,7 @@ pub fn split(amount: i64, weights: &[(String, u32)]) -> Result<Vec<(String, i64)
     let mut left = amount128 - given;
     // Order by remainder, largest first; a stable sort keeps ties in list order.
     let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by(|&a, &b| parts[b].2.cmp(&parts[a].2));
+    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].2));
     for i in order {
         if left <= 0 {
             break;
@@ -891,7 +891,7 @@ pub fn propose_moves(
         .filter(|(_, l)| l.budget_cents > 0 && l.forecast_cents > l.budget_cents)
         .map(|(i, l)| (i, l.forecast_cents - l.budget_cents))
         .collect();
-    takers.sort_by(|a, b| b.1.cmp(&a.1));
+    takers.sort_by_key(|t| std::cmp::Reverse(t.1));
     let mut by_roas: Vec<(usize, i64)> = lines
         .iter()
         .enumerate()

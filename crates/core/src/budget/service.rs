@@ -139,6 +139,7 @@ fn approval_for(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn event(
     ctx: &Ctx,
     conn: &mut PgConnection,
