@@ -203,7 +203,13 @@ impl Screen for Budget {
         }
         let spec = TableSpec {
             title: Line::from(title),
-            header: Row::new(["Line / decision", "Budget", "Spent|Cmt|Fcst", "Used", "Alarms"]),
+            header: Row::new([
+                "Line / decision",
+                "Budget",
+                "Spent|Cmt|Fcst",
+                "Used",
+                "Alarms",
+            ]),
             widths: vec![
                 Constraint::Fill(1),
                 Constraint::Length(12),
@@ -238,7 +244,11 @@ impl Screen for Budget {
                     .map(|a| {
                         format!(
                             "{}{:.0}",
-                            if a.basis.as_str() == "actual" { "A" } else { "F" },
+                            if a.basis.as_str() == "actual" {
+                                "A"
+                            } else {
+                                "F"
+                            },
                             a.threshold * 100.0
                         )
                     })
@@ -262,9 +272,18 @@ impl Screen for Budget {
                 let mut lines = vec![
                     Line::from(vec![label("kind"), Span::raw(p.kind.clone())]),
                     Line::from(vec![label("status"), Span::raw(p.status.clone())]),
-                    Line::from(vec![label("asked by"), Span::raw(format!("@{}", p.requested_by))]),
-                    Line::from(vec![label("deadline"), Span::raw(format::timestamp(p.deadline))]),
-                    Line::from(vec![label("deciders"), Span::raw(p.eligible_roles.join(", "))]),
+                    Line::from(vec![
+                        label("asked by"),
+                        Span::raw(format!("@{}", p.requested_by)),
+                    ]),
+                    Line::from(vec![
+                        label("deadline"),
+                        Span::raw(format::timestamp(p.deadline)),
+                    ]),
+                    Line::from(vec![
+                        label("deciders"),
+                        Span::raw(p.eligible_roles.join(", ")),
+                    ]),
                 ];
                 if let Some(i) = &p.inputs {
                     for (k, v) in [
@@ -301,14 +320,23 @@ impl Screen for Budget {
             Item::Line(l) => Some(Detail {
                 title: format!("Line #{} {}", l.id, line_name(l)),
                 lines: vec![
-                    Line::from(vec![label("budget"), Span::raw(format_cents(l.budget_cents))]),
+                    Line::from(vec![
+                        label("budget"),
+                        Span::raw(format_cents(l.budget_cents)),
+                    ]),
                     Line::from(vec![label("spent"), Span::raw(format_cents(l.spent_cents))]),
-                    Line::from(vec![label("committed"), Span::raw(format_cents(l.committed_cents))]),
+                    Line::from(vec![
+                        label("committed"),
+                        Span::raw(format_cents(l.committed_cents)),
+                    ]),
                     Line::from(vec![
                         label("expected"),
                         Span::raw(format_cents(l.expected_to_date_cents)),
                     ]),
-                    Line::from(vec![label("forecast"), Span::raw(format_cents(l.forecast_cents))]),
+                    Line::from(vec![
+                        label("forecast"),
+                        Span::raw(format_cents(l.forecast_cents)),
+                    ]),
                     Line::from(vec![
                         label("limit"),
                         Span::raw(if l.hard { "hard" } else { "soft" }),
@@ -380,6 +408,50 @@ mod tests {
             rollover: Rollover::None,
             pending_cents: None,
         }
+    }
+
+    fn board() -> Board {
+        let now = crate::test_data::now();
+        let mut over = line(1_200_000, 1_280_000, 0, 1_500_000);
+        over.id = 2;
+        over.alerts.push(AlertView {
+            basis: Basis::Actual,
+            threshold: 1.0,
+        });
+        Board {
+            period: "2026-11".into(),
+            day: 12,
+            days: 30,
+            pending: vec![Pending {
+                approval_id: 41,
+                kind: "review".into(),
+                subject_id: 3,
+                title: "Spend review #3: marketing/ads (2026-11) over budget".into(),
+                status: "pending".into(),
+                requested_by: "maya".into(),
+                deadline: now + chrono::TimeDelta::hours(20),
+                eligible_roles: vec!["director:finance".into()],
+                inputs: None,
+            }],
+            lines: vec![line(3_000_000, 1_450_000, 0, 3_625_000), over],
+        }
+    }
+
+    #[test]
+    fn budget_screen() {
+        let mut snap = crate::test_data::snapshot();
+        snap.set(board());
+        let mut state = crate::test_data::state_with(100, 30, snap);
+        state.tab = super::super::position("budget").unwrap_or_default();
+        let backend = ratatui::backend::TestBackend::new(100, 30);
+        let mut terminal = ratatui::Terminal::new(backend).unwrap_or_else(|e| panic!("{e}"));
+        terminal
+            .draw(|f| crate::view::view(&state, f))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = terminal.backend().to_string();
+        assert!(text.contains("Spend review #3"), "{text}");
+        assert!(text.contains("$30,000.00"), "{text}");
+        insta::assert_snapshot!(text);
     }
 
     #[test]
