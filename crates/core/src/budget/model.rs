@@ -536,7 +536,8 @@ impl Alarm {
 }
 
 /// The alarms `p` is in at `thresholds` (actual on utilization, forecast on
-/// forecast utilization). A threshold is in alarm at or above it.
+/// forecast utilization). A threshold is in alarm when the figure is above
+/// it (crossing 100% means going over the budget, not reaching it).
 pub fn alarms(p: &Pacing, thresholds: &[f64]) -> Vec<Alarm> {
     let mut out = Vec::new();
     for basis in [Basis::Actual, Basis::Forecast] {
@@ -545,7 +546,7 @@ pub fn alarms(p: &Pacing, thresholds: &[f64]) -> Vec<Alarm> {
             Basis::Forecast => p.forecast_utilization,
         };
         for &t in thresholds {
-            if p.budget_cents > 0 && figure >= t - 1e-12 {
+            if p.budget_cents > 0 && figure > t + 1e-12 {
                 out.push(Alarm {
                     basis,
                     threshold: t,
@@ -1075,7 +1076,10 @@ mod tests {
         let t2 = transitions(&a, &b);
         assert!(t2.fired.is_empty());
         assert_eq!(t2.cleared.len(), 2);
-        let c = alarms(&pacing(10_000, 10_000, 0, 30, 30), &th);
+        // Reaching the budget exactly is not over it; one cent more is.
+        let exact = alarms(&pacing(10_000, 10_000, 0, 30, 30), &th);
+        assert!(!opens_review(&transitions(&b, &exact).fired));
+        let c = alarms(&pacing(10_000, 10_001, 0, 30, 30), &th);
         let t3 = transitions(&b, &c);
         assert!(opens_review(&t3.fired));
         assert_eq!(
