@@ -3,6 +3,7 @@
 mod bench;
 mod bench_room;
 mod bot;
+mod budget;
 mod content;
 mod crisis;
 mod dbcmd;
@@ -142,6 +143,9 @@ enum Command {
     /// Measure the engine (figures printed, nothing asserted).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Budget management: lines, spend requests, expenses, alarms, spend reviews, ROI.
+    #[command(subcommand)]
+    Budget(budget::BudgetCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,6 +201,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve(args) => serve::run(config, args).await,
         Command::Bench(cmd) => bench::run(config, cmd).await,
+        Command::Budget(cmd) => budget::run(config, cmd).await,
     }
 }
 

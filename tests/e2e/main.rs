@@ -1,6 +1,7 @@
 //! End-to-end tests of the `vivid` binary against real PostgreSQL.
 
 mod bot;
+mod budget;
 mod cli;
 mod content;
 mod crisis;

@@ -14,6 +14,7 @@ pub mod org;
 
 pub use ctx::Ctx;
 pub use error::{Error, Result};
+pub mod budget;
 pub mod calendar;
 pub mod cards;
 pub mod content;
