@@ -64,8 +64,8 @@ pub struct NewArgs {
     #[arg(long)]
     campaign: Option<String>,
     /// Cost in dollars (e.g. 1250 or 1250.50).
-    #[arg(long, default_value_t = 0.0)]
-    cost: f64,
+    #[arg(long, value_name = "DOLLARS")]
+    cost: Option<String>,
     /// The brief.
     #[arg(long, default_value = "")]
     brief: String,
@@ -142,8 +142,8 @@ pub struct RecordArgs {
     #[arg(long, default_value_t = 0)]
     conversions: i64,
     /// Revenue in dollars.
-    #[arg(long, default_value_t = 0.0)]
-    revenue: f64,
+    #[arg(long, value_name = "DOLLARS")]
+    revenue: Option<String>,
     #[arg(long, default_value = "manual")]
     source: String,
     #[command(flatten)]
@@ -195,23 +195,6 @@ pub struct QueueArgs {
     json: JsonFlag,
 }
 
-fn cents(dollars: f64, what: &str) -> Result<i64> {
-    if !dollars.is_finite() || dollars < 0.0 {
-        return Err(vivid_core::Error::invalid(format!(
-            "{what} must be a non-negative amount of dollars"
-        ))
-        .into());
-    }
-    // A content piece costing more than a billion dollars is a typo, and
-    // beyond 2^53 cents a float no longer holds whole cents.
-    if dollars > 1e9 {
-        return Err(vivid_core::Error::invalid(format!(
-            "{what} of ${dollars} is not a plausible cost (at most $1,000,000,000)"
-        ))
-        .into());
-    }
-    Ok((dollars * 100.0).round() as i64)
-}
 
 pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
     let ctx = app::connect(config, Schema::RequireCurrent, 4).await?;
@@ -225,7 +208,12 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
                 owner: a.owner.unwrap_or_else(|| actor.clone()),
                 channel: a.channel,
                 campaign: a.campaign,
-                cost_cents: cents(a.cost, "--cost")?,
+                cost_cents: match &a.cost {
+                    // Money is parsed one way everywhere: the budget's rules.
+                    Some(text) => vivid_core::budget::service::parse_amount(&ctx, text)
+                        .map_err(|e| anyhow::anyhow!(e).context("--cost"))?,
+                    None => 0,
+                },
             };
             let item = service::create(&ctx, &new, &actor).await?;
             if a.json.json {
@@ -360,7 +348,11 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
                 views: a.views,
                 clicks: a.clicks,
                 conversions: a.conversions,
-                revenue_cents: cents(a.revenue, "--revenue")?,
+                revenue_cents: match &a.revenue {
+                    Some(text) => vivid_core::budget::service::parse_amount(&ctx, text)
+                        .map_err(|e| anyhow::anyhow!(e).context("--revenue"))?,
+                    None => 0,
+                },
             };
             let item = service::record_metrics(&ctx, a.id, reading, &a.source).await?;
             if a.json.json {
@@ -500,12 +492,12 @@ fn show(ctx: &Ctx, d: &service::Detail, text_of: i32) {
     let i = &d.item;
     println!("#{} {} — {}", i.id, clean(&i.title), i.state.as_str());
     println!(
-        "kind {} · channel {} · owner @{} · campaign {} · cost ${:.2}",
+        "kind {} · channel {} · owner @{} · campaign {} · cost {}",
         i.kind,
         i.channel,
         i.owner,
         i.campaign.as_deref().unwrap_or("-"),
-        i.cost_cents as f64 / 100.0
+        vivid_core::budget::model::format_cents(i.cost_cents)
     );
     println!(
         "version {} (approved: {}) · {} round(s) of changes",
