@@ -139,7 +139,7 @@ async fn absurd_numbers_are_refused() -> TestResult {
     let ran = run(cmd);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(
-        ran.stderr.contains("not a plausible cost"),
+        ran.stderr.contains("is not an amount in dollars"),
         "{}",
         ran.stderr
     );
