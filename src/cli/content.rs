@@ -195,7 +195,6 @@ pub struct QueueArgs {
     json: JsonFlag,
 }
 
-
 pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
     let ctx = app::connect(config, Schema::RequireCurrent, 4).await?;
     match cmd {

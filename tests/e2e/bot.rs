@@ -2,7 +2,6 @@
 //! Ed25519-signed requests on loopback, and `vivid engine` delivering to a
 //! local fake Discord whose posted incident card `vivid bot` keeps current.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -41,33 +40,9 @@ fn start_bot(
         .env("DISCORD_PUBLIC_KEY", signer.public_key_hex())
         .env("DISCORD_TOKEN", "e2e-token")
         .env("VIVID__DISCORD__API_BASE", fake.base_url())
-        .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let mut child = cmd.spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut bot = Bot {
-        child,
-        url: String::new(),
-    };
-    // The bot prints the address it bound; read it without blocking forever.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .map_err(|_| "vivid bot did not say where it listens")?;
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .ok_or_else(|| format!("no address in {line:?}"))?
-        .to_string();
-    bot.url = url;
-    Ok(bot)
+    let (child, url) = spawn_listening(cmd)?;
+    Ok(Bot { child, url })
 }
 
 fn open_incident(

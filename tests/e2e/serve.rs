@@ -2,9 +2,7 @@
 //! senders become incidents, /metrics is valid Prometheus text, and a
 //! signed Discord request replayed after a restart is refused.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use vivid_bot::testing::{FakeDiscord, HttpClient, Signer, command, now_unix, post_raw};
@@ -38,34 +36,12 @@ fn start(
         .env("DISCORD_PUBLIC_KEY", signer.public_key_hex())
         .env("DISCORD_TOKEN", "e2e-token")
         .env("VIVID__DISCORD__API_BASE", fake.base_url())
-        .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut serve = Serve {
-        child,
-        url: String::new(),
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .map_err(|_| "vivid serve did not say where it listens")?;
-    serve.url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .ok_or_else(|| format!("no address in {line:?}"))?
-        .to_string();
-    Ok(serve)
+    let (child, url) = spawn_listening(cmd)?;
+    Ok(Serve { child, url })
 }
 
 async fn post_alert(

@@ -64,3 +64,42 @@ pub fn json(db: &TestDb, args: &[&str]) -> serde_json::Value {
         Err(e) => panic!("vivid {args:?} printed invalid JSON ({e}): {}", ran.stdout),
     }
 }
+
+/// Spawn a `vivid` server whose first printed line names the address it
+/// bound (`--listen 127.0.0.1:0`, `--http 127.0.0.1:0`); the child and that
+/// `http://` address, or an error after a minute of silence.
+pub fn spawn_listening(
+    mut cmd: Command,
+) -> Result<(std::process::Child, String), Box<dyn std::error::Error>> {
+    use std::io::{BufRead, BufReader};
+    cmd.stdout(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let Some(stdout) = child.stdout.take() else {
+        child.kill().ok();
+        return Err("no stdout".into());
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let found = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .ok()
+        .and_then(|line| {
+            line.split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .map(str::to_string)
+        });
+    match found {
+        Some(url) => Ok((child, url)),
+        None => {
+            child.kill().ok();
+            child.wait().ok();
+            Err("the server did not say where it listens".into())
+        }
+    }
+}
