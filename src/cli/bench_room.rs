@@ -37,10 +37,13 @@ use crate::output;
 
 #[derive(Debug, Args)]
 pub struct RoomArgs {
+    /// Open incidents to load.
     #[arg(long, default_value_t = 10_000)]
     incidents: u32,
+    /// Content items to load.
     #[arg(long, default_value_t = 10_000)]
     content: u32,
+    /// Pending approval requests to load.
     #[arg(long, default_value_t = 1_000)]
     approvals: u32,
     /// How long to watch the idle control room, in seconds.
@@ -49,6 +52,7 @@ pub struct RoomArgs {
     /// How many single changes to time.
     #[arg(long, default_value_t = 20)]
     changes: u32,
+    /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
 }
