@@ -15,6 +15,7 @@ mod live;
 mod org;
 mod privacy;
 mod status;
+mod vendor;
 
 use std::path::PathBuf;
 
@@ -135,6 +136,9 @@ enum Command {
     /// Measure the engine (figures printed, nothing asserted).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Vendor management: RFPs, contracts, deliveries, scorecards, plans, renewals.
+    #[command(subcommand)]
+    Vendor(vendor::VendorCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +188,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench(cmd) => bench::run(config, cmd).await,
+        Command::Vendor(cmd) => vendor::run(config, cmd).await,
     }
 }
 

@@ -30,5 +30,6 @@ pub mod simulate;
 pub mod stats;
 pub mod status;
 pub mod testing;
+pub mod vendor;
 pub mod when;
 pub mod workflow;
