@@ -10,3 +10,4 @@ mod journey;
 mod privacy;
 mod tui;
 mod util;
+mod vendor;

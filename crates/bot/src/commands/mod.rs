@@ -6,3 +6,4 @@ pub mod content;
 pub mod crisis;
 pub mod experiment;
 pub mod oncall;
+pub mod vendor;
