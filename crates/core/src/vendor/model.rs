@@ -1238,6 +1238,90 @@ mod tests {
         assert_eq!(term_months(d(2025, 1, 1), d(2025, 12, 31)), 12);
     }
 
+    /// The benchmark, in memory: 100 vendors × 24 months × 500
+    /// deliveries a month, every scorecard recomputed. Figures printed,
+    /// nothing asserted: `cargo test -p vivid-core --release --lib
+    /// vendor_scorecard_benchmark -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn vendor_scorecard_benchmark() {
+        let mut receipts: Vec<Vec<Vec<Receipt>>> = Vec::new();
+        let mut seed: u64 = 7;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        for _ in 0..100 {
+            let mut months = Vec::new();
+            for m in 0..24u32 {
+                let (y, mo) = (2025 + (m / 12) as i32, m % 12 + 1);
+                let mut list = Vec::with_capacity(500);
+                for i in 0..500u64 {
+                    let day = 1 + (next() % 27) as u32;
+                    let promised = d(y, mo, day);
+                    let late = next() % 10 == 0;
+                    list.push(Receipt {
+                        po: format!("PO-{m}-{i}"),
+                        promised,
+                        delivered: if late { d(y, mo, day + 1) } else { promised },
+                        ordered: 100,
+                        received: 90 + (next() % 11) as i64,
+                        defective: (next() % 3) as i64,
+                        amount_cents: Some(10_000),
+                    });
+                }
+                months.push(list);
+            }
+            receipts.push(months);
+        }
+        let started = std::time::Instant::now();
+        let mut scored = 0;
+        for vendor in &receipts {
+            let mut history = Vec::new();
+            for (m, list) in vendor.iter().enumerate() {
+                let s = delivery_stats(list, 0.95);
+                let criteria = vec![
+                    CriterionScore {
+                        name: "quality".into(),
+                        weight: 30,
+                        score: s.ppm.map(|p| kpi_score(p, 10_000.0, 50_000.0)),
+                    },
+                    CriterionScore {
+                        name: "delivery".into(),
+                        weight: 40,
+                        score: s.on_time_rate.map(|r| kpi_score(r, 0.95, 0.70)),
+                    },
+                    CriterionScore {
+                        name: "cost".into(),
+                        weight: 20,
+                        score: Some(100.0),
+                    },
+                    CriterionScore {
+                        name: "responsiveness".into(),
+                        weight: 10,
+                        score: None,
+                    },
+                ];
+                let p = Period {
+                    year: 2025 + (m / 12) as i32,
+                    month: (m % 12) as u32 + 1,
+                };
+                if let Some(score) = period_score(&criteria) {
+                    history.push((p, score));
+                }
+                let _ = overall_score(&history, p, 12);
+                scored += 1;
+            }
+        }
+        println!(
+            "vendor scorecards: {scored} recomputed from {} deliveries in {:?}",
+            100 * 24 * 500,
+            started.elapsed()
+        );
+    }
+
     #[test]
     fn money_parses_and_prints() {
         assert_eq!(parse_money("1200"), Ok(120_000));
