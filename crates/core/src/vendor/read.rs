@@ -65,7 +65,13 @@ pub struct Renewal {
 #[derive(Debug, Clone, Serialize)]
 pub struct OpenPlan {
     pub vendor: String,
-    pub plan: Plan,
+    pub plan_id: i64,
+    /// open, or deciding (missed, waiting for extend or end).
+    pub status: String,
+    pub owner: String,
+    pub period: String,
+    pub period_score: Option<f64>,
+    pub deadline: DateTime<Utc>,
     pub seconds_left: i64,
 }
 
@@ -130,8 +136,13 @@ pub async fn board(ctx: &Ctx, conn: &mut PgConnection) -> Result<Board> {
         .into_iter()
         .map(|p| OpenPlan {
             vendor: names.get(&p.vendor_id).cloned().unwrap_or_default(),
+            plan_id: p.id,
+            status: p.status,
+            owner: p.owner,
+            period: p.period,
+            period_score: p.period_score,
+            deadline: p.deadline,
             seconds_left: (p.deadline - now).num_seconds(),
-            plan: p,
         })
         .collect();
     Ok(Board {

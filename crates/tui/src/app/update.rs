@@ -550,21 +550,22 @@ mod tests {
                 "experiments",
                 "events",
                 "privacy",
-                "journey"
+                "journey",
+                "vendors"
             ],
             "Crisis is the first tab after the overview"
         );
         press(&mut s, "2");
         assert_eq!(s.screen().id(), "crisis");
-        press(&mut s, "9");
-        assert_eq!(s.screen().id(), "crisis", "no ninth tab: stay");
+        press(&mut s, "0");
+        assert_eq!(s.screen().id(), "crisis", "no tenth tab: stay");
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.screen().id(), "approvals");
-        press(&mut s, "8");
+        press(&mut s, "9");
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.tab, 0, "Tab wraps around");
         code(&mut s, KeyCode::BackTab);
-        assert_eq!(s.screen().id(), "journey");
+        assert_eq!(s.screen().id(), "vendors");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod journey;
 mod list;
 pub mod overview;
 pub mod privacy;
+pub mod vendor;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
@@ -33,6 +34,7 @@ pub fn all() -> &'static [&'static dyn Screen] {
         &events::Events,
         &privacy::Privacy,
         &journey::Journey,
+        &vendor::Vendors,
     ]
 }
 
