@@ -17,6 +17,7 @@ mod org;
 mod privacy;
 mod serve;
 mod status;
+mod vendor;
 
 use std::path::PathBuf;
 
@@ -146,6 +147,9 @@ enum Command {
     /// Budget management: lines, spend requests, expenses, alarms, spend reviews, ROI.
     #[command(subcommand)]
     Budget(budget::BudgetCommand),
+    /// Vendor management: RFPs, contracts, deliveries, scorecards, plans, renewals.
+    #[command(subcommand)]
+    Vendor(vendor::VendorCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,6 +206,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(config, args).await,
         Command::Bench(cmd) => bench::run(config, cmd).await,
         Command::Budget(cmd) => budget::run(config, cmd).await,
+        Command::Vendor(cmd) => vendor::run(config, cmd).await,
     }
 }
 

@@ -13,3 +13,4 @@ mod privacy;
 mod serve;
 mod tui;
 mod util;
+mod vendor;

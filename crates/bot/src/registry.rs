@@ -277,6 +277,7 @@ pub fn groups() -> &'static [&'static dyn CommandGroup] {
         &crate::commands::content::Content,
         &crate::commands::experiment::Experiment,
         &crate::commands::budget::Budget,
+        &crate::commands::vendor::Vendor,
     ]
 }
 

@@ -32,5 +32,6 @@ pub mod stats;
 pub mod status;
 pub mod testing;
 pub mod text;
+pub mod vendor;
 pub mod when;
 pub mod workflow;

@@ -116,6 +116,7 @@ pub fn all() -> &'static [&'static dyn Workflow] {
         &crate::journey::Descriptor,
         &crate::privacy::Descriptor,
         &crate::budget::Descriptor,
+        &crate::vendor::Descriptor,
     ]
 }
 

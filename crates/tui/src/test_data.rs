@@ -20,6 +20,7 @@ use vivid_core::stats::{AnalysisOutput, VariationResult, VariationStatus};
 use vivid_core::status::{
     ApprovalStatus, EngineStatus, EscalationStatus, EventStatus, Kpi, Status, WorkflowStatus,
 };
+use vivid_core::vendor::model::State as VendorState;
 
 use crate::app::{AppState, Fetched, Msg, update};
 use crate::screens::approvals::{ApprovalRow, Pending};
@@ -918,7 +919,123 @@ pub fn snapshot_with_events(n: usize) -> Snapshot {
         funnel: Some(funnel()),
         handoffs: sales_handoffs(),
     });
+    snap.set(vendor_board());
     snap
+}
+
+fn vendor(
+    id: i64,
+    name: &str,
+    category: &str,
+    critical: bool,
+    state: VendorState,
+    score: Option<f64>,
+    standing: Option<&str>,
+) -> vivid_core::vendor::store::Vendor {
+    vivid_core::vendor::store::Vendor {
+        id,
+        name: name.into(),
+        category: category.into(),
+        critical,
+        state,
+        overall_score: score,
+        standing: standing.map(str::to_string),
+        contact_subject: None,
+        created_by: "olu".into(),
+        created_at: ago(90 * DAY),
+        updated_at: ago(DAY),
+    }
+}
+
+/// Four vendors (one on a plan), a renewal coming due and the open plan.
+pub fn vendor_board() -> vivid_core::vendor::read::Board {
+    use vivid_core::vendor::read::{Board as VendorBoard, OpenPlan, Renewal, Row as VendorRow};
+    let row = |v, otd: &[f64], otif: &[f64], last| VendorRow {
+        vendor: v,
+        otd: otd.to_vec(),
+        otif: otif.to_vec(),
+        last_period_score: last,
+    };
+    let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    VendorBoard {
+        rows: vec![
+            row(
+                vendor(
+                    1,
+                    "Lumen Print Lab",
+                    "print_lab",
+                    true,
+                    VendorState::Active,
+                    Some(96.2),
+                    Some("good"),
+                ),
+                &[0.97, 0.99, 1.0],
+                &[0.95, 0.98, 1.0],
+                Some(97.0),
+            ),
+            row(
+                vendor(
+                    2,
+                    "Oakline Framing",
+                    "framing",
+                    false,
+                    VendorState::Renewed,
+                    Some(88.0),
+                    Some("good"),
+                ),
+                &[0.9, 0.92, 0.9],
+                &[0.88, 0.9, 0.9],
+                Some(89.5),
+            ),
+            row(
+                vendor(
+                    3,
+                    "BoxCraft Packaging",
+                    "packaging",
+                    false,
+                    VendorState::Improvement,
+                    Some(41.3),
+                    Some("poor"),
+                ),
+                &[0.7, 0.6, 0.55],
+                &[0.6, 0.5, 0.45],
+                Some(39.8),
+            ),
+            row(
+                vendor(
+                    4,
+                    "QuickPrint Co",
+                    "print_lab",
+                    false,
+                    VendorState::Refused,
+                    None,
+                    None,
+                ),
+                &[],
+                &[],
+                None,
+            ),
+        ],
+        renewals: vec![Renewal {
+            vendor: "Oakline Framing".into(),
+            contract_id: 7,
+            notice_date: date(2026, 12, 14),
+            end_date: date(2027, 1, 14),
+            auto_renew: false,
+            days_left: 18,
+        }],
+        plans: vec![OpenPlan {
+            vendor: "BoxCraft Packaging".into(),
+            plan_id: 2,
+            status: "open".into(),
+            owner: "victor".into(),
+            period: "2026-10".into(),
+            period_score: Some(39.8),
+            deadline: now() + TimeDelta::days(12),
+            seconds_left: 12 * DAY,
+        }],
+        at: now(),
+    }
 }
 
 const HOUR: i64 = 3600;

@@ -571,3 +571,13 @@ fn countdowns_tick() {
     update(&mut s, Msg::Tick(now() + TimeDelta::minutes(14)));
     assert!(render(&s).contains("in 1h 59m"));
 }
+
+#[test]
+fn vendors() {
+    insta::assert_snapshot!(render(&on(test_data::state(100, 30), "vendors")));
+}
+
+#[test]
+fn vendors_80x24() {
+    insta::assert_snapshot!(render(&on(test_data::state(80, 24), "vendors")));
+}

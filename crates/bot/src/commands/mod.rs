@@ -7,3 +7,4 @@ pub mod content;
 pub mod crisis;
 pub mod experiment;
 pub mod oncall;
+pub mod vendor;

@@ -127,8 +127,18 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('?') => state.overlay = Some(Overlay::Help { scroll: 0 }),
         KeyCode::Tab => switch(state, (state.tab + 1) % count),
         KeyCode::BackTab => switch(state, (state.tab + count - 1) % count),
-        KeyCode::Char(c @ '1'..='9') => {
-            let index = usize::from(c as u8 - b'1');
+        // 1–9 and 0 for the first ten tabs, F1–F12 for all of them.
+        KeyCode::Char(c @ '0'..='9') => {
+            let index = match c {
+                '0' => 9,
+                _ => usize::from(c as u8 - b'1'),
+            };
+            if index < count {
+                switch(state, index);
+            }
+        }
+        KeyCode::F(n @ 1..=12) => {
+            let index = usize::from(n - 1);
             if index < count {
                 switch(state, index);
             }
@@ -551,7 +561,8 @@ mod tests {
                 "events",
                 "privacy",
                 "journey",
-                "budget"
+                "budget",
+                "vendors",
             ],
             "Crisis is the first tab after the overview"
         );
@@ -559,14 +570,20 @@ mod tests {
         assert_eq!(s.screen().id(), "crisis");
         press(&mut s, "9");
         assert_eq!(s.screen().id(), "budget", "the ninth tab");
+        press(&mut s, "0");
+        assert_eq!(s.screen().id(), "vendors", "0 is the tenth tab");
+        for (n, id) in ids.iter().enumerate() {
+            code(&mut s, KeyCode::F(n as u8 + 1));
+            assert_eq!(s.screen().id(), *id, "F{} reaches every tab", n + 1);
+        }
         press(&mut s, "2");
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.screen().id(), "approvals");
-        press(&mut s, "9");
+        code(&mut s, KeyCode::F(ids.len() as u8));
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.tab, 0, "Tab wraps around");
         code(&mut s, KeyCode::BackTab);
-        assert_eq!(s.screen().id(), "budget");
+        assert_eq!(Some(&s.screen().id()), ids.last(), "BackTab wraps to the last");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod journey;
 mod list;
 pub mod overview;
 pub mod privacy;
+pub mod vendor;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
@@ -35,6 +36,7 @@ pub fn all() -> &'static [&'static dyn Screen] {
         &privacy::Privacy,
         &journey::Journey,
         &budget::Budget,
+        &vendor::Vendors,
     ]
 }
 

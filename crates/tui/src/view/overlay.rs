@@ -13,7 +13,7 @@ use crate::theme;
 
 /// The keys every screen shares: (keys, what they do).
 const COMMON_KEYS: &[(&str, &str)] = &[
-    ("1-9 Tab S-Tab", "switch screen"),
+    ("1-9 0 F1-F12 Tab", "switch screen"),
     ("j k ↓ ↑", "move"),
     ("g G Home End", "first / last"),
     ("PgDn PgUp ^d ^u", "page down / up"),
