@@ -2,6 +2,7 @@
 
 mod bot;
 mod cli;
+mod collab;
 mod content;
 mod crisis;
 mod engine_kill;

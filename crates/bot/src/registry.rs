@@ -276,6 +276,7 @@ pub fn groups() -> &'static [&'static dyn CommandGroup] {
         &crate::commands::oncall::Oncall,
         &crate::commands::content::Content,
         &crate::commands::experiment::Experiment,
+        &crate::commands::collab::Handoff,
     ]
 }
 

@@ -16,6 +16,7 @@ pub use ctx::Ctx;
 pub use error::{Error, Result};
 pub mod calendar;
 pub mod cards;
+pub mod collab;
 pub mod content;
 pub mod crisis;
 pub mod decisions;

@@ -115,6 +115,7 @@ pub fn all() -> &'static [&'static dyn Workflow] {
         &crate::experiments::Descriptor,
         &crate::journey::Descriptor,
         &crate::privacy::Descriptor,
+        &crate::collab::Descriptor,
     ]
 }
 

@@ -1078,6 +1078,7 @@ fn handoff(
         acknowledged_at: None,
         completed_by: None,
         completed_at: None,
+        ..Handoff::default()
     }
 }
 

@@ -2,6 +2,7 @@
 //! its command, answers it, handles its buttons and modals, and renders the
 //! live messages of its workflow (see [`crate::registry::CommandGroup`]).
 
+pub mod collab;
 pub mod content;
 pub mod crisis;
 pub mod experiment;

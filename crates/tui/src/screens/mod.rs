@@ -3,6 +3,7 @@
 //! (say Crisis) gets its tab by adding a module and a line there.
 
 pub mod approvals;
+pub mod collab;
 pub mod content;
 pub mod crisis;
 pub mod events;
@@ -33,6 +34,7 @@ pub fn all() -> &'static [&'static dyn Screen] {
         &events::Events,
         &privacy::Privacy,
         &journey::Journey,
+        &collab::Collab,
     ]
 }
 
