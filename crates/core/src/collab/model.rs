@@ -623,8 +623,10 @@ mod tests {
                 );
             }
         }
-        for k in s.kinds.values() {
-            assert_eq!(k.response_sla, sixty(), "{} response SLA", k.title);
+        for (name, k) in &s.kinds {
+            if name != "lead" {
+                assert_eq!(k.response_sla, sixty(), "{name} response SLA");
+            }
         }
         assert!(s.kinds.contains_key("campaign_data"));
         assert!(s.kinds.contains_key("feature_request"));
@@ -696,8 +698,9 @@ mod tests {
     #[test]
     fn percentiles_match_postgres() {
         let v = [60.0, 120.0, 300.0, 600.0];
-        assert_eq!(percentile(&v, 0.5), Some(210.0));
-        assert_eq!(percentile(&v, 0.9), Some(510.0));
+        let near = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert!(near(percentile(&v, 0.5), 210.0));
+        assert!(near(percentile(&v, 0.9), 510.0));
         assert_eq!(percentile(&[], 0.5), None);
     }
 }
