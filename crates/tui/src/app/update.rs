@@ -550,21 +550,23 @@ mod tests {
                 "experiments",
                 "events",
                 "privacy",
-                "journey"
+                "journey",
+                "collab"
             ],
             "Crisis is the first tab after the overview"
         );
         press(&mut s, "2");
         assert_eq!(s.screen().id(), "crisis");
         press(&mut s, "9");
-        assert_eq!(s.screen().id(), "crisis", "no ninth tab: stay");
+        assert_eq!(s.screen().id(), "collab", "the ninth tab");
+        press(&mut s, "2");
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.screen().id(), "approvals");
-        press(&mut s, "8");
+        press(&mut s, "9");
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.tab, 0, "Tab wraps around");
         code(&mut s, KeyCode::BackTab);
-        assert_eq!(s.screen().id(), "journey");
+        assert_eq!(s.screen().id(), "collab");
     }
 
     #[test]

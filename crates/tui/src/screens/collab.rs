@@ -311,7 +311,7 @@ impl Screen for Collab {
                 Constraint::Length(17),
                 Constraint::Length(6),
                 Constraint::Length(13),
-                Constraint::Length(11),
+                Constraint::Length(15),
                 Constraint::Fill(1),
             ],
             empty: if list.filter.is_empty() {
@@ -328,7 +328,10 @@ impl Screen for Collab {
                 Cell::from(Span::styled(format!("#{}", v.id), theme::muted())),
                 Cell::from(v.kind.clone()),
                 Cell::from(short(&v.from).to_string()),
-                Cell::from(v.state.label().to_string()),
+                Cell::from(match v.state {
+                    State::Waiting => "waiting",
+                    s => s.label(),
+                }),
                 Cell::from(Span::styled(
                     sla_text(v, state.now),
                     theme::level(level(v, state.now)),
