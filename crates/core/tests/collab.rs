@@ -366,3 +366,59 @@ async fn the_matrix_leaves_cancelled_hand_offs_out() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journey_hands_leads_and_big_deals_over_in_the_leads_story() -> TestResult {
+    use vivid_core::journey::service::{self as journey, NewTouch};
+    let (_db, ctx, clock, _engine) = setup().await?;
+    let touch = |kind: &str, key: &str| NewTouch {
+        prospect: "cust-zoe".into(),
+        channel: "site".into(),
+        kind: kind.into(),
+        idempotency_key: key.into(),
+        segment: Some("hotels".into()),
+        content_id: None,
+    };
+    journey::touch(&ctx, &touch("form_submitted", "k1"), "site").await?;
+    journey::touch(&ctx, &touch("form_submitted", "k2"), "site").await?;
+    let lead = service::list(&ctx, Some("sales"), Some("open")).await?;
+    let lead = lead
+        .iter()
+        .find(|v| v.kind == "lead")
+        .ok_or("no lead hand-off")?;
+    assert_eq!(lead.workflow, "journey");
+    assert_eq!(lead.correlation_id.as_deref(), Some("lead:cust-zoe"));
+    assert_eq!(lead.calendar, "24x7");
+    clock.advance(TimeDelta::minutes(30));
+    journey::contact(&ctx, "cust-zoe", "nico", "called").await?;
+    // A small order stays with Sales; a big one tells Finance.
+    journey::convert(&ctx, "cust-zoe", 20_000, "nico").await?;
+    assert!(service::list(&ctx, Some("finance"), None).await?.is_empty());
+    journey::convert(&ctx, "cust-zoe", 480_000, "nico").await?;
+    let deals = service::list(&ctx, Some("finance"), None).await?;
+    let deal = deals.first().ok_or("no deal insights")?;
+    assert_eq!(deal.kind, "deal_insights");
+    assert_eq!(deal.from, "sales");
+    assert_eq!(deal.payload["value"], 480_000);
+    let mut conn = ctx.pool.acquire().await?;
+    let story = events::list(
+        &mut conn,
+        &events::Filter {
+            correlation_id: Some("lead:cust-zoe".into()),
+            after_id: Some(0),
+            limit: 100,
+            ..events::Filter::default()
+        },
+    )
+    .await?;
+    let actions: Vec<&str> = story.iter().map(|e| e.action.as_str()).collect();
+    for a in ["handed_off", "handed_to_sales", "handoff_acknowledged"] {
+        assert!(actions.contains(&a), "{a} not in {actions:?}");
+    }
+    assert_eq!(
+        actions.iter().filter(|a| **a == "handed_off").count(),
+        2,
+        "the lead and the deal: {actions:?}"
+    );
+    Ok(())
+}

@@ -386,3 +386,29 @@ pub async fn queue(ctx: &Ctx, department: &str) -> Result<Vec<View>> {
     let rows = handoffs::queue(&mut conn, department, 100).await?;
     rows.iter().map(View::of).collect()
 }
+
+/// A sale worth at least `[collab] deal_insight_cents` (when set) sends deal
+/// insights to Finance: called by the workflow that records the sale, in
+/// its transaction and story. `None` below the threshold.
+#[allow(clippy::too_many_arguments)]
+pub async fn deal_insight(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    deal: &str,
+    value_cents: i64,
+    customer: &str,
+    actor: &str,
+    (workflow, entity_id): (&str, &str),
+    correlation_id: Option<String>,
+) -> Result<Option<Handoff>> {
+    let threshold = config::settings(&ctx.config)?.deal_insight_cents;
+    if threshold <= 0 || value_cents < threshold || kind(ctx, "deal_insights").is_err() {
+        return Ok(None);
+    }
+    let o = Open::new("deal_insights", format!("Deal insights: {deal}"))
+        .field("deal", deal)
+        .field("value", value_cents)
+        .field("customer", customer)
+        .from_workflow(workflow, entity_id, correlation_id);
+    open(ctx, conn, &o, actor).await.map(Some)
+}

@@ -357,6 +357,17 @@ pub async fn convert(ctx: &Ctx, key: &str, value_cents: i64, actor: &str) -> Res
         now,
     )
     .await?;
+    crate::collab::service::deal_insight(
+        ctx,
+        &mut tx,
+        key,
+        value_cents,
+        &p.segment,
+        actor,
+        (WORKFLOW, key),
+        Some(format!("lead:{key}")),
+    )
+    .await?;
     tx.commit().await?;
     Ok(p)
 }
