@@ -422,3 +422,42 @@ async fn the_journey_hands_leads_and_big_deals_over_in_the_leads_story() -> Test
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolution_breaches_escalate_and_the_weekly_review_reaches_the_business_manager()
+-> TestResult {
+    let (_db, ctx, clock, engine) = setup().await?;
+    let h = service::request(
+        &ctx,
+        "campaign_data",
+        "Q4 numbers",
+        &campaign(),
+        None,
+        "maya",
+    )
+    .await?;
+    clock.advance(TimeDelta::minutes(5));
+    service::act(&ctx, h.id, Command::Start, "nico", None).await?;
+    // 24 business hours (three business days: Monday 10:00) pass; nothing is done.
+    clock.advance(TimeDelta::days(7));
+    engine.run_pass().await?;
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM handoffs WHERE resolution_breached AND NOT breached"
+        )
+        .await?,
+        1
+    );
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM outbox WHERE person = 'sam' AND subject LIKE '[escalation L1] Hand-off resolution SLA breached%'").await?,
+        1
+    );
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM outbox WHERE person = 'bea' AND subject = 'Weekly hand-off review: the department matrix'").await?,
+        1
+    );
+    let m = read::matrix(&ctx, ctx.now() - TimeDelta::days(30)).await?;
+    assert!(m.edges.iter().any(|e| e.breached == 1));
+    Ok(())
+}
