@@ -30,6 +30,70 @@ pub enum BenchCommand {
     /// The control room over 10,000 open incidents, 10,000 content items and
     /// 1,000 pending approvals: load, load while idle, one change to screen.
     ControlRoom(super::bench_room::RoomArgs),
+    /// The collaboration matrix over N closed hand-offs (30 days, six edges).
+    CollabMatrix(CollabMatrixArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CollabMatrixArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    closed: i64,
+    /// Reads of the matrix to time.
+    #[arg(long, default_value_t = 10)]
+    reads: u32,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct CollabMatrixBench {
+    closed: u64,
+    fill_seconds: f64,
+    reads: usize,
+    p50_ms: f64,
+    max_ms: f64,
+}
+
+async fn collab_matrix_bench(config: Config, args: CollabMatrixArgs) -> Result<()> {
+    let r = in_scratch("collab", async |scratch| {
+        let pool = db::connect(&scratch.url, 2).await?;
+        let ctx = Ctx::new(
+            pool.clone(),
+            config,
+            Arc::new(vivid_core::clock::SystemClock),
+        )?;
+        ctx.org.sync(&pool).await?;
+        let started = Instant::now();
+        let mut conn = pool.acquire().await?;
+        let closed =
+            vivid_core::collab::store::bench_fill_closed(&mut conn, args.closed.max(1), ctx.now())
+                .await?;
+        drop(conn);
+        let fill_seconds = started.elapsed().as_secs_f64();
+        let mut times = Vec::new();
+        for _ in 0..args.reads.max(1) {
+            let t = Instant::now();
+            vivid_core::collab::read::matrix(&ctx, ctx.now() - chrono::TimeDelta::days(30)).await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        Ok(CollabMatrixBench {
+            closed,
+            fill_seconds,
+            reads: times.len(),
+            p50_ms: times.get(times.len() / 2).copied().unwrap_or_default(),
+            max_ms: times.last().copied().unwrap_or_default(),
+        })
+    })
+    .await?;
+    if args.json {
+        return output::json(&r);
+    }
+    println!(
+        "collaboration matrix over {} closed hand-offs (filled in {:.1}s): p50 {:.0} ms, max {:.0} ms over {} reads",
+        r.closed, r.fill_seconds, r.p50_ms, r.max_ms, r.reads
+    );
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +266,7 @@ pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
         BenchCommand::Experiment(args) => experiment_bench(config, args).await,
         BenchCommand::Touches(args) => touch_bench(config, args).await,
         BenchCommand::ControlRoom(args) => super::bench_room::run(config, args).await,
+        BenchCommand::CollabMatrix(args) => collab_matrix_bench(config, args).await,
     }
 }
 

@@ -4,6 +4,7 @@ mod bench;
 mod bench_room;
 mod bot;
 mod budget;
+mod collab;
 mod content;
 mod crisis;
 mod dbcmd;
@@ -131,6 +132,9 @@ enum Command {
     /// Compliance and data privacy: PII collection, reads, audits, requests, breaches.
     #[command(subcommand)]
     Privacy(privacy::PrivacyCommand),
+    /// Cross-functional collaboration: typed hand-offs between departments, SLAs, the matrix.
+    #[command(subcommand)]
+    Collab(collab::CollabCommand),
     /// Business metrics; KPI rules open incidents by themselves.
     #[command(subcommand)]
     Metrics(crisis::MetricsCommand),
@@ -195,6 +199,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Experiment(cmd) => experiment::run(config, cmd).await,
         Command::Journey(cmd) => journey::run(config, cmd).await,
         Command::Privacy(cmd) => privacy::run(config, cmd).await,
+        Command::Collab(cmd) => collab::run(config, cmd).await,
 
         Command::Metrics(cmd) => crisis::metrics_cmd(config, cmd).await,
 

@@ -3,6 +3,7 @@
 mod bot;
 mod budget;
 mod cli;
+mod collab;
 mod content;
 mod crisis;
 mod engine_kill;

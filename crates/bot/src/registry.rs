@@ -278,6 +278,7 @@ pub fn groups() -> &'static [&'static dyn CommandGroup] {
         &crate::commands::experiment::Experiment,
         &crate::commands::budget::Budget,
         &crate::commands::vendor::Vendor,
+        &crate::commands::collab::Handoff,
     ]
 }
 

@@ -17,6 +17,7 @@ pub use error::{Error, Result};
 pub mod budget;
 pub mod calendar;
 pub mod cards;
+pub mod collab;
 pub mod content;
 pub mod crisis;
 pub mod decisions;

@@ -117,6 +117,7 @@ pub fn all() -> &'static [&'static dyn Workflow] {
         &crate::privacy::Descriptor,
         &crate::budget::Descriptor,
         &crate::vendor::Descriptor,
+        &crate::collab::Descriptor,
     ]
 }
 

@@ -5,7 +5,7 @@ use vivid_core::crisis::service as crisis;
 use vivid_core::decisions;
 use vivid_core::engine::approvals::Outcome;
 
-use crate::app::{CrisisCmd, CrisisOp, DecideCmd, Fetched};
+use crate::app::{CrisisCmd, CrisisOp, DecideCmd, Fetched, HandoffCmd, HandoffOp};
 
 fn require_operator(operator: &str) -> Result<(), String> {
     if operator.is_empty() {
@@ -93,4 +93,25 @@ pub async fn load_incident(ctx: &Ctx, id: i64) -> Fetched<crisis::Detail> {
             .map(Box::new)
             .map_err(|e| e.to_string()),
     }
+}
+
+/// A hand-off command; returns what happened, or core's sentence why not.
+pub async fn handoff(ctx: &Ctx, operator: &str, cmd: &HandoffCmd) -> Result<String, String> {
+    require_operator(operator)?;
+    use vivid_core::collab::model::Command;
+    let command = match cmd.op {
+        HandoffOp::Acknowledge => Command::Acknowledge,
+        HandoffOp::Done => Command::Done,
+    };
+    vivid_core::collab::service::act(ctx, cmd.id, command, operator, None)
+        .await
+        .map(|h| {
+            format!(
+                "hand-off #{} “{}” is {}",
+                h.id,
+                cmd.title,
+                h.status.replace('_', " ")
+            )
+        })
+        .map_err(|e| e.to_string())
 }

@@ -92,6 +92,13 @@ async fn event_loop(tui: &mut Tui, ctx: Ctx, opts: TuiOptions) -> Result<(), Tui
                             .ok();
                     });
                 }
+                Action::Handoff(cmd) => {
+                    let (ctx, operator, tx) = (ctx.clone(), opts.operator.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        tx.send(Msg::Done(actions::handoff(&ctx, &operator, &cmd).await))
+                            .ok();
+                    });
+                }
                 Action::LoadIncident(id) => {
                     let (ctx, tx) = (ctx.clone(), tx.clone());
                     tokio::spawn(async move {

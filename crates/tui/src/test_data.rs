@@ -3,6 +3,8 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Size;
+use vivid_core::collab::read::{EdgeStats, Matrix};
+use vivid_core::collab::service::View;
 use vivid_core::content::model::State as ContentState;
 use vivid_core::content::store::Item;
 use vivid_core::crisis::service::Detail;
@@ -24,6 +26,7 @@ use vivid_core::vendor::model::State as VendorState;
 
 use crate::app::{AppState, Fetched, Msg, update};
 use crate::screens::approvals::{ApprovalRow, Pending};
+use crate::screens::collab::Board as Collaboration;
 use crate::screens::content::{ContentRow, Pipeline};
 use crate::screens::crisis::{Board, IncidentRow};
 use crate::screens::events::Log;
@@ -920,6 +923,7 @@ pub fn snapshot_with_events(n: usize) -> Snapshot {
         handoffs: sales_handoffs(),
     });
     snap.set(vendor_board());
+    snap.set(collaboration());
     snap
 }
 
@@ -1035,6 +1039,106 @@ pub fn vendor_board() -> vivid_core::vendor::read::Board {
             seconds_left: 12 * DAY,
         }],
         at: now(),
+
+fn edge(from: &str, to: &str, open: i64, soon: i64, late: i64, volume: i64) -> EdgeStats {
+    EdgeStats {
+        from: Some(from.into()),
+        to: to.into(),
+        open,
+        imminent: soon,
+        breached: late,
+        closed: volume - open,
+        volume,
+        breach_rate: Some(late as f64 / volume.max(1) as f64),
+        response_median_seconds: Some(1_500 + 300 * volume),
+        response_p90_seconds: Some(3_300 + 300 * volume),
+        resolution_median_seconds: Some(20 * HOUR),
+        resolution_p90_seconds: Some(2 * DAY),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn collab_handoff(
+    id: i64,
+    kind: &str,
+    from: &str,
+    status: &str,
+    title: &str,
+    created_ago: i64,
+    due_in: i64,
+    imminent: bool,
+) -> Option<View> {
+    let h = Handoff {
+        id,
+        kind: kind.into(),
+        from_department: from.into(),
+        to_department: "finance".into(),
+        workflow: "collab".into(),
+        entity_id: id.to_string(),
+        subject: title.into(),
+        status: status.into(),
+        due_at: ago(-due_in),
+        breached: due_in < 0 && status == "open",
+        created_by: "maya".into(),
+        created_at: ago(created_ago),
+        resolution_due_at: (status != "waiting").then(|| ago(-due_in - 2 * DAY)),
+        imminent,
+        correlation_id: Some(format!("handoff:{id}")),
+        ..Handoff::default()
+    };
+    View::of(&h).ok()
+}
+
+/// Finance's queue and the matrix: one breached, one imminent, one waiting.
+pub fn collaboration() -> Collaboration {
+    Collaboration {
+        matrix: Some(Matrix {
+            since: ago(30 * DAY),
+            generated_at: now(),
+            edges: vec![
+                edge("marketing", "sales", 2, 1, 0, 14),
+                edge("marketing", "finance", 1, 0, 1, 6),
+                edge("sales", "finance", 1, 1, 0, 9),
+                edge("customer_experience", "product", 3, 0, 1, 11),
+            ],
+            departments: Vec::new(),
+        }),
+        department: Some("finance".into()),
+        queue: [
+            collab_handoff(
+                41,
+                "budget_roi",
+                "marketing",
+                "open",
+                "Q4 paid social ROI",
+                2 * HOUR,
+                -HOUR,
+                true,
+            ),
+            collab_handoff(
+                42,
+                "deal_insights",
+                "sales",
+                "open",
+                "Harbor Hotels deal",
+                40 * 60,
+                15 * 60,
+                true,
+            ),
+            collab_handoff(
+                43,
+                "budget_roi",
+                "marketing",
+                "waiting",
+                "Spring catalogue budget",
+                DAY,
+                0,
+                false,
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     }
 }
 
@@ -1195,6 +1299,7 @@ fn handoff(
         acknowledged_at: None,
         completed_by: None,
         completed_at: None,
+        ..Handoff::default()
     }
 }
 

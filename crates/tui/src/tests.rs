@@ -304,6 +304,22 @@ fn a_breached_handoff_is_red() {
 }
 
 #[test]
+fn collab() {
+    insta::assert_snapshot!(render(&on(test_data::state(100, 30), "collab")));
+}
+
+#[test]
+fn collab_80x24() {
+    insta::assert_snapshot!(render(&on(test_data::state(80, 24), "collab")));
+}
+
+#[test]
+fn a_breached_collab_handoff_is_red() {
+    let t = draw(&on(test_data::state(100, 30), "collab"));
+    assert_eq!(colour_at(&t, "overdue 1h"), Some(Color::Red));
+}
+
+#[test]
 fn experiments() {
     insta::assert_snapshot!(render(&on(test_data::state(100, 30), "experiments")));
 }

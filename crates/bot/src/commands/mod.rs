@@ -3,6 +3,7 @@
 //! live messages of its workflow (see [`crate::registry::CommandGroup`]).
 
 pub mod budget;
+pub mod collab;
 pub mod content;
 pub mod crisis;
 pub mod experiment;

@@ -2,6 +2,7 @@
 //! Discord delivery target and live messages against a local fake Discord,
 //! and the HTTP endpoint in process.
 
+mod collab;
 mod content;
 mod delivery;
 mod endpoint;

@@ -118,9 +118,12 @@ pub fn validate_config(config: &Config) -> Result<(), (String, String)> {
             "must not be below handoff_score".into(),
         ));
     }
-    if !config.handoffs.kinds.contains_key(service::LEAD_HANDOFF) {
+    let has_lead = crate::collab::config::settings(config)
+        .map(|c| c.kinds.contains_key(service::LEAD_HANDOFF))
+        .unwrap_or(false);
+    if !has_lead {
         return Err((
-            "handoffs.kinds".into(),
+            "collab.kinds".into(),
             "the journey needs a \"lead\" hand-off kind (marketing to sales)".into(),
         ));
     }

@@ -18,7 +18,7 @@ pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Workflo
         i64,
         i64,
     ) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM handoffs WHERE workflow = $2 AND status <> 'completed'),
+        "SELECT (SELECT count(*) FROM handoffs WHERE workflow = $2 AND status IN ('open', 'acknowledged', 'in_progress', 'waiting')),
                 (SELECT count(*) FROM handoffs WHERE workflow = $2 AND status = 'open' AND due_at < $1),
                 (SELECT count(*) FROM tickets WHERE status = 'open'),
                 (SELECT count(*) FROM tickets WHERE status = 'open' AND due_at < $1),

@@ -9,7 +9,7 @@ use super::WORKFLOW;
 use super::model;
 use crate::engine::Ctx;
 use crate::engine::events::{self, NewEvent};
-use crate::engine::handoffs::{self, NewHandoff};
+use crate::engine::handoffs;
 use crate::engine::outbox::{self, NewNotification};
 use crate::engine::timers::{self, HandlerFuture, NewTimer, Timer};
 use crate::error::{Error, Result};
@@ -234,25 +234,22 @@ async fn hand_to_sales(
     p: &mut Prospect,
     actor: &str,
 ) -> Result<i64> {
-    let h = handoffs::create(
-        ctx,
-        conn,
-        &NewHandoff {
-            kind: LEAD_HANDOFF.into(),
-            workflow: WORKFLOW.into(),
-            entity_id: p.key.clone(),
-            subject: format!("Lead {} ({}, score {:.0})", p.key, p.segment, p.score),
-            assignee: None,
-            payload: serde_json::json!({ "score": p.score, "stage": p.stage, "segment": p.segment }),
-        },
-        actor,
+    let correlation = Some(format!("lead:{}", p.key));
+    let open = crate::collab::Open::new(
+        LEAD_HANDOFF,
+        format!("Lead {} ({}, score {:.0})", p.key, p.segment, p.score),
     )
-    .await?;
+    .field("score", p.score)
+    .field("stage", p.stage.clone())
+    .field("segment", p.segment.clone())
+    .from_workflow(WORKFLOW, &p.key, correlation.clone());
+    let h = crate::collab::open(ctx, conn, &open, actor).await?;
     let now = ctx.now();
     events::append(
         conn,
         &NewEvent::new(WORKFLOW, "prospect", &p.key, "handed_to_sales", actor)
             .transition(Some(p.status.as_str()), "handed_off")
+            .correlation(correlation)
             .payload(serde_json::json!({ "handoff_id": h.id, "score": p.score })),
         now,
     )
@@ -358,6 +355,17 @@ pub async fn convert(ctx: &Ctx, key: &str, value_cents: i64, actor: &str) -> Res
             .transition(Some(from.as_str()), "customer")
             .payload(serde_json::json!({ "value_cents": value_cents, "first_channel": p.first_channel, "last_channel": p.last_channel })),
         now,
+    )
+    .await?;
+    crate::collab::service::deal_insight(
+        ctx,
+        &mut tx,
+        key,
+        value_cents,
+        &p.segment,
+        actor,
+        (WORKFLOW, key),
+        Some(format!("lead:{key}")),
     )
     .await?;
     tx.commit().await?;

@@ -127,6 +127,8 @@ pub enum Action {
     Crisis(CrisisCmd),
     /// Read an incident's detail (timeline, escalation) for its overlay.
     LoadIncident(i64),
+    /// Acknowledge or finish a hand-off (collaboration).
+    Handoff(HandoffCmd),
 }
 
 impl Action {
@@ -154,7 +156,10 @@ impl Action {
     /// Whether the operator waits for it (the status line says so and a
     /// second action is refused until it is done).
     pub fn is_command(&self) -> bool {
-        matches!(self, Action::Decide(_) | Action::Crisis(_))
+        matches!(
+            self,
+            Action::Decide(_) | Action::Crisis(_) | Action::Handoff(_)
+        )
     }
 
     /// A sentence for the status line while it runs.
@@ -183,6 +188,15 @@ impl Action {
                 c.title
             ),
             Action::LoadIncident(id) => format!("reading incident #{id}"),
+            Action::Handoff(h) => format!(
+                "{} hand-off #{} {}…",
+                match h.op {
+                    HandoffOp::Acknowledge => "acknowledging",
+                    HandoffOp::Done => "finishing",
+                },
+                h.id,
+                h.title
+            ),
         }
     }
 }
@@ -197,6 +211,20 @@ pub struct DecideCmd {
     pub title: String,
     pub decision: Decision,
     pub comment: String,
+}
+
+/// A hand-off command as the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandoffCmd {
+    pub id: i64,
+    pub title: String,
+    pub op: HandoffOp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoffOp {
+    Acknowledge,
+    Done,
 }
 
 /// An incident command as the operator.

@@ -563,6 +563,7 @@ mod tests {
                 "journey",
                 "budget",
                 "vendors",
+                "collab",
             ],
             "Crisis is the first tab after the overview"
         );

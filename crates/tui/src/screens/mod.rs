@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod budget;
+pub mod collab;
 pub mod content;
 pub mod crisis;
 pub mod events;
@@ -37,6 +38,7 @@ pub fn all() -> &'static [&'static dyn Screen] {
         &journey::Journey,
         &budget::Budget,
         &vendor::Vendors,
+        &collab::Collab,
     ]
 }
 
