@@ -1039,6 +1039,8 @@ pub fn vendor_board() -> vivid_core::vendor::read::Board {
             seconds_left: 12 * DAY,
         }],
         at: now(),
+    }
+}
 
 fn edge(from: &str, to: &str, open: i64, soon: i64, late: i64, volume: i64) -> EdgeStats {
     EdgeStats {

@@ -584,7 +584,11 @@ mod tests {
         code(&mut s, KeyCode::Tab);
         assert_eq!(s.tab, 0, "Tab wraps around");
         code(&mut s, KeyCode::BackTab);
-        assert_eq!(Some(&s.screen().id()), ids.last(), "BackTab wraps to the last");
+        assert_eq!(
+            Some(&s.screen().id()),
+            ids.last(),
+            "BackTab wraps to the last"
+        );
     }
 
     #[test]
