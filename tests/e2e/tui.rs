@@ -165,7 +165,7 @@ async fn the_control_room_in_a_real_terminal() -> TestResult {
     );
     let p1 = opened["id"].as_i64().ok_or("no incident id")?;
 
-    let tmux = Tmux::start(&db, 100, 30, "tui --as maya")?;
+    let tmux = Tmux::start(&db, 100, 40, "tui --as maya")?;
     let screen = tmux.wait_for("KPIs", START)?;
     assert!(screen.contains("1 Overview"), "{screen}");
     assert!(screen.contains("daily_revenue"), "{screen}");

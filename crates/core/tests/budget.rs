@@ -376,7 +376,7 @@ async fn reallocation_is_bounded_and_keeps_the_total() -> TestResult {
 /// Four $1,000 campaigns, $1,000 spend each, revenue $4,200 / $4,000 / $2,500 / $2,000.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worked_case_roi_proposals() -> TestResult {
-    let (_db, ctx, _clock, _engine) = setup().await?;
+    let (db, ctx, clock, engine) = setup().await?;
     for (name, channel, revenue) in [
         ("c-inc", "ads", 420_000),
         ("c-hold", "social", 400_000),
@@ -423,6 +423,33 @@ async fn worked_case_roi_proposals() -> TestResult {
             ("c-inc".into(), "increase".into(), 125_000),
             ("c-pause".into(), "pause".into(), 0),
         ]
+    );
+    // At the period's end the proposals cross to Finance as Budget & ROI
+    // hand-offs (Marketing → Finance), in the period's story.
+    clock.advance(TimeDelta::days(20));
+    engine.run_pass().await?;
+    engine.run_pass().await?;
+    let handed: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT from_department, to_department, subject, correlation_id FROM handoffs
+         WHERE kind = 'budget_roi' ORDER BY subject",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    assert_eq!(handed.len(), 4, "{handed:?}");
+    for (from, to, subject, correlation) in &handed {
+        assert_eq!((from.as_str(), to.as_str()), ("marketing", "finance"));
+        assert_eq!(
+            correlation.as_deref(),
+            Some("budget:period:2026-11"),
+            "{subject}"
+        );
+    }
+    assert!(
+        handed[0]
+            .2
+            .starts_with("ROI c-dec: 2026-11 $1,000.00 → $850.00"),
+        "{}",
+        handed[0].2
     );
     Ok(())
 }

@@ -170,11 +170,16 @@ pub struct RoiView {
 /// ROI per campaign over the period, and the origin's rule as proposals
 /// (never silent edits).
 pub async fn roi(ctx: &Ctx, period: Option<&str>) -> Result<RoiView> {
-    let c = settings(&ctx.config)?;
     let p = period_of(ctx, period)?;
     let mut conn = ctx.pool.acquire().await?;
-    let rows = store::campaign_roi(&mut conn, p.start, p.end).await?;
-    let lines = store::lines(&mut conn, &p.key(), None).await?;
+    roi_in(ctx, &mut conn, &p).await
+}
+
+/// [`roi`] on the caller's connection (the period-end timer).
+pub async fn roi_in(ctx: &Ctx, conn: &mut sqlx::PgConnection, p: &Period) -> Result<RoiView> {
+    let c = settings(&ctx.config)?;
+    let rows = store::campaign_roi(conn, p.start, p.end).await?;
+    let lines = store::lines(conn, &p.key(), None).await?;
     let mut proposals = Vec::new();
     let mut below = Vec::new();
     for (campaign, spend, revenue) in rows {

@@ -162,6 +162,40 @@ pub fn on_end<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> Han
         .body(body)
         .dedupe(format!("budget:period:{}:report", p.key()));
         outbox::enqueue(ctx, conn, &n).await?;
-        Ok(())
+        hand_roi_to_finance(ctx, conn, &p).await
     })
+}
+
+/// The origin's loop ROI Analysis → Budget Optimization crosses departments:
+/// each campaign's ROI proposal goes to Finance as a Budget & ROI hand-off
+/// (Marketing → Finance), in the period's story, when that kind exists.
+async fn hand_roi_to_finance(ctx: &Ctx, conn: &mut PgConnection, p: &Period) -> Result<()> {
+    const KIND: &str = "budget_roi";
+    if crate::collab::service::kind(ctx, KIND).is_err() {
+        return Ok(());
+    }
+    let view = super::read::roi_in(ctx, conn, p).await?;
+    for prop in view.proposals {
+        let title = format!(
+            "ROI {}: {} {} → {} (ROAS {:.2})",
+            prop.campaign,
+            p.key(),
+            format_cents(prop.current_cents),
+            format_cents(prop.proposed_cents),
+            prop.roas
+        );
+        let open = crate::collab::Open::new(KIND, title)
+            .field("campaign", prop.campaign.as_str())
+            .field("period", p.key())
+            .field("spend", prop.spend_cents)
+            .field("revenue", prop.revenue_cents)
+            .field("roi", prop.roas)
+            .from_workflow(
+                WORKFLOW,
+                format!("period:{}", p.key()),
+                Some(format!("budget:period:{}", p.key())),
+            );
+        crate::collab::open(ctx, conn, &open, "engine").await?;
+    }
+    Ok(())
 }
