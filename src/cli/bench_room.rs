@@ -151,7 +151,7 @@ async fn measure(config: Config, scratch: &Scratch, args: &RoomArgs) -> Result<R
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (_reload_tx, reload_rx) = mpsc::unbounded_channel();
     let operator = config.operator.clone().unwrap_or_else(|| "olu".into());
-    let feed_pool = db::connect(&scratch.url, 4).await?;
+    let feed_pool = db::connect_logging(&scratch.url, 4, log::LevelFilter::Debug).await?;
     let feed_ctx = Ctx::new(feed_pool, config, Arc::new(SystemClock))?;
     let started = Instant::now();
     let feed = tokio::spawn(
@@ -347,7 +347,7 @@ async fn load(ctx: &Ctx, args: &RoomArgs) -> Result<()> {
     // A history in the event log.
     sqlx::query(
         "INSERT INTO events (workflow, entity_type, entity_id, action, actor, occurred_at)
-         SELECT 'crisis', 'incident', (1 + g % $2)::text, 'noted', 'kai', now() - (100000 - g) * interval '1 second'
+         SELECT 'crisis', 'incident', (1 + g % $1)::text, 'noted', 'kai', now() - (100000 - g) * interval '1 second'
          FROM generate_series(1, 100000) g",
     )
     .bind(n_incidents.max(1))

@@ -19,6 +19,13 @@ pub struct DurationError {
     reason: &'static str,
 }
 
+impl DurationError {
+    /// A well-formed duration beyond what any clock may be set to.
+    pub fn is_too_long(&self) -> bool {
+        self.reason.starts_with("the duration is too long")
+    }
+}
+
 impl HumanDuration {
     pub const fn from_secs(secs: u64) -> Self {
         Self(std::time::Duration::from_secs(secs))

@@ -75,9 +75,13 @@ pub fn parse_when(
     if leading_digits == 0 {
         return Err(fail(format!("is not a time: {HOW}")));
     }
-    let d: HumanDuration = s
-        .parse()
-        .map_err(|_| fail(format!("is not a time: {HOW}")))?;
+    let d: HumanDuration = s.parse().map_err(|e: crate::duration::DurationError| {
+        if e.is_too_long() {
+            fail("is too far from now".into())
+        } else {
+            fail(format!("is not a time: {HOW}"))
+        }
+    })?;
     let t = match relative {
         Relative::Past => now.checked_sub_signed(d.delta()),
         Relative::Future => now.checked_add_signed(d.delta()),

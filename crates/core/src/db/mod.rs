@@ -186,6 +186,16 @@ pub fn quote_ident(name: &str) -> String {
 
 /// Open a pool, turning connection failures into one clear line.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
+    connect_logging(url, max_connections, log::LevelFilter::Off).await
+}
+
+/// [`connect`], with every statement logged at `statements` (target
+/// `sqlx::query`): benchmarks count a front end's queries this way.
+pub async fn connect_logging(
+    url: &str,
+    max_connections: u32,
+    statements: log::LevelFilter,
+) -> Result<PgPool> {
     let unreachable = |e: &sqlx::Error| {
         Error::Unreachable(format!(
             "cannot reach the database at {}: {}",
@@ -200,7 +210,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
                 redact(url)
             ))
         })?
-        .log_statements(log::LevelFilter::Off)
+        .log_statements(statements)
         .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
     // One direct attempt first: it reports the real cause (refused, auth,
     // unknown database) instead of a pool timeout.
