@@ -801,3 +801,44 @@ async fn contact_pii_goes_through_the_privacy_workflow() -> TestResult {
     assert!(!shown.contains("ada@lumen.example"));
     Ok(())
 }
+
+/// Money flows one way: a contract naming a budget line commits its first
+/// month's billing there, in the contract's transaction; without a line the
+/// contract stands and says the money is not tracked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_commits_its_billing_on_the_budget_line() -> TestResult {
+    use vivid_core::budget::service::{SetLine, set_line};
+    let (db, ctx, _clock, _engine) = setup().await?;
+    let start = ctx.calendar.local_date(ctx.now());
+    let end = start + TimeDelta::days(365);
+    // No line yet: signed, and the event says so.
+    contracted(&ctx, "Lumen", false, start, end, false).await?;
+    let untracked: Option<String> = sqlx::query_scalar(
+        "SELECT payload->>'budget_untracked' FROM events WHERE action = 'contract_signed' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    assert!(untracked.is_some_and(|w| w.contains("no budget line for operations")));
+
+    let line = SetLine {
+        department: "operations".into(),
+        amount_cents: 1_000_000,
+        channel: None,
+        campaign: None,
+        period: None,
+        hard: false,
+        rollover: None,
+    };
+    set_line(&ctx, &line, "felix").await?;
+    contracted(&ctx, "Oakline", false, start, end, false).await?;
+    let committed: i64 = sqlx::query_scalar(
+        "SELECT committed_cents FROM budget_lines WHERE department = 'operations' AND channel = ''",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    assert_eq!(
+        committed, 100_000,
+        "one month's billing of the second contract"
+    );
+    Ok(())
+}

@@ -998,12 +998,7 @@ pub async fn new_contract(ctx: &Ctx, new: &NewContract, actor: &str) -> Result<C
         )));
     }
     let now = ctx.now();
-    let rfp_id: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM vendor_rfps WHERE awarded_vendor_id = $1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(v.id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let rfp_id = store::latest_award(&mut tx, v.id).await?;
     let contract = store::insert_contract(
         &mut tx,
         &Contract {
@@ -1028,9 +1023,39 @@ pub async fn new_contract(ctx: &Ctx, new: &NewContract, actor: &str) -> Result<C
         },
     )
     .await?;
-    // Budget: the contract's billing becomes commitments on its line; the
-    // budget workflow's public service is called here, in this
-    // transaction, once it exists (see the issue note).
+    // Money flows one way: the first month's billing is committed on the
+    // budget line the contract names, in this transaction (refused over a
+    // hard limit or into a closed period). Without such a line yet, the
+    // contract stands and its event says the money is not tracked.
+    let mut untracked = None;
+    if let (Some(department), Some(channel)) = (&contract.department, &contract.channel) {
+        let committed = crate::budget::service::record_commitment(
+            ctx,
+            &mut tx,
+            &crate::budget::service::NewCommitment {
+                department: department.clone(),
+                channel: Some(channel.clone()),
+                campaign: None,
+                amount_cents: contract.monthly_cents,
+                r#ref: format!(
+                    "vendor-contract-{}-{}",
+                    contract.id,
+                    contract.start_date.format("%Y-%m")
+                ),
+                on: contract.start_date,
+                source_workflow: WORKFLOW.into(),
+                source_entity: format!("contract:{}", contract.id),
+                correlation_id: Some(format!("vendor:{}", v.id)),
+            },
+            actor,
+        )
+        .await;
+        match committed {
+            Ok(_) => {}
+            Err(Error::NotFound(why)) => untracked = Some(why),
+            Err(e) => return Err(e),
+        }
+    }
     timers::start_renewal_clock(ctx, &mut tx, &contract).await?;
     let from = v.state;
     if new.start <= today(ctx) {
@@ -1052,6 +1077,7 @@ pub async fn new_contract(ctx: &Ctx, new: &NewContract, actor: &str) -> Result<C
             "monthly_cents": contract.monthly_cents, "value_cents": contract.value_cents,
             "auto_renew": contract.auto_renew, "notice": contract.notice, "notice_date": contract.notice_date,
             "department": contract.department, "channel": contract.channel,
+            "budget_untracked": untracked,
         }),
     )
     .await?;

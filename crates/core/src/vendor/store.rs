@@ -907,3 +907,13 @@ pub async fn tile_counts(
     .await?;
     Ok((serving, open, met, ended, standings))
 }
+
+/// The newest RFP awarded to a vendor, if any.
+pub async fn latest_award(conn: &mut PgConnection, vendor_id: i64) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM vendor_rfps WHERE awarded_vendor_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(vendor_id)
+    .fetch_optional(conn)
+    .await?)
+}
