@@ -447,3 +447,42 @@ async fn an_unknown_stored_state_is_an_error_not_a_panic() -> TestResult {
     assert!(err.contains("unknown content state \"limbo\""), "{err}");
     Ok(())
 }
+
+/// Money flows one way: an approved piece's cost lands on its owner's
+/// department's budget line, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_cost_is_committed_on_the_owners_budget_line() -> TestResult {
+    use vivid_core::budget::service::{SetLine, set_line};
+    let (db, ctx, _clock, _engine) = setup().await?;
+    let line = SetLine {
+        department: "creative".into(),
+        amount_cents: 1_000_000,
+        channel: None,
+        campaign: None,
+        period: None,
+        hard: false,
+        rollover: None,
+    };
+    set_line(&ctx, &line, "felix").await?;
+    let ad = service::create(
+        &ctx,
+        &NewContent {
+            owner: "remy".into(),
+            ..newsletter(150_000, "ad_creative", "ads")
+        },
+        "remy",
+    )
+    .await?;
+    service::edit(&ctx, ad.id, "remy", None, "v2", None).await?;
+    service::submit(&ctx, ad.id, "remy").await?;
+    for approver in ["maya", "iris", "felix"] {
+        service::decide(&ctx, ad.id, approver, Decision::Approve, "ok", None).await?;
+    }
+    let committed: i64 = sqlx::query_scalar(
+        "SELECT committed_cents FROM budget_lines WHERE department = 'creative'",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    assert_eq!(committed, 150_000);
+    Ok(())
+}

@@ -387,6 +387,10 @@ pub async fn decide(
             Outcome::Rejected => "rejected",
             _ => "changes_requested",
         };
+        let untracked = match command {
+            Command::Approve => commit_cost(ctx, &mut tx, &item, actor).await?,
+            _ => None,
+        };
         record(
             ctx,
             &mut tx,
@@ -395,12 +399,51 @@ pub async fn decide(
             actor,
             from,
             (!comment.trim().is_empty()).then(|| comment.trim().to_string()),
-            serde_json::json!({ "version": request.subject_version, "approval_id": request_id, "revision_rounds": item.revision_rounds }),
+            serde_json::json!({
+                "version": request.subject_version, "approval_id": request_id,
+                "revision_rounds": item.revision_rounds, "budget_untracked": untracked,
+            }),
         )
         .await?;
     }
     tx.commit().await?;
     Ok(Decided { item, outcome })
+}
+
+/// Money flows one way: an approved piece's cost is committed on its
+/// owner's department's budget line (most specific: campaign, channel,
+/// department), once per item, in the approval's transaction. Refused over
+/// a hard limit; without a line, the reason it is not tracked.
+async fn commit_cost(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    item: &Item,
+    actor: &str,
+) -> Result<Option<String>> {
+    if item.cost_cents <= 0 {
+        return Ok(None);
+    }
+    let department = ctx
+        .org
+        .person(&item.owner)
+        .map(|p| p.department.clone())
+        .unwrap_or_else(|| "marketing".into());
+    let commitment = crate::budget::service::NewCommitment {
+        department,
+        channel: Some(item.channel.clone()),
+        campaign: item.campaign.clone(),
+        amount_cents: item.cost_cents,
+        r#ref: format!("content-{}", item.id),
+        on: ctx.calendar.local_date(ctx.now()),
+        source_workflow: WORKFLOW.into(),
+        source_entity: item.id.to_string(),
+        correlation_id: Some(format!("content:{}", item.id)),
+    };
+    match crate::budget::service::record_commitment(ctx, conn, &commitment, actor).await {
+        Ok(_) => Ok(None),
+        Err(Error::NotFound(why)) => Ok(Some(why)),
+        Err(e) => Err(e),
+    }
 }
 
 /// Go live. Approved → Published; an optimised version (Optimization) goes
