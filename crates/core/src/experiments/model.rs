@@ -112,3 +112,101 @@ mod tests {
         ));
     }
 }
+
+/// What a person (or the engine) asks of an experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Split the audience: a draft starts running.
+    Start,
+    /// Assign units or record their events: only while it runs.
+    Assign,
+    /// Decide it (a winner, or stop without one): only while it runs.
+    Decide,
+    /// Write down what was learnt: once it is decided.
+    Document,
+}
+
+impl Command {
+    pub const ALL: [Command; 4] = [
+        Command::Start,
+        Command::Assign,
+        Command::Decide,
+        Command::Document,
+    ];
+}
+
+/// Why a command was refused, as a sentence for the person who asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+/// The seed's loop as a pure state machine: draft → running → decided →
+/// documented (the next hypothesis starts a new draft). Assigning keeps a
+/// running experiment running.
+pub fn decide(key: &str, state: State, command: Command) -> Result<State, Refusal> {
+    use Command::*;
+    use State::*;
+    let refuse = |why: &str| {
+        Err(Refusal(format!(
+            "experiment {key} is {}: {why}",
+            state.as_str()
+        )))
+    };
+    match (state, command) {
+        (Draft, Start) => Ok(Running),
+        (_, Start) => refuse("only a draft can start"),
+        (Running, Assign) => Ok(Running),
+        (_, Assign) => refuse("units are assigned only while it runs"),
+        (Running, Decide) => Ok(Decided),
+        (_, Decide) => refuse("only a running experiment is decided"),
+        (Decided, Document) => Ok(Documented),
+        (_, Document) => refuse("learnings are documented once it is decided"),
+    }
+}
+
+#[cfg(test)]
+mod machine_tests {
+    use super::*;
+
+    const ALL_STATES: [State; 4] = [
+        State::Draft,
+        State::Running,
+        State::Decided,
+        State::Documented,
+    ];
+
+    /// Every state and command pair has a known answer: the seed's loop and
+    /// nothing else.
+    #[test]
+    fn every_state_and_command_pair_has_a_known_answer() {
+        use Command::*;
+        use State::*;
+        // Columns: start, assign, decide, document. None: refused.
+        let table: [(State, [Option<State>; 4]); 4] = [
+            (Draft, [Some(Running), None, None, None]),
+            (Running, [None, Some(Running), Some(Decided), None]),
+            (Decided, [None, None, None, Some(Documented)]),
+            (Documented, [None, None, None, None]),
+        ];
+        assert_eq!(table.map(|(s, _)| s), ALL_STATES, "one row per state");
+        for (state, row) in table {
+            for (command, want) in Command::ALL.into_iter().zip(row) {
+                match (decide("exp", state, command), want) {
+                    (Ok(got), Some(want)) => assert_eq!(got, want, "{state:?} --{command:?}-->"),
+                    (Err(Refusal(why)), None) => {
+                        assert!(why.starts_with("experiment exp is "), "{why}");
+                    }
+                    (got, want) => panic!("{state:?} --{command:?}--> {got:?}, expected {want:?}"),
+                }
+            }
+        }
+        assert_eq!(Start, Command::ALL[0]);
+    }
+
+    #[test]
+    fn stored_states_round_trip() {
+        for s in ALL_STATES {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(State::parse("paused"), None);
+    }
+}

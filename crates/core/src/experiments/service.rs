@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use super::WORKFLOW;
 use super::assign;
-use super::model::{State, StopCheck, stop_check};
+use super::model::{self, Command, State, StopCheck, stop_check};
 use crate::engine::Ctx;
 use crate::engine::events::{self, NewEvent};
 use crate::engine::outbox::{self, NewNotification};
@@ -330,6 +330,19 @@ pub async fn list(ctx: &Ctx, state: Option<&str>) -> Result<Vec<Experiment>> {
         .await?)
 }
 
+/// Ask the pure state machine whether `command` may happen to `exp` now:
+/// the state it leads to, or the refusal as bad input. A stored state no
+/// machine knows is an internal fault.
+fn allowed(exp: &Experiment, command: Command) -> Result<State> {
+    let state = State::parse(&exp.state).ok_or_else(|| {
+        Error::internal(format!(
+            "experiment {} has an unknown state {:?} in the database",
+            exp.key, exp.state
+        ))
+    })?;
+    model::decide(&exp.key, state, command).map_err(|r| Error::invalid(r.0))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn transition(
     ctx: &Ctx,
@@ -365,12 +378,7 @@ pub async fn start(ctx: &Ctx, id_or_key: &str, actor: &str) -> Result<Experiment
     let mut tx = ctx.pool.begin().await?;
     let found = find(&mut tx, id_or_key).await?;
     let exp = lock(&mut tx, found.id).await?;
-    if exp.state != "draft" {
-        return Err(Error::invalid(format!(
-            "experiment {} is {}: only a draft can start",
-            exp.key, exp.state
-        )));
-    }
+    let to = allowed(&exp, Command::Start)?;
     sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1")
         .bind(exp.id)
         .bind(ctx.now())
@@ -380,7 +388,7 @@ pub async fn start(ctx: &Ctx, id_or_key: &str, actor: &str) -> Result<Experiment
         ctx,
         &mut tx,
         &exp,
-        State::Running,
+        to,
         "started",
         actor,
         None,
@@ -405,12 +413,7 @@ pub async fn assign_in(
     exp: &Experiment,
     unit_id: &str,
 ) -> Result<String> {
-    if exp.state != "running" {
-        return Err(Error::invalid(format!(
-            "experiment {} is {}: units are assigned only while it runs",
-            exp.key, exp.state
-        )));
-    }
+    allowed(exp, Command::Assign)?;
     if unit_id.trim().is_empty() {
         return Err(Error::invalid("a unit id is needed"));
     }
@@ -815,12 +818,7 @@ pub async fn decide(
     let report = analyze(ctx, id_or_key).await?;
     let mut tx = ctx.pool.begin().await?;
     let exp = lock(&mut tx, report.experiment.id).await?;
-    if exp.state != "running" {
-        return Err(Error::invalid(format!(
-            "experiment {} is {}: only a running experiment is decided",
-            exp.key, exp.state
-        )));
-    }
+    let to = allowed(&exp, Command::Decide)?;
     match winner {
         None if reason.trim().is_empty() => {
             return Err(Error::invalid(
@@ -878,7 +876,7 @@ pub async fn decide(
         ctx,
         &mut tx,
         &exp,
-        State::Decided,
+        to,
         action,
         actor,
         (!reason.trim().is_empty()).then(|| reason.trim().to_string()),
@@ -937,12 +935,7 @@ pub async fn document(
     let mut tx = ctx.pool.begin().await?;
     let found = find(&mut tx, id_or_key).await?;
     let exp = lock(&mut tx, found.id).await?;
-    if exp.state != "decided" {
-        return Err(Error::invalid(format!(
-            "experiment {} is {}: learnings are documented once it is decided",
-            exp.key, exp.state
-        )));
-    }
+    let to = allowed(&exp, Command::Document)?;
     sqlx::query("UPDATE experiments SET learnings = $2, documented_at = $3 WHERE id = $1")
         .bind(exp.id)
         .bind(learnings.trim())
@@ -953,7 +946,7 @@ pub async fn document(
         ctx,
         &mut tx,
         &exp,
-        State::Documented,
+        to,
         "learnings_documented",
         actor,
         Some(learnings.trim().to_string()),
@@ -987,12 +980,7 @@ pub async fn assign_many(
     exp: &Experiment,
     units: &[String],
 ) -> Result<Vec<String>> {
-    if exp.state != "running" {
-        return Err(Error::invalid(format!(
-            "experiment {} is {}: units are assigned only while it runs",
-            exp.key, exp.state
-        )));
-    }
+    allowed(exp, Command::Assign)?;
     let vars = variations(conn, exp.id).await?;
     let weights: Vec<f64> = vars.iter().map(|v| v.weight).collect();
     let chosen: Vec<String> = units
