@@ -109,3 +109,143 @@ mod tests {
         assert!((two - decay(80.0, t0, later, month)).abs() < 1e-9);
     }
 }
+
+/// Where a lead stands with Sales: the seed's prospect → scored lead →
+/// hand-off to Sales → contact → conversion. A customer who buys again
+/// stays a customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    Prospect,
+    HandedOff,
+    Contacted,
+    Customer,
+}
+
+impl LeadStatus {
+    pub const ALL: [LeadStatus; 4] = [
+        LeadStatus::Prospect,
+        LeadStatus::HandedOff,
+        LeadStatus::Contacted,
+        LeadStatus::Customer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::Prospect => "prospect",
+            LeadStatus::HandedOff => "handed_off",
+            LeadStatus::Contacted => "contacted",
+            LeadStatus::Customer => "customer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// For sentences: "handed off".
+    pub fn words(self) -> &'static str {
+        match self {
+            LeadStatus::HandedOff => "handed off",
+            other => other.as_str(),
+        }
+    }
+}
+
+/// What happens to a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeadCommand {
+    /// Marketing hands it to Sales (by hand, or when its score crosses).
+    HandOff,
+    /// Sales has contacted it.
+    Contact,
+    /// It bought.
+    Convert,
+}
+
+impl LeadCommand {
+    pub const ALL: [LeadCommand; 3] = [
+        LeadCommand::HandOff,
+        LeadCommand::Contact,
+        LeadCommand::Convert,
+    ];
+}
+
+/// Why a move was refused, and whether it is a conflict (someone got
+/// there first) rather than a move that makes no sense.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadRefusal {
+    pub why: String,
+    pub conflict: bool,
+}
+
+/// The lead's pure state machine.
+pub fn decide_lead(
+    key: &str,
+    from: LeadStatus,
+    command: LeadCommand,
+) -> Result<LeadStatus, LeadRefusal> {
+    use LeadCommand::*;
+    use LeadStatus::*;
+    match (from, command) {
+        (Prospect, HandOff) => Ok(HandedOff),
+        (_, HandOff) => Err(LeadRefusal {
+            why: format!("{key} is already {}", from.words()),
+            conflict: true,
+        }),
+        (HandedOff, Contact) => Ok(Contacted),
+        (_, Contact) => Err(LeadRefusal {
+            why: format!(
+                "{key} is {}: Sales contacts leads handed to it",
+                from.words()
+            ),
+            conflict: false,
+        }),
+        (_, Convert) => Ok(Customer),
+    }
+}
+
+#[cfg(test)]
+mod lead_tests {
+    use super::*;
+
+    /// Every status and command pair has a known answer.
+    #[test]
+    fn every_status_and_command_pair_has_a_known_answer() {
+        use LeadStatus::*;
+        // Columns: hand off, contact, convert. None: refused.
+        let table: [(LeadStatus, [Option<LeadStatus>; 3]); 4] = [
+            (Prospect, [Some(HandedOff), None, Some(Customer)]),
+            (HandedOff, [None, Some(Contacted), Some(Customer)]),
+            (Contacted, [None, None, Some(Customer)]),
+            (Customer, [None, None, Some(Customer)]),
+        ];
+        assert_eq!(table.map(|(s, _)| s), LeadStatus::ALL, "one row per status");
+        for (from, row) in table {
+            for (command, want) in LeadCommand::ALL.into_iter().zip(row) {
+                match (decide_lead("cust-1", from, command), want) {
+                    (Ok(got), Some(want)) => assert_eq!(got, want, "{from:?} --{command:?}-->"),
+                    (Err(r), None) => assert!(r.why.starts_with("cust-1 is "), "{}", r.why),
+                    (got, want) => panic!("{from:?} --{command:?}--> {got:?}, expected {want:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_read_like_sentences() {
+        let r = decide_lead("cust-9", LeadStatus::HandedOff, LeadCommand::HandOff).err();
+        assert_eq!(
+            r.map(|r| (r.why, r.conflict)),
+            Some(("cust-9 is already handed off".into(), true))
+        );
+        let r = decide_lead("cust-9", LeadStatus::Prospect, LeadCommand::Contact).err();
+        assert_eq!(
+            r.map(|r| r.why),
+            Some("cust-9 is prospect: Sales contacts leads handed to it".into())
+        );
+        for s in LeadStatus::ALL {
+            assert_eq!(LeadStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

@@ -181,7 +181,8 @@ pub async fn touch(ctx: &Ctx, t: &NewTouch, source: &str) -> Result<Touched> {
         p.clicks += 1;
     }
     let mut handed_off = None;
-    if p.status == "prospect" && p.score >= f64::from(cfg.handoff_score) {
+    if p.score >= f64::from(cfg.handoff_score) && lead_move(&p, model::LeadCommand::HandOff).is_ok()
+    {
         handed_off = Some(hand_to_sales(ctx, &mut tx, &mut p, source).await?);
     }
     let mut alerted = false;
@@ -254,9 +255,28 @@ async fn hand_to_sales(
         now,
     )
     .await?;
-    p.status = "handed_off".into();
+    p.status = model::LeadStatus::HandedOff.as_str().into();
     p.handed_off_at = Some(now);
     Ok(h.id)
+}
+
+/// Ask the lead's pure state machine whether `command` may happen now: the
+/// status it leads to, or the refusal (a conflict when someone got there
+/// first). A stored status no machine knows is an internal fault.
+fn lead_move(p: &Prospect, command: model::LeadCommand) -> Result<model::LeadStatus> {
+    let from = model::LeadStatus::parse(&p.status).ok_or_else(|| {
+        Error::internal(format!(
+            "prospect {} has an unknown status {:?} in the database",
+            p.key, p.status
+        ))
+    })?;
+    model::decide_lead(&p.key, from, command).map_err(|r| {
+        if r.conflict {
+            Error::conflict(r.why)
+        } else {
+            Error::invalid(r.why)
+        }
+    })
 }
 
 /// Hand a lead to Sales before it reaches the threshold (a marketer's call).
@@ -270,12 +290,7 @@ pub async fn handoff(ctx: &Ctx, key: &str, actor: &str) -> Result<Prospect> {
     }
     let mut tx = ctx.pool.begin().await?;
     let mut p = lock_key(&mut tx, key).await?;
-    if p.status != "prospect" {
-        return Err(Error::conflict(format!(
-            "{key} is already {}",
-            p.status.replace('_', " ")
-        )));
-    }
+    lead_move(&p, model::LeadCommand::HandOff)?;
     hand_to_sales(ctx, &mut tx, &mut p, actor).await?;
     save(&mut tx, &p).await?;
     tx.commit().await?;
@@ -293,19 +308,14 @@ pub async fn contact(ctx: &Ctx, key: &str, actor: &str, note: &str) -> Result<Pr
     }
     let mut tx = ctx.pool.begin().await?;
     let mut p = lock_key(&mut tx, key).await?;
-    if p.status != "handed_off" {
-        return Err(Error::invalid(format!(
-            "{key} is {}: Sales contacts leads handed to it",
-            p.status.replace('_', " ")
-        )));
-    }
+    let contacted = lead_move(&p, model::LeadCommand::Contact)?;
     if let Some(h) = handoffs::latest_for(&mut tx, WORKFLOW, key, LEAD_HANDOFF).await?
         && h.status == "open"
     {
         handoffs::acknowledge(ctx, &mut tx, h.id, actor).await?;
     }
     let now = ctx.now();
-    p.status = "contacted".into();
+    p.status = contacted.as_str().into();
     p.contacted_at = Some(now);
     p.contacted_by = Some(actor.into());
     save(&mut tx, &p).await?;
@@ -344,10 +354,11 @@ pub async fn convert(ctx: &Ctx, key: &str, value_cents: i64, actor: &str) -> Res
     .execute(&mut *tx)
     .await?;
     let from = p.status.clone();
+    let customer = lead_move(&p, model::LeadCommand::Convert)?;
     if p.converted_at.is_none() {
         p.converted_at = Some(now);
     }
-    p.status = "customer".into();
+    p.status = customer.as_str().into();
     save(&mut tx, &p).await?;
     events::append(
         &mut tx,
