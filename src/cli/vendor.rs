@@ -391,8 +391,11 @@ fn date(flag: &str, text: &str) -> Result<NaiveDate> {
         .map_err(|_| invalid(format!("{flag} {text:?} is not a date (YYYY-MM-DD, local)")))
 }
 
-fn amount(flag: &str, text: &str) -> Result<i64> {
-    model::parse_money(text).map_err(|r| invalid(format!("{flag}: {}", r.0)))
+/// Money is parsed one way everywhere: the budget's rules (currency,
+/// two decimals, the configured maximum).
+fn amount(ctx: &Ctx, flag: &str, text: &str) -> Result<i64> {
+    vivid_core::budget::service::parse_amount(ctx, text)
+        .map_err(|e| invalid(format!("{flag}: {e}")))
 }
 
 fn period(text: &str) -> Result<Period> {
@@ -529,7 +532,7 @@ pub async fn run(config: Config, cmd: VendorCommand) -> Result<()> {
         VendorCommand::Rfp(cmd) => rfp(&ctx, cmd).await,
         VendorCommand::Propose(a) => {
             let actor = a.actor.resolve(&ctx)?;
-            let price = amount("--price", &a.price)?;
+            let price = amount(&ctx, "--price", &a.price)?;
             let p = service::propose(&ctx, &a.rfp, &a.vendor, price, &a.terms, &actor).await?;
             if a.json.json {
                 return output::json(&p);
@@ -578,7 +581,7 @@ pub async fn run(config: Config, cmd: VendorCommand) -> Result<()> {
                     vendor: a.vendor,
                     start: date("--start", &a.start)?,
                     end: date("--end", &a.end)?,
-                    monthly_cents: amount("--monthly", &a.monthly)?,
+                    monthly_cents: amount(&ctx, "--monthly", &a.monthly)?,
                     auto_renew: a.auto_renew,
                     notice: (!a.notice.is_empty()).then(|| a.notice.join(" ")),
                     budget,
@@ -607,7 +610,7 @@ pub async fn run(config: Config, cmd: VendorCommand) -> Result<()> {
             let amount_cents = a
                 .amount
                 .as_deref()
-                .map(|x| amount("--amount", x))
+                .map(|x| amount(&ctx, "--amount", x))
                 .transpose()?;
             let d = service::deliver(
                 &ctx,

@@ -739,58 +739,8 @@ pub fn next_term(start: NaiveDate, end: NaiveDate) -> Option<(NaiveDate, NaiveDa
     ))
 }
 
-/// Money typed by a person: "1200", "1,200.50", "$99.9" → cents.
-pub fn parse_money(text: &str) -> Result<i64, Refusal> {
-    let bad = || Refusal(format!("{text:?} is not an amount (e.g. 1200 or 1200.50)"));
-    let t: String = text
-        .trim()
-        .trim_start_matches('$')
-        .chars()
-        .filter(|c| *c != ',' && *c != '_')
-        .collect();
-    if t.is_empty() || t.starts_with('-') {
-        return Err(bad());
-    }
-    let (whole, frac) = match t.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (t.as_str(), ""),
-    };
-    if frac.len() > 2
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || !frac.chars().all(|c| c.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad())?
-    };
-    let frac: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<2}").parse().map_err(|_| bad())?
-    };
-    whole
-        .checked_mul(100)
-        .and_then(|c| c.checked_add(frac))
-        .ok_or_else(bad)
-}
-
-/// Cents for people: "$1,234.50".
-pub fn money(cents: i64) -> String {
-    let neg = cents < 0;
-    let c = cents.unsigned_abs();
-    let whole = (c / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{}${grouped}.{:02}", if neg { "-" } else { "" }, c % 100)
-}
+/// Cents for people: "$1,234.50" (the budget's one formatter).
+pub use crate::budget::model::format_cents as money;
 
 /// Months of a term, counting a partial month as one (for the value).
 pub fn term_months(start: NaiveDate, end: NaiveDate) -> i64 {
@@ -1323,12 +1273,7 @@ mod tests {
     }
 
     #[test]
-    fn money_parses_and_prints() {
-        assert_eq!(parse_money("1200"), Ok(120_000));
-        assert_eq!(parse_money("$1,200.5"), Ok(120_050));
-        assert!(parse_money("-5").is_err());
-        assert!(parse_money("1.234").is_err());
-        assert!(parse_money("99999999999999999999").is_err());
+    fn money_prints_like_the_budget_and_periods_parse() {
         assert_eq!(money(123_456_789), "$1,234,567.89");
         assert_eq!(
             "2026-03".parse::<Period>().map(|p| p.to_string()),
