@@ -368,7 +368,10 @@ pub struct ApprovalsConfig {
     pub deadline: HumanDuration,
     /// A reminder goes out this long before the deadline.
     pub remind_before: HumanDuration,
-    /// Policy started when a deadline passes undecided.
+    /// Time each level an overdue request is re-routed to (the deciding
+    /// roles' directors, then the Business Manager) has to decide.
+    pub reroute_window: HumanDuration,
+    /// Policy that pages once every level let its deadline pass.
     pub escalation_policy: String,
 }
 
@@ -377,6 +380,7 @@ impl Default for ApprovalsConfig {
         Self {
             deadline: HumanDuration::from_secs(24 * 3600),
             remind_before: HumanDuration::from_secs(4 * 3600),
+            reroute_window: HumanDuration::from_secs(8 * 3600),
             escalation_policy: "approval-overdue".into(),
         }
     }

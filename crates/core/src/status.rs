@@ -133,16 +133,16 @@ pub async fn engine(conn: &mut sqlx::PgConnection, now: DateTime<Utc>) -> Result
     })
 }
 
-/// Approval requests: pending, past their deadline, escalated.
+/// Approval requests: pending, past their deadline, re-routed (escalated).
 pub async fn approvals(
     conn: &mut sqlx::PgConnection,
     now: DateTime<Utc>,
 ) -> Result<ApprovalStatus> {
     let (pending, overdue, escalated): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'pending'),
-                count(*) FILTER (WHERE status = 'pending' AND deadline < $1),
-                count(*) FILTER (WHERE status = 'escalated')
-         FROM approval_requests WHERE status IN ('pending', 'escalated')",
+        "SELECT count(*),
+                count(*) FILTER (WHERE deadline < $1),
+                count(*) FILTER (WHERE escalate_to <> '{}')
+         FROM approval_requests WHERE status = 'pending'",
     )
     .bind(now)
     .fetch_one(&mut *conn)

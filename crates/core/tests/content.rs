@@ -308,7 +308,7 @@ async fn expensive_ads_need_finance_and_the_revision_cap_hands_over_to_marketing
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_review_past_its_deadline_escalates_and_can_be_resubmitted() -> TestResult {
+async fn a_review_past_its_deadline_is_rerouted_never_stuck() -> TestResult {
     let (_db, ctx, clock, engine) = setup().await?;
     let item = service::create(&ctx, &newsletter(0, "blog_post", "web"), "lena").await?;
     service::edit(&ctx, item.id, "lena", None, "draft", None).await?;
@@ -323,15 +323,30 @@ async fn a_review_past_its_deadline_escalates_and_can_be_resubmitted() -> TestRe
     engine.run_pass().await?;
     clock.advance(TimeDelta::hours(4) + TimeDelta::seconds(1));
     engine.run_pass().await?;
-    let late = err_text(service::decide(&ctx, item.id, "maya", Decision::Approve, "", None).await);
-    assert!(late.contains("escalated"), "{late}");
+    // Past the deadline the request is re-routed to the Marketing director
+    // (who may decide alone), and then to the Business Manager.
+    let rerouted: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE person = 'maya' AND subject LIKE 'Overdue approval re-routed to you:%'",
+    )
+    .fetch_one(&ctx.pool)
+    .await?;
+    assert_eq!(rerouted, 1);
+    clock.advance(ctx.config.approvals.reroute_window.delta() + TimeDelta::seconds(1));
+    engine.run_pass().await?;
     let bea: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE person = 'bea' AND subject LIKE '%Overdue approval%'",
+        "SELECT count(*) FROM outbox WHERE person = 'bea' AND subject LIKE 'Overdue approval re-routed to you:%'",
     )
     .fetch_one(&ctx.pool)
     .await?;
     assert_eq!(bea, 1);
+    assert_eq!(
+        service::queue(&ctx, "bea").await?.len(),
+        1,
+        "bea may decide it now"
+    );
+    // The owner may still resubmit an overdue review ...
     service::submit(&ctx, item.id, "lena").await?;
+    // ... and a late decision is taken, not refused.
     service::decide(&ctx, item.id, "maya", Decision::Approve, "", None).await?;
     assert_eq!(state(&ctx, item.id).await?, "approved");
     // Bad input.

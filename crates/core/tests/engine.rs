@@ -555,7 +555,7 @@ async fn a_single_approval_decided_twice_at_once_is_approved_once_and_both_recor
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_undecided_approval_reminds_then_escalates_and_refuses_late_decisions() -> TestResult {
+async fn an_undecided_approval_reminds_then_is_rerouted_until_someone_decides() -> TestResult {
     let (_db, ctx, clock) = setup().await?;
     let engine = Engine::new(ctx.clone(), Arc::new(outbox::LogTarget));
     let mut tx = ctx.pool.begin().await?;
@@ -589,25 +589,69 @@ async fn an_undecided_approval_reminds_then_escalates_and_refuses_late_decisions
         .await?,
         2
     );
+    // Past the deadline: re-routed to the deciding roles' directors, who
+    // may decide alone, with a fresh deadline; the request stays open.
     clock.advance(TimeDelta::hours(4) + TimeDelta::seconds(1));
     engine.run_pass().await?;
-    let status: String = sqlx::query_scalar("SELECT status FROM approval_requests WHERE id = $1")
-        .bind(req2.id)
-        .fetch_one(&ctx.pool)
-        .await?;
-    assert_eq!(status, "escalated");
-    // The approval-overdue policy notifies the business manager.
+    let rerouted = approvals::get(&mut *ctx.pool.acquire().await?, req2.id).await?;
+    assert_eq!(rerouted.status, "pending");
+    assert_eq!(rerouted.escalate_to, vec!["iris", "maya"]);
+    assert_eq!(rerouted.display_status(), "escalated");
     assert_eq!(
         count(
             &ctx,
-            "SELECT count(*) FROM outbox WHERE person = 'bea' AND subject LIKE '%Overdue approval%'"
+            "SELECT count(*) FROM outbox WHERE person IN ('iris', 'maya') AND subject LIKE 'Overdue approval re-routed to you:%'"
+        )
+        .await?,
+        2
+    );
+    // Nobody decides again: the Business Manager is made a decider.
+    clock.advance(ctx.config.approvals.reroute_window.delta() + TimeDelta::seconds(1));
+    engine.run_pass().await?;
+    let to_bea = approvals::get(&mut *ctx.pool.acquire().await?, req2.id).await?;
+    assert_eq!(to_bea.escalate_to, vec!["iris", "maya", "bea"]);
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM outbox WHERE person = 'bea' AND subject LIKE 'Overdue approval re-routed to you:%'"
         )
         .await?,
         1
     );
+    // Every level let it pass: the overdue policy pages; still decidable.
+    clock.advance(ctx.config.approvals.reroute_window.delta() + TimeDelta::seconds(1));
+    engine.run_pass().await?;
+    // Its first step is a timer of its own, due at once.
+    engine.run_pass().await?;
+    let started: i64 = sqlx::query_scalar("SELECT count(*) FROM escalations WHERE entity_id = $1")
+        .bind(format!("approval:{}", req2.id))
+        .fetch_one(&ctx.pool)
+        .await?;
+    assert_eq!(started, 1, "the overdue policy runs once");
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM outbox WHERE person = 'bea' AND subject LIKE '%Overdue approval:%'"
+        )
+        .await?,
+        1,
+        "the overdue policy pages the Business Manager"
+    );
+    // The Business Manager decides alone (2 of 2 were asked for): approved,
+    // and the paging stops.
     let mut tx = ctx.pool.begin().await?;
-    let late = approvals::decide(&ctx, &mut tx, req2.id, "maya", Decision::Approve, "", None).await;
-    assert!(matches!(late, Err(vivid_core::Error::Conflict(m)) if m.contains("escalated")));
+    let (done, outcome) =
+        approvals::decide(&ctx, &mut tx, req2.id, "bea", Decision::Approve, "", None).await?;
+    tx.commit().await?;
+    assert_eq!(outcome, Outcome::Approved);
+    assert_eq!(done.status, "approved");
+    let active: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM escalations WHERE entity_id = $1 AND status = 'active'",
+    )
+    .bind(format!("approval:{}", req2.id))
+    .fetch_one(&ctx.pool)
+    .await?;
+    assert_eq!(active, 0);
     Ok(())
 }
 

@@ -122,6 +122,7 @@ fn snapshot() -> Snapshot {
                     deadline: t + TimeDelta::seconds(i as i64 * 37 - 3600),
                     created_at: t - TimeDelta::hours(20),
                     decided_at: None,
+                    escalate_to: Vec::new(),
                 },
                 decisions: vec![DecisionRecord {
                     approver: "maya".into(),

@@ -168,6 +168,7 @@ fn request(
         deadline: now() + TimeDelta::seconds(deadline_in),
         created_at: ago(20 * 3600),
         decided_at: None,
+        escalate_to: Vec::new(),
     }
 }
 

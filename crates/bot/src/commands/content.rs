@@ -433,7 +433,7 @@ fn approvals_so_far(d: &Detail) -> usize {
 }
 
 fn status_icon(a: Option<&ApprovalRequest>) -> &'static str {
-    match a.map(|a| a.status.as_str()) {
+    match a.map(|a| a.display_status()) {
         Some("pending") => "📝",
         Some("approved") => "✅",
         Some("changes_requested") => "✏️",
@@ -444,7 +444,7 @@ fn status_icon(a: Option<&ApprovalRequest>) -> &'static str {
 }
 
 fn colour(ctx: &Ctx, a: Option<&ApprovalRequest>) -> u32 {
-    match a.map(|a| (a.status.as_str(), a.deadline)) {
+    match a.map(|a| (a.display_status(), a.deadline)) {
         Some(("pending", deadline)) if deadline < ctx.now() => RED,
         Some(("pending", _)) => YELLOW,
         Some(("approved", _)) => GREEN,
@@ -460,8 +460,9 @@ fn approvals_field(d: &Detail, a: &ApprovalRequest) -> String {
     if !a.must_include.is_empty() {
         s.push_str(&format!("\nincluding one of {}", a.must_include.join(", ")));
     }
-    let status = match a.status.as_str() {
+    let status = match a.display_status() {
         "pending" => None,
+        "escalated" => Some(format!("re-routed to {}", a.escalate_to.join(", "))),
         "cancelled" => Some("superseded by a newer version".to_string()),
         other => Some(other.replace('_', " ")),
     };
@@ -473,9 +474,13 @@ fn approvals_field(d: &Detail, a: &ApprovalRequest) -> String {
 
 fn deadline_field(ctx: &Ctx, a: &ApprovalRequest) -> String {
     match a.status.as_str() {
+        "pending" if a.deadline >= ctx.now() && a.is_rerouted() => format!(
+            "⚠ overdue: re-routed to {}, due {}",
+            a.escalate_to.join(", "),
+            relative(a.deadline)
+        ),
         "pending" if a.deadline >= ctx.now() => format!("due {}", relative(a.deadline)),
-        "pending" => format!("⚠ passed {}: being escalated", relative(a.deadline)),
-        "escalated" => format!("⚠ passed {}: escalated", relative(a.deadline)),
+        "pending" => format!("⚠ passed {}: being re-routed", relative(a.deadline)),
         _ => match a.decided_at {
             Some(t) => format!("decided {}", relative(t)),
             None => format!("was {}", relative(a.deadline)),

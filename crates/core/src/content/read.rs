@@ -19,8 +19,8 @@ pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Workflo
                 count(*) FILTER (WHERE state = 'optimization'),
                 count(*) FILTER (WHERE state IN ('published', 'performance', 'optimization', 'maintenance')),
                 (SELECT count(*) FROM approval_requests
-                  WHERE workflow = $2 AND status IN ('pending', 'escalated')
-                    AND (status = 'escalated' OR deadline < $1))
+                  WHERE workflow = $2 AND status = 'pending'
+                    AND (escalate_to <> '{}' OR deadline < $1))
          FROM content_items WHERE state IN ('review', 'published', 'performance', 'optimization', 'maintenance')",
     )
     .bind(now)
@@ -52,7 +52,7 @@ pub struct Stage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Review {
     pub request_id: i64,
-    /// pending, or escalated once its deadline passed.
+    /// pending, or escalated once its deadline passed and it was re-routed.
     pub status: String,
     pub deadline: DateTime<Utc>,
     pub approvals: usize,
@@ -157,7 +157,7 @@ pub async fn pipeline(
             PipelineItem {
                 review: open.map(|r| Review {
                     request_id: r.request.id,
-                    status: r.request.status.clone(),
+                    status: r.request.display_status().to_string(),
                     deadline: r.request.deadline,
                     approvals: r.approvals(),
                     required: r.request.required,

@@ -237,7 +237,7 @@ pub async fn submit(ctx: &Ctx, id: i64, actor: &str) -> Result<(Item, ApprovalRe
     require_editor(ctx, &person, &item)?;
     let from = item.state;
     let escalated = match item.approval_id {
-        Some(a) => approvals::get(&mut tx, a).await?.status == "escalated",
+        Some(a) => approvals::get(&mut tx, a).await?.is_rerouted(),
         None => false,
     };
     let to = model::decide(

@@ -16,7 +16,7 @@ use super::events::{self, NewEvent};
 use super::outbox::{self, NewNotification};
 use super::timers::{self, HandlerFuture, Timer};
 use crate::error::{Error, Result};
-use crate::org::{Org, Person, RoleRef};
+use crate::org::{Org, Person, Role, RoleRef};
 use crate::workflow::BoxFuture;
 
 /// Timer kinds of older binaries (approvals now run on deadline clocks).
@@ -85,9 +85,32 @@ pub struct ApprovalRequest {
     pub deadline: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The people an overdue request was re-routed to: each may decide it
+    /// alone (the deciding roles' directors, then the Business Manager).
+    pub escalate_to: Vec<String>,
 }
 
 impl ApprovalRequest {
+    /// Pending and past its first deadline: re-routed to someone who may
+    /// decide it alone.
+    pub fn is_rerouted(&self) -> bool {
+        self.status == "pending" && !self.escalate_to.is_empty()
+    }
+
+    /// The status a person reads: "escalated" once re-routed.
+    pub fn display_status(&self) -> &str {
+        if self.is_rerouted() {
+            "escalated"
+        } else {
+            &self.status
+        }
+    }
+
+    /// May this person decide, by role or because the request was re-routed to them?
+    pub fn is_decider(&self, org: &Org, person: &Person) -> bool {
+        org.holds_any(person, &self.deciding_roles()) || self.escalate_to.contains(&person.handle)
+    }
+
     pub fn eligible(&self) -> Vec<RoleRef> {
         self.eligible_roles
             .iter()
@@ -119,7 +142,7 @@ pub struct DecisionRecord {
     pub decided_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, must_include, status, deadline, created_at, decided_at FROM approval_requests";
+const SELECT: &str = "SELECT id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, must_include, status, deadline, created_at, decided_at, escalate_to FROM approval_requests";
 
 /// Who may decide, and the rule for N of M.
 #[derive(Debug, Clone)]
@@ -148,7 +171,6 @@ pub fn evaluate(
     decision: Decision,
     comment: &str,
     version: Option<i32>,
-    now: DateTime<Utc>,
 ) -> Result<Outcome> {
     if approver.handle == req.requested_by {
         return Err(Error::forbidden(format!(
@@ -156,11 +178,11 @@ pub fn evaluate(
             approver.label()
         )));
     }
-    let eligible = req.deciding_roles();
-    if !org.holds_any(approver, &eligible) {
-        let roles: Vec<String> = eligible.iter().map(|r| r.to_string()).collect();
+    if !req.is_decider(org, approver) {
+        let mut roles: Vec<String> = req.deciding_roles().iter().map(|r| r.to_string()).collect();
+        roles.extend(req.escalate_to.iter().cloned());
         return Err(Error::forbidden(format!(
-            "{} may not decide {:?}: it needs one of these roles: {}",
+            "{} may not decide {:?}: it needs one of these roles or people: {}",
             approver.label(),
             req.title,
             roles.join(", ")
@@ -190,12 +212,6 @@ pub fn evaluate(
     match req.status.as_str() {
         "pending" => {}
         "approved" if decision == Decision::Approve => return Ok(Outcome::AlreadyApproved),
-        "escalated" => {
-            return Err(Error::conflict(format!(
-                "the deadline ({}) passed and the request was escalated: it can no longer be decided here",
-                req.deadline.format("%Y-%m-%d %H:%M UTC")
-            )));
-        }
         "cancelled" => {
             return Err(Error::conflict(
                 "this approval request was superseded by a newer version".to_string(),
@@ -208,13 +224,11 @@ pub fn evaluate(
             )));
         }
     }
-    if now > req.deadline {
-        return Err(Error::conflict(format!(
-            "the deadline ({}) has passed: the request is being escalated",
-            req.deadline.format("%Y-%m-%d %H:%M UTC")
-        )));
-    }
+    // A decision after the deadline is still taken: the deadline re-routes
+    // the request to more deciders, it never makes it undecidable.
+    let rerouted_to_approver = req.escalate_to.contains(&approver.handle);
     Ok(match decision {
+        Decision::Approve if rerouted_to_approver => Outcome::Approved,
         Decision::Approve => {
             let approvals = prior.iter().filter(|d| d.decision == "approve").count() as u32 + 1;
             let required = u32::try_from(req.required).unwrap_or(1);
@@ -283,7 +297,7 @@ pub async fn request(
     let req: ApprovalRequest = sqlx::query_as(
         "INSERT INTO approval_requests (workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, must_include, deadline, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9)
-         RETURNING id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, must_include, status, deadline, created_at, decided_at",
+         RETURNING id, workflow, entity_id, subject_version, title, requested_by, eligible_roles, required, must_include, status, deadline, created_at, decided_at, escalate_to",
     )
     .bind(&new.workflow)
     .bind(&new.entity_id)
@@ -439,9 +453,7 @@ pub async fn decide(
     let person = ctx.org.actor(approver)?.clone();
     let mut req = lock(conn, request_id).await?;
     let prior = decisions(conn, request_id).await?;
-    let outcome = evaluate(
-        &ctx.org, &req, &prior, &person, decision, comment, version, now,
-    )?;
+    let outcome = evaluate(&ctx.org, &req, &prior, &person, decision, comment, version)?;
     sqlx::query(
         "INSERT INTO approval_decisions (request_id, approver, decision, comment, decided_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -466,6 +478,16 @@ pub async fn decide(
             .execute(&mut *conn)
             .await?;
         timers::cancel(conn, "approvals", &request_id.to_string(), None).await?;
+        // Paging about an overdue request stops once someone decides it.
+        escalation::cancel(
+            ctx,
+            conn,
+            &req.workflow,
+            &format!("approval:{request_id}"),
+            approver,
+            "the approval was decided",
+        )
+        .await?;
         let n = NewNotification::to_person(
             &req.requested_by,
             req.workflow.clone(),
@@ -514,7 +536,7 @@ pub async fn queue_for(
     .await?;
     Ok(pending
         .into_iter()
-        .filter(|r| ctx.org.holds_any(person, &r.deciding_roles()))
+        .filter(|r| r.is_decider(&ctx.org, person))
         .collect())
 }
 
@@ -582,12 +604,11 @@ async fn remind_waiting(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result<R
         return Ok(Reaction::Stale);
     }
     let prior = decisions(conn, id).await?;
-    let eligible = req.deciding_roles();
     let waiting: Vec<String> = ctx
         .org
         .people
         .iter()
-        .filter(|p| p.handle != req.requested_by && ctx.org.holds_any(p, &eligible))
+        .filter(|p| p.handle != req.requested_by && req.is_decider(&ctx.org, p))
         .filter(|p| !prior.iter().any(|d| d.approver == p.handle))
         .map(|p| p.handle.clone())
         .collect();
@@ -622,18 +643,87 @@ async fn remind_waiting(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result<R
     Ok(Reaction::Recorded)
 }
 
-/// The deadline passed undecided: mark the request escalated and escalate.
+/// Who an overdue request goes to next: the directors of the deciding
+/// roles' departments, then the Business Manager. Nobody twice, never the
+/// requester. Empty when every level has had it. Pure.
+pub fn next_deciders(org: &Org, req: &ApprovalRequest) -> Vec<String> {
+    let fresh = |p: &&Person| p.handle != req.requested_by && !req.escalate_to.contains(&p.handle);
+    let mut departments: Vec<String> = req
+        .deciding_roles()
+        .into_iter()
+        .filter_map(|r| r.department)
+        .collect();
+    departments.sort();
+    departments.dedup();
+    let mut directors: Vec<String> = departments
+        .iter()
+        .filter_map(|d| org.director_of(d))
+        .filter(fresh)
+        .map(|p| p.handle.clone())
+        .collect();
+    directors.dedup();
+    let managers_had_it = org
+        .people
+        .iter()
+        .any(|p| p.has_role(Role::BusinessManager) && req.escalate_to.contains(&p.handle));
+    if !directors.is_empty() && !managers_had_it {
+        return directors;
+    }
+    org.people
+        .iter()
+        .filter(|p| p.has_role(Role::BusinessManager))
+        .filter(fresh)
+        .map(|p| p.handle.clone())
+        .collect()
+}
+
+/// The deadline passed undecided: re-route the request to the next level
+/// of deciders (each may decide alone) with a fresh deadline. When every
+/// level has had it, page by the overdue policy; the request stays open
+/// either way, so an item is never left undecidable.
 async fn escalate_overdue(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result<Reaction> {
     let req = lock(conn, id).await?;
     if req.status != "pending" {
         return Ok(Reaction::Stale);
     }
     let now = ctx.now();
-    sqlx::query("UPDATE approval_requests SET status = 'escalated', decided_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(&mut *conn)
+    let next = next_deciders(&ctx.org, &req);
+    if next.is_empty() {
+        events::append(
+            conn,
+            &NewEvent::new(
+                req.workflow.clone(),
+                "approval",
+                &req.entity_id,
+                "approval_escalated",
+                "engine",
+            )
+            .reason("every level of deciders let the deadline pass: paging by the overdue policy")
+            .payload(serde_json::json!({ "approval_id": id, "deciders": req.escalate_to })),
+            now,
+        )
         .await?;
+        let policy = Policy::named(ctx, &ctx.config.approvals.escalation_policy)?;
+        let entity = format!("approval:{id}");
+        let subject = format!("Overdue approval: {}", req.title);
+        escalation::start(
+            ctx,
+            conn,
+            &escalation::Start::new(&req.workflow, &entity, &subject, &policy),
+        )
+        .await?;
+        return Ok(Reaction::Recorded);
+    }
+    let deadline = now + ctx.config.approvals.reroute_window.delta();
+    sqlx::query(
+        "UPDATE approval_requests SET escalate_to = escalate_to || $2, deadline = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&next)
+    .bind(deadline)
+    .execute(&mut *conn)
+    .await?;
+    let level = req.escalate_to.len() + next.len();
     events::append(
         conn,
         &NewEvent::new(
@@ -643,19 +733,42 @@ async fn escalate_overdue(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result
             "approval_escalated",
             "engine",
         )
-        .transition(Some("pending"), "escalated")
-        .reason("the approval deadline passed without a decision")
-        .payload(serde_json::json!({ "approval_id": id })),
+        .reason(format!(
+            "the approval deadline passed without a decision: re-routed to {}, who may decide alone",
+            next.join(", ")
+        ))
+        .payload(serde_json::json!({ "approval_id": id, "rerouted_to": next, "deadline": deadline })),
         now,
     )
     .await?;
-    let policy = Policy::named(ctx, &ctx.config.approvals.escalation_policy)?;
-    let entity = format!("approval:{id}");
-    let subject = format!("Overdue approval: {}", req.title);
-    escalation::start(
+    for handle in &next {
+        let n = NewNotification::to_person(
+            handle,
+            req.workflow.clone(),
+            &req.entity_id,
+            format!("Overdue approval re-routed to you: {}", req.title),
+        )
+        .body(format!(
+            "Nobody decided by the deadline. You may now decide alone (approve, reject or ask for changes). Decide by {}.",
+            ctx.calendar.format_local(deadline)
+        ))
+        .severity("warning")
+        .dedupe(format!("approval:{id}:rerouted:{handle}"))
+        .payload(serde_json::json!({ "approval_id": id }));
+        outbox::enqueue(ctx, conn, &n).await?;
+    }
+    // A new clock per level: the one that fired is still being handled.
+    let remind_at = deadline - ctx.config.approvals.remind_before.delta();
+    deadlines::start(
         ctx,
         conn,
-        &escalation::Start::new(&req.workflow, &entity, &subject, &policy),
+        &deadlines::Clock::new(
+            CLOCK_OWNER,
+            id,
+            format!("{DECISION_CLOCK}{level}"),
+            deadline,
+        )
+        .remind_at([remind_at]),
     )
     .await?;
     Ok(Reaction::Recorded)
@@ -672,7 +785,7 @@ pub fn may_decide(
 ) -> bool {
     request.status == "pending"
         && person.handle != request.requested_by
-        && org.holds_any(person, &request.deciding_roles())
+        && request.is_decider(org, person)
         && !decisions.iter().any(|d| d.approver == person.handle)
 }
 
@@ -786,6 +899,7 @@ mod tests {
             deadline: now + TimeDelta::hours(24),
             created_at: now,
             decided_at: None,
+            escalate_to: vec![],
         }
     }
 
@@ -796,10 +910,6 @@ mod tests {
             comment: String::new(),
             decided_at: DateTime::from_timestamp(1_780_000_100, 0).unwrap_or_default(),
         }
-    }
-
-    fn now() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_780_000_500, 0).unwrap_or_default()
     }
 
     #[test]
@@ -814,7 +924,7 @@ mod tests {
             .cloned()
             .unwrap_or_else(|| panic!("iris"));
         let r = req(2, "pending");
-        let first = evaluate(&org, &r, &[], &maya, Decision::Approve, "", Some(3), now());
+        let first = evaluate(&org, &r, &[], &maya, Decision::Approve, "", Some(3));
         assert_eq!(
             first.ok(),
             Some(Outcome::Pending {
@@ -830,7 +940,6 @@ mod tests {
             Decision::Approve,
             "ok",
             Some(3),
-            now(),
         );
         assert_eq!(second.ok(), Some(Outcome::Approved));
     }
@@ -848,11 +957,11 @@ mod tests {
             .cloned()
             .unwrap_or_else(|| panic!("maya"));
         let r = req(1, "pending");
-        let own = evaluate(&org, &r, &[], &lena, Decision::Approve, "", None, now());
+        let own = evaluate(&org, &r, &[], &lena, Decision::Approve, "", None);
         assert!(matches!(own, Err(Error::Forbidden(m)) if m.contains("self-approval")));
-        let role = evaluate(&org, &r, &[], &sam, Decision::Approve, "", None, now());
+        let role = evaluate(&org, &r, &[], &sam, Decision::Approve, "", None);
         assert!(matches!(role, Err(Error::Forbidden(m)) if m.contains("director:marketing")));
-        let old = evaluate(&org, &r, &[], &maya, Decision::Approve, "", Some(2), now());
+        let old = evaluate(&org, &r, &[], &maya, Decision::Approve, "", Some(2));
         assert!(matches!(old, Err(Error::Conflict(m)) if m.contains("superseded")));
         let twice = evaluate(
             &org,
@@ -862,43 +971,63 @@ mod tests {
             Decision::Approve,
             "",
             None,
-            now(),
         );
         assert!(matches!(twice, Err(Error::Conflict(_))));
-        let no_comment = evaluate(&org, &r, &[], &maya, Decision::Reject, " ", None, now());
+        let no_comment = evaluate(&org, &r, &[], &maya, Decision::Reject, " ", None);
         assert!(matches!(no_comment, Err(Error::Invalid(_))));
     }
 
     #[test]
-    fn late_and_escalated_decisions_are_refused() {
+    fn an_overdue_request_goes_to_the_directors_then_the_business_manager() {
         let org = org();
+        let mut r = req(2, "pending");
+        assert_eq!(next_deciders(&org, &r), vec!["iris", "maya"]);
+        r.escalate_to = vec!["iris".into(), "maya".into()];
+        assert_eq!(next_deciders(&org, &r), vec!["bea"]);
+        r.escalate_to.push("bea".into());
+        assert!(next_deciders(&org, &r).is_empty(), "every level had it");
+        // The requester is never made a decider of their own request.
+        let mut own = req(1, "pending");
+        own.requested_by = "maya".into();
+        assert_eq!(next_deciders(&org, &own), vec!["iris"]);
+        // Roles without a department go straight to the Business Manager.
+        let mut bm = req(1, "pending");
+        bm.eligible_roles = vec!["business_manager".into()];
+        bm.requested_by = "maya".into();
+        assert_eq!(next_deciders(&org, &bm), vec!["bea"]);
+    }
+
+    #[test]
+    fn a_rerouted_decider_decides_alone_even_after_the_deadline() {
+        let org = org();
+        let bea = org.person("bea").cloned().unwrap_or_else(|| panic!("bea"));
         let maya = org
             .person("maya")
             .cloned()
             .unwrap_or_else(|| panic!("maya"));
-        let r = req(1, "pending");
-        let late = evaluate(
-            &org,
-            &r,
-            &[],
-            &maya,
-            Decision::Approve,
-            "",
-            None,
-            r.deadline + TimeDelta::seconds(1),
+        let mut r = req(2, "pending");
+        // Before re-routing the Business Manager holds no deciding role.
+        let before = evaluate(&org, &r, &[], &bea, Decision::Approve, "", None);
+        assert!(matches!(before, Err(Error::Forbidden(_))));
+        r.escalate_to = vec!["bea".into()];
+        assert!(r.is_rerouted());
+        assert_eq!(r.display_status(), "escalated");
+        let alone = evaluate(&org, &r, &[], &bea, Decision::Approve, "", None);
+        assert_eq!(
+            alone.ok(),
+            Some(Outcome::Approved),
+            "2 of 2 needed, bea decides alone"
         );
-        assert!(matches!(late, Err(Error::Conflict(m)) if m.contains("deadline")));
-        let esc = evaluate(
-            &org,
-            &req(1, "escalated"),
-            &[],
-            &maya,
-            Decision::Approve,
-            "",
-            None,
-            now(),
+        // An original approver still counts toward N of M.
+        let maya_vote = evaluate(&org, &r, &[], &maya, Decision::Approve, "", None);
+        assert_eq!(
+            maya_vote.ok(),
+            Some(Outcome::Pending {
+                approvals: 1,
+                required: 2
+            })
         );
-        assert!(matches!(esc, Err(Error::Conflict(m)) if m.contains("escalated")));
+        assert!(may_decide(&org, &bea, &r, &[]));
     }
 
     #[test]
@@ -917,7 +1046,6 @@ mod tests {
             Decision::Approve,
             "",
             None,
-            now(),
         );
         assert_eq!(out.ok(), Some(Outcome::AlreadyApproved));
         let rej = evaluate(
@@ -928,7 +1056,6 @@ mod tests {
             Decision::Reject,
             "no",
             None,
-            now(),
         );
         assert!(matches!(rej, Err(Error::Conflict(_))));
     }
