@@ -118,22 +118,7 @@ pub fn table_lines(headers: &[&str], rows: &[Vec<String>], max: Option<usize>) -
 /// shown as visible escapes (`\x1b`), so stored text can never drive the
 /// terminal. Newlines and tabs are kept only when `multiline`.
 pub fn clean_text(s: &str, multiline: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' | '\t' if multiline => out.push(c),
-            c if c.is_control() => {
-                let code = c as u32;
-                if code <= 0xff {
-                    out.push_str(&format!("\\x{code:02x}"));
-                } else {
-                    out.push_str(&format!("\\u{{{code:x}}}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    vivid_core::text::printable(s, multiline)
 }
 
 /// [`clean_text`] for one line (a title, a name, a table cell).

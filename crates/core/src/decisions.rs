@@ -8,7 +8,7 @@
 use crate::engine::Ctx;
 use crate::engine::approvals::{self, ApprovalRequest, Decision, Outcome};
 use crate::error::{Error, Result};
-use crate::workflow::{self, ApprovalDecision};
+use crate::workflow::{self, ApprovalDecision, ReviewText};
 
 /// Decide request `request_id` as `approver`.
 pub async fn decide_request(
@@ -45,4 +45,21 @@ pub async fn decide_request(
     let outcome = route.await?;
     let mut conn = ctx.pool.acquire().await?;
     Ok((approvals::get(&mut conn, request_id).await?, outcome))
+}
+
+/// What the approvers of request `request_id` read: the text under review
+/// and its diff, from the workflow that owns it. `None` when that workflow
+/// has nothing beyond the request's title.
+pub async fn review_text(ctx: &Ctx, request_id: i64) -> Result<Option<ReviewText>> {
+    let request = {
+        let mut conn = ctx.pool.acquire().await?;
+        approvals::get(&mut conn, request_id).await?
+    };
+    let Some(owner) = workflow::get(&request.workflow) else {
+        return Ok(None);
+    };
+    match owner.review(ctx, &request) {
+        Some(read) => Ok(Some(read.await?)),
+        None => Ok(None),
+    }
 }

@@ -89,6 +89,29 @@ fn single_line<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str> {
     Ok(value)
 }
 
+/// Stored text made safe for a terminal or a chat: control characters
+/// (escape sequences, BEL, NUL, carriage returns) become visible escapes
+/// (`\x1b`), so stored text can never drive the terminal. Newlines and tabs
+/// are kept only when `multiline`. Every human output goes through this.
+pub fn printable(s: &str, multiline: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' if multiline => out.push(c),
+            c if c.is_control() => {
+                let code = c as u32;
+                if code <= 0xff {
+                    out.push_str(&format!("\\x{code:02x}"));
+                } else {
+                    out.push_str(&format!("\\u{{{code:x}}}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,9 +72,32 @@ pub trait Workflow: Send + Sync {
         None
     }
 
+    /// What an approver reads before deciding one of its requests: the
+    /// text under review and what changed. `None`: nothing to read beyond
+    /// the request's title.
+    fn review<'a>(
+        &'a self,
+        _ctx: &'a Ctx,
+        _request: &'a ApprovalRequest,
+    ) -> Option<BoxFuture<'a, Result<ReviewText>>> {
+        None
+    }
+
     /// Its operator guide (`assets/guides/<name>.md`): what it does, its
     /// states and clocks, its commands, its KPIs.
     fn guide(&self) -> &'static str;
+}
+
+/// The text an approver decides on, and its changes since the last
+/// approved version (or the previous one when none was approved).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReviewText {
+    pub version: i32,
+    pub body: String,
+    /// The version the diff starts from; `None` for a first version.
+    pub base_version: Option<i32>,
+    /// A unified diff from `base_version`; empty for a first version.
+    pub diff: String,
 }
 
 /// What seeding a workflow's demo data did.

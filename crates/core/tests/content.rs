@@ -501,3 +501,58 @@ async fn an_approved_cost_is_committed_on_the_owners_budget_line() -> TestResult
     assert_eq!(committed, 150_000);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvers_read_the_text_and_the_changes_since_the_last_approved_version() -> TestResult {
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    let item = service::create(&ctx, &newsletter(0, "blog_post", "web"), "lena").await?;
+    let v1 = service::edit(
+        &ctx,
+        item.id,
+        "lena",
+        None,
+        "Spring sale: 10% off\nSee you",
+        None,
+    )
+    .await?
+    .version;
+    let (_, first) = service::submit(&ctx, item.id, "lena").await?;
+    let review = vivid_core::decisions::review_text(&ctx, first.id)
+        .await?
+        .unwrap_or_else(|| panic!("content has a review text"));
+    assert_eq!(review.version, v1);
+    assert_eq!(review.body, "Spring sale: 10% off\nSee you");
+    service::decide(&ctx, item.id, "maya", Decision::RequestChanges, "20%", None).await?;
+    let v2 = service::edit(
+        &ctx,
+        item.id,
+        "lena",
+        None,
+        "Spring sale: 20% off\nSee you",
+        None,
+    )
+    .await?
+    .version;
+    let (_, second) = service::submit(&ctx, item.id, "lena").await?;
+    let review = vivid_core::decisions::review_text(&ctx, second.id)
+        .await?
+        .unwrap_or_else(|| panic!("content has a review text"));
+    assert_eq!(review.version, v2);
+    assert_eq!(
+        review.base_version,
+        Some(v1),
+        "nothing approved yet: the previous version"
+    );
+    assert!(review.diff.contains("@@ -1,2 +1,2 @@"), "{}", review.diff);
+    assert!(
+        review.diff.contains("-Spring sale: 10% off"),
+        "{}",
+        review.diff
+    );
+    assert!(
+        review.diff.contains("+Spring sale: 20% off"),
+        "{}",
+        review.diff
+    );
+    Ok(())
+}

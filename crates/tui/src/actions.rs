@@ -4,6 +4,7 @@ use vivid_core::Ctx;
 use vivid_core::crisis::service as crisis;
 use vivid_core::decisions;
 use vivid_core::engine::approvals::Outcome;
+use vivid_core::workflow::ReviewText;
 
 use crate::app::{CrisisCmd, CrisisOp, DecideCmd, Fetched, HandoffCmd, HandoffOp};
 
@@ -89,6 +90,17 @@ pub async fn load_incident(ctx: &Ctx, id: i64) -> Fetched<crisis::Detail> {
     Fetched {
         id,
         result: crisis::detail(ctx, id)
+            .await
+            .map(Box::new)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// What an approval's deciders read, through the workflow that owns it.
+pub async fn load_review(ctx: &Ctx, request_id: i64) -> Fetched<Option<ReviewText>> {
+    Fetched {
+        id: request_id,
+        result: decisions::review_text(ctx, request_id)
             .await
             .map(Box::new)
             .map_err(|e| e.to_string()),

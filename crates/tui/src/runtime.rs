@@ -106,6 +106,13 @@ async fn event_loop(tui: &mut Tui, ctx: Ctx, opts: TuiOptions) -> Result<(), Tui
                         tx.send(Msg::IncidentLoaded(fetched)).ok();
                     });
                 }
+                Action::LoadReview(id) => {
+                    let (ctx, tx) = (ctx.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let fetched = actions::load_review(&ctx, id).await;
+                        tx.send(Msg::ReviewLoaded(fetched)).ok();
+                    });
+                }
             }
         }
     }

@@ -63,6 +63,51 @@ fn approval_detail() {
     insta::assert_snapshot!(render(&s));
 }
 
+/// The detail of the selected approval with its text read through core.
+fn approval_detail_with_review() -> AppState {
+    let mut s = on(test_data::state(100, 30), "approvals");
+    keys(&mut s, &[KeyCode::Char('j'), KeyCode::Enter]);
+    let Some(crate::app::Overlay::Detail { id, .. }) = s.overlay.clone() else {
+        panic!("no detail open: {:?}", s.overlay);
+    };
+    let body: String = (1..=30)
+        .map(|i| format!("Paragraph {i} of the spring newsletter.\n"))
+        .collect::<String>()
+        + "Shop the \u{1b}[31mcoastal\u{7} collection.\n";
+    let review = vivid_core::workflow::ReviewText {
+        version: 3,
+        body,
+        base_version: Some(2),
+        diff: "--- v2 (lena)\n+++ v3 (lena)\n@@ -1,2 +1,2 @@\n-Spring sale: 10% off\n+Spring sale: 20% off\n Paragraph 2\n".into(),
+    };
+    update(
+        &mut s,
+        Msg::ReviewLoaded(crate::app::Fetched {
+            id,
+            result: Ok(Box::new(Some(review))),
+        }),
+    );
+    s
+}
+
+#[test]
+fn approval_detail_shows_the_text_under_review_and_scrolls_to_the_diff() {
+    let mut s = approval_detail_with_review();
+    let top = render(&s);
+    assert!(top.contains("Text of version 3"), "{top}");
+    assert!(top.contains("PgDn ↓ more"), "{top}");
+    // Stored escape sequences are shown, never sent to the terminal.
+    keys(&mut s, &[KeyCode::PageDown, KeyCode::PageDown]);
+    let scrolled = render(&s);
+    assert!(!scrolled.contains('\u{1b}'), "{scrolled}");
+    assert!(scrolled.contains("\\x1b[31mcoastal\\x07"), "{scrolled}");
+    assert!(scrolled.contains("Changes since version 2"), "{scrolled}");
+    assert!(scrolled.contains("+Spring sale: 20% off"), "{scrolled}");
+    insta::assert_snapshot!(scrolled);
+    keys(&mut s, &[KeyCode::PageUp, KeyCode::PageUp]);
+    assert_eq!(render(&s), top, "PgUp scrolls back to the top");
+}
+
 #[test]
 fn approve_confirmation() {
     let mut s = on(test_data::state(80, 24), "approvals");

@@ -29,12 +29,12 @@ use sqlx::PgConnection;
 
 use crate::config::{Config, SectionSpec};
 use crate::engine::Ctx;
-use crate::engine::approvals::Outcome;
+use crate::engine::approvals::{ApprovalRequest, Outcome};
 use crate::engine::timers::Registry;
 use crate::error::{Error, Result};
 use crate::org::Org;
 use crate::status::WorkflowStatus;
-use crate::workflow::{ApprovalDecision, BoxFuture, Seeded, Workflow};
+use crate::workflow::{ApprovalDecision, BoxFuture, ReviewText, Seeded, Workflow};
 
 pub use config::ContentConfig;
 
@@ -101,6 +101,19 @@ impl Workflow for Descriptor {
             )
             .await?;
             Ok(decided.outcome)
+        }))
+    }
+
+    fn review<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        request: &'a ApprovalRequest,
+    ) -> Option<BoxFuture<'a, Result<ReviewText>>> {
+        Some(Box::pin(async move {
+            let id: i64 = request.entity_id.parse().map_err(|_| {
+                Error::internal(format!("approval #{} names no content item", request.id))
+            })?;
+            service::review_text(ctx, id, request.subject_version).await
         }))
     }
 

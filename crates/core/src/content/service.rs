@@ -16,6 +16,7 @@ use crate::engine::events::{self, NewEvent};
 use crate::engine::outbox::{self, NewNotification};
 use crate::error::{Error, Result};
 use crate::org::{Person, or_list};
+use crate::workflow::ReviewText;
 
 pub use super::model::Reading;
 
@@ -656,6 +657,43 @@ pub async fn diff(ctx: &Ctx, id: i64, from: Option<i32>, to: Option<i32>) -> Res
         &format!("v{to} ({})", b.author),
         &b.body,
     ))
+}
+
+/// What a reviewer reads: version `version`'s text and its diff against
+/// the last approved version before it (else the previous version).
+pub async fn review_text(ctx: &Ctx, id: i64, version: i32) -> Result<ReviewText> {
+    let mut conn = ctx.pool.acquire().await?;
+    let item = store::get(&mut conn, id).await?;
+    let versions = store::versions(&mut conn, id).await?;
+    let under_review = versions
+        .iter()
+        .find(|v| v.version == version)
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "content #{id} has no version {version} (it has 1 to {})",
+                item.version
+            ))
+        })?;
+    let base = item
+        .approved_version
+        .filter(|&a| a < version)
+        .or_else(|| (version > 1).then_some(version - 1))
+        .and_then(|b| versions.iter().find(|v| v.version == b));
+    let diff = match base {
+        Some(b) => super::diff::unified(
+            &format!("v{} ({})", b.version, b.author),
+            &b.body,
+            &format!("v{version} ({})", under_review.author),
+            &under_review.body,
+        ),
+        None => String::new(),
+    };
+    Ok(ReviewText {
+        version,
+        body: under_review.body.clone(),
+        base_version: base.map(|b| b.version),
+        diff,
+    })
 }
 
 pub async fn list(ctx: &Ctx, state: Option<State>, owner: Option<&str>) -> Result<Vec<Item>> {

@@ -8,6 +8,7 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Size;
 use vivid_core::crisis::service::Detail as IncidentDetail;
 use vivid_core::engine::approvals::Decision;
+use vivid_core::workflow::ReviewText;
 
 use crate::screens::{self, Screen};
 use crate::snapshot::Snapshot;
@@ -41,6 +42,11 @@ pub struct AppState {
     pub warn_within: TimeDelta,
     /// The incident whose detail is open, read through core when it opened.
     pub incident: Option<Fetched<IncidentDetail>>,
+    /// The text under review of the approval whose detail is open.
+    pub review: Option<Fetched<Option<ReviewText>>>,
+    /// How far the open detail is scrolled (PgDn/PgUp); back to the top
+    /// when another row's detail opens.
+    pub detail_scroll: u16,
 }
 
 /// Something read on demand for a detail overlay.
@@ -127,6 +133,8 @@ pub enum Action {
     Crisis(CrisisCmd),
     /// Read an incident's detail (timeline, escalation) for its overlay.
     LoadIncident(i64),
+    /// Read what an approval's deciders review (body and diff).
+    LoadReview(i64),
     /// Acknowledge or finish a hand-off (collaboration).
     Handoff(HandoffCmd),
 }
@@ -188,6 +196,7 @@ impl Action {
                 c.title
             ),
             Action::LoadIncident(id) => format!("reading incident #{id}"),
+            Action::LoadReview(id) => format!("reading the text of approval #{id}"),
             Action::Handoff(h) => format!(
                 "{} hand-off #{} {}…",
                 match h.op {
@@ -265,6 +274,8 @@ pub enum Msg {
     Done(Result<String, String>),
     /// An incident's detail was read (or could not be).
     IncidentLoaded(Fetched<IncidentDetail>),
+    /// An approval's text under review was read (or could not be).
+    ReviewLoaded(Fetched<Option<ReviewText>>),
     /// The keyboard cannot be read any more (the terminal went away).
     InputLost(String),
 }
@@ -293,6 +304,8 @@ impl AppState {
             busy: None,
             warn_within: TimeDelta::hours(4),
             incident: None,
+            review: None,
+            detail_scroll: 0,
         }
     }
 

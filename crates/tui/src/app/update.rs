@@ -55,6 +55,12 @@ pub fn update(state: &mut AppState, msg: Msg) -> Option<Action> {
             }
             None
         }
+        Msg::ReviewLoaded(fetched) => {
+            if matches!(state.overlay, Some(Overlay::Detail { id, .. }) if id == fetched.id) {
+                state.review = Some(fetched);
+            }
+            None
+        }
         Msg::DbDown {
             error,
             at,
@@ -239,8 +245,26 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Opti
             None
         }
         Overlay::Detail { screen, id } => {
+            let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
             match code {
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => {}
+                // Long text (a review's body and diff) scrolls inside the box.
+                KeyCode::PageDown | KeyCode::Char(' ') => {
+                    scroll_detail(state, screen, id, true);
+                    state.overlay = Some(Overlay::Detail { screen, id });
+                }
+                KeyCode::Char('d') if ctrl => {
+                    scroll_detail(state, screen, id, true);
+                    state.overlay = Some(Overlay::Detail { screen, id });
+                }
+                KeyCode::PageUp => {
+                    scroll_detail(state, screen, id, false);
+                    state.overlay = Some(Overlay::Detail { screen, id });
+                }
+                KeyCode::Char('u') if ctrl => {
+                    scroll_detail(state, screen, id, false);
+                    state.overlay = Some(Overlay::Detail { screen, id });
+                }
                 KeyCode::Down | KeyCode::Char('j') | KeyCode::Up | KeyCode::Char('k') => {
                     // Walk the list without leaving the detail.
                     let delta = if matches!(code, KeyCode::Down | KeyCode::Char('j')) {
@@ -256,6 +280,7 @@ fn on_overlay_key(state: &mut AppState, overlay: Overlay, key: KeyEvent) -> Opti
                         .unwrap_or(id);
                     state.overlay = Some(Overlay::Detail { screen, id: next });
                     if next != id {
+                        state.detail_scroll = 0;
                         return row.and_then(|r| target.load_detail(&state.snapshot, r));
                     }
                 }
@@ -453,11 +478,24 @@ fn move_to(state: &mut AppState, index: usize) {
     rescroll(state, tab);
 }
 
+/// Scroll the open detail by a page, within its text.
+fn scroll_detail(state: &mut AppState, screen: usize, id: i64, down: bool) {
+    let area = ratatui::layout::Rect::from((ratatui::layout::Position::ORIGIN, state.size));
+    let page = state.size.height.saturating_sub(6).max(1);
+    let overflow = crate::view::detail_overflow(state, screen, id, area);
+    state.detail_scroll = if down {
+        state.detail_scroll.saturating_add(page).min(overflow)
+    } else {
+        state.detail_scroll.saturating_sub(page)
+    };
+}
+
 fn open_detail(state: &mut AppState) -> Option<Action> {
     let screen = state.screen();
     let row = state.list().current()?;
     screen.detail(state, row)?;
     let id = screen.row_id(&state.snapshot, row)?;
+    state.detail_scroll = 0;
     state.overlay = Some(Overlay::Detail {
         screen: state.tab,
         id,
@@ -1033,12 +1071,31 @@ mod tests {
     #[test]
     fn other_details_read_nothing() {
         let mut s = test_data::state(100, 30);
-        for id in ["content", "experiments", "approvals"] {
+        for id in ["content", "experiments"] {
             s.tab = tab_of(id);
             assert_eq!(code(&mut s, KeyCode::Enter), None, "{id}");
             assert!(matches!(s.overlay, Some(Overlay::Detail { .. })), "{id}");
             code(&mut s, KeyCode::Esc);
         }
+    }
+
+    #[test]
+    fn an_approval_detail_reads_the_text_under_review() {
+        let mut s = test_data::state(100, 30);
+        s.tab = tab_of("approvals");
+        let acted = code(&mut s, KeyCode::Enter);
+        let Some(Overlay::Detail { id, .. }) = s.overlay else {
+            panic!("no detail open");
+        };
+        assert_eq!(acted, Some(Action::LoadReview(id)));
+        // Walking to the next request reads its text and starts at the top.
+        s.detail_scroll = 3;
+        let next = code(&mut s, KeyCode::Char('j'));
+        assert!(
+            matches!(next, Some(Action::LoadReview(n)) if n != id),
+            "{next:?}"
+        );
+        assert_eq!(s.detail_scroll, 0);
     }
 
     #[test]

@@ -98,6 +98,85 @@ fn urgency(state: &AppState, row: &ApprovalRow) -> Level {
     }
 }
 
+/// At most this many lines of a body or a diff are drawn (the rest is
+/// one command away), so a 1 MB body cannot stall the screen.
+const REVIEW_LINES: usize = 400;
+
+/// The text under review and its diff, once read (PgDn scrolls to them).
+fn review_lines(state: &AppState, request_id: i64, lines: &mut Vec<Line<'static>>) {
+    let Some(fetched) = state.review.as_ref().filter(|f| f.id == request_id) else {
+        lines.push(Line::default());
+        lines.push(Line::styled(
+            "reading the text under review…",
+            theme::muted(),
+        ));
+        return;
+    };
+    let review = match &fetched.result {
+        Ok(review) => review,
+        Err(why) => {
+            lines.push(Line::default());
+            lines.push(Line::styled(
+                format!("The text could not be read: {why}"),
+                theme::error(),
+            ));
+            return;
+        }
+    };
+    let Some(review) = review.as_ref() else {
+        return;
+    };
+    lines.push(Line::default());
+    lines.push(Line::styled(
+        format!("Text of version {} (PgDn to read on)", review.version),
+        theme::bold(),
+    ));
+    push_capped(lines, &review.body, |l| Line::raw(format!("  {l}")));
+    lines.push(Line::default());
+    match review.base_version {
+        None => lines.push(Line::styled(
+            "First version: nothing to compare",
+            theme::muted(),
+        )),
+        Some(base) => {
+            lines.push(Line::styled(
+                format!("Changes since version {base}"),
+                theme::bold(),
+            ));
+            push_capped(lines, &review.diff, |l| {
+                let style = if l.starts_with("+++") || l.starts_with("---") {
+                    theme::muted()
+                } else if l.starts_with('+') {
+                    theme::good()
+                } else if l.starts_with('-') {
+                    theme::error()
+                } else if l.starts_with("@@") {
+                    theme::accent()
+                } else {
+                    ratatui::style::Style::default()
+                };
+                Line::styled(format!("  {l}"), style)
+            });
+        }
+    }
+}
+
+/// Each line of `text` (made printable) as a line, at most [`REVIEW_LINES`].
+fn push_capped(lines: &mut Vec<Line<'static>>, text: &str, line: impl Fn(&str) -> Line<'static>) {
+    let text = vivid_core::text::printable(text, true).replace('\t', "    ");
+    let total = text.lines().count();
+    lines.extend(text.lines().take(REVIEW_LINES).map(|l| line(l)));
+    if total > REVIEW_LINES {
+        lines.push(Line::styled(
+            format!(
+                "  … {} more lines (vivid content show)",
+                total - REVIEW_LINES
+            ),
+            theme::muted(),
+        ));
+    }
+}
+
 fn decide(row: &ApprovalRow, decision: Decision) -> Action {
     Action::Decide(DecideCmd {
         request_id: row.request.id,
@@ -254,6 +333,18 @@ impl Screen for Approvals {
                 Span::raw(format!("one from: {}", r.must_include.join(", "))),
             ]));
         }
+        if !r.escalate_to.is_empty() {
+            lines.push(Line::from(vec![
+                label("re-routed to"),
+                Span::styled(
+                    format!(
+                        "@{} (overdue: each may decide alone)",
+                        r.escalate_to.join(", @")
+                    ),
+                    theme::level(Level::Warn),
+                ),
+            ]));
+        }
         lines.push(Line::default());
         lines.push(Line::styled("Decisions", theme::bold()));
         if row.decisions.is_empty() {
@@ -296,10 +387,17 @@ impl Screen for Approvals {
                 theme::muted(),
             )
         });
+        review_lines(state, r.id, &mut lines);
         Some(Detail {
             title: r.title.clone(),
             lines,
         })
+    }
+
+    fn load_detail(&self, snap: &Snapshot, row: usize) -> Option<Action> {
+        rows(snap)
+            .get(row)
+            .map(|r| Action::LoadReview(r.request.id))
     }
 
     fn keys(&self) -> &'static [KeyHelp] {

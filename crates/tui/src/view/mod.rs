@@ -13,7 +13,7 @@ use crate::app::{AppState, DbHealth};
 use crate::screens;
 use crate::theme;
 
-pub use overlay::{help_lines, help_overflow};
+pub use overlay::{detail_overflow, help_lines, help_overflow};
 
 /// Draw the control room.
 pub fn view(state: &AppState, frame: &mut Frame) {

@@ -69,44 +69,26 @@ pub fn render(state: &AppState, frame: &mut Frame, area: Rect) {
         Overlay::Help { scroll } => {
             help_box().scroll(*scroll).render(frame, area);
         }
-        Overlay::Detail { screen, id } => {
-            let target = screens::get(*screen);
-            let row = state.lists.get(*screen).and_then(|l| {
-                l.rows
-                    .iter()
-                    .copied()
-                    .find(|&r| target.row_id(&state.snapshot, r) == Some(*id))
-            });
-            match row.and_then(|r| target.detail(state, r)) {
-                Some(detail) => {
-                    let mut lines = detail.lines;
-                    lines.push(Line::default());
-                    lines.push(Line::styled("Esc back · j/k previous/next", theme::muted()));
-                    Boxed::new(
-                        &format!(" {} ", detail.title),
-                        lines,
-                        0..=96,
-                        theme::border(),
-                    )
-                    .render(frame, area);
-                }
-                None => {
-                    Boxed::new(
-                        " Gone ",
-                        vec![
-                            Line::from(format!(
-                                "#{id} is no longer in this list (decided or removed)."
-                            )),
-                            Line::default(),
-                            Line::styled("Esc back", theme::muted()),
-                        ],
-                        0..=60,
-                        theme::border(),
-                    )
-                    .render(frame, area);
-                }
+        Overlay::Detail { screen, id } => match detail_box(state, *screen, *id) {
+            Some(boxed) => {
+                boxed.scroll(state.detail_scroll).render(frame, area);
             }
-        }
+            None => {
+                Boxed::new(
+                    " Gone ",
+                    vec![
+                        Line::from(format!(
+                            "#{id} is no longer in this list (decided or removed)."
+                        )),
+                        Line::default(),
+                        Line::styled("Esc back", theme::muted()),
+                    ],
+                    0..=60,
+                    theme::border(),
+                )
+                .render(frame, area);
+            }
+        },
         Overlay::Prompt {
             title,
             label,
@@ -172,6 +154,38 @@ pub fn render(state: &AppState, frame: &mut Frame, area: Rect) {
     }
 }
 
+/// The box of an open detail, when its row is still listed.
+fn detail_box(state: &AppState, screen: usize, id: i64) -> Option<Boxed<'static>> {
+    let target = screens::get(screen);
+    let row = state.lists.get(screen).and_then(|l| {
+        l.rows
+            .iter()
+            .copied()
+            .find(|&r| target.row_id(&state.snapshot, r) == Some(id))
+    })?;
+    let detail = target.detail(state, row)?;
+    let mut lines = detail.lines;
+    lines.push(Line::default());
+    lines.push(Line::styled(
+        "Esc back · j/k previous/next · PgDn/PgUp scroll",
+        theme::muted(),
+    ));
+    Some(
+        Boxed::new(
+            &format!(" {} ", detail.title),
+            lines,
+            0..=96,
+            theme::border(),
+        )
+        .scroll_keys(" PgDn ↓ more ", " PgUp ↑ back "),
+    )
+}
+
+/// How far the open detail can scroll in `area` (what does not fit).
+pub fn detail_overflow(state: &AppState, screen: usize, id: i64, area: Rect) -> u16 {
+    detail_box(state, screen, id).map_or(0, |b| b.overflow(area))
+}
+
 /// A bordered box centred in an area, sized to its text within `widths`
 /// (wrapped at the widest).
 struct Boxed<'a> {
@@ -180,6 +194,8 @@ struct Boxed<'a> {
     widths: RangeInclusive<u16>,
     border: ratatui::style::Style,
     scroll: u16,
+    /// The hints at the bottom when the text scrolls: (more below, at the end).
+    scroll_keys: (&'static str, &'static str),
 }
 
 impl<'a> Boxed<'a> {
@@ -195,7 +211,13 @@ impl<'a> Boxed<'a> {
             widths,
             border,
             scroll: 0,
+            scroll_keys: (" j ↓ more ", " k ↑ back "),
         }
+    }
+
+    fn scroll_keys(mut self, more: &'static str, back: &'static str) -> Self {
+        self.scroll_keys = (more, back);
+        self
     }
 
     /// Start this many lines down (when the text is taller than the box).
@@ -243,6 +265,7 @@ impl<'a> Boxed<'a> {
             title,
             lines,
             border,
+            scroll_keys: self_keys,
             ..
         } = self;
         let paragraph = Paragraph::new(lines)
@@ -255,9 +278,9 @@ impl<'a> Boxed<'a> {
             .padding(ratatui::widgets::Padding::horizontal(1));
         if overflow > 0 {
             let more = if scroll < overflow {
-                " j ↓ more "
+                self_keys.0
             } else {
-                " k ↑ back "
+                self_keys.1
             };
             block = block.title_bottom(Line::styled(more, theme::muted()).right_aligned());
         }
