@@ -566,11 +566,49 @@ pub fn content_embed(ctx: &Ctx, d: &Detail) -> Embed {
         }
         None => e = e.field("Approvals", "not submitted for review yet", true),
     }
+    if let Ok(review) = d.review()
+        && let Some(base) = review.base_version
+        && !review.diff.is_empty()
+    {
+        e = e.field(
+            format!("Changes since v{base}"),
+            diff_excerpt(&review.diff),
+            false,
+        );
+    }
     e.footer = Some(match approval {
         Some(a) => format!("content #{} · approval #{}", item.id, a.id),
         None => format!("content #{}", item.id),
     });
     e
+}
+
+/// Room for the diff in a card field (Discord allows 1,024 characters).
+const DIFF_EXCERPT: usize = 900;
+
+/// The changed lines of a unified diff, in a diff code block, cut to fit a
+/// field; the file headers are left out (the field's name says the versions).
+fn diff_excerpt(diff: &str) -> String {
+    let mut body = String::new();
+    let mut cut = false;
+    for line in diff
+        .lines()
+        .filter(|l| !l.starts_with("+++") && !l.starts_with("---"))
+    {
+        let line = line.replace("```", "'''");
+        if body.chars().count() + line.chars().count() + 1 > DIFF_EXCERPT {
+            cut = true;
+            break;
+        }
+        body.push_str(&line);
+        body.push('\n');
+    }
+    let more = if cut {
+        "\n… the whole diff: `vivid content diff`"
+    } else {
+        ""
+    };
+    format!("```diff\n{body}```{more}")
 }
 
 /// Approve / Request changes while the review is open, naming the version.
@@ -667,5 +705,21 @@ mod tests {
             panic!("not a modal")
         };
         assert_eq!(m.custom_id, "content:reject:12");
+    }
+
+    #[test]
+    fn the_card_shows_what_changed_within_a_field() {
+        let diff = "--- v1 (lena)\n+++ v2 (lena)\n@@ -1 +1 @@\n-10% off\n+20% off\n";
+        let field = diff_excerpt(diff);
+        assert_eq!(field, "```diff\n@@ -1 +1 @@\n-10% off\n+20% off\n```");
+        let long: String = (0..200).map(|i| format!("+line {i} ```\n")).collect();
+        let field = diff_excerpt(&long);
+        assert!(field.chars().count() <= 1024, "{}", field.chars().count());
+        assert!(field.ends_with("`vivid content diff`"), "{field}");
+        assert_eq!(
+            field.matches("```").count(),
+            2,
+            "a fence in the text cannot break the block"
+        );
     }
 }

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::TimeDelta;
 use serde_json::{Value, json};
 use vivid_bot::model::Response;
 use vivid_bot::testing::{FakeDiscord, autocomplete, command, component, modal_submit};
@@ -155,7 +154,7 @@ async fn a_director_approves_content_by_slash_command_as_themselves() -> TestRes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_approval_and_cores_other_refusals_are_private() -> TestResult {
-    let (_db, ctx, clock) = setup().await?;
+    let (_db, ctx, _clock) = setup().await?;
     let id = submitted(&ctx, "blog_post", "Spring sale post").await?;
     let refused = |user: &'static str, sub: &'static str, o: Value| {
         let ctx = ctx.clone();
@@ -178,11 +177,8 @@ async fn self_approval_and_cores_other_refusals_are_private() -> TestResult {
     let text = ephemeral_text(&run(&ctx, &component(MAYA, "content:approve:x:2", "1")).await?)?;
     assert!(text.contains("not a content item number"), "{text}");
 
-    // After the deadline, core refuses too.
-    clock.advance(TimeDelta::hours(25));
-    let text = refused(MAYA, "approve", opts(id, None, None)).await?;
-    assert!(text.contains("deadline"), "{text}");
-
+    // (Past the deadline a decision is still taken: the request is
+    // re-routed, never refused for lateness; see the engine's tests.)
     assert!(decisions(&ctx, id).await?.is_empty(), "nothing was decided");
     assert_eq!(item_row(&ctx, id).await?.0, "review");
     Ok(())

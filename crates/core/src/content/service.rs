@@ -665,13 +665,30 @@ pub async fn review_text(ctx: &Ctx, id: i64, version: i32) -> Result<ReviewText>
     let mut conn = ctx.pool.acquire().await?;
     let item = store::get(&mut conn, id).await?;
     let versions = store::versions(&mut conn, id).await?;
+    review_of(&item, &versions, version)
+}
+
+impl Detail {
+    /// What the reviewers of the open approval (else of the current
+    /// version) read.
+    pub fn review(&self) -> Result<ReviewText> {
+        let version = self
+            .approval
+            .as_ref()
+            .map_or(self.item.version, |a| a.subject_version);
+        review_of(&self.item, &self.versions, version)
+    }
+}
+
+/// [`review_text`] from what is already read: pure.
+fn review_of(item: &Item, versions: &[Version], version: i32) -> Result<ReviewText> {
     let under_review = versions
         .iter()
         .find(|v| v.version == version)
         .ok_or_else(|| {
             Error::not_found(format!(
-                "content #{id} has no version {version} (it has 1 to {})",
-                item.version
+                "content #{} has no version {version} (it has 1 to {})",
+                item.id, item.version
             ))
         })?;
     let base = item
