@@ -165,7 +165,7 @@ fn review_lines(state: &AppState, request_id: i64, lines: &mut Vec<Line<'static>
 fn push_capped(lines: &mut Vec<Line<'static>>, text: &str, line: impl Fn(&str) -> Line<'static>) {
     let text = vivid_core::text::printable(text, true).replace('\t', "    ");
     let total = text.lines().count();
-    lines.extend(text.lines().take(REVIEW_LINES).map(|l| line(l)));
+    lines.extend(text.lines().take(REVIEW_LINES).map(&line));
     if total > REVIEW_LINES {
         lines.push(Line::styled(
             format!(
