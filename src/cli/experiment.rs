@@ -5,6 +5,7 @@ use std::io::Read;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use vivid_core::config::Config;
+use vivid_core::experiments::model::{self, State};
 use vivid_core::experiments::service::{self, NewExperiment, Report};
 use vivid_core::stats::{self, Difference, Engine, MetricKind};
 
@@ -203,7 +204,7 @@ fn print_report(r: &Report) {
         &out.variations
             .iter()
             .map(|v| {
-                let mean = if r.primary.kind == "binomial" {
+                let mean = if r.primary.kind == MetricKind::Binomial {
                     format!("{:.2}%", v.mean * 100.0)
                 } else {
                     format!("{:.3}", v.mean)
@@ -246,11 +247,8 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
     match cmd {
         ExperimentCommand::New(a) => {
             let actor = a.actor.resolve(&ctx)?;
-            let kind = match a.kind.as_str() {
-                "binomial" => MetricKind::Binomial,
-                "mean" => MetricKind::Mean,
-                other => return Err(invalid(format!("--kind {other:?}: binomial or mean"))),
-            };
+            let kind = model::parse_metric_kind(&a.kind)
+                .map_err(|_| invalid(format!("--kind {:?}: binomial or mean", a.kind)))?;
             let engine = match a.engine.as_str() {
                 "frequentist" => Engine::Frequentist,
                 "bayesian" => Engine::Bayesian,
@@ -283,10 +281,7 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
                 variations = vec![("control".into(), 0.5), ("treatment".into(), 0.5)];
             }
             let follows = match &a.follows {
-                Some(f) => {
-                    let mut conn = ctx.pool.acquire().await?;
-                    Some(service::find(&mut conn, f).await?.id)
-                }
+                Some(f) => Some(service::get(&ctx, f).await?.id),
                 None => None,
             };
             let new = NewExperiment {
@@ -327,7 +322,15 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
             Ok(())
         }
         ExperimentCommand::List(a) => {
-            let list = service::list(&ctx, a.state.as_deref()).await?;
+            let state = match a.state.as_deref() {
+                Some(s) => Some(State::parse(s).ok_or_else(|| {
+                    invalid(format!(
+                        "--state {s:?}: draft, running, decided or documented"
+                    ))
+                })?),
+                None => None,
+            };
+            let list = service::list(&ctx, state).await?;
             if a.json.json {
                 return output::json(&list);
             }
@@ -337,7 +340,7 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
                     vec![
                         format!("#{}", e.id),
                         e.key.clone(),
-                        e.state.clone(),
+                        e.state.to_string(),
                         e.metric.clone(),
                         e.winner.clone().unwrap_or_else(|| "-".into()),
                         e.name.clone(),
@@ -348,9 +351,7 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
             Ok(())
         }
         ExperimentCommand::Show(a) => {
-            let mut conn = ctx.pool.acquire().await?;
-            let e = service::find(&mut conn, &a.experiment).await?;
-            let vars = service::variations(&mut conn, e.id).await?;
+            let (e, vars) = service::show(&ctx, &a.experiment).await?;
             if a.json.json {
                 return output::json(&serde_json::json!({ "experiment": e, "variations": vars }));
             }
@@ -359,10 +360,10 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
             println!(
                 "design: {} ({}), guardrails [{}], {} {}{}, MDE {:.1}%, power {:.0}%, alpha {}",
                 e.metric,
-                e.metric_kind,
+                model::metric_kind_str(e.metric_kind),
                 e.guardrails.join(", "),
-                e.engine,
-                e.difference,
+                model::engine_str(e.engine),
+                model::difference_str(e.difference),
                 if e.sequential {
                     ", sequential"
                 } else {

@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use vivid_core::config::Config;
 use vivid_core::duration::format_delta;
+use vivid_core::journey::read;
 use vivid_core::journey::service::{self, NewTouch};
 use vivid_core::when::{Bound, Relative};
 
@@ -209,7 +210,7 @@ pub async fn run(config: Config, cmd: JourneyCommand) -> Result<()> {
         }
         JourneyCommand::Lead(a) => {
             let p = service::get(&ctx, &a.prospect).await?;
-            let next = service::next_content(&ctx, &a.prospect).await?;
+            let next = read::next_content(&ctx, &p).await?;
             if a.json.json {
                 return output::json(&serde_json::json!({ "prospect": p, "next_content": next }));
             }
@@ -217,7 +218,7 @@ pub async fn run(config: Config, cmd: JourneyCommand) -> Result<()> {
                 "{} — {} ({}), score {:.0}, segment {}",
                 p.key,
                 p.stage,
-                p.status.replace('_', " "),
+                p.status.words(),
                 p.score,
                 p.segment
             );
@@ -322,7 +323,7 @@ pub async fn run(config: Config, cmd: JourneyCommand) -> Result<()> {
         }
         JourneyCommand::Funnel(a) => {
             let from = super::parse_when(&ctx, "--since", &a.since, Bound::Start, Relative::Past)?;
-            let f = service::funnel(&ctx, ctx.now() - from).await?;
+            let f = read::funnel(&ctx, ctx.now() - from).await?;
             if a.json.json {
                 return output::json(&f);
             }

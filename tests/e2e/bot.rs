@@ -424,6 +424,74 @@ async fn a_signed_interaction_approves_content_as_the_director() -> TestResult {
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_journey_button_marks_a_lead_contacted_as_the_sales_lead() -> TestResult {
+    const NICO: &str = "100000000000000017"; // sales team lead
+    let db = fresh_db().await?;
+    let fake = FakeDiscord::start()?;
+    let signer = Signer::generate();
+    let bot = start_bot(&db, &signer, &fake)?;
+    let client = reqwest_client();
+    // A form submitted: the lead is handed to Sales.
+    let touched = json(
+        &db,
+        &[
+            "journey",
+            "touch",
+            "cust-ava",
+            "--channel",
+            "site",
+            "--kind",
+            "form_submitted",
+            "--json",
+        ],
+    );
+    assert!(touched["handed_off"].is_i64(), "{touched}");
+
+    // The queue, for Nico only, with a Contacted button.
+    let (status, reply) = post_signed(
+        &client,
+        &bot.url,
+        &signer,
+        &command(NICO, "journey", Some("leads"), json!([])),
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert_eq!(reply["type"], 4, "{reply}");
+    assert_eq!(
+        reply["data"]["flags"], 64,
+        "only the asker sees it: {reply}"
+    );
+    let text = reply.to_string();
+    assert!(text.contains("Leads waiting on Sales (1)"), "{reply}");
+    assert!(text.contains("journey:queue-contact:cust-ava"), "{reply}");
+
+    // The signed button press: the queue message is edited, the lead is Nico's.
+    let (_, reply) = post_signed(
+        &client,
+        &bot.url,
+        &signer,
+        &component(NICO, "journey:queue-contact:cust-ava", "300000000000000002"),
+    )
+    .await?;
+    assert_eq!(reply["type"], 7, "{reply}");
+    assert!(
+        reply
+            .to_string()
+            .contains("cust-ava contacted by Nico Rossi"),
+        "{reply}"
+    );
+    let (status, by): (String, Option<String>) =
+        sqlx::query_as("SELECT status, contacted_by FROM prospects WHERE key = 'cust-ava'")
+            .fetch_one(&db.pool)
+            .await?;
+    assert_eq!(
+        (status.as_str(), by.as_deref()),
+        ("contacted", Some("nico"))
+    );
+    Ok(())
+}
+
 fn reqwest_client() -> vivid_bot::testing::HttpClient {
     vivid_bot::testing::HttpClient::new()
 }

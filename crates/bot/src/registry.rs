@@ -276,6 +276,7 @@ pub fn groups() -> &'static [&'static dyn CommandGroup] {
         &crate::commands::oncall::Oncall,
         &crate::commands::content::Content,
         &crate::commands::experiment::Experiment,
+        &crate::commands::journey::Journey,
         &crate::commands::budget::Budget,
         &crate::commands::vendor::Vendor,
         &crate::commands::collab::Handoff,

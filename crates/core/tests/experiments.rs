@@ -338,3 +338,52 @@ async fn sufficient_statistics_are_aggregated_in_sql() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_state_no_machine_knows_is_an_internal_fault() -> TestResult {
+    let (_db, ctx, _clock) = setup().await?;
+    service::create(&ctx, &design("odd", false), "ana").await?;
+    // Data written by something else (a newer binary, a hand edit).
+    sqlx::query("ALTER TABLE experiments DROP CONSTRAINT experiments_state_check")
+        .execute(&ctx.pool)
+        .await?;
+    sqlx::query("UPDATE experiments SET state = 'paused' WHERE key = 'odd'")
+        .execute(&ctx.pool)
+        .await?;
+    for r in [
+        service::get(&ctx, "odd").await.map(|_| ()),
+        service::start(&ctx, "odd", "ana").await.map(|_| ()),
+        service::list(&ctx, None).await.map(|_| ()),
+    ] {
+        let Err(e) = r else {
+            panic!("an unknown state was read as a known one")
+        };
+        assert_eq!(e.kind(), "internal", "{e}");
+        assert!(
+            e.to_string()
+                .contains("unknown experiment state \"paused\""),
+            "{e}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_runs_experiments_comes_from_config() -> TestResult {
+    // Only the Creative director runs experiments in this org.
+    let toml = vivid_core::config::EMBEDDED_DEFAULT.replace(
+        "run = [\"analyst\", \"director:marketing\", \"director:analytics\", \"team_lead:marketing\", \"business_manager\"]",
+        "run = [\"director:creative\"]",
+    );
+    let config = vivid_core::config::Config::from_toml_str("test", &toml)?;
+    let db = fresh_db().await?;
+    let ctx = db.ctx(config, Arc::new(SimClock::at(Utc::now()))).await?;
+    let refused = err_text(service::create(&ctx, &design("cfg", false), "ana").await);
+    assert!(
+        refused.contains("Ana Lima")
+            && refused.contains("cannot run experiments: it takes the Creative director"),
+        "{refused}"
+    );
+    service::create(&ctx, &design("cfg", false), "iris").await?;
+    Ok(())
+}

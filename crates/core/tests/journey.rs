@@ -150,7 +150,7 @@ async fn from_first_touch_to_a_referral_driven_upsell_with_a_breached_handoff() 
         .await?;
     assert_eq!(planned, "planning");
 
-    let f = service::funnel(&ctx, TimeDelta::days(30)).await?;
+    let f = vivid_core::journey::read::funnel(&ctx, TimeDelta::days(30)).await?;
     assert_eq!(
         (f.prospects, f.handed_off, f.contacted, f.customers),
         (2, 1, 1, 2)
@@ -196,5 +196,119 @@ async fn engagement_decays_and_unsubscribing_costs_points() -> TestResult {
     let t = service::touch(&ctx, &touch("p", "email", "unsubscribed", "r3"), "esp").await?;
     assert!(t.prospect.score < 0.0);
     assert_eq!(t.prospect.stage, "new");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_ticket_reaches_the_configured_support_department_once() -> TestResult {
+    // Support moves to Sales in config: Nico and Sam hear, not Jun and Cleo.
+    let toml = vivid_core::config::EMBEDDED_DEFAULT
+        .replace("support = \"customer_experience\"", "support = \"sales\"");
+    let config = vivid_core::config::Config::from_toml_str("test", &toml)?;
+    let db = fresh_db().await?;
+    let clock = SimClock::at(
+        DateTime::parse_from_rfc3339("2026-12-01T15:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+    );
+    let ctx = db.ctx(config, Arc::new(clock.clone())).await?;
+    let engine = Engine::new(ctx.clone(), Arc::new(LogTarget));
+    service::touch(&ctx, &touch("cust-dan", "email", "opened", "d1"), "esp").await?;
+    let late = service::ticket(&ctx, "cust-dan", "Where is my order?", "jun").await?;
+    let quick = service::ticket(&ctx, "cust-dan", "Change my address", "jun").await?;
+    service::resolve(&ctx, quick.id, "jun", "Address changed").await?;
+    assert!(
+        err_text(service::resolve(&ctx, quick.id, "nico", "again").await).contains(&format!(
+            "ticket #{} was already resolved by @jun",
+            quick.id
+        ))
+    );
+    clock.advance(TimeDelta::hours(24) + TimeDelta::seconds(1));
+    engine.run_pass().await?;
+    engine.run_pass().await?;
+    let told: Vec<String> = sqlx::query_scalar(
+        "SELECT person FROM outbox WHERE subject LIKE 'Support ticket #% is past its SLA' ORDER BY person",
+    )
+    .fetch_all(&ctx.pool)
+    .await?;
+    assert_eq!(told, vec!["nico".to_string(), "sam".to_string()]);
+    let breached: Vec<(i64, bool)> = sqlx::query_as("SELECT id, breached FROM tickets ORDER BY id")
+        .fetch_all(&ctx.pool)
+        .await?;
+    assert_eq!(
+        breached,
+        vec![(late.id, true), (quick.id, false)],
+        "the resolved ticket is never late"
+    );
+    // Resolved late, it says so; the breach is not undone.
+    let t = service::resolve(&ctx, late.id, "jun", "Found in the depot").await?;
+    assert!(t.breached);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_status_no_machine_knows_is_an_internal_fault() -> TestResult {
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    service::touch(&ctx, &touch("cust-eve", "email", "opened", "e1"), "esp").await?;
+    // Data written by something else (a newer binary, a hand edit).
+    sqlx::query("ALTER TABLE prospects DROP CONSTRAINT prospects_status_check")
+        .execute(&ctx.pool)
+        .await?;
+    sqlx::query("UPDATE prospects SET status = 'nurtured' WHERE key = 'cust-eve'")
+        .execute(&ctx.pool)
+        .await?;
+    for r in [
+        service::get(&ctx, "cust-eve").await.map(|_| ()),
+        service::contact(&ctx, "cust-eve", "nico", "")
+            .await
+            .map(|_| ()),
+    ] {
+        let Err(e) = r else {
+            panic!("an unknown status was read as a known one")
+        };
+        assert_eq!(e.kind(), "internal", "{e}");
+        assert!(
+            e.to_string().contains("unknown lead status \"nurtured\""),
+            "{e}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lead_queue_lists_leads_waiting_on_sales_soonest_due_first() -> TestResult {
+    use vivid_core::journey::read;
+    let (_db, ctx, clock, _engine) = setup().await?;
+    service::touch(
+        &ctx,
+        &touch("cust-a", "site", "form_submitted", "a1"),
+        "site",
+    )
+    .await?;
+    clock.advance(TimeDelta::minutes(10));
+    service::touch(&ctx, &touch("cust-b", "email", "opened", "b1"), "esp").await?;
+    service::handoff(&ctx, "cust-b", "lena").await?;
+    service::touch(&ctx, &touch("cust-c", "email", "opened", "c1"), "esp").await?;
+    let q = read::lead_queue(&ctx, 50).await?;
+    assert_eq!(
+        q.iter()
+            .map(|l| l.prospect.key.as_str())
+            .collect::<Vec<_>>(),
+        ["cust-a", "cust-b"],
+        "cust-c is a prospect, not a lead"
+    );
+    assert!(q.iter().all(|l| l.handoff_id.is_some() && !l.breached));
+    service::contact(&ctx, "cust-a", "nico", "").await?;
+    let q = read::lead_queue(&ctx, 50).await?;
+    assert_eq!(q.len(), 1);
+    let lead = read::lead(&ctx, "cust-a").await?;
+    assert_eq!(
+        lead.prospect.status,
+        vivid_core::journey::model::LeadStatus::Contacted
+    );
+    assert_eq!(
+        lead.handoff.map(|h| h.acknowledged_by),
+        Some(Some("nico".to_string()))
+    );
     Ok(())
 }

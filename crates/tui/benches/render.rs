@@ -19,9 +19,11 @@ use vivid_core::crisis::store::Incident;
 use vivid_core::crisis::{Phase, Severity, Status as IncidentStatus};
 use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
 use vivid_core::engine::events::Event;
-use vivid_core::experiments::model::StopCheck;
+use vivid_core::experiments::model::{State, StopCheck};
 use vivid_core::experiments::service::{Experiment, MetricAnalysis, Report, Variation};
-use vivid_core::stats::{AnalysisOutput, VariationResult, VariationStatus};
+use vivid_core::stats::{
+    AnalysisOutput, Difference, Engine, MetricKind, VariationResult, VariationStatus,
+};
 use vivid_core::status::{
     ApprovalStatus, EngineStatus, EscalationStatus, EventStatus, Kpi, Status, WorkflowStatus,
 };
@@ -323,12 +325,16 @@ fn experiments(t: DateTime<Utc>) -> Vec<ExperimentRow> {
                 name: format!("Experiment number {i}"),
                 hypothesis: "A clearer call to action lifts add to cart.".into(),
                 owner: "maya".into(),
-                state: if running { "running" } else { "decided" }.into(),
+                state: if running {
+                    State::Running
+                } else {
+                    State::Decided
+                },
                 metric: "add_to_cart".into(),
-                metric_kind: "binomial".into(),
+                metric_kind: MetricKind::Binomial,
                 guardrails: Vec::new(),
-                engine: "frequentist".into(),
-                difference: "relative".into(),
+                engine: Engine::Frequentist,
+                difference: Difference::Relative,
                 sequential: false,
                 sequential_tuning: 5000.0,
                 alpha: 0.05,
@@ -375,7 +381,7 @@ fn experiments(t: DateTime<Utc>) -> Vec<ExperimentRow> {
                         .collect(),
                     primary: MetricAnalysis {
                         metric: "add_to_cart".into(),
-                        kind: "binomial".into(),
+                        kind: MetricKind::Binomial,
                         result: AnalysisOutput {
                             srm_p_value: if i % 4 == 0 { 0.0001 } else { 0.5 },
                             srm_flag: i % 4 == 0,

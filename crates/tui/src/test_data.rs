@@ -14,11 +14,13 @@ use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
 use vivid_core::engine::escalation::{Escalation, Level as EscalationStep, Policy};
 use vivid_core::engine::events::Event;
 use vivid_core::engine::handoffs::Handoff;
-use vivid_core::experiments::model::StopCheck;
+use vivid_core::experiments::model::{State, StopCheck};
 use vivid_core::experiments::service::{Experiment, MetricAnalysis, Report, Variation};
-use vivid_core::journey::service::Funnel;
+use vivid_core::journey::read::Funnel;
 use vivid_core::privacy::store::{Breach, Request as PrivacyRequest};
-use vivid_core::stats::{AnalysisOutput, VariationResult, VariationStatus};
+use vivid_core::stats::{
+    AnalysisOutput, Difference, Engine, MetricKind, VariationResult, VariationStatus,
+};
 use vivid_core::status::{
     ApprovalStatus, EngineStatus, EscalationStatus, EventStatus, Kpi, Status, WorkflowStatus,
 };
@@ -672,12 +674,12 @@ fn experiment(id: i64, key: &str, name: &str, state: &str, metric: &str) -> Expe
         name: name.into(),
         hypothesis: format!("Changing {name} lifts {metric}."),
         owner: "maya".into(),
-        state: state.into(),
+        state: State::parse(state).unwrap_or(State::Draft),
         metric: metric.into(),
-        metric_kind: "binomial".into(),
+        metric_kind: MetricKind::Binomial,
         guardrails: Vec::new(),
-        engine: "frequentist".into(),
-        difference: "relative".into(),
+        engine: Engine::Frequentist,
+        difference: Difference::Relative,
         sequential: false,
         sequential_tuning: 5000.0,
         alpha: 0.05,
@@ -748,7 +750,7 @@ fn report(
             .collect(),
         primary: MetricAnalysis {
             metric: exp.metric.clone(),
-            kind: exp.metric_kind.clone(),
+            kind: exp.metric_kind,
             result: AnalysisOutput {
                 srm_p_value: srm.unwrap_or(0.41),
                 srm_flag: srm.is_some(),
@@ -830,7 +832,7 @@ pub fn experiments() -> Vec<ExperimentRow> {
         "running",
         "purchase",
     );
-    banner.engine = "bayesian".into();
+    banner.engine = Engine::Bayesian;
     let banner_analysis = report(
         &banner,
         None,

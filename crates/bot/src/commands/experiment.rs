@@ -5,9 +5,9 @@
 //! only lays it out.
 
 use serde_json::json;
-use vivid_core::experiments::model::StopCheck;
+use vivid_core::experiments::model::{self, State, StopCheck};
 use vivid_core::experiments::service::{self, Report};
-use vivid_core::stats::VariationResult;
+use vivid_core::stats::{Difference, MetricKind, VariationResult};
 
 use crate::model::{Choice, Embed, Invocation, Message, Response, truncate};
 use crate::registry::{BoxFuture, Call, CommandDef, CommandGroup, Failure, OptionDef, Reply};
@@ -52,7 +52,14 @@ impl CommandGroup for Experiment {
             let ctx = call.ctx;
             match inv.subcommand.as_deref() {
                 Some("list") => {
-                    let state = inv.str("state").map(str::trim).filter(|s| !s.is_empty());
+                    let state = match inv.str("state").map(str::trim).filter(|s| !s.is_empty()) {
+                        Some(s) => Some(State::parse(s).ok_or_else(|| {
+                            Failure::usage(format!(
+                                "{s:?} is not a state: draft, running, decided or documented"
+                            ))
+                        })?),
+                        None => None,
+                    };
                     let list = service::list(ctx, state).await?;
                     Ok(Response::Message(
                         Message::embed(list_embed(&list, state)).ephemeral(),
@@ -94,7 +101,7 @@ impl CommandGroup for Experiment {
                 return Vec::new();
             };
             // Running experiments are the ones people look at.
-            list.sort_by_key(|e| e.state != "running");
+            list.sort_by_key(|e| e.state != State::Running);
             list.iter()
                 .filter(|e| {
                     typed.is_empty()
@@ -112,23 +119,22 @@ impl CommandGroup for Experiment {
     }
 }
 
-fn state_icon(state: &str) -> &'static str {
+fn state_icon(state: State) -> &'static str {
     match state {
-        "draft" => "📝",
-        "running" => "🧪",
-        "decided" => "🏁",
-        "documented" => "📚",
-        _ => "•",
+        State::Draft => "📝",
+        State::Running => "🧪",
+        State::Decided => "🏁",
+        State::Documented => "📚",
     }
 }
 
 /// One line per experiment.
-pub fn list_embed(list: &[service::Experiment], state: Option<&str>) -> Embed {
+pub fn list_embed(list: &[service::Experiment], state: Option<State>) -> Embed {
     let mut lines = Vec::new();
     let mut used = 0;
     for (i, e) in list.iter().enumerate() {
-        let when = match (e.state.as_str(), e.started_at, e.decided_at) {
-            ("decided" | "documented", _, Some(t)) => format!(
+        let when = match (e.state, e.started_at, e.decided_at) {
+            (State::Decided | State::Documented, _, Some(t)) => format!(
                 "decided {}{}",
                 relative(t),
                 match &e.winner {
@@ -141,7 +147,7 @@ pub fn list_embed(list: &[service::Experiment], state: Option<&str>) -> Embed {
         };
         let line = format!(
             "{} **{}** — {}\n└ {} · {} · {when}",
-            state_icon(&e.state),
+            state_icon(e.state),
             e.key,
             truncate(&e.name, 80),
             e.state,
@@ -177,7 +183,7 @@ fn pct(x: f64) -> String {
 
 /// A variation's mean: a rate for a binomial metric.
 fn mean(report: &Report, m: f64) -> String {
-    if report.primary.kind == "binomial" {
+    if report.primary.kind == MetricKind::Binomial {
         format!("{:.2}%", m * 100.0)
     } else {
         format!("{m:.2}")
@@ -186,12 +192,9 @@ fn mean(report: &Report, m: f64) -> String {
 
 /// A lift or an interval bound, as the experiment measures differences.
 fn effect(report: &Report, x: f64) -> String {
-    match (
-        report.experiment.difference.as_str(),
-        report.primary.kind.as_str(),
-    ) {
-        ("relative", _) => pct(x),
-        (_, "binomial") => format!("{:+.2} pp", x * 100.0),
+    match (report.experiment.difference, report.primary.kind) {
+        (Difference::Relative, _) => pct(x),
+        (_, MetricKind::Binomial) => format!("{:+.2} pp", x * 100.0),
         _ => format!("{x:+.4}"),
     }
 }
@@ -278,7 +281,12 @@ pub fn results_message(report: &Report) -> Message {
         colour: Some(colour),
         footer: Some(format!(
             "experiment #{} · {} · {} on {} ({}) · α = {}",
-            exp.id, exp.state, exp.engine, exp.metric, report.primary.kind, exp.alpha
+            exp.id,
+            exp.state,
+            model::engine_str(exp.engine),
+            exp.metric,
+            model::metric_kind_str(report.primary.kind),
+            exp.alpha
         )),
         ..Embed::default()
     };

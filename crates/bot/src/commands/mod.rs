@@ -7,5 +7,6 @@ pub mod collab;
 pub mod content;
 pub mod crisis;
 pub mod experiment;
+pub mod journey;
 pub mod oncall;
 pub mod vendor;

@@ -8,6 +8,7 @@ mod delivery;
 mod endpoint;
 mod experiments;
 mod handlers;
+mod journey;
 
 use std::sync::Arc;
 

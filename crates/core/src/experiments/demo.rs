@@ -208,16 +208,7 @@ pub async fn seed(live: &Ctx) -> Result<()> {
         // The planted mismatch: extra control exposures outside the hash.
         let extra: Vec<String> = (0..120).map(|i| format!("cached-{day}-{i}")).collect();
         let variations = vec!["control".to_string(); extra.len()];
-        sqlx::query(
-            "INSERT INTO experiment_exposures (experiment_id, unit_id, variation, exposed_at)
-             SELECT $1, u, v, $4 FROM UNNEST($2::text[], $3::text[]) AS t(u, v) ON CONFLICT DO NOTHING",
-        )
-        .bind(hero.id)
-        .bind(&extra)
-        .bind(&variations)
-        .bind(ctx.now())
-        .execute(&mut *conn)
-        .await?;
+        super::store::expose_many(&mut conn, hero.id, &extra, &variations, ctx.now()).await?;
     }
     Ok(())
 }
@@ -245,7 +236,7 @@ impl SimStep for Simulation {
 /// Visitors reach a running experiment; a few of them buy. Variations
 /// after the control convert a little better, so effects emerge over time.
 async fn traffic(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> Result<()> {
-    let running = service::list(ctx, Some("running")).await?;
+    let running = service::list(ctx, Some(super::model::State::Running)).await?;
     let Some(exp) = rng.pick(&running) else {
         return Ok(());
     };

@@ -4,7 +4,11 @@
 //! analysis and the implemented winner; `documented` holds the learnings,
 //! from which the next hypothesis starts.
 
+use std::fmt;
+
 use serde::Serialize;
+
+use crate::stats::{Difference, Engine, MetricKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -16,6 +20,13 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 4] = [
+        State::Draft,
+        State::Running,
+        State::Decided,
+        State::Documented,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Draft => "draft",
@@ -26,15 +37,49 @@ impl State {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            State::Draft,
-            State::Running,
-            State::Decided,
-            State::Documented,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The design's enums as stored and typed: "binomial", "frequentist",
+/// "relative" (the same words their JSON uses).
+pub const METRIC_KINDS: [MetricKind; 2] = [MetricKind::Binomial, MetricKind::Mean];
+pub const ENGINES: [Engine; 2] = [Engine::Frequentist, Engine::Bayesian];
+pub const DIFFERENCES: [Difference; 2] = [Difference::Relative, Difference::Absolute];
+
+pub fn metric_kind_str(k: MetricKind) -> &'static str {
+    match k {
+        MetricKind::Binomial => "binomial",
+        MetricKind::Mean => "mean",
+    }
+}
+
+pub fn engine_str(e: Engine) -> &'static str {
+    match e {
+        Engine::Frequentist => "frequentist",
+        Engine::Bayesian => "bayesian",
+    }
+}
+
+pub fn difference_str(d: Difference) -> &'static str {
+    match d {
+        Difference::Relative => "relative",
+        Difference::Absolute => "absolute",
+    }
+}
+
+/// A metric kind typed by a person ("binomial" or "mean").
+pub fn parse_metric_kind(s: &str) -> Result<MetricKind, String> {
+    METRIC_KINDS
+        .into_iter()
+        .find(|k| metric_kind_str(*k) == s)
+        .ok_or_else(|| format!("metric kind {s:?} is not binomial or mean"))
 }
 
 /// May the experiment stop now? The significance check of the seed.
@@ -167,12 +212,7 @@ pub fn decide(key: &str, state: State, command: Command) -> Result<State, Refusa
 mod machine_tests {
     use super::*;
 
-    const ALL_STATES: [State; 4] = [
-        State::Draft,
-        State::Running,
-        State::Decided,
-        State::Documented,
-    ];
+    const ALL_STATES: [State; 4] = State::ALL;
 
     /// Every state and command pair has a known answer: the seed's loop and
     /// nothing else.
@@ -208,5 +248,17 @@ mod machine_tests {
             assert_eq!(State::parse(s.as_str()), Some(s));
         }
         assert_eq!(State::parse("paused"), None);
+        for k in METRIC_KINDS {
+            assert_eq!(parse_metric_kind(metric_kind_str(k)), Ok(k));
+        }
+        assert!(parse_metric_kind("ratio").is_err());
+        // Stored words are the JSON words.
+        assert_eq!(
+            serde_json::to_value((ENGINES, DIFFERENCES)).ok(),
+            Some(serde_json::json!([
+                ["frequentist", "bayesian"],
+                ["relative", "absolute"]
+            ]))
+        );
     }
 }

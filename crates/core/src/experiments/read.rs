@@ -1,5 +1,5 @@
 //! Read models of A/B testing for the front ends: each answers a screen in a
-//! bounded number of queries.
+//! bounded number of queries (its SQL in `store.rs`).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -10,14 +10,7 @@ use crate::status::WorkflowStatus;
 /// The experiments tile: running experiments, exposures in the last day
 /// (by the exposure-time index) and the learnings library's size.
 pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<WorkflowStatus> {
-    let (running, documented, exposures_24h): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM experiments WHERE state = 'running'),
-                (SELECT count(*) FROM experiments WHERE state = 'documented'),
-                (SELECT count(*) FROM experiment_exposures WHERE exposed_at > $1 - interval '24 hours')",
-    )
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (running, documented, exposures_24h) = super::store::tile_counts(conn, now).await?;
     Ok(WorkflowStatus {
         name: super::WORKFLOW.into(),
         open: running,

@@ -1,68 +1,25 @@
 //! Experiment commands and the stored analysis.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::WORKFLOW;
 use super::assign;
 use super::model::{self, Command, State, StopCheck, stop_check};
+use super::store::{self, combine, metric_sums};
 use crate::engine::Ctx;
 use crate::engine::events::{self, NewEvent};
 use crate::engine::outbox::{self, NewNotification};
 use crate::error::{Error, Result};
-use crate::org::{Person, Role};
+use crate::org::or_list;
 use crate::stats::{
     self, AnalysisInput, AnalysisOutput, Baseline, Difference, Engine, MetricKind, PowerDesign,
     VariationInput,
 };
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Experiment {
-    pub id: i64,
-    pub key: String,
-    pub name: String,
-    pub hypothesis: String,
-    pub owner: String,
-    pub state: String,
-    pub metric: String,
-    pub metric_kind: String,
-    pub guardrails: Vec<String>,
-    pub engine: String,
-    pub difference: String,
-    pub sequential: bool,
-    pub sequential_tuning: f64,
-    pub alpha: f64,
-    pub power: f64,
-    pub mde: f64,
-    pub baseline: f64,
-    pub baseline_variance: Option<f64>,
-    pub daily_traffic: i64,
-    pub planned_per_variation: i64,
-    pub planned_days: i32,
-    pub content_id: Option<i64>,
-    pub follows: Option<i64>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub decided_by: Option<String>,
-    pub winner: Option<String>,
-    pub decision_reason: Option<String>,
-    pub learnings: Option<String>,
-    pub documented_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-const COLUMNS: &str = "id, key, name, hypothesis, owner, state, metric, metric_kind, guardrails, engine, difference, sequential,
-    sequential_tuning, alpha, power, mde, baseline, baseline_variance, daily_traffic, planned_per_variation, planned_days,
-    content_id, follows, started_at, decided_at, decided_by, winner, decision_reason, learnings, documented_at, created_at, updated_at";
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Variation {
-    pub key: String,
-    pub weight: f64,
-    pub position: i32,
-}
+pub use super::store::{
+    Experiment, Variation, exposure_counts, find, sufficient_stats, variations,
+};
 
 /// Hypothesis, design and variables of a new experiment.
 #[derive(Debug, Clone)]
@@ -94,42 +51,18 @@ pub struct NewExperiment {
     pub follows: Option<i64>,
 }
 
-fn kind_str(k: MetricKind) -> &'static str {
-    match k {
-        MetricKind::Binomial => "binomial",
-        MetricKind::Mean => "mean",
-    }
-}
-
-fn parse_kind(s: &str) -> Result<MetricKind> {
-    match s {
-        "binomial" => Ok(MetricKind::Binomial),
-        "mean" => Ok(MetricKind::Mean),
-        other => Err(Error::invalid(format!(
-            "metric kind {other:?} is not binomial or mean"
-        ))),
-    }
-}
-
-/// A metric kind read back from the database: one this binary does not know
-/// is a fault of the stored data, not of the person asking.
-fn stored_kind(exp: &Experiment, kind: &str) -> Result<MetricKind> {
-    parse_kind(kind).map_err(|e| Error::internal(format!("experiment {}: {e}", exp.key)))
-}
-
-/// Marketing and Analytics directors, analysts and marketing team leads run experiments.
-fn require_runner(person: &Person) -> Result<()> {
-    let ok = person.has_role(Role::Analyst)
-        || (person.has_role(Role::Director)
-            && matches!(person.department.as_str(), "marketing" | "analytics"))
-        || (person.has_role(Role::TeamLead) && person.department == "marketing")
-        || person.has_role(Role::BusinessManager);
-    if ok {
+/// Who runs experiments comes from `[experiments.roles] run`.
+fn require_runner(ctx: &Ctx, actor: &str) -> Result<()> {
+    let person = ctx.org.actor(actor)?;
+    let runners = super::config::settings(&ctx.config)?.roles.run_refs()?;
+    if ctx.org.holds_any(person, &runners) {
         return Ok(());
     }
+    let who: Vec<String> = runners.iter().map(|r| ctx.org.describe_role(r)).collect();
     Err(Error::forbidden(format!(
-        "{} cannot run experiments: it takes the Marketing or Analytics director, an analyst or a marketing team lead",
-        person.label()
+        "{} cannot run experiments: it takes {}",
+        person.label(),
+        or_list(&who)
     )))
 }
 
@@ -167,7 +100,7 @@ pub fn plan(new: &NewExperiment) -> Result<stats::SampleSizePlan> {
 }
 
 pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Experiment> {
-    require_runner(ctx.org.actor(actor)?)?;
+    require_runner(ctx, actor)?;
     ctx.org.actor(&new.owner)?;
     if !valid_key(&new.key) {
         return Err(Error::invalid(format!(
@@ -207,7 +140,7 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
                 "guardrail {g:?} must be NAME:binomial or NAME:mean"
             ))
         })?;
-        parse_kind(kind)?;
+        model::parse_metric_kind(kind).map_err(Error::invalid)?;
         if name.is_empty() || name == new.metric {
             return Err(Error::invalid(format!(
                 "guardrail {g:?} must name another metric"
@@ -225,58 +158,36 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
     if let Some(c) = new.content_id {
         crate::content::store::get(&mut tx, c).await?;
     }
-    let sql = format!(
-        "INSERT INTO experiments (key, name, hypothesis, owner, state, metric, metric_kind, guardrails, engine, difference,
-            sequential, sequential_tuning, alpha, power, mde, baseline, baseline_variance, daily_traffic,
-            planned_per_variation, planned_days, content_id, follows, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, 5000, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
-         ON CONFLICT (key) DO NOTHING RETURNING {COLUMNS}"
-    );
-    let exp: Option<Experiment> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&new.key)
-        .bind(new.name.trim())
-        .bind(new.hypothesis.trim())
-        .bind(&new.owner)
-        .bind(&new.metric)
-        .bind(kind_str(new.metric_kind))
-        .bind(&new.guardrails)
-        .bind(match new.engine {
-            Engine::Frequentist => "frequentist",
-            Engine::Bayesian => "bayesian",
-        })
-        .bind(match new.difference {
-            Difference::Relative => "relative",
-            Difference::Absolute => "absolute",
-        })
-        .bind(new.sequential)
-        .bind(new.alpha)
-        .bind(new.power)
-        .bind(new.mde)
-        .bind(new.baseline)
-        .bind(new.baseline_variance)
-        .bind(new.daily_traffic)
-        .bind(i64::try_from(planned.per_variation).unwrap_or(i64::MAX))
-        .bind(i32::try_from(planned.planned_days).unwrap_or(i32::MAX))
-        .bind(new.content_id)
-        .bind(new.follows)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let exp = exp.ok_or_else(|| {
-        Error::conflict(format!(
-            "an experiment with key {:?} exists already",
-            new.key
-        ))
-    })?;
-    for (i, (k, w)) in new.variations.iter().enumerate() {
-        sqlx::query("INSERT INTO experiment_variations (experiment_id, key, weight, position) VALUES ($1, $2, $3, $4)")
-            .bind(exp.id)
-            .bind(k)
-            .bind(w)
-            .bind(i32::try_from(i).unwrap_or(0))
-            .execute(&mut *tx)
-            .await?;
-    }
+    let row = store::NewRow {
+        key: &new.key,
+        name: new.name.trim(),
+        hypothesis: new.hypothesis.trim(),
+        owner: &new.owner,
+        metric: &new.metric,
+        metric_kind: new.metric_kind,
+        guardrails: &new.guardrails,
+        engine: new.engine,
+        difference: new.difference,
+        sequential: new.sequential,
+        alpha: new.alpha,
+        power: new.power,
+        mde: new.mde,
+        baseline: new.baseline,
+        baseline_variance: new.baseline_variance,
+        daily_traffic: new.daily_traffic,
+        planned_per_variation: i64::try_from(planned.per_variation).unwrap_or(i64::MAX),
+        planned_days: i32::try_from(planned.planned_days).unwrap_or(i32::MAX),
+        content_id: new.content_id,
+        follows: new.follows,
+    };
+    let exp = store::insert(&mut tx, &row, &new.variations, now)
+        .await?
+        .ok_or_else(|| {
+            Error::conflict(format!(
+                "an experiment with key {:?} exists already",
+                new.key
+            ))
+        })?;
     events::append(
         &mut tx,
         &NewEvent::new(WORKFLOW, "experiment", exp.id, "designed", actor)
@@ -294,53 +205,31 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
     Ok(exp)
 }
 
-/// Find by id ("12") or key ("free-shipping-banner").
-pub async fn find(conn: &mut PgConnection, id_or_key: &str) -> Result<Experiment> {
-    let sql = format!("SELECT {COLUMNS} FROM experiments WHERE key = $1 OR id::text = $1");
-    let row: Option<Experiment> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id_or_key)
-        .fetch_optional(conn)
-        .await?;
-    row.ok_or_else(|| Error::not_found(format!("no experiment {id_or_key:?}")))
+/// Experiments, most recently changed first.
+pub async fn list(ctx: &Ctx, state: Option<State>) -> Result<Vec<Experiment>> {
+    let mut conn = ctx.pool.acquire().await?;
+    store::list(&mut conn, state).await
 }
 
-async fn lock(conn: &mut PgConnection, id: i64) -> Result<Experiment> {
-    let sql = format!("SELECT {COLUMNS} FROM experiments WHERE id = $1 FOR UPDATE");
-    let row: Option<Experiment> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    row.ok_or_else(|| Error::not_found(format!("no experiment #{id}")))
+/// One experiment by id or key.
+pub async fn get(ctx: &Ctx, id_or_key: &str) -> Result<Experiment> {
+    let mut conn = ctx.pool.acquire().await?;
+    store::find(&mut conn, id_or_key.trim()).await
 }
 
-pub async fn variations(conn: &mut PgConnection, id: i64) -> Result<Vec<Variation>> {
-    Ok(sqlx::query_as("SELECT key, weight, position FROM experiment_variations WHERE experiment_id = $1 ORDER BY position")
-        .bind(id)
-        .fetch_all(conn)
-        .await?)
-}
-
-pub async fn list(ctx: &Ctx, state: Option<&str>) -> Result<Vec<Experiment>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM experiments WHERE ($1::text IS NULL OR state = $1) ORDER BY updated_at DESC, id DESC"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(state)
-        .fetch_all(&ctx.pool)
-        .await?)
+/// One experiment with its variations, control first.
+pub async fn show(ctx: &Ctx, id_or_key: &str) -> Result<(Experiment, Vec<Variation>)> {
+    let mut conn = ctx.pool.acquire().await?;
+    let exp = store::find(&mut conn, id_or_key.trim()).await?;
+    let vars = store::variations(&mut conn, exp.id).await?;
+    Ok((exp, vars))
 }
 
 /// Ask the pure state machine whether `command` may happen to `exp` now:
 /// the state it leads to, or the refusal as bad input. A stored state no
 /// machine knows is an internal fault.
 fn allowed(exp: &Experiment, command: Command) -> Result<State> {
-    let state = State::parse(&exp.state).ok_or_else(|| {
-        Error::internal(format!(
-            "experiment {} has an unknown state {:?} in the database",
-            exp.key, exp.state
-        ))
-    })?;
-    model::decide(&exp.key, state, command).map_err(|r| Error::invalid(r.0))
+    model::decide(&exp.key, exp.state, command).map_err(|r| Error::invalid(r.0))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -354,12 +243,7 @@ async fn transition(
     reason: Option<String>,
     payload: serde_json::Value,
 ) -> Result<()> {
-    sqlx::query("UPDATE experiments SET state = $2, updated_at = $3 WHERE id = $1")
-        .bind(exp.id)
-        .bind(to.as_str())
-        .bind(ctx.now())
-        .execute(&mut *conn)
-        .await?;
+    store::set_state(conn, exp.id, to, ctx.now()).await?;
     events::append(
         conn,
         &NewEvent::new(WORKFLOW, "experiment", exp.id, action, actor)
@@ -374,16 +258,12 @@ async fn transition(
 
 /// Split the audience: start assigning units.
 pub async fn start(ctx: &Ctx, id_or_key: &str, actor: &str) -> Result<Experiment> {
-    require_runner(ctx.org.actor(actor)?)?;
+    require_runner(ctx, actor)?;
     let mut tx = ctx.pool.begin().await?;
-    let found = find(&mut tx, id_or_key).await?;
-    let exp = lock(&mut tx, found.id).await?;
+    let found = store::find(&mut tx, id_or_key).await?;
+    let exp = store::lock(&mut tx, found.id).await?;
     let to = allowed(&exp, Command::Start)?;
-    sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1")
-        .bind(exp.id)
-        .bind(ctx.now())
-        .execute(&mut *tx)
-        .await?;
+    store::set_started(&mut tx, exp.id, ctx.now()).await?;
     transition(
         ctx,
         &mut tx,
@@ -397,13 +277,13 @@ pub async fn start(ctx: &Ctx, id_or_key: &str, actor: &str) -> Result<Experiment
     .await?;
     tx.commit().await?;
     let mut conn = ctx.pool.acquire().await?;
-    find(&mut conn, &exp.id.to_string()).await
+    store::find(&mut conn, &exp.id.to_string()).await
 }
 
 /// The variation of a unit: assigned once, by hash, then stored.
 pub async fn assign(ctx: &Ctx, id_or_key: &str, unit_id: &str) -> Result<String> {
     let mut conn = ctx.pool.acquire().await?;
-    let exp = find(&mut conn, id_or_key).await?;
+    let exp = store::find(&mut conn, id_or_key).await?;
     assign_in(ctx, &mut conn, &exp, unit_id).await
 }
 
@@ -417,24 +297,12 @@ pub async fn assign_in(
     if unit_id.trim().is_empty() {
         return Err(Error::invalid("a unit id is needed"));
     }
-    let vars = variations(conn, exp.id).await?;
+    let vars = store::variations(conn, exp.id).await?;
     let weights: Vec<f64> = vars.iter().map(|v| v.weight).collect();
     let chosen = assign::choose(&exp.key, unit_id, &weights)
         .and_then(|i| vars.get(i))
         .ok_or_else(|| Error::invalid("every variation has weight zero"))?;
-    let stored: String = sqlx::query_scalar(
-        "WITH ins AS (INSERT INTO experiment_exposures (experiment_id, unit_id, variation, exposed_at) VALUES ($1, $2, $3, $4)
-                      ON CONFLICT (experiment_id, unit_id) DO NOTHING RETURNING variation)
-         SELECT variation FROM ins UNION ALL
-         SELECT variation FROM experiment_exposures WHERE experiment_id = $1 AND unit_id = $2 LIMIT 1",
-    )
-    .bind(exp.id)
-    .bind(unit_id)
-    .bind(&chosen.key)
-    .bind(ctx.now())
-    .fetch_one(conn)
-    .await?;
-    Ok(stored)
+    store::expose(conn, exp.id, unit_id, &chosen.key, ctx.now()).await
 }
 
 /// Record a metric event for an exposed unit.
@@ -446,7 +314,7 @@ pub async fn record(
     value: f64,
 ) -> Result<()> {
     let mut conn = ctx.pool.acquire().await?;
-    let exp = find(&mut conn, id_or_key).await?;
+    let exp = store::find(&mut conn, id_or_key).await?;
     if !value.is_finite() {
         return Err(Error::invalid("the value must be a finite number"));
     }
@@ -461,103 +329,30 @@ pub async fn record(
             exp.key, exp.metric, exp.guardrails
         )));
     }
-    let exposed: Option<String> = sqlx::query_scalar(
-        "SELECT variation FROM experiment_exposures WHERE experiment_id = $1 AND unit_id = $2",
-    )
-    .bind(exp.id)
-    .bind(unit_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let exposed = store::exposure_of(&mut conn, exp.id, unit_id).await?;
     let Some(variation) = exposed else {
         return Err(Error::not_found(format!(
             "unit {unit_id:?} was never assigned in experiment {}",
             exp.key
         )));
     };
-    sqlx::query("INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at) VALUES ($1, $2, $6, $3, $4, $5)")
-        .bind(exp.id)
-        .bind(unit_id)
-        .bind(metric)
-        .bind(value)
-        .bind(ctx.now())
-        .bind(variation)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Units exposed per variation, in variation order. Counted once per
-/// analysis (an index-only scan of (experiment_id, variation)).
-pub async fn exposure_counts(conn: &mut PgConnection, exp_id: i64) -> Result<Vec<(String, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT v.key, coalesce(n.n, 0)
-         FROM experiment_variations v
-         LEFT JOIN (SELECT variation, count(*) AS n FROM experiment_exposures WHERE experiment_id = $1 GROUP BY variation) n
-                ON n.variation = v.key
-         WHERE v.experiment_id = $1 ORDER BY v.position",
+    store::insert_event(
+        &mut conn,
+        exp.id,
+        unit_id,
+        &variation,
+        metric,
+        value,
+        ctx.now(),
     )
-    .bind(exp_id)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Sum and sum of squares of a metric per variation: events are folded per
-/// unit (a binomial unit counts once if it converted; a mean unit
-/// contributes the sum of its values), then per variation (stored on each
-/// event from the unit's exposure). Variations without events are absent.
-pub async fn metric_sums(
-    conn: &mut PgConnection,
-    exp_id: i64,
-    metric: &str,
-    kind: MetricKind,
-) -> Result<Vec<(String, f64, f64)>> {
-    Ok(sqlx::query_as(
-        "SELECT variation, sum(uv)::float8, sum(uv * uv)::float8 FROM (
-             SELECT variation, CASE WHEN $3 THEN least(sum(value), 1) ELSE sum(value) END AS uv
-             FROM experiment_events
-             WHERE experiment_id = $1 AND metric = $2
-             GROUP BY variation, unit_id) per_unit
-         GROUP BY variation",
-    )
-    .bind(exp_id)
-    .bind(metric)
-    .bind(kind == MetricKind::Binomial)
-    .fetch_all(conn)
-    .await?)
-}
-
-fn combine(counts: &[(String, i64)], sums: &[(String, f64, f64)]) -> Vec<(String, i64, f64, f64)> {
-    counts
-        .iter()
-        .map(|(key, n)| {
-            let (sum, ss) = sums
-                .iter()
-                .find(|(k, _, _)| k == key)
-                .map(|(_, s, q)| (*s, *q))
-                .unwrap_or((0.0, 0.0));
-            (key.clone(), *n, sum, ss)
-        })
-        .collect()
-}
-
-/// Sufficient statistics (variation, n, sum, sum of squares) for one metric,
-/// aggregated in SQL so exposures never travel into the process.
-pub async fn sufficient_stats(
-    conn: &mut PgConnection,
-    exp_id: i64,
-    metric: &str,
-    kind: MetricKind,
-) -> Result<Vec<(String, i64, f64, f64)>> {
-    let counts = exposure_counts(conn, exp_id).await?;
-    let sums = metric_sums(conn, exp_id, metric, kind).await?;
-    Ok(combine(&counts, &sums))
+    .await
 }
 
 /// One metric's analysis.
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricAnalysis {
     pub metric: String,
-    pub kind: String,
+    pub kind: MetricKind,
     pub result: AnalysisOutput,
 }
 
@@ -585,16 +380,8 @@ fn input_for(
 ) -> AnalysisInput {
     AnalysisInput {
         metric: kind,
-        engine: if exp.engine == "bayesian" {
-            Engine::Bayesian
-        } else {
-            Engine::Frequentist
-        },
-        difference: if exp.difference == "absolute" {
-            Difference::Absolute
-        } else {
-            Difference::Relative
-        },
+        engine: exp.engine,
+        difference: exp.difference,
         sequential: exp.sequential,
         sequential_tuning: exp.sequential_tuning,
         alpha: exp.alpha,
@@ -618,10 +405,10 @@ fn pct(x: f64) -> String {
 
 pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
     let mut conn = ctx.pool.acquire().await?;
-    let exp = find(&mut conn, id_or_key).await?;
-    let vars = variations(&mut conn, exp.id).await?;
-    let kind = stored_kind(&exp, &exp.metric_kind)?;
-    let counts = exposure_counts(&mut conn, exp.id).await?;
+    let exp = store::find(&mut conn, id_or_key).await?;
+    let vars = store::variations(&mut conn, exp.id).await?;
+    let kind = exp.metric_kind;
+    let counts = store::exposure_counts(&mut conn, exp.id).await?;
     let rows = combine(
         &counts,
         &metric_sums(&mut conn, exp.id, &exp.metric, kind).await?,
@@ -632,12 +419,14 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
         let Some((name, k)) = g.split_once(':') else {
             continue;
         };
-        let gk = stored_kind(&exp, k)?;
+        // Checked when designed: another kind is a fault of the stored data.
+        let gk = model::parse_metric_kind(k)
+            .map_err(|e| Error::internal(format!("experiment {}: {e}", exp.key)))?;
         let grows = combine(&counts, &metric_sums(&mut conn, exp.id, name, gk).await?);
         let result = stats::analyze(&input_for(&exp, &vars, gk, &grows)).map_err(stats_err)?;
         guardrails.push(MetricAnalysis {
             metric: name.to_string(),
-            kind: k.to_string(),
+            kind: gk,
             result,
         });
     }
@@ -736,7 +525,7 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
         let base = control.map(|c| fmt_mean(c.mean)).unwrap_or_default();
         let line = match (v.lift, v.ci) {
             (Some(l), Some(ci)) => {
-                let effect = if exp.difference == "relative" {
+                let effect = if exp.difference == Difference::Relative {
                     format!(
                         "{} ({}% interval {} to {})",
                         pct(l),
@@ -792,7 +581,7 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
     Ok(Report {
         primary: MetricAnalysis {
             metric: exp.metric.clone(),
-            kind: kind_str(kind).into(),
+            kind,
             result: primary,
         },
         experiment: exp,
@@ -814,10 +603,10 @@ pub async fn decide(
     winner: Option<&str>,
     reason: &str,
 ) -> Result<Experiment> {
-    require_runner(ctx.org.actor(actor)?)?;
+    require_runner(ctx, actor)?;
     let report = analyze(ctx, id_or_key).await?;
     let mut tx = ctx.pool.begin().await?;
-    let exp = lock(&mut tx, report.experiment.id).await?;
+    let exp = store::lock(&mut tx, report.experiment.id).await?;
     let to = allowed(&exp, Command::Decide)?;
     match winner {
         None if reason.trim().is_empty() => {
@@ -859,14 +648,7 @@ pub async fn decide(
         }
     }
     let now = ctx.now();
-    sqlx::query("UPDATE experiments SET decided_at = $2, decided_by = $3, winner = $4, decision_reason = $5 WHERE id = $1")
-        .bind(exp.id)
-        .bind(now)
-        .bind(actor)
-        .bind(winner)
-        .bind(reason.trim())
-        .execute(&mut *tx)
-        .await?;
+    store::set_decision(&mut tx, exp.id, actor, winner, reason.trim(), now).await?;
     let action = if winner.is_some() {
         "winner_implemented"
     } else {
@@ -908,7 +690,7 @@ pub async fn decide(
         outbox::enqueue(ctx, &mut tx, &n).await?;
     }
     let n = NewNotification::to_channel(
-        "experiments",
+        &super::config::settings(&ctx.config)?.channel,
         WORKFLOW,
         exp.id,
         format!("Experiment decided: {}", exp.name),
@@ -918,7 +700,7 @@ pub async fn decide(
     outbox::enqueue(ctx, &mut tx, &n).await?;
     tx.commit().await?;
     let mut conn = ctx.pool.acquire().await?;
-    find(&mut conn, &exp.id.to_string()).await
+    store::find(&mut conn, &exp.id.to_string()).await
 }
 
 /// Document what was learned; the experiment joins the searchable library.
@@ -928,20 +710,15 @@ pub async fn document(
     actor: &str,
     learnings: &str,
 ) -> Result<Experiment> {
-    require_runner(ctx.org.actor(actor)?)?;
+    require_runner(ctx, actor)?;
     if learnings.trim().is_empty() {
         return Err(Error::invalid("write what was learned"));
     }
     let mut tx = ctx.pool.begin().await?;
-    let found = find(&mut tx, id_or_key).await?;
-    let exp = lock(&mut tx, found.id).await?;
+    let found = store::find(&mut tx, id_or_key).await?;
+    let exp = store::lock(&mut tx, found.id).await?;
     let to = allowed(&exp, Command::Document)?;
-    sqlx::query("UPDATE experiments SET learnings = $2, documented_at = $3 WHERE id = $1")
-        .bind(exp.id)
-        .bind(learnings.trim())
-        .bind(ctx.now())
-        .execute(&mut *tx)
-        .await?;
+    store::set_learnings(&mut tx, exp.id, learnings.trim(), ctx.now()).await?;
     transition(
         ctx,
         &mut tx,
@@ -955,21 +732,13 @@ pub async fn document(
     .await?;
     tx.commit().await?;
     let mut conn = ctx.pool.acquire().await?;
-    find(&mut conn, &exp.id.to_string()).await
+    store::find(&mut conn, &exp.id.to_string()).await
 }
 
 /// The learnings library: documented experiments matching words, best first.
 pub async fn search(ctx: &Ctx, query: &str) -> Result<Vec<Experiment>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM experiments
-         WHERE state = 'documented' AND ($1 = '' OR to_tsvector('english', name || ' ' || hypothesis || ' ' || coalesce(learnings, ''))
-                @@ websearch_to_tsquery('english', $1))
-         ORDER BY documented_at DESC"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(query.trim())
-        .fetch_all(&ctx.pool)
-        .await?)
+    let mut conn = ctx.pool.acquire().await?;
+    store::search(&mut conn, query.trim()).await
 }
 
 /// Assign many units at once (imports, the simulator, benchmarks): the same
@@ -981,7 +750,7 @@ pub async fn assign_many(
     units: &[String],
 ) -> Result<Vec<String>> {
     allowed(exp, Command::Assign)?;
-    let vars = variations(conn, exp.id).await?;
+    let vars = store::variations(conn, exp.id).await?;
     let weights: Vec<f64> = vars.iter().map(|v| v.weight).collect();
     let chosen: Vec<String> = units
         .iter()
@@ -992,17 +761,7 @@ pub async fn assign_many(
                 .ok_or_else(|| Error::invalid("every variation has weight zero"))
         })
         .collect::<Result<_>>()?;
-    sqlx::query(
-        "INSERT INTO experiment_exposures (experiment_id, unit_id, variation, exposed_at)
-         SELECT $1, u, v, $4 FROM UNNEST($2::text[], $3::text[]) AS t(u, v)
-         ON CONFLICT (experiment_id, unit_id) DO NOTHING",
-    )
-    .bind(exp.id)
-    .bind(units)
-    .bind(&chosen)
-    .bind(ctx.now())
-    .execute(conn)
-    .await?;
+    store::expose_many(conn, exp.id, units, &chosen, ctx.now()).await?;
     Ok(chosen)
 }
 
@@ -1013,20 +772,5 @@ pub async fn record_many(
     exp: &Experiment,
     events: &[(String, String, f64)],
 ) -> Result<()> {
-    let units: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
-    let metrics: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
-    let values: Vec<f64> = events.iter().map(|e| e.2).collect();
-    sqlx::query(
-        "INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at)
-         SELECT $1, u, x.variation, m, v, $5 FROM UNNEST($2::text[], $3::text[], $4::float8[]) AS t(u, m, v)
-         JOIN experiment_exposures x ON x.experiment_id = $1 AND x.unit_id = u",
-    )
-    .bind(exp.id)
-    .bind(&units)
-    .bind(&metrics)
-    .bind(&values)
-    .bind(ctx.now())
-    .execute(conn)
-    .await?;
-    Ok(())
+    store::insert_events(conn, exp.id, events, ctx.now()).await
 }

@@ -31,6 +31,23 @@ pub struct JourneyConfig {
     pub satisfied_csat: i32,
     /// Content kind to send at each stage (personalised next touch).
     pub content_by_stage: BTreeMap<String, String>,
+    /// Which departments of the org play the journey's parts.
+    pub departments: JourneyDepartments,
+}
+
+/// The departments (keys of `[org]`) that play the journey's parts;
+/// checked against the org at load, so a renamed department fails the load
+/// naming the key instead of silently breaking a check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyDepartments {
+    /// Hands leads to Sales by hand and runs upsell campaigns.
+    pub marketing: String,
+    /// Contacts handed-off leads; its director hears of qualified leads.
+    pub sales: String,
+    /// Resolves support tickets; its team leads and director hear of
+    /// tickets past their SLA.
+    pub support: String,
 }
 
 impl Section for JourneyConfig {

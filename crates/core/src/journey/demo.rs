@@ -116,11 +116,7 @@ pub async fn seed(live: &Ctx) -> Result<()> {
         engine.run_pass().await?;
     }
     // A happy customer brings a friend; Marketing starts an upsell.
-    let happy: Option<String> = sqlx::query_scalar(
-        "SELECT p.key FROM prospects p JOIN feedback f ON f.prospect_id = p.id WHERE f.nps >= 9 ORDER BY p.id LIMIT 1",
-    )
-    .fetch_optional(&ctx.pool)
-    .await?;
+    let happy = super::store::first_promoter(&mut *ctx.pool.acquire().await?).await?;
     if let Some(happy) = happy {
         service::refer(&ctx, &happy, "cust-referral-1").await?;
         service::campaign(

@@ -4,11 +4,22 @@
 //! support with an SLA, feedback, referrals, and the upsell loop back to
 //! Marketing. No personal data is stored here: prospects are opaque keys.
 
+//!
+//! The workflow template (ARCHITECTURE.md):
+//! - `model.rs` — scoring, and the lead's and the ticket's pure state machines;
+//! - `store.rs` — all of its SQL; statuses stored as text;
+//! - `service.rs` — its commands, one transaction each, departments from config;
+//! - `timers.rs` — the support SLA clock;
+//! - `read.rs` — the tile, the funnel and the lead queue for the front ends;
+//! - `demo.rs` — demo data and the simulator's step.
+
 pub mod config;
 pub mod demo;
 pub mod model;
 pub mod read;
 pub mod service;
+pub mod store;
+pub mod timers;
 
 use sqlx::PgConnection;
 
@@ -41,12 +52,12 @@ impl Workflow for Descriptor {
         Some(SectionSpec::of::<JourneyConfig>())
     }
 
-    fn validate(&self, config: &Config, _org: &Org) -> Result<(), (String, String)> {
-        validate_config(config)
+    fn validate(&self, config: &Config, org: &Org) -> Result<(), (String, String)> {
+        validate_config(config, org)
     }
 
     fn timers(&self, r: &mut Registry) {
-        r.register(service::TICKET_TIMER, service::on_ticket_sla);
+        r.register(timers::TICKET_TIMER, timers::on_ticket_sla);
     }
 
     fn tile<'a>(
@@ -74,8 +85,28 @@ impl Workflow for Descriptor {
 }
 
 /// Check the `[journey]` section. Errors are (key, reason).
-pub fn validate_config(config: &Config) -> Result<(), (String, String)> {
+pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String)> {
     let j = config::settings(config).map_err(|e| ("journey".to_string(), e.to_string()))?;
+    let d = &j.departments;
+    for (key, dept) in [
+        ("marketing", &d.marketing),
+        ("sales", &d.sales),
+        ("support", &d.support),
+    ] {
+        if org.department(dept).is_none() {
+            return Err((
+                format!("journey.departments.{key}"),
+                format!(
+                    "unknown department {dept:?} (departments: {})",
+                    org.departments
+                        .iter()
+                        .map(|d| d.key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
     for k in model::KINDS
         .iter()
         .chain(std::iter::once(&"multiple_clicks"))
@@ -118,14 +149,66 @@ pub fn validate_config(config: &Config) -> Result<(), (String, String)> {
             "must not be below handoff_score".into(),
         ));
     }
-    let has_lead = crate::collab::config::settings(config)
-        .map(|c| c.kinds.contains_key(service::LEAD_HANDOFF))
-        .unwrap_or(false);
-    if !has_lead {
+    let lead = crate::collab::config::settings(config)
+        .ok()
+        .and_then(|c| c.kinds.get(service::LEAD_HANDOFF));
+    let Some(lead) = lead else {
         return Err((
             "collab.kinds".into(),
-            "the journey needs a \"lead\" hand-off kind (marketing to sales)".into(),
+            format!(
+                "the journey needs a \"lead\" hand-off kind ({} to {})",
+                d.marketing, d.sales
+            ),
+        ));
+    };
+    if lead.from != d.marketing || lead.to != d.sales {
+        return Err((
+            "collab.kinds.lead".into(),
+            format!(
+                "goes {} to {}, but the journey hands leads from {} to {} (journey.departments)",
+                lead.from, lead.to, d.marketing, d.sales
+            ),
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, EMBEDDED_DEFAULT};
+
+    fn load_error(toml: &str) -> String {
+        Config::from_toml_str("test", toml)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_renamed_department_fails_the_load_by_key() {
+        // Sales becomes "revenue" in the org: the journey's departments that
+        // still say "sales" must fail the load, naming the key.
+        let renamed = EMBEDDED_DEFAULT.replace("{ key = \"sales\"", "{ key = \"revenue\"");
+        let err = load_error(&renamed);
+        assert!(err.contains("unknown department \"sales\""), "{err}");
+        let only_journey = EMBEDDED_DEFAULT.replace(
+            "support = \"customer_experience\"",
+            "support = \"helpdesk\"",
+        );
+        let err = load_error(&only_journey);
+        assert!(err.contains("journey.departments.support"), "{err}");
+        assert!(err.contains("unknown department \"helpdesk\""), "{err}");
+    }
+
+    #[test]
+    fn the_lead_hand_off_must_go_between_the_journeys_departments() {
+        let moved = EMBEDDED_DEFAULT.replace(
+            "[journey.departments]\nmarketing = \"marketing\"",
+            "[journey.departments]\nmarketing = \"product\"",
+        );
+        let err = load_error(&moved);
+        assert!(err.contains("collab.kinds.lead"), "{err}");
+        assert!(err.contains("from product to sales"), "{err}");
+        assert!(Config::from_toml_str("default", EMBEDDED_DEFAULT).is_ok());
+    }
 }

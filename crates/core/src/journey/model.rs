@@ -249,3 +249,115 @@ mod lead_tests {
         }
     }
 }
+
+/// Where a support ticket stands: open (its SLA clock running) until it is
+/// resolved, once. Running past the SLA marks an open ticket breached; it
+/// stays open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Open,
+    Resolved,
+}
+
+impl TicketStatus {
+    pub const ALL: [TicketStatus; 2] = [TicketStatus::Open, TicketStatus::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Open => "open",
+            TicketStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// What happens to a support ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketCommand {
+    /// Support resolved it.
+    Resolve,
+    /// The support SLA ran out (the engine's timer).
+    Breach,
+}
+
+impl TicketCommand {
+    pub const ALL: [TicketCommand; 2] = [TicketCommand::Resolve, TicketCommand::Breach];
+}
+
+/// The ticket's pure state machine. A refusal is a conflict: the ticket was
+/// resolved before (by `resolved_by`, when known).
+pub fn decide_ticket(
+    id: i64,
+    from: TicketStatus,
+    command: TicketCommand,
+    resolved_by: Option<&str>,
+) -> Result<TicketStatus, String> {
+    use TicketCommand::*;
+    use TicketStatus::*;
+    let by = resolved_by.map(|h| format!(" by @{h}")).unwrap_or_default();
+    match (from, command) {
+        (Open, Resolve) => Ok(Resolved),
+        (Open, Breach) => Ok(Open),
+        (Resolved, Resolve) => Err(format!("ticket #{id} was already resolved{by}")),
+        (Resolved, Breach) => Err(format!(
+            "ticket #{id} was resolved{by} before its SLA ran out"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod ticket_tests {
+    use super::*;
+
+    /// Every status and command pair has a known answer: open → resolved,
+    /// once; a breach keeps an open ticket open and never touches a
+    /// resolved one.
+    #[test]
+    fn every_ticket_status_and_command_pair_has_a_known_answer() {
+        use TicketStatus::*;
+        // Columns: resolve, breach. None: refused.
+        let table: [(TicketStatus, [Option<TicketStatus>; 2]); 2] = [
+            (Open, [Some(Resolved), Some(Open)]),
+            (Resolved, [None, None]),
+        ];
+        assert_eq!(
+            table.map(|(s, _)| s),
+            TicketStatus::ALL,
+            "one row per status"
+        );
+        for (from, row) in table {
+            for (command, want) in TicketCommand::ALL.into_iter().zip(row) {
+                match (decide_ticket(7, from, command, Some("jun")), want) {
+                    (Ok(got), Some(want)) => assert_eq!(got, want, "{from:?} --{command:?}-->"),
+                    (Err(why), None) => assert!(why.starts_with("ticket #7 was "), "{why}"),
+                    (got, want) => panic!("{from:?} --{command:?}--> {got:?}, expected {want:?}"),
+                }
+            }
+        }
+        for s in TicketStatus::ALL {
+            assert_eq!(TicketStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(TicketStatus::parse("closed"), None);
+    }
+
+    #[test]
+    fn a_second_resolution_names_who_resolved_it() {
+        assert_eq!(
+            decide_ticket(
+                3,
+                TicketStatus::Resolved,
+                TicketCommand::Resolve,
+                Some("jun")
+            ),
+            Err("ticket #3 was already resolved by @jun".into())
+        );
+        assert_eq!(
+            decide_ticket(3, TicketStatus::Resolved, TicketCommand::Resolve, None),
+            Err("ticket #3 was already resolved".into())
+        );
+    }
+}

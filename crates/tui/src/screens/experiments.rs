@@ -15,9 +15,9 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use vivid_core::Ctx;
 use vivid_core::engine::events::Change;
-use vivid_core::experiments::model::StopCheck;
+use vivid_core::experiments::model::{self, State, StopCheck};
 use vivid_core::experiments::service::{self, Experiment, Report};
-use vivid_core::stats::VariationResult;
+use vivid_core::stats::{Difference, MetricKind, VariationResult};
 
 use super::list::{TableSpec, table_rows};
 use super::{Detail, Screen};
@@ -91,7 +91,7 @@ impl data::Part for Part {
         let lab = data.downcast_ref::<Lab>()?;
         lab.rows
             .iter()
-            .any(|r| r.experiment.state == "running")
+            .any(|r| r.experiment.state == State::Running)
             .then(|| Duration::from_secs(10))
     }
 
@@ -105,17 +105,17 @@ impl data::Part for Part {
         Box::pin(async move {
             let previous = data::previous::<Lab>(previous).unwrap_or_default();
             let mut list = service::list(ctx, None).await?;
-            let rank = |state: &str| match state {
-                "running" => 0,
-                "draft" => 1,
-                "decided" => 2,
-                _ => 3,
+            let rank = |state: State| match state {
+                State::Running => 0,
+                State::Draft => 1,
+                State::Decided => 2,
+                State::Documented => 3,
             };
-            list.sort_by_key(|e| rank(e.state.as_str()));
+            list.sort_by_key(|e| rank(e.state));
             let now = ctx.now();
             let mut rows = Vec::with_capacity(list.len());
             for experiment in list {
-                if experiment.state != "running" {
+                if experiment.state != State::Running {
                     rows.push(ExperimentRow {
                         experiment,
                         analysis: Analysis::None,
@@ -232,11 +232,11 @@ pub fn interval_bar(lo: f64, point: f64, hi: f64, scale: f64, width: usize) -> V
 }
 
 fn relative(exp: &Experiment) -> bool {
-    exp.difference != "absolute"
+    exp.difference != Difference::Absolute
 }
 
 fn mean_text(report: &Report, m: f64) -> String {
-    if report.primary.kind == "binomial" {
+    if report.primary.kind == MetricKind::Binomial {
         format!("{:.2}%", m * 100.0)
     } else {
         format!("{m:.2}")
@@ -385,8 +385,8 @@ fn analysis_lines(report: &Report, width: u16) -> Vec<Line<'static>> {
 /// What the panel says about an experiment that is not running.
 fn state_lines(exp: &Experiment) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    match exp.state.as_str() {
-        "draft" => {
+    match exp.state {
+        State::Draft => {
             lines.push(Line::from(format!(
                 "Not started. Plan: {} units per variation over {} days.",
                 format::count(u64::try_from(exp.planned_per_variation).unwrap_or(0)),
@@ -438,9 +438,9 @@ fn check_span(row: &ExperimentRow) -> Span<'static> {
             (_, StopCheck::KeepRunning { .. }) => Span::styled("keep running", theme::muted()),
         },
         Analysis::Failed(_) => Span::styled("analysis failed", theme::error()),
-        Analysis::None if exp.state == "running" => Span::styled("analysing…", theme::muted()),
-        Analysis::None => match (&exp.winner, exp.state.as_str()) {
-            (_, "draft") => Span::styled("—", theme::muted()),
+        Analysis::None if exp.state == State::Running => Span::styled("analysing…", theme::muted()),
+        Analysis::None => match (&exp.winner, exp.state) {
+            (_, State::Draft) => Span::styled("—", theme::muted()),
             (Some(w), _) => Span::raw(format!("→ {w}")),
             (None, _) => Span::styled("no winner", theme::muted()),
         },
@@ -457,12 +457,12 @@ fn units(row: &ExperimentRow) -> String {
 fn matches(row: &ExperimentRow, filter: &str) -> bool {
     let e = &row.experiment;
     [
-        &e.key,
-        &e.name,
-        &e.metric,
-        &e.state,
-        &e.owner,
-        &e.hypothesis,
+        e.key.as_str(),
+        e.name.as_str(),
+        e.metric.as_str(),
+        e.state.as_str(),
+        e.owner.as_str(),
+        e.hypothesis.as_str(),
     ]
     .iter()
     .any(|f| f.to_lowercase().contains(filter))
@@ -504,7 +504,7 @@ impl Screen for Experiments {
     fn badge(&self, state: &AppState) -> Option<(String, Level)> {
         let running: Vec<&ExperimentRow> = experiments(&state.snapshot)
             .iter()
-            .filter(|r| r.experiment.state == "running")
+            .filter(|r| r.experiment.state == State::Running)
             .collect();
         let srm = running.iter().any(|r| {
             r.analysis
@@ -557,14 +557,14 @@ impl Screen for Experiments {
                 return Row::default();
             };
             let e = &row.experiment;
-            let state_style = if e.state == "running" {
+            let state_style = if e.state == State::Running {
                 theme::accent()
             } else {
                 Style::default()
             };
             Row::new(vec![
                 Cell::from(e.key.clone()),
-                Cell::from(Span::styled(e.state.clone(), state_style)),
+                Cell::from(Span::styled(e.state.as_str(), state_style)),
                 Cell::from(e.metric.clone()),
                 Cell::from(days_run(e, state.now)),
                 Cell::from(Line::from(units(row)).right_aligned()),
@@ -592,7 +592,7 @@ impl Screen for Experiments {
                     format!("The analysis failed: {e}"),
                     theme::error(),
                 )],
-                Analysis::None if row.experiment.state == "running" => {
+                Analysis::None if row.experiment.state == State::Running => {
                     vec![Line::styled("Analysing…", theme::muted())]
                 }
                 Analysis::None => state_lines(&row.experiment),
@@ -613,15 +613,19 @@ impl Screen for Experiments {
             ]),
             Line::from(vec![
                 label("metric"),
-                Span::raw(format!("{} ({})", e.metric, e.metric_kind)),
+                Span::raw(format!(
+                    "{} ({})",
+                    e.metric,
+                    model::metric_kind_str(e.metric_kind)
+                )),
             ]),
             Line::from(vec![
                 label("design"),
                 Span::raw(format!(
                     "{}{}, {} difference, α {}, power {}, MDE {}",
-                    e.engine,
+                    model::engine_str(e.engine),
                     if e.sequential { " sequential" } else { "" },
-                    e.difference,
+                    model::difference_str(e.difference),
                     e.alpha,
                     e.power,
                     format::effect(e.mde, true)

@@ -13,7 +13,8 @@ use std::time::Duration;
 use vivid_core::Ctx;
 use vivid_core::engine::events::Change;
 use vivid_core::engine::handoffs::{self, Handoff};
-use vivid_core::journey::service::{self, Funnel};
+use vivid_core::journey::read::{self, Funnel};
+use vivid_core::journey::service;
 
 use super::list::{TableSpec, table_rows};
 use super::{Detail, Screen};
@@ -68,7 +69,7 @@ impl data::Part for Part {
         _changes: &'a [Change],
     ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
         Box::pin(async move {
-            let funnel = service::funnel(ctx, FUNNEL_PERIOD).await?;
+            let funnel = read::funnel(ctx, FUNNEL_PERIOD).await?;
             let mut conn = ctx.pool.acquire().await?;
             let handoffs = handoffs::open_for(&mut conn, None)
                 .await?

@@ -1,0 +1,475 @@
+//! All of A/B testing's SQL: experiments and their variations, exposures,
+//! metric events, the sufficient statistics aggregated in SQL, and the
+//! learnings library. The state and the design's enums are stored as text
+//! (see `text_column!` below); a stored value this binary does not know
+//! reads back as an internal fault.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use super::model::{
+    DIFFERENCES, ENGINES, METRIC_KINDS, State, difference_str, engine_str, metric_kind_str,
+};
+use crate::db::text_column;
+use crate::error::{Error, Result};
+use crate::stats::{Difference, Engine, MetricKind};
+
+text_column!(
+    State,
+    "experiment state",
+    all = State::ALL,
+    text = State::as_str
+);
+text_column!(
+    MetricKind,
+    "metric kind",
+    all = METRIC_KINDS,
+    text = metric_kind_str
+);
+text_column!(
+    Engine,
+    "statistical engine",
+    all = ENGINES,
+    text = engine_str
+);
+text_column!(
+    Difference,
+    "difference scale",
+    all = DIFFERENCES,
+    text = difference_str
+);
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Experiment {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub hypothesis: String,
+    pub owner: String,
+    pub state: State,
+    pub metric: String,
+    pub metric_kind: MetricKind,
+    pub guardrails: Vec<String>,
+    pub engine: Engine,
+    pub difference: Difference,
+    pub sequential: bool,
+    pub sequential_tuning: f64,
+    pub alpha: f64,
+    pub power: f64,
+    pub mde: f64,
+    pub baseline: f64,
+    pub baseline_variance: Option<f64>,
+    pub daily_traffic: i64,
+    pub planned_per_variation: i64,
+    pub planned_days: i32,
+    pub content_id: Option<i64>,
+    pub follows: Option<i64>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub winner: Option<String>,
+    pub decision_reason: Option<String>,
+    pub learnings: Option<String>,
+    pub documented_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, key, name, hypothesis, owner, state, metric, metric_kind, guardrails, engine, difference, sequential,
+    sequential_tuning, alpha, power, mde, baseline, baseline_variance, daily_traffic, planned_per_variation, planned_days,
+    content_id, follows, started_at, decided_at, decided_by, winner, decision_reason, learnings, documented_at, created_at, updated_at";
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Variation {
+    pub key: String,
+    pub weight: f64,
+    pub position: i32,
+}
+
+/// A new experiment's row, as `service::create` checked it.
+#[derive(Debug, Clone)]
+pub struct NewRow<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+    pub hypothesis: &'a str,
+    pub owner: &'a str,
+    pub metric: &'a str,
+    pub metric_kind: MetricKind,
+    pub guardrails: &'a [String],
+    pub engine: Engine,
+    pub difference: Difference,
+    pub sequential: bool,
+    pub alpha: f64,
+    pub power: f64,
+    pub mde: f64,
+    pub baseline: f64,
+    pub baseline_variance: Option<f64>,
+    pub daily_traffic: i64,
+    pub planned_per_variation: i64,
+    pub planned_days: i32,
+    pub content_id: Option<i64>,
+    pub follows: Option<i64>,
+}
+
+/// Insert a draft with its variations (the control first); None when the
+/// key is taken.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewRow<'_>,
+    variations: &[(String, f64)],
+    now: DateTime<Utc>,
+) -> Result<Option<Experiment>> {
+    let sql = format!(
+        "INSERT INTO experiments (key, name, hypothesis, owner, state, metric, metric_kind, guardrails, engine, difference,
+            sequential, sequential_tuning, alpha, power, mde, baseline, baseline_variance, daily_traffic,
+            planned_per_variation, planned_days, content_id, follows, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $22, $5, $6, $7, $8, $9, $10, 5000, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
+         ON CONFLICT (key) DO NOTHING RETURNING {COLUMNS}"
+    );
+    let exp: Option<Experiment> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(new.key)
+        .bind(new.name)
+        .bind(new.hypothesis)
+        .bind(new.owner)
+        .bind(new.metric)
+        .bind(new.metric_kind)
+        .bind(new.guardrails)
+        .bind(new.engine)
+        .bind(new.difference)
+        .bind(new.sequential)
+        .bind(new.alpha)
+        .bind(new.power)
+        .bind(new.mde)
+        .bind(new.baseline)
+        .bind(new.baseline_variance)
+        .bind(new.daily_traffic)
+        .bind(new.planned_per_variation)
+        .bind(new.planned_days)
+        .bind(new.content_id)
+        .bind(new.follows)
+        .bind(now)
+        .bind(State::Draft)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(exp) = exp else {
+        return Ok(None);
+    };
+    let keys: Vec<&str> = variations.iter().map(|(k, _)| k.as_str()).collect();
+    let weights: Vec<f64> = variations.iter().map(|(_, w)| *w).collect();
+    sqlx::query(
+        "INSERT INTO experiment_variations (experiment_id, key, weight, position)
+         SELECT $1, k, w, (n - 1)::int FROM UNNEST($2::text[], $3::float8[]) WITH ORDINALITY AS t(k, w, n)",
+    )
+    .bind(exp.id)
+    .bind(&keys)
+    .bind(&weights)
+    .execute(conn)
+    .await?;
+    Ok(Some(exp))
+}
+
+/// Find by id ("12") or key ("free-shipping-banner").
+pub async fn find(conn: &mut PgConnection, id_or_key: &str) -> Result<Experiment> {
+    let sql = format!("SELECT {COLUMNS} FROM experiments WHERE key = $1 OR id::text = $1");
+    let row: Option<Experiment> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id_or_key)
+        .fetch_optional(conn)
+        .await?;
+    row.ok_or_else(|| Error::not_found(format!("no experiment {id_or_key:?}")))
+}
+
+/// Load an experiment, locking it for the rest of the transaction.
+pub async fn lock(conn: &mut PgConnection, id: i64) -> Result<Experiment> {
+    let sql = format!("SELECT {COLUMNS} FROM experiments WHERE id = $1 FOR UPDATE");
+    let row: Option<Experiment> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.ok_or_else(|| Error::not_found(format!("no experiment #{id}")))
+}
+
+pub async fn variations(conn: &mut PgConnection, id: i64) -> Result<Vec<Variation>> {
+    Ok(sqlx::query_as("SELECT key, weight, position FROM experiment_variations WHERE experiment_id = $1 ORDER BY position")
+        .bind(id)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Experiments, most recently changed first.
+pub async fn list(conn: &mut PgConnection, state: Option<State>) -> Result<Vec<Experiment>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM experiments WHERE ($1::text IS NULL OR state = $1) ORDER BY updated_at DESC, id DESC"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(state)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Move an experiment to `to`.
+pub async fn set_state(
+    conn: &mut PgConnection,
+    id: i64,
+    to: State,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE experiments SET state = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(to)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_started(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_decision(
+    conn: &mut PgConnection,
+    id: i64,
+    actor: &str,
+    winner: Option<&str>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE experiments SET decided_at = $2, decided_by = $3, winner = $4, decision_reason = $5 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .bind(actor)
+        .bind(winner)
+        .bind(reason)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_learnings(
+    conn: &mut PgConnection,
+    id: i64,
+    learnings: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE experiments SET learnings = $2, documented_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(learnings)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Store a unit's exposure unless it has one; the variation it has.
+pub async fn expose(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    unit_id: &str,
+    variation: &str,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    Ok(sqlx::query_scalar(
+        "WITH ins AS (INSERT INTO experiment_exposures (experiment_id, unit_id, variation, exposed_at) VALUES ($1, $2, $3, $4)
+                      ON CONFLICT (experiment_id, unit_id) DO NOTHING RETURNING variation)
+         SELECT variation FROM ins UNION ALL
+         SELECT variation FROM experiment_exposures WHERE experiment_id = $1 AND unit_id = $2 LIMIT 1",
+    )
+    .bind(exp_id)
+    .bind(unit_id)
+    .bind(variation)
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Store many exposures in one statement (units already exposed keep theirs).
+pub async fn expose_many(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    units: &[String],
+    variations: &[String],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO experiment_exposures (experiment_id, unit_id, variation, exposed_at)
+         SELECT $1, u, v, $4 FROM UNNEST($2::text[], $3::text[]) AS t(u, v)
+         ON CONFLICT (experiment_id, unit_id) DO NOTHING",
+    )
+    .bind(exp_id)
+    .bind(units)
+    .bind(variations)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The variation a unit was exposed to, if it was.
+pub async fn exposure_of(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    unit_id: &str,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT variation FROM experiment_exposures WHERE experiment_id = $1 AND unit_id = $2",
+    )
+    .bind(exp_id)
+    .bind(unit_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn insert_event(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    unit_id: &str,
+    variation: &str,
+    metric: &str,
+    value: f64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at) VALUES ($1, $2, $6, $3, $4, $5)")
+        .bind(exp_id)
+        .bind(unit_id)
+        .bind(metric)
+        .bind(value)
+        .bind(now)
+        .bind(variation)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Record many events (unit, metric, value) in one statement; events of
+/// units never exposed are dropped.
+pub async fn insert_events(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    events: &[(String, String, f64)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let units: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    let metrics: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
+    let values: Vec<f64> = events.iter().map(|e| e.2).collect();
+    sqlx::query(
+        "INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at)
+         SELECT $1, u, x.variation, m, v, $5 FROM UNNEST($2::text[], $3::text[], $4::float8[]) AS t(u, m, v)
+         JOIN experiment_exposures x ON x.experiment_id = $1 AND x.unit_id = u",
+    )
+    .bind(exp_id)
+    .bind(&units)
+    .bind(&metrics)
+    .bind(&values)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Units exposed per variation, in variation order. Counted once per
+/// analysis (an index-only scan of (experiment_id, variation)).
+pub async fn exposure_counts(conn: &mut PgConnection, exp_id: i64) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT v.key, coalesce(n.n, 0)
+         FROM experiment_variations v
+         LEFT JOIN (SELECT variation, count(*) AS n FROM experiment_exposures WHERE experiment_id = $1 GROUP BY variation) n
+                ON n.variation = v.key
+         WHERE v.experiment_id = $1 ORDER BY v.position",
+    )
+    .bind(exp_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Sum and sum of squares of a metric per variation: events are folded per
+/// unit (a binomial unit counts once if it converted; a mean unit
+/// contributes the sum of its values), then per variation (stored on each
+/// event from the unit's exposure). Variations without events are absent.
+pub async fn metric_sums(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    metric: &str,
+    kind: MetricKind,
+) -> Result<Vec<(String, f64, f64)>> {
+    Ok(sqlx::query_as(
+        "SELECT variation, sum(uv)::float8, sum(uv * uv)::float8 FROM (
+             SELECT variation, CASE WHEN $3 THEN least(sum(value), 1) ELSE sum(value) END AS uv
+             FROM experiment_events
+             WHERE experiment_id = $1 AND metric = $2
+             GROUP BY variation, unit_id) per_unit
+         GROUP BY variation",
+    )
+    .bind(exp_id)
+    .bind(metric)
+    .bind(kind == MetricKind::Binomial)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Exposure counts joined with a metric's sums: (variation, n, sum, sum of
+/// squares), in variation order.
+pub fn combine(
+    counts: &[(String, i64)],
+    sums: &[(String, f64, f64)],
+) -> Vec<(String, i64, f64, f64)> {
+    counts
+        .iter()
+        .map(|(key, n)| {
+            let (sum, ss) = sums
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, s, q)| (*s, *q))
+                .unwrap_or((0.0, 0.0));
+            (key.clone(), *n, sum, ss)
+        })
+        .collect()
+}
+
+/// Sufficient statistics (variation, n, sum, sum of squares) for one metric,
+/// aggregated in SQL so exposures never travel into the process.
+pub async fn sufficient_stats(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    metric: &str,
+    kind: MetricKind,
+) -> Result<Vec<(String, i64, f64, f64)>> {
+    let counts = exposure_counts(conn, exp_id).await?;
+    let sums = metric_sums(conn, exp_id, metric, kind).await?;
+    Ok(combine(&counts, &sums))
+}
+
+/// The learnings library: documented experiments matching words, newest first.
+pub async fn search(conn: &mut PgConnection, query: &str) -> Result<Vec<Experiment>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM experiments
+         WHERE state = $2 AND ($1 = '' OR to_tsvector('english', name || ' ' || hypothesis || ' ' || coalesce(learnings, ''))
+                @@ websearch_to_tsquery('english', $1))
+         ORDER BY documented_at DESC"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(query)
+        .bind(State::Documented)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// The experiments tile's counts: (running, documented, exposures in the
+/// last day).
+pub async fn tile_counts(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<(i64, i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT (SELECT count(*) FROM experiments WHERE state = $2),
+                (SELECT count(*) FROM experiments WHERE state = $3),
+                (SELECT count(*) FROM experiment_exposures WHERE exposed_at > $1 - interval '24 hours')",
+    )
+    .bind(now)
+    .bind(State::Running)
+    .bind(State::Documented)
+    .fetch_one(conn)
+    .await?)
+}
