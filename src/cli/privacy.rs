@@ -19,7 +19,7 @@ use vivid_core::privacy::crypto::{MASTER_KEY_VAR, MasterKey, NEW_MASTER_KEY_VAR}
 use vivid_core::privacy::model::RequestKind;
 use vivid_core::privacy::service::{self, BreachInfoUpdate, NewBreach, NewRequest, ReadRequest};
 use vivid_core::privacy::store::{AccessFilter, Breach, Request};
-use vivid_core::privacy::{audit, report};
+use vivid_core::privacy::{audit, read, report};
 use vivid_core::when::{Bound, Relative};
 
 use super::{ActorArg, JsonFlag};
@@ -593,7 +593,7 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
         }
         PrivacyCommand::Subjects(flag) => {
             let ctx = connect(config).await?;
-            let list = service::subjects(&ctx, 0).await?;
+            let list = read::subjects(&ctx, 0).await?;
             if flag.json {
                 return output::json(&list);
             }
@@ -647,7 +647,7 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
         }
         PrivacyCommand::Log(args) => {
             let ctx = connect(config).await?;
-            let log = service::access_log(
+            let log = read::access_log(
                 &ctx,
                 &AccessFilter {
                     subject_ref: args.subject,
@@ -850,7 +850,7 @@ async fn findings_cmd(config: Config, args: FindingsArgs) -> Result<()> {
         println!("finding #{} resolved: {}", f.id, note);
         return Ok(());
     }
-    let list = service::findings(&ctx, !args.all).await?;
+    let list = read::findings(&ctx, !args.all).await?;
     if args.json.json {
         return output::json(&list);
     }
@@ -912,7 +912,7 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
         }
         DsarCommand::List { all, json } => {
             let ctx = connect(config).await?;
-            let list = service::requests(&ctx, !all).await?;
+            let list = read::requests(&ctx, !all).await?;
             if json.json {
                 return output::json(&list);
             }
@@ -939,7 +939,7 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
         }
         DsarCommand::Show(args) => {
             let ctx = connect(config).await?;
-            let r = service::request(&ctx, args.id).await?;
+            let r = read::request(&ctx, args.id).await?;
             print_request(&ctx, &r, args.json.json)
         }
         DsarCommand::Extend {
@@ -974,7 +974,7 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
         } => {
             let ctx = connect(config.clone()).await?;
             let actor = actor.resolve(&ctx)?;
-            let request = service::request(&ctx, id).await?;
+            let request = read::request(&ctx, id).await?;
             match request.kind()? {
                 RequestKind::Erasure => {
                     // Crypto-shredding needs no key: it destroys one.
@@ -1046,7 +1046,7 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
             print_breach(&ctx, &b, json.json)
         }
         BreachCommand::List { all, json } => {
-            let list = service::breaches(&ctx, !all).await?;
+            let list = read::breaches(&ctx, !all).await?;
             if json.json {
                 return output::json(&list);
             }
@@ -1056,7 +1056,7 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
             Ok(())
         }
         BreachCommand::Show(args) => {
-            let d = service::breach_detail(&ctx, args.id).await?;
+            let d = read::breach_detail(&ctx, args.id).await?;
             if args.json.json {
                 return output::json(&d);
             }

@@ -780,7 +780,7 @@ pub async fn run(ctx: &Ctx, actor: &str) -> Result<AuditResult> {
     }
     let mut tx = ctx.pool.begin().await?;
     let result = run_in(ctx, &mut tx, Trigger::Manual, actor).await?;
-    service::ensure_audit_scheduled(ctx, &mut tx).await?;
+    super::timers::ensure_audit_scheduled(ctx, &mut tx).await?;
     tx.commit().await?;
     Ok(result)
 }
@@ -812,7 +812,7 @@ pub fn on_audit<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> H
             super::config::settings(&ctx.config)?.audit_every.delta(),
             ctx.now(),
         );
-        service::schedule_audit_at(ctx, conn, next).await
+        super::timers::schedule_audit_at(ctx, conn, next).await
     })
 }
 

@@ -241,7 +241,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
     }
     // The first audit runs as soon as an engine does.
     let mut conn = live.pool.acquire().await?;
-    service::schedule_audit_at(live, &mut conn, now).await?;
+    super::timers::schedule_audit_at(live, &mut conn, now).await?;
     Ok(())
 }
 
@@ -253,7 +253,7 @@ pub async fn activity(ctx: &Ctx, rng: &mut Rng) -> Result<u64> {
         return Ok(0);
     };
     let roll = rng.f64();
-    let subjects = service::subjects(ctx, 0).await?;
+    let subjects = super::read::subjects(ctx, 0).await?;
     let active: Vec<&str> = subjects
         .iter()
         .filter(|s| s.status == "active" && !s.pii_fields.is_empty())
@@ -300,7 +300,7 @@ pub async fn activity(ctx: &Ctx, rng: &mut Rng) -> Result<u64> {
         .await
         .map(|_| ())
     } else {
-        let open = service::requests(ctx, true).await?;
+        let open = super::read::requests(ctx, true).await?;
         if open.len() >= 6 {
             return Ok(0);
         }

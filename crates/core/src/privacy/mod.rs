@@ -12,15 +12,16 @@
 pub mod anomaly;
 pub mod audit;
 pub mod classify;
-pub mod clocks;
 pub mod config;
 pub mod crypto;
 pub mod deadline;
 pub mod demo;
 pub mod model;
+pub mod read;
 pub mod report;
 pub mod service;
 pub mod store;
+pub mod timers;
 
 pub use config::PrivacyConfig;
 
@@ -114,12 +115,12 @@ impl Workflow for Descriptor {
 }
 
 fn register_timers(r: &mut Registry) {
-    r.register(service::AUDIT_TIMER, audit::on_audit);
-    r.register(service::REQUEST_REMIND_TIMER, clocks::on_request_remind);
-    r.register(service::REQUEST_DUE_TIMER, clocks::on_request_due);
-    r.register(service::BREACH_REMIND_TIMER, clocks::on_breach_remind);
-    r.register(service::BREACH_DUE_TIMER, clocks::on_breach_due);
-    r.register(service::TASK_DUE_TIMER, clocks::on_task_due);
+    r.register(timers::AUDIT_TIMER, audit::on_audit);
+    r.register(timers::REQUEST_REMIND_TIMER, timers::on_request_remind);
+    r.register(timers::REQUEST_DUE_TIMER, timers::on_request_due);
+    r.register(timers::BREACH_REMIND_TIMER, timers::on_breach_remind);
+    r.register(timers::BREACH_DUE_TIMER, timers::on_breach_due);
+    r.register(timers::TASK_DUE_TIMER, timers::on_task_due);
 }
 
 /// Check the `[privacy]` section against the org. Errors are (key, reason).
