@@ -405,8 +405,9 @@ async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Resul
         }
     }
     f.open_requests = sqlx::query_as(
-        "SELECT r.id, s.ref, r.kind, r.due_at FROM privacy_requests r JOIN privacy_subjects s ON s.id = r.subject_id
-         WHERE r.status = 'open' ORDER BY r.due_at",
+        "SELECT r.id, COALESCE(s.ref, '-'), r.kind, r.due_at FROM privacy_requests r
+            LEFT JOIN privacy_subjects s ON s.id = r.subject_id
+         WHERE r.status NOT IN ('completed', 'refused') ORDER BY r.due_at",
     )
     .fetch_all(&mut *conn)
     .await?;

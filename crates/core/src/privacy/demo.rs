@@ -134,7 +134,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
                 &ReadRequest {
                     subject: r,
                     fields: Some(&fields),
-                    purpose: "support ticket: order status question",
+                    purpose: "support: order status question",
                     actor: "jun",
                 },
             )
@@ -150,7 +150,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
                     &ReadRequest {
                         subject: r,
                         fields: Some(&fields),
-                        purpose: "courier could not deliver: confirm the address",
+                        purpose: "fulfilment: courier could not deliver, confirm the address",
                         actor: "omar",
                     },
                 )
@@ -167,7 +167,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
             &ReadRequest {
                 subject: r,
                 fields: None,
-                purpose: "looking for a testimonial to quote",
+                purpose: "marketing: a testimonial to quote",
                 actor: "remy",
             },
         )
@@ -196,7 +196,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
             &ReadRequest {
                 subject: r,
                 fields: Some(&contact),
-                purpose: "export for a mailing list",
+                purpose: "marketing: export for a mailing list",
                 actor: "jun",
             },
         )
@@ -269,9 +269,17 @@ pub async fn activity(ctx: &Ctx, rng: &mut Rng) -> Result<u64> {
     };
     let result = if roll < 0.85 {
         let (actor, fields, purpose): (&str, &[&str], &str) = match rng.below(3) {
-            0 => ("jun", &["email"], "reply to a support ticket"),
-            1 => ("omar", &["shipping_address"], "re-ship a damaged print"),
-            _ => ("felix", &["full_name"], "match a bank transfer to an order"),
+            0 => ("jun", &["email"], "support: reply to a ticket"),
+            1 => (
+                "omar",
+                &["shipping_address"],
+                "fulfilment: re-ship a damaged print",
+            ),
+            _ => (
+                "felix",
+                &["full_name"],
+                "billing: match a bank transfer to an order",
+            ),
         };
         let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
         service::read(
@@ -293,7 +301,7 @@ pub async fn activity(ctx: &Ctx, rng: &mut Rng) -> Result<u64> {
             &ReadRequest {
                 subject,
                 fields: None,
-                purpose: "curious about a customer",
+                purpose: "marketing: curious about a customer",
                 actor: "remy",
             },
         )

@@ -32,6 +32,36 @@ pub async fn request(ctx: &Ctx, id: i64) -> Result<Request> {
     store::request(&mut conn, id, false).await
 }
 
+/// A request as the front ends show it: the stored row (instants in UTC)
+/// with its state and its deadline in the org's local time.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    #[serde(flatten)]
+    pub request: Request,
+    /// Where the request stands (the same as `status`).
+    pub state: String,
+    /// The deadline as local date and time with its offset
+    /// ("2026-12-28T23:59:59-05:00").
+    pub due_local: String,
+    /// The local date of receipt the month is counted from.
+    pub received_local: String,
+    /// The org's time zone (IANA name).
+    pub time_zone: String,
+}
+
+impl RequestView {
+    pub fn new(ctx: &Ctx, request: Request) -> Self {
+        let cal = &ctx.calendar;
+        RequestView {
+            state: request.status.clone(),
+            due_local: cal.local_rfc3339(request.due_at),
+            received_local: cal.local_date(request.received_at).to_string(),
+            time_zone: cal.timezone().name().to_string(),
+            request,
+        }
+    }
+}
+
 /// A breach with its tasks, phases and incident.
 #[derive(Debug, Clone, Serialize)]
 pub struct BreachDetail {

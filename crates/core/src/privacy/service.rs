@@ -14,8 +14,10 @@
 mod breaches;
 mod collect;
 mod findings;
+mod intake;
 mod keys;
 mod requests;
+mod rights;
 
 pub use breaches::{
     BreachInfoUpdate, NewBreach, add_task, closeout_entity, complete_task, decide_closeout,
@@ -23,10 +25,16 @@ pub use breaches::{
 };
 pub use collect::{Collected, PiiRead, ReadRequest, collect, read};
 pub use findings::resolve_finding;
+pub use intake::{EMAIL_FIELD, Found, find_by_email};
 pub use keys::{KeyStatus, MasterVersion, Rotation, check_key, master_version, rotate_master};
 pub use requests::{
     Erased, Export, ExportField, ExportRequest, NewRequest, complete_access, complete_erasure,
-    complete_rectification, extend_request, open_request, refuse_request,
+    complete_rectification, decide_erasure, erasure_entity, extend_request, open_request,
+    open_request_by_email, refuse_request,
+};
+pub use rights::{
+    Verification, complete_objection, complete_portability, complete_restriction, export_request,
+    may_market, refuse_marketing, verify_request,
 };
 
 use sqlx::PgConnection;

@@ -22,6 +22,10 @@ pub struct Subject {
     pub erased_at: Option<DateTime<Utc>>,
     pub erased_by: Option<String>,
     pub erasure_request: Option<i64>,
+    /// Processing restricted (Art. 18): reads only for the legal purposes.
+    pub restricted_at: Option<DateTime<Utc>>,
+    /// Objected to direct marketing (Art. 21): no touches, no campaigns.
+    pub objected_at: Option<DateTime<Utc>>,
 }
 
 impl Subject {
@@ -30,7 +34,9 @@ impl Subject {
     }
 }
 
-const SUBJECT: &str = "SELECT id, ref, status, created_at, created_by, erased_at, erased_by, erasure_request FROM privacy_subjects";
+const SUBJECT: &str =
+    "SELECT id, ref, status, created_at, created_by, erased_at, erased_by, erasure_request,
+    restricted_at, objected_at FROM privacy_subjects";
 
 pub async fn subject_by_ref(
     conn: &mut PgConnection,
@@ -132,7 +138,8 @@ pub async fn subject_summaries(conn: &mut PgConnection, limit: i64) -> Result<Ve
         "SELECT s.ref, s.status, s.created_at,
                 COALESCE((SELECT array_agg(field ORDER BY field) FROM privacy_pii p WHERE p.subject_id = s.id), '{}') AS pii_fields,
                 (SELECT count(*) FROM privacy_analytics a WHERE a.subject_id = s.id) AS analytics_records,
-                (SELECT count(*) FROM privacy_requests r WHERE r.subject_id = s.id AND r.status = 'open') AS open_requests
+                (SELECT count(*) FROM privacy_requests r WHERE r.subject_id = s.id
+                    AND r.status NOT IN ('completed', 'refused')) AS open_requests
          FROM privacy_subjects s ORDER BY s.id LIMIT $1",
     )
     .bind(limit)
@@ -521,7 +528,9 @@ pub async fn access_log(conn: &mut PgConnection, f: &AccessFilter) -> Result<Vec
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Request {
     pub id: i64,
-    pub subject_id: i64,
+    /// None: opened by an e-mail address nobody holds data on.
+    pub subject_id: Option<i64>,
+    /// The subject's reference, or "-" without one.
     pub subject_ref: String,
     pub kind: String,
     pub status: String,
@@ -537,7 +546,16 @@ pub struct Request {
     pub completed_by: Option<String>,
     pub outcome: Option<String>,
     pub updated_at: DateTime<Utc>,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub verified_by: Option<String>,
+    /// How the identity was checked (never the evidence itself).
+    pub verification: Option<String>,
+    /// The erasure's four-eyes approval.
+    pub approval_id: Option<i64>,
 }
+
+/// The subject reference shown for a request without a subject.
+pub const NO_SUBJECT: &str = "-";
 
 fn corrupt(what: &str, id: i64, value: &str) -> Error {
     Error::internal(format!(
@@ -546,6 +564,15 @@ fn corrupt(what: &str, id: i64, value: &str) -> Error {
 }
 
 impl Request {
+    pub fn status(&self) -> Result<RequestStatus> {
+        RequestStatus::parse(&self.status).ok_or_else(|| corrupt("request", self.id, &self.status))
+    }
+
+    /// Still to be answered.
+    pub fn is_open(&self) -> bool {
+        RequestStatus::parse(&self.status).is_some_and(RequestStatus::is_open)
+    }
+
     pub fn kind(&self) -> Result<RequestKind> {
         RequestKind::parse(&self.kind).ok_or_else(|| corrupt("request", self.id, &self.kind))
     }
@@ -553,8 +580,7 @@ impl Request {
     pub fn state(&self) -> Result<RequestState> {
         Ok(RequestState {
             id: self.id,
-            status: RequestStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("request", self.id, &self.status))?,
+            status: self.status()?,
             first_due: self.first_due_at,
             extended_months: u32::try_from(self.extended_months).unwrap_or(0),
         })
@@ -566,10 +592,14 @@ impl Request {
     }
 }
 
-const REQUEST: &str = "SELECT r.id, r.subject_id, s.ref AS subject_ref, r.kind, r.status, r.received_at, r.first_due_at,
-    r.due_at, r.extended_months, r.extension_reason, r.person_told_at, r.opened_by, r.note, r.completed_at,
-    r.completed_by, r.outcome, r.updated_at
-    FROM privacy_requests r JOIN privacy_subjects s ON s.id = r.subject_id";
+const REQUEST: &str = "SELECT r.id, r.subject_id, COALESCE(s.ref, '-') AS subject_ref, r.kind, r.status, r.received_at,
+    r.first_due_at, r.due_at, r.extended_months, r.extension_reason, r.person_told_at, r.opened_by, r.note,
+    r.completed_at, r.completed_by, r.outcome, r.updated_at, r.verified_at, r.verified_by, r.verification,
+    r.approval_id
+    FROM privacy_requests r LEFT JOIN privacy_subjects s ON s.id = r.subject_id";
+
+/// SQL: the request `r` is still open.
+const OPEN: &str = "r.status NOT IN ('completed', 'refused')";
 
 pub async fn request(conn: &mut PgConnection, id: i64, lock: bool) -> Result<Request> {
     let sql = format!(
@@ -589,8 +619,8 @@ pub async fn requests(
     subject_id: Option<i64>,
 ) -> Result<Vec<Request>> {
     let sql = format!(
-        "{REQUEST} WHERE (NOT $1 OR r.status = 'open') AND ($2::bigint IS NULL OR r.subject_id = $2)
-         ORDER BY (r.status = 'open') DESC, r.due_at, r.id"
+        "{REQUEST} WHERE (NOT $1 OR {OPEN}) AND ($2::bigint IS NULL OR r.subject_id = $2)
+         ORDER BY ({OPEN}) DESC, r.due_at, r.id"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(open_only)
@@ -602,7 +632,8 @@ pub async fn requests(
 pub async fn save_request(conn: &mut PgConnection, r: &Request) -> Result<()> {
     sqlx::query(
         "UPDATE privacy_requests SET status = $2, due_at = $3, extended_months = $4, extension_reason = $5,
-            person_told_at = $6, completed_at = $7, completed_by = $8, outcome = $9, updated_at = $10
+            person_told_at = $6, completed_at = $7, completed_by = $8, outcome = $9, updated_at = $10,
+            verified_at = $11, verified_by = $12, verification = $13, approval_id = $14, first_due_at = $15
          WHERE id = $1",
     )
     .bind(r.id)
@@ -615,6 +646,11 @@ pub async fn save_request(conn: &mut PgConnection, r: &Request) -> Result<()> {
     .bind(&r.completed_by)
     .bind(&r.outcome)
     .bind(r.updated_at)
+    .bind(r.verified_at)
+    .bind(&r.verified_by)
+    .bind(&r.verification)
+    .bind(r.approval_id)
+    .bind(r.first_due_at)
     .execute(conn)
     .await?;
     Ok(())
@@ -623,7 +659,7 @@ pub async fn save_request(conn: &mut PgConnection, r: &Request) -> Result<()> {
 /// A request as it is opened.
 #[derive(Debug, Clone)]
 pub struct NewRequestRow<'a> {
-    pub subject_id: i64,
+    pub subject_id: Option<i64>,
     pub kind: &'a str,
     pub received_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
@@ -664,6 +700,8 @@ pub struct Breach {
     pub late_reason: Option<String>,
     pub exempt_reason: Option<String>,
     pub nature: Option<String>,
+    /// The categories of people and of records concerned (Art. 33(3)(a)).
+    pub categories: Option<String>,
     pub people_approx: Option<i64>,
     pub records_approx: Option<i64>,
     pub contact_point: Option<String>,
@@ -694,6 +732,7 @@ impl Breach {
             notified: self.notified_at.is_some(),
             info: BreachInfo {
                 nature: present(&self.nature),
+                categories: present(&self.categories),
                 people_approx: self.people_approx.is_some(),
                 records_approx: self.records_approx.is_some(),
                 contact_point: present(&self.contact_point),
@@ -712,7 +751,7 @@ impl Breach {
 }
 
 const BREACH: &str = "SELECT id, incident_id, finding_id, status, title, aware_at, notify_by, notified_at, notified_by,
-    late_reason, exempt_reason, nature, people_approx, records_approx, contact_point, consequences, measures, phases,
+    late_reason, exempt_reason, nature, categories, people_approx, records_approx, contact_point, consequences, measures, phases,
     approval_id, opened_by, opened_at, closed_at, updated_at FROM privacy_breaches";
 
 pub async fn breach(conn: &mut PgConnection, id: i64, lock: bool) -> Result<Breach> {
@@ -741,7 +780,8 @@ pub async fn save_breach(conn: &mut PgConnection, b: &Breach) -> Result<()> {
     sqlx::query(
         "UPDATE privacy_breaches SET status = $2, notified_at = $3, notified_by = $4, late_reason = $5,
             exempt_reason = $6, nature = $7, people_approx = $8, records_approx = $9, contact_point = $10,
-            consequences = $11, measures = $12, phases = $13, approval_id = $14, closed_at = $15, updated_at = $16
+            consequences = $11, measures = $12, phases = $13, approval_id = $14, closed_at = $15, updated_at = $16,
+            categories = $17
          WHERE id = $1",
     )
     .bind(b.id)
@@ -760,6 +800,7 @@ pub async fn save_breach(conn: &mut PgConnection, b: &Breach) -> Result<()> {
     .bind(b.approval_id)
     .bind(b.closed_at)
     .bind(b.updated_at)
+    .bind(&b.categories)
     .execute(conn)
     .await?;
     Ok(())
@@ -1044,4 +1085,106 @@ pub async fn audit_timer_pending(
     .fetch_optional(conn)
     .await?;
     Ok(pending.is_some())
+}
+
+// ---- the e-mail blind index ---------------------------------------------------
+
+/// Point a subject's blind index at `index` (one address per subject).
+pub async fn set_email_index(
+    conn: &mut PgConnection,
+    subject_id: i64,
+    index: &[u8],
+    master_version: i32,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO privacy_email_index (subject_id, blind_index, master_version) VALUES ($1, $2, $3)
+         ON CONFLICT (subject_id) DO UPDATE SET blind_index = EXCLUDED.blind_index,
+            master_version = EXCLUDED.master_version",
+    )
+    .bind(subject_id)
+    .bind(index)
+    .bind(master_version)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The subjects whose address has this blind index.
+pub async fn subjects_by_email_index(
+    conn: &mut PgConnection,
+    index: &[u8],
+) -> Result<Vec<Subject>> {
+    let sql = format!(
+        "{SUBJECT} WHERE id IN (SELECT subject_id FROM privacy_email_index WHERE blind_index = $1) ORDER BY id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(index)
+        .fetch_all(conn)
+        .await?)
+}
+
+pub async fn delete_email_index(conn: &mut PgConnection, subject_id: i64) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM privacy_email_index WHERE subject_id = $1")
+            .bind(subject_id)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// A subject's sealed field by name.
+pub async fn pii_field(
+    conn: &mut PgConnection,
+    subject_id: i64,
+    field: &str,
+) -> Result<Option<PiiRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, subject_id, field, category, ciphertext, key_version, collected_at, updated_at
+         FROM privacy_pii WHERE subject_id = $1 AND field = $2",
+    )
+    .bind(subject_id)
+    .bind(field)
+    .fetch_optional(conn)
+    .await?)
+}
+
+// ---- restriction and objection ------------------------------------------------
+
+pub async fn set_restricted(
+    conn: &mut PgConnection,
+    subject_id: i64,
+    at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    sqlx::query("UPDATE privacy_subjects SET restricted_at = $2 WHERE id = $1")
+        .bind(subject_id)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_objected(
+    conn: &mut PgConnection,
+    subject_id: i64,
+    at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    sqlx::query("UPDATE privacy_subjects SET objected_at = $2 WHERE id = $1")
+        .bind(subject_id)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Has the subject with this reference objected to direct marketing or
+/// restricted their processing?
+pub async fn marketing_stopped(conn: &mut PgConnection, r: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM privacy_subjects WHERE ref = $1
+            AND (objected_at IS NOT NULL OR restricted_at IS NOT NULL))",
+    )
+    .bind(r)
+    .fetch_one(conn)
+    .await?)
 }

@@ -22,6 +22,8 @@ pub const AUDIT_TIMER: &str = "privacy.audit";
 pub const REQUEST_REMIND_TIMER: &str = "privacy.request_remind";
 /// A request's deadline.
 pub const REQUEST_DUE_TIMER: &str = "privacy.request_due";
+/// A request is still not verified some days after receipt.
+pub const VERIFY_STALL_TIMER: &str = "privacy.verify_stalled";
 /// A reminder before a breach's notification deadline (key: how long before).
 pub const BREACH_REMIND_TIMER: &str = "privacy.breach_remind";
 /// A breach's notification deadline.
@@ -84,6 +86,72 @@ pub async fn schedule_request_clocks(
     Ok(())
 }
 
+/// Remind the officers if the identity is still not verified after
+/// `requests.verify_remind_after`.
+pub async fn schedule_verification_reminder(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    r: &Request,
+) -> Result<()> {
+    let after = super::config::settings(&ctx.config)?
+        .requests
+        .verify_remind_after
+        .delta();
+    let at = (r.received_at + after).max(ctx.now());
+    engine_timers::schedule(
+        conn,
+        &NewTimer::new(VERIFY_STALL_TIMER, WORKFLOW, r.id.to_string(), at),
+        ctx.now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Identity verification stalled: remind the officers.
+pub fn on_verify_stalled<'a>(
+    ctx: &'a Ctx,
+    conn: &'a mut PgConnection,
+    t: &'a Timer,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let id = entity(t)?;
+        let r = store::request(conn, id, true).await?;
+        let waiting = matches!(
+            r.status()?,
+            super::model::RequestStatus::Received | super::model::RequestStatus::Verifying
+        );
+        if !waiting {
+            return Ok(());
+        }
+        let reminded = notify_roles(
+            ctx,
+            conn,
+            &super::config::settings(&ctx.config)?.officers,
+            id,
+            &format!("Data-subject request #{id}: identity still not verified"),
+            &format!(
+                "Received {}, {}; due {}. Verify it (`privacy dsar verify {id}`) or refuse it.",
+                ctx.calendar.format_local(r.received_at),
+                r.status,
+                ctx.calendar.format_local(r.due_at)
+            ),
+            "warning",
+            &format!("request:{id}:verify_stalled"),
+        )
+        .await?;
+        service::event(
+            ctx,
+            conn,
+            "request",
+            id,
+            "verification_stalled",
+            "engine",
+            |e| e.payload(serde_json::json!({ "status": r.status, "reminded": reminded })),
+        )
+        .await
+    })
+}
+
 /// Start a breach's notification clock: reminders and the deadline.
 pub async fn schedule_breach_clock(ctx: &Ctx, conn: &mut PgConnection, b: &Breach) -> Result<()> {
     let id = b.id.to_string();
@@ -131,7 +199,7 @@ pub fn on_request_remind<'a>(
     Box::pin(async move {
         let id = entity(t)?;
         let r = store::request(conn, id, true).await?;
-        if r.status != "open" {
+        if !r.is_open() {
             return Ok(());
         }
         let subject = format!(
@@ -166,7 +234,7 @@ pub fn on_request_due<'a>(
     Box::pin(async move {
         let id = entity(t)?;
         let r = store::request(conn, id, true).await?;
-        if r.status != "open" {
+        if !r.is_open() {
             return Ok(());
         }
         let subject = format!(

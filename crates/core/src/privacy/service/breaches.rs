@@ -24,6 +24,8 @@ use crate::privacy::timers::{TASK_DUE_TIMER, schedule_breach_clock, stop_breach_
 #[derive(Debug, Clone, Default)]
 pub struct BreachInfoUpdate {
     pub nature: Option<String>,
+    /// The categories of people and of records concerned.
+    pub categories: Option<String>,
     pub people_approx: Option<i64>,
     pub records_approx: Option<i64>,
     pub contact_point: Option<String>,
@@ -34,6 +36,7 @@ pub struct BreachInfoUpdate {
 impl BreachInfoUpdate {
     fn is_empty(&self) -> bool {
         self.nature.is_none()
+            && self.categories.is_none()
             && self.people_approx.is_none()
             && self.records_approx.is_none()
             && self.contact_point.is_none()
@@ -44,6 +47,7 @@ impl BreachInfoUpdate {
     fn check(&self, ctx: &Ctx) -> Result<()> {
         for (what, text) in [
             ("the nature", &self.nature),
+            ("the categories", &self.categories),
             ("the contact point", &self.contact_point),
             ("the consequences", &self.consequences),
             ("the measures", &self.measures),
@@ -78,6 +82,7 @@ impl BreachInfoUpdate {
             }
         };
         set("nature", &mut b.nature, &self.nature);
+        set("categories", &mut b.categories, &self.categories);
         set("contact_point", &mut b.contact_point, &self.contact_point);
         set("consequences", &mut b.consequences, &self.consequences);
         set("measures", &mut b.measures, &self.measures);

@@ -13,7 +13,7 @@ use super::keys::{data_key, master_version};
 use super::{check_ref, crypto_failure, event, no_pii_in};
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
-use crate::privacy::classify::{Classified, Classifier};
+use crate::privacy::classify::{Classified, Classifier, purpose_of};
 use crate::privacy::crypto::{DataKey, FieldBinding, MasterKey};
 use crate::privacy::store::{self, Subject};
 use crate::privacy::timers::ensure_audit_scheduled;
@@ -76,6 +76,9 @@ pub async fn collect(
     for ((name, value), class) in fields.iter().zip(&classified) {
         match (&dek, class.pii) {
             (Some((dek, key_version)), true) => {
+                if name == super::intake::EMAIL_FIELD {
+                    super::intake::index_email(&mut tx, key, master, &subject, value).await?;
+                }
                 store_pii(
                     &mut tx,
                     dek,
@@ -179,9 +182,6 @@ pub struct ReadRequest<'a> {
     pub actor: &'a str,
 }
 
-/// Purposes must say why in words; a few characters is not a reason.
-const MIN_PURPOSE: usize = 8;
-
 /// Read PII. Every attempt is logged (who, what, why, when), refusals too.
 pub async fn read(ctx: &Ctx, key: &MasterKey, req: &ReadRequest<'_>) -> Result<PiiRead> {
     let now = ctx.now();
@@ -252,16 +252,42 @@ async fn read_in(
         None => return Ok(Err((store::unknown_subject(req.subject), attempt))),
     };
     attempt.subject_id = Some(subject.id);
-    if purpose.chars().count() < MIN_PURPOSE {
+    let purposes = &crate::privacy::config::settings(&ctx.config)?.purposes;
+    if purpose.is_empty() {
         return Ok(Err((
             Error::invalid(format!(
-                "a read of personal data needs a purpose saying why (--purpose TEXT, at least {MIN_PURPOSE} characters)"
+                "a read of personal data needs a purpose (--purpose NAME or \"NAME: detail\"; purposes: {})",
+                purposes.join(", ")
             )),
             attempt,
         )));
     }
     if let Err(e) = no_pii_in(ctx, "the purpose", purpose) {
         return Ok(Err((e, attempt)));
+    }
+    if purpose_of(purposes, purpose).is_none() {
+        return Ok(Err((
+            Error::invalid(format!(
+                "{:?} is not a purpose personal data may be read for: name one of {} (--purpose NAME or \"NAME: detail\")",
+                attempt.purpose,
+                purposes.join(", ")
+            )),
+            attempt,
+        )));
+    }
+    if subject.restricted_at.is_some() {
+        let allowed = &crate::privacy::config::settings(&ctx.config)?.restricted_purposes;
+        let named = purpose_of(purposes, purpose);
+        if !named.is_some_and(|p| allowed.contains(&p)) {
+            return Ok(Err((
+                Error::forbidden(format!(
+                    "processing of {}'s data is restricted (GDPR Art. 18): reads only for {}",
+                    subject.r#ref,
+                    allowed.join(", ")
+                )),
+                attempt,
+            )));
+        }
     }
     if subject.erased() {
         return Ok(Err((

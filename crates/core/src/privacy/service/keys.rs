@@ -131,6 +131,8 @@ pub struct Rotation {
     pub from_version: i32,
     pub to_version: i32,
     pub rewrapped: u64,
+    /// E-mail blind-index entries re-keyed under the new master key.
+    pub reindexed: u64,
     /// Subjects whose keys were already destroyed (nothing to re-wrap).
     pub destroyed: i64,
 }
@@ -172,6 +174,7 @@ pub async fn rotate_master(
     store::insert_master(&mut tx, to, &new.check_value(to)?, now, actor).await?;
     let rows = store::live_data_keys(&mut tx).await?;
     let mut rewrapped = 0u64;
+    let mut reindexed = 0u64;
     for row in rows {
         let (Some(wrapped), Some(mv)) = (row.wrapped, row.master_version) else {
             continue;
@@ -200,6 +203,10 @@ pub async fn rotate_master(
             )
             .map_err(|e| crypto_failure("cannot wrap a data key", e))?;
         store::rewrap_data_key(&mut tx, row.subject_id, &fresh, to, now).await?;
+        // The blind index's key is derived from the master key: re-key it.
+        if super::intake::reindex(&mut tx, new, to, row.subject_id, &dek).await? {
+            reindexed += 1;
+        }
         rewrapped += 1;
     }
     let (_, destroyed) = store::data_key_counts(&mut tx).await?;
@@ -212,7 +219,7 @@ pub async fn rotate_master(
         actor,
         |e| {
             e.transition(Some(from.version), to)
-                .payload(serde_json::json!({ "rewrapped": rewrapped, "destroyed": destroyed }))
+                .payload(serde_json::json!({ "rewrapped": rewrapped, "reindexed": reindexed, "destroyed": destroyed }))
         },
     )
     .await?;
@@ -221,6 +228,7 @@ pub async fn rotate_master(
         from_version: from.version,
         to_version: to,
         rewrapped,
+        reindexed,
         destroyed,
     })
 }
