@@ -19,7 +19,7 @@ use vivid_core::privacy::crypto::{MASTER_KEY_VAR, MasterKey, NEW_MASTER_KEY_VAR}
 use vivid_core::privacy::model::RequestKind;
 use vivid_core::privacy::service::{self, BreachInfoUpdate, NewBreach, NewRequest, ReadRequest};
 use vivid_core::privacy::store::{AccessFilter, Breach, Request};
-use vivid_core::privacy::{audit, report};
+use vivid_core::privacy::{audit, read, report};
 use vivid_core::when::{Bound, Relative};
 
 use super::{ActorArg, JsonFlag};
@@ -32,8 +32,9 @@ pub enum PrivacyCommand {
     Collect(CollectArgs),
     /// How fields are classified (no database needed).
     Classify(ClassifyArgs),
-    /// Data subjects: references, status, fields held (never values).
-    Subjects(JsonFlag),
+    /// Data subjects: references, status, fields held (never values);
+    /// `subjects find --email ADDRESS` finds one by e-mail (blind index).
+    Subjects(SubjectsArgs),
     /// Read a customer's personal data: needs the role and a purpose; logged.
     Read(ReadArgs),
     /// The access log: every read of personal data, granted or refused.
@@ -49,6 +50,8 @@ pub enum PrivacyCommand {
     /// Personal-data breaches: the 72-hour notification clock, remediation, close-out.
     #[command(subcommand)]
     Breach(BreachCommand),
+    /// The record of processing activities (GDPR Art. 30), from config.
+    Ropa(JsonFlag),
     /// The compliance report for a period, as Markdown or JSON.
     Report(ReportArgs),
     /// Re-wrap every data key under the key in VIVID_NEW_MASTER_KEY (data untouched).
@@ -103,7 +106,8 @@ pub struct ReadArgs {
     /// Only these fields (repeat); default: every PII field held.
     #[arg(long = "field")]
     fields: Vec<String>,
-    /// Why you need it (required; recorded in the access log).
+    /// Why you need it, from the configured purposes: NAME or "NAME: detail"
+    /// (e.g. "support: ticket 4411"); required, recorded in the access log.
     #[arg(long, default_value = "")]
     purpose: String,
     #[command(flatten)]
@@ -167,12 +171,39 @@ pub enum FindingsAction {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct SubjectsArgs {
+    #[command(subcommand)]
+    action: Option<SubjectsAction>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubjectsAction {
+    /// Find the subject an e-mail address belongs to (the address is
+    /// matched through its blind index; it is never stored).
+    Find {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DsarCommand {
-    /// Open a request for a known subject; the one-month clock starts at receipt.
+    /// Open a request for a subject (reference or --email); the one-month
+    /// clock starts at receipt. An unknown address still opens it.
     Open {
-        subject: String,
-        /// access, rectification or erasure
+        #[arg(required_unless_present = "email", conflicts_with = "email")]
+        subject: Option<String>,
+        /// The person's e-mail address, found through the blind index.
+        #[arg(long)]
+        email: Option<String>,
+        /// access, rectification, erasure, restriction, portability or objection
         #[arg(long)]
         kind: String,
         #[arg(long, default_value = "")]
@@ -195,6 +226,54 @@ pub enum DsarCommand {
     },
     /// One request.
     Show(IdJson),
+    /// Record the identity check: verified, or --started when proof was asked for.
+    Verify {
+        id: i64,
+        /// How the identity is checked (never the evidence itself).
+        #[arg(long, default_value = "identity checked against the account")]
+        method: String,
+        /// Proof of identity was asked for; not yet verified.
+        #[arg(long)]
+        started: bool,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Write the export of an access or portability request to a file
+    /// (owner-only permissions).
+    Export {
+        id: i64,
+        #[arg(long)]
+        out: PathBuf,
+        /// json, or csv (portability)
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Approve an erasure as the second person (four eyes).
+    Approve {
+        id: i64,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Refuse an erasure's approval, with the reason; it goes back to verified.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        comment: String,
+        #[command(flatten)]
+        actor: ActorArg,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Extend by up to two months; run it when the person has been told why.
     Extend {
         id: i64,
@@ -207,8 +286,10 @@ pub enum DsarCommand {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Carry it out: access prints the export; rectification takes the
-    /// corrected fields; erasure destroys the person's data key.
+    /// Carry it out: access and portability print the export;
+    /// rectification takes the corrected fields; erasure asks a second
+    /// person to approve (then the data key is destroyed); restriction and
+    /// objection flag the person.
     Complete {
         id: i64,
         /// Corrected field NAME=VALUE (rectification).
@@ -239,6 +320,10 @@ pub struct InfoArgs {
     /// The nature of the breach (what happened, which data).
     #[arg(long)]
     nature: Option<String>,
+    /// The categories of people and of records concerned (e.g. "customers;
+    /// contact details and order history").
+    #[arg(long)]
+    categories: Option<String>,
     /// Approximate number of people concerned.
     #[arg(long)]
     people: Option<i64>,
@@ -260,6 +345,7 @@ impl InfoArgs {
     fn update(&self) -> BreachInfoUpdate {
         BreachInfoUpdate {
             nature: self.nature.clone(),
+            categories: self.categories.clone(),
             people_approx: self.people,
             records_approx: self.records,
             contact_point: self.contact.clone(),
@@ -485,6 +571,24 @@ fn parse_future(ctx: &Ctx, s: &str) -> Result<DateTime<Utc>> {
     super::parse_when(ctx, "--due", s, Bound::End, Relative::Future)
 }
 
+/// Write a file only its owner can read (it holds personal data).
+fn write_private(path: &std::path::Path, body: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| invalid(format!("cannot write {}: {e}", path.display())))?;
+    f.write_all(body)
+        .map_err(|e| invalid(format!("cannot write {}: {e}", path.display())))?;
+    Ok(())
+}
+
 fn left(now: DateTime<Utc>, due: DateTime<Utc>) -> String {
     if due >= now {
         format!("{} left", format_delta(due - now))
@@ -495,10 +599,10 @@ fn left(now: DateTime<Utc>, due: DateTime<Utc>) -> String {
 
 fn print_request(ctx: &Ctx, r: &Request, json: bool) -> Result<()> {
     if json {
-        return output::json(r);
+        return output::json(&read::RequestView::new(ctx, r.clone()));
     }
     let now = ctx.now();
-    let clock = if r.status == "open" {
+    let clock = if r.is_open() {
         left(now, r.due_at)
     } else {
         r.completed_at
@@ -517,7 +621,7 @@ fn print_request(ctx: &Ctx, r: &Request, json: bool) -> Result<()> {
         r.kind,
         r.subject_ref,
         r.status,
-        r.received_at.format("%Y-%m-%d"),
+        ctx.calendar.local_date(r.received_at),
         ctx.calendar.format_local(r.due_at),
         if r.extended_months > 0 {
             format!(", extended {} month(s)", r.extended_months)
@@ -591,10 +695,69 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
             );
             Ok(())
         }
+        PrivacyCommand::Subjects(SubjectsArgs {
+            action: Some(SubjectsAction::Find { email, actor, json }),
+            ..
+        }) => {
+            let (ctx, key) = connect_with_key(config).await?;
+            let actor = actor.resolve(&ctx)?;
+            let found = service::find_by_email(&ctx, &key, &email, &actor).await?;
+            if json.json {
+                return output::json(&found);
+            }
+            if found.is_empty() {
+                println!("no subject holds that address");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = found
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.subject.clone(),
+                        f.status.clone(),
+                        ctx.calendar.local_date(f.created_at).to_string(),
+                        if f.objected { "objected" } else { "" }.to_string(),
+                        if f.restricted { "restricted" } else { "" }.to_string(),
+                    ]
+                })
+                .collect();
+            output::table(&["SUBJECT", "STATUS", "SINCE", "", ""], &rows);
+            Ok(())
+        }
+        PrivacyCommand::Ropa(flag) => {
+            let p = vivid_core::privacy::config::settings(&config)?;
+            let records = vivid_core::privacy::ropa::records(p);
+            if flag.json {
+                return output::json(&records);
+            }
+            for r in &records {
+                println!(
+                    "{} ({}){}",
+                    r.category,
+                    if r.pii {
+                        "personal data"
+                    } else {
+                        "not personal"
+                    },
+                    if r.description.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", r.description)
+                    }
+                );
+                println!("  purposes     {}", r.purposes.join(", "));
+                println!("  legal basis  {}", r.legal_basis);
+                println!("  recipients   {}", r.recipients.join("; "));
+                println!("  retention    {}", r.retention);
+                println!("  transfers    {}", r.transfers);
+                println!("  source       {}", r.source);
+            }
+            Ok(())
+        }
         PrivacyCommand::Subjects(flag) => {
             let ctx = connect(config).await?;
-            let list = service::subjects(&ctx, 0).await?;
-            if flag.json {
+            let list = read::subjects(&ctx, 0).await?;
+            if flag.json.json {
                 return output::json(&list);
             }
             let rows: Vec<Vec<String>> = list
@@ -647,7 +810,7 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
         }
         PrivacyCommand::Log(args) => {
             let ctx = connect(config).await?;
-            let log = service::access_log(
+            let log = read::access_log(
                 &ctx,
                 &AccessFilter {
                     subject_ref: args.subject,
@@ -850,7 +1013,7 @@ async fn findings_cmd(config: Config, args: FindingsArgs) -> Result<()> {
         println!("finding #{} resolved: {}", f.id, note);
         return Ok(());
     }
-    let list = service::findings(&ctx, !args.all).await?;
+    let list = read::findings(&ctx, !args.all).await?;
     if args.json.json {
         return output::json(&list);
     }
@@ -880,6 +1043,7 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
     match cmd {
         DsarCommand::Open {
             subject,
+            email,
             kind,
             note,
             received,
@@ -888,7 +1052,8 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
         } => {
             let kind = RequestKind::parse(&kind).ok_or_else(|| {
                 invalid(format!(
-                    "unknown request kind {kind:?}: access, rectification or erasure"
+                    "unknown request kind {kind:?}: {}",
+                    RequestKind::names()
                 ))
             })?;
             let ctx = connect(config).await?;
@@ -897,24 +1062,124 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
                 Some(r) => Some(parse_past(&ctx, r, "--received")?),
                 None => None,
             };
-            let r = service::open_request(
-                &ctx,
-                &NewRequest {
-                    subject: &subject,
-                    kind,
-                    note: &note,
-                    received_at,
-                },
-                &actor,
-            )
-            .await?;
+            let new = NewRequest {
+                subject: subject.as_deref().unwrap_or_default(),
+                kind,
+                note: &note,
+                received_at,
+            };
+            let r = match &email {
+                Some(email) => {
+                    let key = master_key()?;
+                    service::check_key(&ctx, &key).await?;
+                    service::open_request_by_email(&ctx, &key, email, &new, &actor).await?
+                }
+                None => service::open_request(&ctx, &new, &actor).await?,
+            };
             print_request(&ctx, &r, json.json)
+        }
+        DsarCommand::Verify {
+            id,
+            method,
+            started,
+            actor,
+            json,
+        } => {
+            let ctx = connect(config).await?;
+            let actor = actor.resolve(&ctx)?;
+            let step = if started {
+                service::Verification::Started
+            } else {
+                service::Verification::Verified
+            };
+            let r = service::verify_request(&ctx, id, step, &method, &actor).await?;
+            print_request(&ctx, &r, json.json)
+        }
+        DsarCommand::Export {
+            id,
+            out,
+            format,
+            actor,
+            json,
+        } => {
+            let csv = match format.as_str() {
+                "json" => false,
+                "csv" => true,
+                other => return Err(invalid(format!("unknown format {other:?}: json or csv"))),
+            };
+            let (ctx, key) = connect_with_key(config).await?;
+            let actor = actor.resolve(&ctx)?;
+            let export = service::export_request(&ctx, &key, id, &actor).await?;
+            let body = if csv {
+                export.to_csv()
+            } else {
+                serde_json::to_string_pretty(&export)? + "\n"
+            };
+            write_private(&out, body.as_bytes())?;
+            if json.json {
+                return output::json(&serde_json::json!({
+                    "request": id, "out": out, "format": format,
+                    "personal_data_fields": export.personal_data.len(),
+                    "other_records": export.other_data.len(),
+                }));
+            }
+            println!(
+                "request #{id}: export of {} ({} personal-data field(s), {} other record(s)) written to {}",
+                export.subject,
+                export.personal_data.len(),
+                export.other_data.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        DsarCommand::Approve {
+            id,
+            comment,
+            actor,
+            json,
+        } => {
+            let ctx = connect(config).await?;
+            let actor = actor.resolve(&ctx)?;
+            let (r, outcome, erased) =
+                service::decide_erasure(&ctx, id, &actor, Decision::Approve, &comment).await?;
+            if json.json {
+                return output::json(
+                    &serde_json::json!({ "request": r, "outcome": outcome, "erased": erased }),
+                );
+            }
+            match erased {
+                Some(done) => println!(
+                    "erased {}: data key destroyed, {} sealed field(s) now unreadable, {} record(s) unlinked",
+                    done.subject, done.sealed_fields, done.unlinked_records
+                ),
+                None => print_request(&ctx, &r, false)?,
+            }
+            Ok(())
+        }
+        DsarCommand::Reject {
+            id,
+            comment,
+            actor,
+            json,
+        } => {
+            let ctx = connect(config).await?;
+            let actor = actor.resolve(&ctx)?;
+            let (r, outcome, _) =
+                service::decide_erasure(&ctx, id, &actor, Decision::Reject, &comment).await?;
+            if json.json {
+                return output::json(&serde_json::json!({ "request": r, "outcome": outcome }));
+            }
+            print_request(&ctx, &r, false)
         }
         DsarCommand::List { all, json } => {
             let ctx = connect(config).await?;
-            let list = service::requests(&ctx, !all).await?;
+            let list = read::requests(&ctx, !all).await?;
             if json.json {
-                return output::json(&list);
+                let views: Vec<read::RequestView> = list
+                    .iter()
+                    .map(|r| read::RequestView::new(&ctx, r.clone()))
+                    .collect();
+                return output::json(&views);
             }
             let now = ctx.now();
             let rows: Vec<Vec<String>> = list
@@ -925,8 +1190,8 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
                         r.kind.clone(),
                         r.subject_ref.clone(),
                         r.status.clone(),
-                        r.due_at.format("%Y-%m-%d").to_string(),
-                        if r.status == "open" {
+                        ctx.calendar.local_date(r.due_at).to_string(),
+                        if r.is_open() {
                             left(now, r.due_at)
                         } else {
                             String::new()
@@ -939,7 +1204,7 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
         }
         DsarCommand::Show(args) => {
             let ctx = connect(config).await?;
-            let r = service::request(&ctx, args.id).await?;
+            let r = read::request(&ctx, args.id).await?;
             print_request(&ctx, &r, args.json.json)
         }
         DsarCommand::Extend {
@@ -974,27 +1239,44 @@ async fn dsar(config: Config, cmd: DsarCommand) -> Result<()> {
         } => {
             let ctx = connect(config.clone()).await?;
             let actor = actor.resolve(&ctx)?;
-            let request = service::request(&ctx, id).await?;
+            let request = read::request(&ctx, id).await?;
             match request.kind()? {
                 RequestKind::Erasure => {
-                    // Crypto-shredding needs no key: it destroys one.
-                    let done = service::complete_erasure(&ctx, id, &actor).await?;
+                    // Four eyes: a second person approves, then the key is destroyed.
+                    let (r, approval) = service::complete_erasure(&ctx, id, &actor).await?;
                     if json.json {
-                        return output::json(&done);
+                        return output::json(
+                            &serde_json::json!({ "request": r, "approval": approval }),
+                        );
                     }
                     println!(
-                        "erased {}: data key destroyed, {} sealed field(s) now unreadable, {} record(s) unlinked",
-                        done.subject, done.sealed_fields, done.unlinked_records
+                        "request #{id}: erasure of {} awaits approval #{} by {} (not {actor}); \
+                         `vivid privacy dsar approve {id}` destroys the data key",
+                        r.subject_ref,
+                        approval.id,
+                        approval.eligible_roles.join(" or ")
                     );
                     Ok(())
                 }
-                RequestKind::Access => {
+                RequestKind::Access | RequestKind::Portability => {
                     let key = master_key()?;
                     service::check_key(&ctx, &key).await?;
-                    let export = service::complete_access(&ctx, &key, id, &actor).await?;
+                    let export = if request.kind()? == RequestKind::Access {
+                        service::complete_access(&ctx, &key, id, &actor).await?
+                    } else {
+                        service::complete_portability(&ctx, &key, id, &actor).await?
+                    };
                     // The export is the answer to the person: JSON either way.
                     let _ = json;
                     output::json(&export)
+                }
+                RequestKind::Restriction => {
+                    let r = service::complete_restriction(&ctx, id, &actor).await?;
+                    print_request(&ctx, &r, json.json)
+                }
+                RequestKind::Objection => {
+                    let r = service::complete_objection(&ctx, id, &actor).await?;
+                    print_request(&ctx, &r, json.json)
                 }
                 RequestKind::Rectification => {
                     let fields = read_fields(&fields, file.as_ref())?;
@@ -1046,7 +1328,7 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
             print_breach(&ctx, &b, json.json)
         }
         BreachCommand::List { all, json } => {
-            let list = service::breaches(&ctx, !all).await?;
+            let list = read::breaches(&ctx, !all).await?;
             if json.json {
                 return output::json(&list);
             }
@@ -1056,7 +1338,7 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
             Ok(())
         }
         BreachCommand::Show(args) => {
-            let d = service::breach_detail(&ctx, args.id).await?;
+            let d = read::breach_detail(&ctx, args.id).await?;
             if args.json.json {
                 return output::json(&d);
             }
@@ -1069,6 +1351,7 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
                 );
             };
             show("nature", b.nature.clone());
+            show("categories", b.categories.clone());
             show("people", b.people_approx.map(|n| format!("about {n}")));
             show("records", b.records_approx.map(|n| format!("about {n}")));
             show("contact point", b.contact_point.clone());

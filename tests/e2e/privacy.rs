@@ -180,7 +180,7 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
             "read",
             "C100",
             "--purpose",
-            "support ticket 1",
+            "support: ticket 1",
             "--as",
             "jun",
         ],
@@ -226,7 +226,7 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
         "--field",
         "email",
         "--purpose",
-        "support ticket 5521",
+        "support: ticket 5521",
         "--as",
         "jun",
         "--json",
@@ -237,7 +237,7 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
             "read",
             "C100",
             "--purpose",
-            "looking for a testimonial",
+            "marketing: looking for a testimonial",
             "--as",
             "remy",
         ],
@@ -254,7 +254,7 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
             "--field",
             "email",
             "--purpose",
-            "support ticket 5521",
+            "support: ticket 5521",
             "--as",
             "jun",
         ],
@@ -270,7 +270,7 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
             "--field",
             "email",
             "--purpose",
-            "support ticket 5521",
+            "support: ticket 5521",
             "--as",
             "jun",
         ],
@@ -287,7 +287,7 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
 
     // A burst of reads: the audit finds the anomaly and opens a privacy incident.
     for i in 0..8 {
-        let purpose = format!("bulk lookup {i} for a mailing list");
+        let purpose = format!("marketing: bulk lookup {i} for a mailing list");
         env.ok(&[
             "read",
             "C100",
@@ -311,6 +311,99 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
     let incident = anomaly["incident_id"].as_i64().ok_or("no incident")?;
     let shown = json(&db, &["crisis", "show", &incident.to_string(), "--json"]);
     assert_eq!(shown["incident"]["source"], "privacy_breach");
+
+    // Found by e-mail (blind index); a bare --received date is a New York date.
+    let found = env.ok(&[
+        "subjects", "find", "--email", EMAIL, "--as", "jun", "--json",
+    ]);
+    assert_eq!(found[0]["subject"], "C100");
+    let dated = env.ok(&[
+        "dsar",
+        "open",
+        "--email",
+        &EMAIL.to_uppercase(),
+        "--kind",
+        "portability",
+        "--received",
+        "2026-11-26",
+        "--as",
+        "jun",
+        "--json",
+    ]);
+    let dated_id = dated["id"].as_i64().ok_or("no request")?.to_string();
+    let shown = env.ok(&["dsar", "show", &dated_id, "--json"]);
+    assert_eq!(shown["subject_ref"], "C100");
+    assert_eq!(shown["kind"], "portability");
+    assert_eq!(shown["state"], "received");
+    assert_eq!(shown["received_at"], "2026-11-26T05:00:00Z");
+    assert_eq!(shown["due_local"], "2026-12-28T23:59:59-05:00");
+    assert!(
+        shown["due_at"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("2026-12-29T04:59:59"))
+    );
+    env.ok(&["dsar", "verify", &dated_id, "--as", "ivy", "--json"]);
+    let out = dir.join("portable.csv");
+    let out_s = out.to_str().unwrap_or_default().to_string();
+    env.ok(&[
+        "dsar", "export", &dated_id, "--out", &out_s, "--format", "csv", "--as", "ivy", "--json",
+    ]);
+    let csv = std::fs::read_to_string(&out)?;
+    assert!(csv.contains(&format!("email,contact,{EMAIL},")), "{csv}");
+    std::fs::remove_file(&out)?;
+    env.refused(
+        &[
+            "dsar",
+            "refuse",
+            &dated_id,
+            "--reason",
+            "withdrawn by the person",
+            "--as",
+            "jun",
+        ],
+        "cannot refuse",
+    );
+    env.ok(&[
+        "dsar",
+        "refuse",
+        &dated_id,
+        "--reason",
+        "withdrawn by the person",
+        "--as",
+        "ivy",
+        "--json",
+    ]);
+    // Purposes come from the configured list; a phone number in a non-PII field is refused.
+    env.refused(
+        &[
+            "read",
+            "C100",
+            "--field",
+            "email",
+            "--purpose",
+            "aaaaaaaa",
+            "--as",
+            "jun",
+        ],
+        "is not a purpose personal data may be read for",
+    );
+    env.refused(
+        &[
+            "collect",
+            "--subject",
+            "C101",
+            "--field",
+            "marketing_note=call +44 7700 900999",
+            "--as",
+            "olu",
+        ],
+        "a phone number",
+    );
+    let ropa = env.ok(&["ropa", "--json"]);
+    assert!(ropa.as_array().is_some_and(|r| {
+        r.iter()
+            .any(|c| c["category"] == "payment" && c["legal_basis"] == "contract")
+    }));
 
     // Erasure by crypto-shredding: the person is unreadable afterwards.
     let key = env.key.clone();
@@ -336,12 +429,32 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
         "--json",
     ]);
     let req_id = req["id"].as_i64().ok_or("no request")?.to_string();
+    assert_eq!(req["state"], "received");
     env.refused(
         &["dsar", "complete", &req_id, "--as", "jun"],
         "cannot execute",
     );
-    let erased = env.ok(&["dsar", "complete", &req_id, "--as", "ivy", "--json"]);
-    assert_eq!(erased["sealed_fields"], 4);
+    env.refused(
+        &["dsar", "complete", &req_id, "--as", "ivy"],
+        "verify the person's identity first",
+    );
+    let verified = env.ok(&["dsar", "verify", &req_id, "--as", "ivy", "--json"]);
+    assert_eq!(verified["state"], "verified");
+    // Four eyes: ivy asks, ivy cannot approve her own, rhea approves.
+    let asked = env.ok(&["dsar", "complete", &req_id, "--as", "ivy", "--json"]);
+    assert_eq!(asked["request"]["status"], "in_progress");
+    let own = env.run_with(Some(&key), &["dsar", "approve", &req_id, "--as", "ivy"]);
+    assert_eq!(own.code, Some(2), "{}{}", own.stdout, own.stderr);
+    let erased = env.ok(&["dsar", "approve", &req_id, "--as", "rhea", "--json"]);
+    assert_eq!(erased["erased"]["sealed_fields"], 4);
+    let gone = env.ok(&[
+        "subjects", "find", "--email", EMAIL, "--as", "jun", "--json",
+    ]);
+    assert_eq!(
+        gone,
+        serde_json::json!([]),
+        "the blind-index entry is removed"
+    );
     env.refused(
         &[
             "read",
@@ -349,7 +462,7 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
             "--field",
             "email",
             "--purpose",
-            "support ticket 5522",
+            "support: ticket 5522",
             "--as",
             "jun",
         ],
@@ -359,6 +472,7 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
         "dsar", "open", "C100", "--kind", "access", "--as", "jun", "--json",
     ]);
     let access_id = access["id"].as_i64().ok_or("no request")?.to_string();
+    env.ok(&["dsar", "verify", &access_id, "--as", "ivy", "--json"]);
     let export = env.ok(&["dsar", "complete", &access_id, "--as", "ivy", "--json"]);
     assert_eq!(export["personal_data"], serde_json::json!({}));
     assert!(export["erased_at"].is_string());
@@ -387,8 +501,9 @@ async fn a_customer_is_collected_read_audited_erased_and_reported() -> TestResul
     assert_eq!(report["incidents"][0]["id"], incident);
     assert_eq!(report["requests"]["completed"], 2);
     assert_eq!(report["requests"]["completed_on_time"], 2);
+    assert_eq!(report["requests"]["refused"], 1);
     assert_eq!(report["keys"]["erasures"], 1);
-    assert_eq!(report["access"]["refused"], 4);
+    assert_eq!(report["access"]["refused"], 5);
     let md = env.run_with(Some(&key), &["report", "--since", "1d"]);
     assert!(
         md.stdout.contains("## Data-subject requests"),

@@ -8,11 +8,13 @@ use vivid_core::clock::SimClock;
 use vivid_core::crisis::Severity;
 use vivid_core::engine::approvals::Decision;
 use vivid_core::engine::{Engine, outbox::LogTarget};
+use vivid_core::journey::{self, service::NewTouch};
 use vivid_core::privacy::crypto::{FieldBinding, MasterKey, WrapBinding};
 use vivid_core::privacy::model::RequestKind;
 use vivid_core::privacy::service::{self, BreachInfoUpdate, NewBreach, NewRequest, ReadRequest};
-use vivid_core::privacy::{audit, report};
+use vivid_core::privacy::{audit, read, report};
 use vivid_core::testing::{TestDb, default_config, fresh_db};
+use vivid_core::when::{self, Bound, Relative};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -189,7 +191,7 @@ async fn collection_classifies_every_field_and_seals_pii() -> TestResult {
             &key,
             "C1",
             &["phone"],
-            "call back about an order",
+            "support: call back about an order",
             "jun",
         )
         .await,
@@ -209,7 +211,7 @@ async fn reads_need_the_role_and_a_purpose_and_every_attempt_is_logged() -> Test
         &key,
         "C1",
         &["email", "phone"],
-        "support ticket 4411",
+        "support: ticket 4411",
         "jun",
     )
     .await?;
@@ -222,7 +224,7 @@ async fn reads_need_the_role_and_a_purpose_and_every_attempt_is_logged() -> Test
                 &key,
                 "C1",
                 &["ip_address"],
-                "support ticket 4411",
+                "support: ticket 4411",
                 "jun"
             )
             .await
@@ -233,15 +235,36 @@ async fn reads_need_the_role_and_a_purpose_and_every_attempt_is_logged() -> Test
         err_text(read(&ctx, &key, "C1", &["email"], "", "jun").await).contains("needs a purpose")
     );
     assert!(
-        err_text(read(&ctx, &key, "C1", &["email"], "x", "jun").await).contains("needs a purpose")
+        err_text(read(&ctx, &key, "C1", &["email"], "aaaaaaaa", "jun").await)
+            .contains("\"aaaaaaaa\" is not a purpose personal data may be read for")
     );
     assert!(
-        err_text(read(&ctx, &key, "C1", &[], "testimonial search", "remy").await)
-            .contains("may not read")
+        err_text(
+            read(
+                &ctx,
+                &key,
+                "C1",
+                &[],
+                "marketing: testimonial search",
+                "remy"
+            )
+            .await
+        )
+        .contains("may not read")
     );
     assert!(
-        err_text(read(&ctx, &key, "C404", &["email"], "support ticket 4411", "jun").await)
-            .contains("no data subject \"C404\"")
+        err_text(
+            read(
+                &ctx,
+                &key,
+                "C404",
+                &["email"],
+                "support: ticket 4411",
+                "jun"
+            )
+            .await
+        )
+        .contains("no data subject \"C404\"")
     );
     assert!(
         err_text(
@@ -250,7 +273,7 @@ async fn reads_need_the_role_and_a_purpose_and_every_attempt_is_logged() -> Test
                 &key,
                 "C1",
                 &["email"],
-                "support ticket 4411",
+                "support: ticket 4411",
                 "nobody"
             )
             .await
@@ -294,7 +317,7 @@ async fn a_wrong_key_fails_loudly_and_rotation_rewraps_without_touching_data() -
         err_text(service::check_key(&ctx, &wrong).await).contains("not this database's master key")
     );
     assert!(
-        err_text(read(&ctx, &wrong, "C1", &["email"], "support ticket 1", "jun").await)
+        err_text(read(&ctx, &wrong, "C1", &["email"], "support: ticket 1", "jun").await)
             .contains("not this database's master key")
     );
     let before: Vec<Vec<u8>> = sqlx::query_scalar("SELECT ciphertext FROM privacy_pii ORDER BY id")
@@ -319,10 +342,10 @@ async fn a_wrong_key_fails_loudly_and_rotation_rewraps_without_touching_data() -
         .await?;
     assert_eq!(before, after, "the data is not touched");
     assert!(
-        err_text(read(&ctx, &key, "C1", &["email"], "support ticket 1", "jun").await)
+        err_text(read(&ctx, &key, "C1", &["email"], "support: ticket 1", "jun").await)
             .contains("version 2")
     );
-    let ok = read(&ctx, &new, "C1", &["email"], "support ticket 1", "jun").await?;
+    let ok = read(&ctx, &new, "C1", &["email"], "support: ticket 1", "jun").await?;
     assert_eq!(ok.values.get("email").map(String::as_str), Some(EMAIL));
     Ok(())
 }
@@ -372,7 +395,7 @@ async fn audits_document_compliance_and_an_access_anomaly_opens_a_privacy_incide
                 &key,
                 &format!("C{}", 1 + i),
                 &["email"],
-                "support ticket follow-up",
+                "support: ticket follow-up",
                 "jun",
             )
             .await?;
@@ -385,7 +408,7 @@ async fn audits_document_compliance_and_an_access_anomaly_opens_a_privacy_incide
             &key,
             &format!("C{}", 1 + i % 6),
             &["email", "phone"],
-            "mailing list export",
+            "marketing: mailing list export",
             "jun",
         )
         .await?;
@@ -477,6 +500,26 @@ async fn a_breach_runs_the_72_hour_clock_through_phases_to_an_approved_close_out
         &BreachInfoUpdate {
             people_approx: Some(120),
             records_approx: Some(480),
+            categories: Some("customers; names, e-mail addresses and order totals".into()),
+            ..Default::default()
+        },
+        "theo",
+    )
+    .await?;
+    // Art. 33(3): consequences and measures are required too, each named.
+    let missing = err_text(service::notify_authority(&ctx, b.id, None, "theo").await);
+    assert!(
+        missing.contains("likely consequences (--consequences)")
+            && missing.contains("measures taken or proposed (--measures)")
+            && !missing.contains("--people"),
+        "{missing}"
+    );
+    service::update_breach(
+        &ctx,
+        b.id,
+        &BreachInfoUpdate {
+            consequences: Some("Risk of targeted phishing".into()),
+            measures: Some("Mailbox owner asked to delete the file".into()),
             ..Default::default()
         },
         "theo",
@@ -498,7 +541,6 @@ async fn a_breach_runs_the_72_hour_clock_through_phases_to_an_approved_close_out
         &ctx,
         b.id,
         &BreachInfoUpdate {
-            consequences: Some("Risk of targeted phishing".into()),
             measures: Some("Mailbox owner deleted the file; links revoked".into()),
             ..Default::default()
         },
@@ -567,8 +609,11 @@ async fn an_unnotified_breach_goes_overdue_and_a_late_notification_needs_reasons
             aware_at: None,
             info: BreachInfoUpdate {
                 nature: Some("Unencrypted export of 30 orders".into()),
+                categories: Some("customers; order records".into()),
                 people_approx: Some(30),
                 records_approx: Some(30),
+                consequences: Some("Exposure of order details".into()),
+                measures: Some("Laptop wiped remotely".into()),
                 ..Default::default()
             },
         },
@@ -678,6 +723,21 @@ async fn requests_run_one_calendar_month_with_reminders_extension_and_overdue() 
             .fetch_one(&ctx.pool)
             .await?;
     assert_eq!(overdue, 1);
+    // Nothing is done before the person's identity is verified.
+    assert!(
+        err_text(
+            service::complete_rectification(
+                &ctx,
+                &key,
+                r.id,
+                &[("shipping_address".to_string(), "x".to_string())],
+                "ivy"
+            )
+            .await
+        )
+        .contains("verify the person's identity first")
+    );
+    verify(&ctx, r.id).await?;
     let fixed = service::complete_rectification(
         &ctx,
         &key,
@@ -698,7 +758,7 @@ async fn requests_run_one_calendar_month_with_reminders_extension_and_overdue() 
         &key,
         "C1",
         &["shipping_address"],
-        "check the rectified address",
+        "fulfilment: check the rectified address",
         "omar",
     )
     .await?;
@@ -776,6 +836,18 @@ async fn finishing_a_request_leaves_the_clocks_of_the_breach_with_the_same_numbe
     Ok(())
 }
 
+async fn verify(ctx: &Ctx, id: i64) -> Result<(), vivid_core::Error> {
+    service::verify_request(
+        ctx,
+        id,
+        service::Verification::Verified,
+        "order number and postcode match the account",
+        "ivy",
+    )
+    .await
+    .map(|_| ())
+}
+
 trait NowUtc {
     fn now_utc(&self) -> DateTime<Utc>;
 }
@@ -799,7 +871,7 @@ async fn erasure_crypto_shreds_the_person_and_no_plaintext_is_stored_anywhere() 
         "olu",
     )
     .await?;
-    read(&ctx, &key, "C1", &["email"], "support ticket 77", "jun").await?;
+    read(&ctx, &key, "C1", &["email"], "support: ticket 77", "jun").await?;
     let access = service::open_request(
         &ctx,
         &NewRequest {
@@ -811,7 +883,15 @@ async fn erasure_crypto_shreds_the_person_and_no_plaintext_is_stored_anywhere() 
         "jun",
     )
     .await?;
+    verify(&ctx, access.id).await?;
     let export = service::complete_access(&ctx, &key, access.id, "ivy").await?;
+    assert!(
+        export
+            .processing
+            .get("contact")
+            .is_some_and(|p| p.legal_basis == "contract" && p.retention == "3y"),
+        "Art. 15: purposes, legal basis, recipients, retention, source per category"
+    );
     assert_eq!(
         export.personal_data.get("email").map(|f| f.value.as_str()),
         Some(EMAIL)
@@ -842,12 +922,53 @@ async fn erasure_crypto_shreds_the_person_and_no_plaintext_is_stored_anywhere() 
         "jun",
     )
     .await?;
-    let erased = service::complete_erasure(&ctx, erasure.id, "ivy").await?;
+    verify(&ctx, erasure.id).await?;
+    // Four eyes: ivy asks, ivy cannot approve her own; rhea approves.
+    let (waiting, approval) = service::complete_erasure(&ctx, erasure.id, "ivy").await?;
+    assert_eq!(waiting.status, "in_progress");
+    let found = service::find_by_email(&ctx, &key, EMAIL, "jun").await?;
+    assert_eq!(found.len(), 1, "still findable until approved");
+    assert!(
+        err_text(service::decide_erasure(&ctx, erasure.id, "ivy", Decision::Approve, "").await)
+            .contains("no self-approval"),
+        "the requester cannot approve their own erasure"
+    );
+    // Through the generic approvals route too.
+    assert!(
+        vivid_core::decisions::decide_request(
+            &ctx,
+            approval.id,
+            "ivy",
+            Decision::Approve,
+            "",
+            None
+        )
+        .await
+        .is_err()
+    );
+    let (done, _, erased) = service::decide_erasure(
+        &ctx,
+        erasure.id,
+        "rhea",
+        Decision::Approve,
+        "verified, no hold",
+    )
+    .await?;
+    assert_eq!(done.status, "completed");
+    let Some(erased) = erased else {
+        panic!("the approval erases");
+    };
     assert_eq!(erased.sealed_fields, 5);
+    assert!(
+        service::find_by_email(&ctx, &key, EMAIL, "jun")
+            .await?
+            .is_empty(),
+        "the blind-index entry is gone"
+    );
     assert_eq!(erased.unlinked_records, 3);
     // Unreadable through every path.
     assert!(
-        err_text(read(&ctx, &key, "C1", &["email"], "support ticket 78", "jun").await)
+        err_text(read(&ctx, &key, "C1", &["email"], "support: ticket 78", "jun").await)
             .contains("erased")
     );
     let wrapped: Option<Vec<u8>> =
@@ -867,6 +988,7 @@ async fn erasure_crypto_shreds_the_person_and_no_plaintext_is_stored_anywhere() 
         "jun",
     )
     .await?;
+    verify(&ctx, again.id).await?;
     let empty = service::complete_access(&ctx, &key, again.id, "ivy").await?;
     assert!(empty.personal_data.is_empty());
     assert!(empty.erased_at.is_some());
@@ -957,8 +1079,9 @@ async fn the_period_report_covers_audits_findings_incidents_requests_and_retenti
     )
     .await?;
     clock.set(t0() - TimeDelta::days(1));
+    verify(&ctx, r.id).await?;
     service::complete_access(&ctx, &key, r.id, "ivy").await?;
-    let _ = read(&ctx, &key, "C1", &["email"], "support ticket 9", "remy").await;
+    let _ = read(&ctx, &key, "C1", &["email"], "support: ticket 9", "remy").await;
     for i in 0..25 {
         clock.set(t0() - TimeDelta::hours(3) + TimeDelta::minutes(i));
         read(
@@ -966,7 +1089,7 @@ async fn the_period_report_covers_audits_findings_incidents_requests_and_retenti
             &key,
             "C1",
             &["email"],
-            "bulk lookup for campaign",
+            "marketing: bulk lookup for campaign",
             "jun",
         )
         .await?;
@@ -1006,5 +1129,203 @@ async fn the_period_report_covers_audits_findings_incidents_requests_and_retenti
         assert!(md.contains(part), "{part} missing from\n{md}");
     }
     assert!(!md.contains(EMAIL));
+    Ok(())
+}
+
+/// The worked cases of issue 18: a bare `--received` date is a local date
+/// in New York; one calendar month, clamped to the month's end, moved past
+/// weekends and public holidays; due at the end of that local day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_are_exact_in_the_org_time_zone() -> TestResult {
+    let (_db, ctx, clock, key) = setup().await?;
+    clock.set(
+        DateTime::parse_from_rfc3339("2027-03-05T15:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+    );
+    service::collect(&ctx, &key, Some("C000901"), &customer(EMAIL), "olu").await?;
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    for (received, due, due_local) in [
+        ("2026-11-26", day(2026, 12, 28), "2026-12-28T23:59:59-05:00"),
+        ("2027-01-31", day(2027, 3, 1), "2027-03-01T23:59:59-05:00"),
+        ("2026-12-24", day(2027, 1, 25), "2027-01-25T23:59:59-05:00"),
+    ] {
+        let at = when::parse_when(
+            received,
+            Bound::Start,
+            Relative::Past,
+            clock.now_utc(),
+            &ctx.calendar,
+        )?;
+        let r = service::open_request(
+            &ctx,
+            &NewRequest {
+                subject: "C000901",
+                kind: RequestKind::Access,
+                note: "",
+                received_at: Some(at),
+            },
+            "jun",
+        )
+        .await?;
+        assert_eq!(ctx.calendar.local_date(r.received_at).to_string(), received);
+        assert_eq!(
+            ctx.calendar.local_date(r.due_at),
+            due,
+            "received {received}"
+        );
+        assert_eq!(r.due_at, ctx.calendar.end_of_day(due));
+        let view = serde_json::to_value(read::RequestView::new(&ctx, r.clone()))?;
+        assert_eq!(view["due_local"], due_local);
+        assert_eq!(view["state"], "received");
+        assert_eq!(view["kind"], "access");
+        assert!(view["received_at"].is_string() && view["due_at"].is_string());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_number_or_iban_in_a_non_pii_field_is_refused_and_nothing_is_stored() -> TestResult
+{
+    let (_db, ctx, _clock, key) = setup().await?;
+    for note in [
+        "call +44 7700 900999",
+        "refund to GB82 WEST 1234 5698 7654 32",
+    ] {
+        let e = err_text(
+            service::collect(
+                &ctx,
+                &key,
+                Some("C9"),
+                &[("marketing_note".to_string(), note.to_string())],
+                "olu",
+            )
+            .await,
+        );
+        assert!(e.contains("classified non-PII"), "{e}");
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM privacy_analytics")
+        .fetch_one(&ctx.pool)
+        .await?;
+    assert_eq!(stored, 0);
+    Ok(())
+}
+
+/// Found by e-mail, exported for portability, objected to: no more journey
+/// touches. An unknown address still opens a request, without a subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_by_email_portability_and_objection_stop_the_journey() -> TestResult {
+    let (_db, ctx, _clock, key) = setup().await?;
+    service::collect(&ctx, &key, Some("C1"), &customer(EMAIL), "olu").await?;
+    let found = service::find_by_email(&ctx, &key, "  Ana.Lima.Test@EXAMPLE.org ", "jun").await?;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].subject, "C1");
+    assert!(
+        service::find_by_email(&ctx, &key, EMAIL, "remy")
+            .await
+            .is_err(),
+        "only request handlers look people up"
+    );
+    let new = |kind| NewRequest {
+        subject: "",
+        kind,
+        note: "",
+        received_at: None,
+    };
+    let nobody = service::open_request_by_email(
+        &ctx,
+        &key,
+        "nobody@example.net",
+        &new(RequestKind::Access),
+        "jun",
+    )
+    .await?;
+    assert_eq!(
+        (nobody.subject_id, nobody.subject_ref.as_str()),
+        (None, "-")
+    );
+    verify(&ctx, nobody.id).await?;
+    let none = service::complete_access(&ctx, &key, nobody.id, "ivy").await?;
+    assert!(none.personal_data.is_empty() && none.note.is_some());
+    let port =
+        service::open_request_by_email(&ctx, &key, EMAIL, &new(RequestKind::Portability), "jun")
+            .await?;
+    assert_eq!(port.subject_ref, "C1");
+    assert!(
+        err_text(service::export_request(&ctx, &key, port.id, "ivy").await)
+            .contains("verify the person's identity")
+    );
+    verify(&ctx, port.id).await?;
+    let export = service::export_request(&ctx, &key, port.id, "ivy").await?;
+    assert_eq!(
+        export.personal_data.get("email").map(|f| f.value.as_str()),
+        Some(EMAIL)
+    );
+    assert!(
+        export.accesses.is_empty(),
+        "portability: what the person provided"
+    );
+    let csv = export.to_csv();
+    assert!(csv.starts_with("field,category,value,collected_at\n"));
+    assert!(csv.contains(&format!("email,contact,{EMAIL},")));
+    assert!(csv.contains("\"Rua das Flores 12, 4050-262 Porto\""));
+    service::complete_portability(&ctx, &key, port.id, "ivy").await?;
+    let touch = |key: &str| NewTouch {
+        prospect: "C1".into(),
+        channel: "email".into(),
+        kind: "opened".into(),
+        idempotency_key: key.into(),
+        segment: None,
+        content_id: None,
+    };
+    journey::service::touch(&ctx, &touch("t1"), "test").await?;
+    let obj =
+        service::open_request_by_email(&ctx, &key, EMAIL, &new(RequestKind::Objection), "jun")
+            .await?;
+    verify(&ctx, obj.id).await?;
+    let done = service::complete_objection(&ctx, obj.id, "ivy").await?;
+    assert_eq!(done.status, "completed");
+    assert!(!service::may_market(&ctx, "C1").await?);
+    let refused = err_text(journey::service::touch(&ctx, &touch("t2"), "test").await);
+    assert!(refused.contains("objected"), "{refused}");
+    let touches: i64 = sqlx::query_scalar("SELECT count(*) FROM touches")
+        .fetch_one(&ctx.pool)
+        .await?;
+    assert_eq!(touches, 1, "no touch after the objection");
+    Ok(())
+}
+
+/// Restriction (Art. 18): reads only for the restricted purposes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_person_is_read_only_for_legal_purposes() -> TestResult {
+    let (_db, ctx, _clock, key) = setup().await?;
+    service::collect(&ctx, &key, Some("C1"), &customer(EMAIL), "olu").await?;
+    let r = service::open_request(
+        &ctx,
+        &NewRequest {
+            subject: "C1",
+            kind: RequestKind::Restriction,
+            note: "accuracy contested",
+            received_at: None,
+        },
+        "jun",
+    )
+    .await?;
+    verify(&ctx, r.id).await?;
+    service::complete_restriction(&ctx, r.id, "ivy").await?;
+    assert!(
+        err_text(read(&ctx, &key, "C1", &["email"], "support: ticket 5", "jun").await)
+            .contains("restricted")
+    );
+    let ok = read(
+        &ctx,
+        &key,
+        "C1",
+        &["email"],
+        "legal_obligation: tax audit",
+        "rhea",
+    )
+    .await?;
+    assert_eq!(ok.values.get("email").map(String::as_str), Some(EMAIL));
     Ok(())
 }

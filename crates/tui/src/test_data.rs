@@ -1159,7 +1159,7 @@ fn privacy_request(
 ) -> PrivacyRequest {
     PrivacyRequest {
         id,
-        subject_id: id + 100,
+        subject_id: Some(id + 100),
         subject_ref: subject.into(),
         kind: kind.into(),
         status: "open".into(),
@@ -1175,6 +1175,10 @@ fn privacy_request(
         completed_by: None,
         outcome: None,
         updated_at: ago(received_days_ago * DAY),
+        verified_at: None,
+        verified_by: None,
+        verification: None,
+        approval_id: None,
     }
 }
 
@@ -1207,6 +1211,7 @@ fn breach(id: i64, title: &str, status: &str, aware_ago: i64) -> Breach {
         late_reason: None,
         exempt_reason: None,
         nature: Some("unauthorised access".into()),
+        categories: None,
         people_approx: Some(120),
         records_approx: None,
         contact_point: None,

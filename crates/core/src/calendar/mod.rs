@@ -401,6 +401,13 @@ impl Calendar {
             .to_string()
     }
 
+    /// "2026-12-28T23:59:59-05:00": local date and time with its offset,
+    /// for machine-readable output beside the UTC instant.
+    pub fn local_rfc3339(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.tz)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    }
+
     /// Business hours on `date` as instants, if it is a business day.
     fn window(&self, date: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         match self.hours {
@@ -669,6 +676,7 @@ pub(crate) mod tests {
         assert_eq!(due, cal.end_of_day(date(2026, 12, 28)));
         assert_eq!(due, utc("2026-12-29T04:59:59.999999Z"));
         assert_eq!(cal.format_local(due), "2026-12-28 23:59 EST");
+        assert_eq!(cal.local_rfc3339(due), "2026-12-28T23:59:59-05:00");
     }
 
     #[test]

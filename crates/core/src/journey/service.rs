@@ -96,6 +96,7 @@ pub async fn touch(ctx: &Ctx, t: &NewTouch, source: &str) -> Result<Touched> {
             "a touch needs a prospect key and an idempotency key",
         ));
     }
+    crate::privacy::service::refuse_marketing(ctx, &t.prospect).await?;
     let now = ctx.now();
     let mut tx = ctx.pool.begin().await?;
     store::insert_prospect_if_new(

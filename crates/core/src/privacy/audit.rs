@@ -405,8 +405,9 @@ async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Resul
         }
     }
     f.open_requests = sqlx::query_as(
-        "SELECT r.id, s.ref, r.kind, r.due_at FROM privacy_requests r JOIN privacy_subjects s ON s.id = r.subject_id
-         WHERE r.status = 'open' ORDER BY r.due_at",
+        "SELECT r.id, COALESCE(s.ref, '-'), r.kind, r.due_at FROM privacy_requests r
+            LEFT JOIN privacy_subjects s ON s.id = r.subject_id
+         WHERE r.status NOT IN ('completed', 'refused') ORDER BY r.due_at",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -780,7 +781,7 @@ pub async fn run(ctx: &Ctx, actor: &str) -> Result<AuditResult> {
     }
     let mut tx = ctx.pool.begin().await?;
     let result = run_in(ctx, &mut tx, Trigger::Manual, actor).await?;
-    service::ensure_audit_scheduled(ctx, &mut tx).await?;
+    super::timers::ensure_audit_scheduled(ctx, &mut tx).await?;
     tx.commit().await?;
     Ok(result)
 }
@@ -812,7 +813,7 @@ pub fn on_audit<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> H
             super::config::settings(&ctx.config)?.audit_every.delta(),
             ctx.now(),
         );
-        service::schedule_audit_at(ctx, conn, next).await
+        super::timers::schedule_audit_at(ctx, conn, next).await
     })
 }
 

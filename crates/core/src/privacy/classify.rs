@@ -57,14 +57,16 @@ pub enum Detector {
     Phone,
     PaymentCard,
     IpAddress,
+    Iban,
 }
 
 impl Detector {
-    pub const ALL: [Detector; 4] = [
+    pub const ALL: [Detector; 5] = [
         Detector::Email,
         Detector::Phone,
         Detector::PaymentCard,
         Detector::IpAddress,
+        Detector::Iban,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +75,7 @@ impl Detector {
             Detector::Phone => "phone",
             Detector::PaymentCard => "payment_card",
             Detector::IpAddress => "ip_address",
+            Detector::Iban => "iban",
         }
     }
 
@@ -86,6 +89,7 @@ impl Detector {
             Detector::Phone => "a phone number",
             Detector::PaymentCard => "a payment card number",
             Detector::IpAddress => "an IP address",
+            Detector::Iban => "a bank account number (IBAN)",
         }
     }
 
@@ -95,7 +99,8 @@ impl Detector {
             Detector::Email => tokens(text).any(is_email),
             Detector::IpAddress => tokens(text).any(is_ip),
             Detector::PaymentCard => digit_runs(text).any(|run| is_card(&run)),
-            Detector::Phone => is_phone(text.trim()) || tokens(text).any(is_phone),
+            Detector::Phone => phone_candidates(text).any(|c| is_phone(&c)),
+            Detector::Iban => has_iban(text),
         }
     }
 }
@@ -169,24 +174,123 @@ fn is_card(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// International ("+351 912 345 678") or North American ("(555) 123-4567",
-/// "555-123-4567") numbers. Plain digit strings are not phones (order
-/// numbers), nor are dates.
+fn phone_char(c: char) -> bool {
+    c.is_ascii_digit() || " -().+/".contains(c)
+}
+
+/// Every stretch of a text that could be a phone number: the runs of
+/// digits, spaces and phone punctuation, and every window of whole groups
+/// inside them ("between 10 and (212) 555-0147" holds "(212) 555-0147").
+fn phone_candidates(text: &str) -> impl Iterator<Item = String> + '_ {
+    let mut out = Vec::new();
+    for run in text.split(|c: char| !phone_char(c)) {
+        let groups: Vec<&str> = run.split_whitespace().collect();
+        // A phone number has at most a handful of groups.
+        for start in 0..groups.len() {
+            for end in start + 1..=groups.len().min(start + 6) {
+                let cand = groups[start..end].join(" ");
+                let cand = cand.trim_matches(|c: char| " -./".contains(c));
+                if cand.chars().any(|c| c.is_ascii_digit()) {
+                    out.push(cand.to_string());
+                }
+            }
+        }
+    }
+    out.into_iter()
+}
+
+/// A phone number in E.164 or a common national format: international
+/// ("+44 7700 900999", "+351 912 345 678", "+12125550147"), North American
+/// ("(212) 555-0147", "212-555-0147", "212.555.0147") or a national number
+/// with its trunk prefix ("07700 900999", "020 7946 0958"). Plain digit
+/// strings are not phones (order numbers), nor are dates or amounts.
 fn is_phone(t: &str) -> bool {
-    let allowed = |c: char| c.is_ascii_digit() || " -().+".contains(c);
-    if t.is_empty() || !t.chars().all(allowed) {
+    if t.is_empty() || !t.chars().all(phone_char) {
+        return false;
+    }
+    // Balanced parentheses only, and only around the area code.
+    if t.matches('(').count() != t.matches(')').count() || t.matches('(').count() > 1 {
         return false;
     }
     let digits: String = t.chars().filter(char::is_ascii_digit).collect();
-    if let Some(rest) = t.strip_prefix('+') {
-        return !rest.contains('+') && (8..=15).contains(&digits.len());
-    }
-    let groups: Vec<usize> = t
-        .split(|c: char| " -.()".contains(c))
+    let groups: Vec<&str> = t
+        .split(|c: char| " -.()/".contains(c))
         .filter(|g| !g.is_empty())
-        .map(str::len)
         .collect();
-    digits.len() == 10 && groups == [3, 3, 4]
+    if let Some(rest) = t.strip_prefix('+') {
+        // E.164: a country code and at most 15 digits in all.
+        return !rest.contains('+')
+            && (8..=15).contains(&digits.len())
+            && rest.starts_with(|c: char| c.is_ascii_digit() && c != '0');
+    }
+    if t.contains('+') {
+        return false;
+    }
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    // North American: 3-3-4 (optionally with a leading 1).
+    if lens == [3, 3, 4] || (lens == [1, 3, 3, 4] && groups[0] == "1") {
+        return true;
+    }
+    // National with a trunk 0: 10 or 11 digits in two to four groups
+    // ("07700 900999", "020 7946 0958", "0912 345 678").
+    digits.starts_with('0')
+        && !digits.starts_with("00")
+        && (10..=11).contains(&digits.len())
+        && (2..=4).contains(&groups.len())
+        && groups
+            .first()
+            .is_some_and(|g| g.starts_with('0') && (2..=5).contains(&g.len()))
+        && !t.contains('.')
+}
+
+/// An IBAN anywhere in the text: two letters, two check digits and 11 to
+/// 30 letters or digits, written together or in groups of four, whose
+/// ISO 7064 mod-97 check is 1.
+fn has_iban(text: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    let words: Vec<&str> = upper
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    for start in 0..words.len() {
+        let first = words[start].as_bytes();
+        if first.len() < 4
+            || !first[0].is_ascii_alphabetic()
+            || !first[1].is_ascii_alphabetic()
+            || !first[2].is_ascii_digit()
+            || !first[3].is_ascii_digit()
+        {
+            continue;
+        }
+        let mut joined = String::new();
+        for w in &words[start..] {
+            joined.push_str(w);
+            if joined.len() > 34 {
+                break;
+            }
+            if joined.len() >= 15 && iban_checks(&joined) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn iban_checks(iban: &str) -> bool {
+    let (head, tail) = iban.split_at(4);
+    let mut rem: u32 = 0;
+    for c in tail.chars().chain(head.chars()) {
+        let v = match c.to_digit(36) {
+            Some(v) => v,
+            None => return false,
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
 }
 
 /// `*` matches any run of characters; everything else literally.
@@ -222,6 +326,27 @@ pub fn valid_field_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && name.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+/// The configured purpose a purpose text names: `NAME` or `NAME: detail`,
+/// the name compared without case with spaces and dashes as underscores
+/// ("Legal obligation" is `legal_obligation`). None when it names none.
+pub fn purpose_of(purposes: &[String], text: &str) -> Option<String> {
+    let head = text.split(':').next().unwrap_or_default();
+    let name: String = head
+        .trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    purposes.iter().find(|p| **p == name).cloned()
+}
+
+/// A purpose name in config: lower-case letters, digits and underscores.
+pub fn valid_purpose_name(name: &str) -> bool {
+    valid_field_name(name)
 }
 
 impl Classifier {
@@ -450,5 +575,86 @@ mod tests {
         assert!(finds(Detector::IpAddress, "2001:db8::1"));
         assert!(!finds(Detector::IpAddress, "version 1.2"));
         assert!(!finds(Detector::IpAddress, "12:30"));
+    }
+
+    #[test]
+    fn phones_in_e164_and_national_formats_are_found_in_free_text() {
+        let phone = |s: &str| Detector::Phone.finds(s);
+        for s in [
+            "call +44 7700 900999",
+            "+44 7700 900999",
+            "+447700900999",
+            "+1 212 555 0147",
+            "(212) 555-0147",
+            "ring me on (212) 555-0147 after six",
+            "07700 900999",
+            "mobile 07700 900999.",
+            "020 7946 0958",
+            "212.555.0147",
+            "1 212 555 0147",
+            "between 10 and (212) 555-0147",
+        ] {
+            assert!(phone(s), "{s}");
+        }
+        for s in [
+            "2026-11-30",
+            "order 10000234",
+            "12900",
+            "qty 3, 12 items, 4 boxes",
+            "07700900999",
+            "SKU 0001 2345",
+            "EUR 1.250,00",
+            "+0 123",
+            "version 10.2.3",
+        ] {
+            assert!(!phone(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn purposes_come_from_the_configured_list() {
+        let list: Vec<String> = ["support", "legal_obligation", "dsar"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(purpose_of(&list, "support"), Some("support".into()));
+        assert_eq!(
+            purpose_of(&list, "Support: ticket 4411, order status"),
+            Some("support".into())
+        );
+        assert_eq!(
+            purpose_of(&list, "legal obligation: tax audit"),
+            Some("legal_obligation".into())
+        );
+        assert_eq!(purpose_of(&list, "DSAR"), Some("dsar".into()));
+        assert_eq!(purpose_of(&list, "aaaaaaaa"), None);
+        assert_eq!(purpose_of(&list, ""), None);
+        assert_eq!(purpose_of(&list, "supporting a friend"), None);
+    }
+
+    #[test]
+    fn ibans_are_found_written_together_or_in_groups() {
+        let iban = |s: &str| Detector::Iban.finds(s);
+        assert!(iban("refund to DE89 3704 0044 0532 0130 00 please"));
+        assert!(iban("GB82WEST12345698765432"));
+        assert!(iban("iban: gb82 west 1234 5698 7654 32"));
+        assert!(!iban("GB82WEST12345698765433"), "check digits");
+        assert!(!iban("DE89 is a code"));
+        assert!(!iban("order AB12 3456"));
+        let c = classifier();
+        let r = c.classify_record(&rec(&[("marketing_note", "call +44 7700 900999")]));
+        assert!(
+            r.is_err_and(|e| e.to_string().contains("a phone number")),
+            "a phone in a non-PII field is refused"
+        );
+        let r = c.classify_record(&rec(&[(
+            "marketing_note",
+            "pay DE89 3704 0044 0532 0130 00",
+        )]));
+        assert!(r.is_err_and(|e| e.to_string().contains("IBAN")));
+        assert!(
+            c.classify_record(&rec(&[("marketing_note", "spring sale 2026")]))
+                .is_ok()
+        );
     }
 }

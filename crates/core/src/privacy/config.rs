@@ -28,6 +28,12 @@ pub struct PrivacyConfig {
     pub responders: Vec<String>,
     /// Roles of which one must approve a breach close-out.
     pub closeout_approvers: Vec<String>,
+    /// Roles of which one (never the requester) must approve an erasure:
+    /// the Compliance director and the data-protection officer's role.
+    pub erasure_approvers: Vec<String>,
+    /// Purposes personal data may still be read for while its processing is
+    /// restricted (Art. 18): legal claims, legal obligations, the request itself.
+    pub restricted_purposes: Vec<String>,
     /// Roles that may rotate the master key.
     pub key_custodians: Vec<String>,
     /// Purge records past their retention when an audit runs (else: findings only).
@@ -35,6 +41,9 @@ pub struct PrivacyConfig {
     /// Value detectors that refuse PII-looking values in non-PII fields:
     /// "email", "phone", "payment_card", "ip_address".
     pub detect: Vec<String>,
+    /// Why personal data may be read: a read names one (`NAME` or
+    /// `NAME: detail`); free text is refused.
+    pub purposes: Vec<String>,
     pub requests: RequestConfig,
     pub breach: BreachConfig,
     pub anomaly: AnomalyConfig,
@@ -59,6 +68,22 @@ pub struct RequestConfig {
     pub remind_before: Vec<HumanDuration>,
     /// An audit flags open requests this close to their deadline.
     pub warn_within: HumanDuration,
+    /// When the deadline starts: at receipt (the default and the regulators'
+    /// reading) or once the identity is verified.
+    #[serde(default)]
+    pub clock_starts: ClockStarts,
+    /// Remind the officers when a request is still not verified this long
+    /// after receipt.
+    pub verify_remind_after: HumanDuration,
+}
+
+/// When a request's one-month clock starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockStarts {
+    #[default]
+    Receipt,
+    Verification,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,7 +127,30 @@ pub struct CategoryConfig {
     pub retention: Retention,
     #[serde(default)]
     pub description: String,
+    /// Record of processing (Art. 30): why the data is processed (names
+    /// from `purposes`), the legal basis, who receives it, transfers
+    /// outside the EEA, and where it comes from.
+    #[serde(default)]
+    pub purposes: Vec<String>,
+    #[serde(default)]
+    pub legal_basis: String,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub transfers: String,
+    #[serde(default)]
+    pub source: String,
 }
+
+/// The legal bases of Art. 6(1).
+pub const LEGAL_BASES: &[&str] = &[
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -134,7 +134,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
                 &ReadRequest {
                     subject: r,
                     fields: Some(&fields),
-                    purpose: "support ticket: order status question",
+                    purpose: "support: order status question",
                     actor: "jun",
                 },
             )
@@ -150,7 +150,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
                     &ReadRequest {
                         subject: r,
                         fields: Some(&fields),
-                        purpose: "courier could not deliver: confirm the address",
+                        purpose: "fulfilment: courier could not deliver, confirm the address",
                         actor: "omar",
                     },
                 )
@@ -167,7 +167,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
             &ReadRequest {
                 subject: r,
                 fields: None,
-                purpose: "looking for a testimonial to quote",
+                purpose: "marketing: a testimonial to quote",
                 actor: "remy",
             },
         )
@@ -196,7 +196,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
             &ReadRequest {
                 subject: r,
                 fields: Some(&contact),
-                purpose: "export for a mailing list",
+                purpose: "marketing: export for a mailing list",
                 actor: "jun",
             },
         )
@@ -241,7 +241,7 @@ pub async fn seed(live: &Ctx, key: &MasterKey) -> Result<()> {
     }
     // The first audit runs as soon as an engine does.
     let mut conn = live.pool.acquire().await?;
-    service::schedule_audit_at(live, &mut conn, now).await?;
+    super::timers::schedule_audit_at(live, &mut conn, now).await?;
     Ok(())
 }
 
@@ -253,7 +253,7 @@ pub async fn activity(ctx: &Ctx, rng: &mut Rng) -> Result<u64> {
         return Ok(0);
     };
     let roll = rng.f64();
-    let subjects = service::subjects(ctx, 0).await?;
+    let subjects = super::read::subjects(ctx, 0).await?;
     let active: Vec<&str> = subjects
         .iter()
         .filter(|s| s.status == "active" && !s.pii_fields.is_empty())
@@ -269,9 +269,17 @@ pub async fn activity(ctx: &Ctx, rng: &mut Rng) -> Result<u64> {
     };
     let result = if roll < 0.85 {
         let (actor, fields, purpose): (&str, &[&str], &str) = match rng.below(3) {
-            0 => ("jun", &["email"], "reply to a support ticket"),
-            1 => ("omar", &["shipping_address"], "re-ship a damaged print"),
-            _ => ("felix", &["full_name"], "match a bank transfer to an order"),
+            0 => ("jun", &["email"], "support: reply to a ticket"),
+            1 => (
+                "omar",
+                &["shipping_address"],
+                "fulfilment: re-ship a damaged print",
+            ),
+            _ => (
+                "felix",
+                &["full_name"],
+                "billing: match a bank transfer to an order",
+            ),
         };
         let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
         service::read(
@@ -293,14 +301,14 @@ pub async fn activity(ctx: &Ctx, rng: &mut Rng) -> Result<u64> {
             &ReadRequest {
                 subject,
                 fields: None,
-                purpose: "curious about a customer",
+                purpose: "marketing: curious about a customer",
                 actor: "remy",
             },
         )
         .await
         .map(|_| ())
     } else {
-        let open = service::requests(ctx, true).await?;
+        let open = super::read::requests(ctx, true).await?;
         if open.len() >= 6 {
             return Ok(0);
         }

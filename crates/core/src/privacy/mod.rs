@@ -12,15 +12,17 @@
 pub mod anomaly;
 pub mod audit;
 pub mod classify;
-pub mod clocks;
 pub mod config;
 pub mod crypto;
 pub mod deadline;
 pub mod demo;
 pub mod model;
+pub mod read;
 pub mod report;
+pub mod ropa;
 pub mod service;
 pub mod store;
+pub mod timers;
 
 pub use config::PrivacyConfig;
 
@@ -87,24 +89,30 @@ impl Workflow for Descriptor {
         Some(Box::new(demo::Simulation))
     }
 
-    /// A breach close-out approval decides the breach's close-out.
+    /// A breach close-out approval decides the breach's close-out; an
+    /// erasure approval decides the erasure (four eyes).
     fn decide<'a>(
         &'a self,
         ctx: &'a Ctx,
         d: &'a ApprovalDecision<'a>,
     ) -> Option<BoxFuture<'a, Result<Outcome>>> {
         Some(Box::pin(async move {
-            let id: i64 = d
-                .request
-                .entity_id
-                .strip_prefix("breach:")
-                .and_then(|i| i.parse().ok())
-                .ok_or_else(|| {
-                    Error::internal(format!("approval #{} names no breach", d.request.id))
-                })?;
-            let (_, outcome) =
-                service::decide_closeout(ctx, id, d.approver, d.decision, d.comment).await?;
-            Ok(outcome)
+            let entity = d.request.entity_id.as_str();
+            let id = |prefix: &str| -> Option<i64> { entity.strip_prefix(prefix)?.parse().ok() };
+            if let Some(id) = id("breach:") {
+                let (_, outcome) =
+                    service::decide_closeout(ctx, id, d.approver, d.decision, d.comment).await?;
+                return Ok(outcome);
+            }
+            if let Some(id) = id("erasure:") {
+                let (_, outcome, _) =
+                    service::decide_erasure(ctx, id, d.approver, d.decision, d.comment).await?;
+                return Ok(outcome);
+            }
+            Err(Error::internal(format!(
+                "approval #{} names neither a breach nor an erasure",
+                d.request.id
+            )))
         }))
     }
 
@@ -114,12 +122,13 @@ impl Workflow for Descriptor {
 }
 
 fn register_timers(r: &mut Registry) {
-    r.register(service::AUDIT_TIMER, audit::on_audit);
-    r.register(service::REQUEST_REMIND_TIMER, clocks::on_request_remind);
-    r.register(service::REQUEST_DUE_TIMER, clocks::on_request_due);
-    r.register(service::BREACH_REMIND_TIMER, clocks::on_breach_remind);
-    r.register(service::BREACH_DUE_TIMER, clocks::on_breach_due);
-    r.register(service::TASK_DUE_TIMER, clocks::on_task_due);
+    r.register(timers::AUDIT_TIMER, audit::on_audit);
+    r.register(timers::REQUEST_REMIND_TIMER, timers::on_request_remind);
+    r.register(timers::REQUEST_DUE_TIMER, timers::on_request_due);
+    r.register(timers::BREACH_REMIND_TIMER, timers::on_breach_remind);
+    r.register(timers::BREACH_DUE_TIMER, timers::on_breach_due);
+    r.register(timers::TASK_DUE_TIMER, timers::on_task_due);
+    r.register(timers::VERIFY_STALL_TIMER, timers::on_verify_stalled);
 }
 
 /// Check the `[privacy]` section against the org. Errors are (key, reason).
@@ -146,6 +155,7 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         ("officers", &p.officers),
         ("responders", &p.responders),
         ("closeout_approvers", &p.closeout_approvers),
+        ("erasure_approvers", &p.erasure_approvers),
         ("key_custodians", &p.key_custodians),
     ] {
         check_roles(key, list, true)?;
@@ -159,6 +169,10 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         ),
         ("privacy.breach.task_due", p.breach.task_due),
         ("privacy.anomaly.window", p.anomaly.window),
+        (
+            "privacy.requests.verify_remind_after",
+            p.requests.verify_remind_after,
+        ),
     ] {
         if d.is_zero() {
             return Err((key.into(), "must be longer than zero".into()));
@@ -197,7 +211,29 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         if classify::Detector::parse(d).is_none() {
             return Err((
                 format!("privacy.detect[{i}]"),
-                format!("unknown detector {d:?} (email, phone, payment_card, ip_address)"),
+                format!("unknown detector {d:?} (email, phone, payment_card, ip_address, iban)"),
+            ));
+        }
+    }
+    if p.purposes.is_empty() {
+        return Err((
+            "privacy.purposes".into(),
+            "at least one purpose is needed".into(),
+        ));
+    }
+    for (i, name) in p.purposes.iter().enumerate() {
+        if !classify::valid_purpose_name(name) {
+            return Err((
+                format!("privacy.purposes[{i}]"),
+                format!("{name:?} is not a purpose name (lower-case letters, digits and _)"),
+            ));
+        }
+    }
+    for (i, name) in p.restricted_purposes.iter().enumerate() {
+        if !p.purposes.contains(name) {
+            return Err((
+                format!("privacy.restricted_purposes[{i}]"),
+                format!("{name:?} is not one of privacy.purposes"),
             ));
         }
     }
@@ -215,6 +251,27 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
             ));
         }
         check_roles(&format!("categories.{name}.readers"), &c.readers, false)?;
+        for (i, purpose) in c.purposes.iter().enumerate() {
+            if !p.purposes.contains(purpose) {
+                return Err((
+                    format!("privacy.categories.{name}.purposes[{i}]"),
+                    format!("{purpose:?} is not one of privacy.purposes"),
+                ));
+            }
+        }
+        if !c.legal_basis.is_empty() && !config::LEGAL_BASES.contains(&c.legal_basis.as_str()) {
+            return Err((
+                format!("privacy.categories.{name}.legal_basis"),
+                format!(
+                    "{:?} is not a legal basis of Art. 6(1) ({})",
+                    c.legal_basis,
+                    config::LEGAL_BASES.join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some((key, reason)) = ropa::gaps(p).into_iter().next() {
+        return Err((key, reason));
     }
     if p.rules.is_empty() {
         return Err((

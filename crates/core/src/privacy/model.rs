@@ -1,5 +1,11 @@
 //! The pure state machines: data-subject requests and personal-data
 //! breaches. `(state, command, now) -> Result<new state, refusal>`; no I/O.
+//!
+//! A request: received -> verifying -> verified -> in progress -> completed,
+//! or refused from any open state. The person's identity is checked before
+//! anything is done (an erasure waits in progress for its second approver);
+//! the deadline runs from receipt whatever the state (extensions within the
+//! first period).
 
 use std::fmt;
 
@@ -42,13 +48,58 @@ str_enum!(RequestKind {
     Access => "access",
     Rectification => "rectification",
     Erasure => "erasure",
+    Restriction => "restriction",
+    Portability => "portability",
+    Objection => "objection",
 });
 
+impl RequestKind {
+    /// The GDPR article the right comes from.
+    pub fn article(self) -> u8 {
+        match self {
+            RequestKind::Access => 15,
+            RequestKind::Rectification => 16,
+            RequestKind::Erasure => 17,
+            RequestKind::Restriction => 18,
+            RequestKind::Portability => 20,
+            RequestKind::Objection => 21,
+        }
+    }
+
+    /// "access, rectification, ...": for error messages.
+    pub fn names() -> String {
+        Self::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 str_enum!(RequestStatus {
-    Open => "open",
+    Received => "received",
+    Verifying => "verifying",
+    Verified => "verified",
+    InProgress => "in_progress",
     Completed => "completed",
     Refused => "refused",
 });
+
+impl RequestStatus {
+    /// Still to be answered (the deadline clock runs).
+    pub fn is_open(self) -> bool {
+        !matches!(self, RequestStatus::Completed | RequestStatus::Refused)
+    }
+
+    /// The statuses of open requests, for queries.
+    pub fn open_names() -> Vec<String> {
+        Self::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.as_str().to_string())
+            .collect()
+    }
+}
 
 str_enum!(BreachStatus {
     Assessing => "assessing",
@@ -70,7 +121,18 @@ pub struct RequestState {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestCommand {
-    Extend { months: u32, max: u32 },
+    Extend {
+        months: u32,
+        max: u32,
+    },
+    /// Proof of identity was asked for.
+    StartVerification,
+    /// The person's identity is established.
+    Verify,
+    /// The work is started and waits on something (an erasure's second approver).
+    Start,
+    /// A started piece of work was sent back (the erasure approval was refused).
+    SendBack,
     Complete,
     Refuse,
 }
@@ -81,20 +143,43 @@ pub fn decide_request(
     cmd: RequestCommand,
     now: DateTime<Utc>,
 ) -> Result<RequestStatus, Refusal> {
-    if s.status != RequestStatus::Open {
+    use RequestCommand as C;
+    use RequestStatus as S;
+    if !s.status.is_open() {
         return refuse(format!(
             "request #{} is already {}: nothing more can be done with it",
             s.id, s.status
         ));
     }
-    match cmd {
-        RequestCommand::Extend { months, max } => {
+    match (s.status, cmd) {
+        (status, C::Extend { months, max }) => {
             super::deadline::check_extension(now, s.first_due, s.extended_months, months, max)
                 .map_err(Refusal)?;
-            Ok(RequestStatus::Open)
+            Ok(status)
         }
-        RequestCommand::Complete => Ok(RequestStatus::Completed),
-        RequestCommand::Refuse => Ok(RequestStatus::Refused),
+        (_, C::Refuse) => Ok(S::Refused),
+        (S::Received, C::StartVerification) => Ok(S::Verifying),
+        (S::Received | S::Verifying, C::Verify) => Ok(S::Verified),
+        (_, C::StartVerification | C::Verify) => refuse(format!(
+            "request #{}: the person's identity is already verified",
+            s.id
+        )),
+        (S::Received | S::Verifying, C::Start | C::Complete) => refuse(format!(
+            "request #{} is {}: verify the person's identity first (`privacy dsar verify {}`)",
+            s.id, s.status, s.id
+        )),
+        (S::Verified, C::Start) => Ok(S::InProgress),
+        (S::InProgress, C::Start) => refuse(format!(
+            "request #{} is already in progress (waiting for its approval)",
+            s.id
+        )),
+        (S::InProgress, C::SendBack) => Ok(S::Verified),
+        (_, C::SendBack) => refuse(format!("request #{} is not in progress", s.id)),
+        (S::Verified | S::InProgress, C::Complete) => Ok(S::Completed),
+        (S::Completed | S::Refused, _) => refuse(format!(
+            "request #{} is already {}: nothing more can be done with it",
+            s.id, s.status
+        )),
     }
 }
 
@@ -103,6 +188,7 @@ pub fn decide_request(
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BreachInfo {
     pub nature: bool,
+    pub categories: bool,
     pub people_approx: bool,
     pub records_approx: bool,
     pub contact_point: bool,
@@ -111,23 +197,35 @@ pub struct BreachInfo {
 }
 
 impl BreachInfo {
-    /// What a first notification must hold (the rest may follow in phases,
-    /// GDPR Art. 33(4)).
-    fn missing_for_notification(&self) -> Vec<&'static str> {
-        let mut m = Vec::new();
-        if !self.nature {
-            m.push("the nature of the breach");
-        }
-        if !self.people_approx {
-            m.push("the approximate number of people concerned");
-        }
-        if !self.records_approx {
-            m.push("the approximate number of records concerned");
-        }
-        if !self.contact_point {
-            m.push("a contact point");
-        }
-        m
+    /// What a notification must hold (GDPR Art. 33(3)): each missing item
+    /// with the option that records it. Later information follows in
+    /// phases (Art. 33(4)).
+    pub fn missing_for_notification(&self) -> Vec<&'static str> {
+        [
+            (self.nature, "the nature of the breach (--nature)"),
+            (
+                self.categories,
+                "the categories of people and records concerned (--categories)",
+            ),
+            (
+                self.people_approx,
+                "the approximate number of people concerned (--people)",
+            ),
+            (
+                self.records_approx,
+                "the approximate number of records concerned (--records)",
+            ),
+            (self.contact_point, "a contact point (--contact)"),
+            (
+                self.consequences,
+                "the likely consequences (--consequences)",
+            ),
+            (self.measures, "the measures taken or proposed (--measures)"),
+        ]
+        .into_iter()
+        .filter(|(present, _)| !present)
+        .map(|(_, what)| what)
+        .collect()
     }
 }
 
@@ -206,7 +304,7 @@ pub fn decide_breach(
             let missing = s.info.missing_for_notification();
             if !missing.is_empty() {
                 return refuse(format!(
-                    "the notification needs {} (consequences and measures may follow in phases)",
+                    "the notification needs {} (GDPR Art. 33(3)); record them with `privacy breach update`, then notify; later facts follow as phases",
                     missing.join(", ")
                 ));
             }
@@ -271,17 +369,21 @@ mod tests {
     fn requests_extend_within_limits_and_finish_once() {
         let ext = |m| RequestCommand::Extend { months: m, max: 2 };
         assert_eq!(
-            decide_request(req(RequestStatus::Open, 0), ext(2), now()),
-            Ok(RequestStatus::Open)
+            decide_request(req(RequestStatus::Received, 0), ext(2), now()),
+            Ok(RequestStatus::Received)
         );
-        assert!(decide_request(req(RequestStatus::Open, 2), ext(1), now()).is_err());
+        assert!(decide_request(req(RequestStatus::Verified, 2), ext(1), now()).is_err());
         let late = now() + TimeDelta::days(11);
         assert!(
-            decide_request(req(RequestStatus::Open, 0), ext(1), late)
+            decide_request(req(RequestStatus::Verified, 0), ext(1), late)
                 .is_err_and(|r| r.0.contains("too late"))
         );
         assert_eq!(
-            decide_request(req(RequestStatus::Open, 0), RequestCommand::Complete, late),
+            decide_request(
+                req(RequestStatus::Verified, 0),
+                RequestCommand::Complete,
+                late
+            ),
             Ok(RequestStatus::Completed),
             "a late request can still be completed"
         );
@@ -292,6 +394,43 @@ mod tests {
                 now()
             )
             .is_err_and(|r| r.0.contains("already completed"))
+        );
+    }
+
+    /// Every (state, command) pair: the seed's path and nothing else.
+    #[test]
+    fn the_request_machine_is_exactly_the_lifecycle() {
+        use RequestCommand as C;
+        use RequestStatus as S;
+        let commands = [
+            C::Extend { months: 1, max: 2 },
+            C::StartVerification,
+            C::Verify,
+            C::Start,
+            C::SendBack,
+            C::Complete,
+            C::Refuse,
+        ];
+        for &from in S::ALL {
+            for cmd in commands {
+                let got = decide_request(req(from, 0), cmd, now()).ok();
+                let want = match (from, cmd) {
+                    (S::Completed | S::Refused, _) => None,
+                    (f, C::Extend { .. }) => Some(f),
+                    (_, C::Refuse) => Some(S::Refused),
+                    (S::Received, C::StartVerification) => Some(S::Verifying),
+                    (S::Received | S::Verifying, C::Verify) => Some(S::Verified),
+                    (S::Verified, C::Start) => Some(S::InProgress),
+                    (S::InProgress, C::SendBack) => Some(S::Verified),
+                    (S::Verified | S::InProgress, C::Complete) => Some(S::Completed),
+                    _ => None,
+                };
+                assert_eq!(got, want, "{from} + {cmd:?}");
+            }
+        }
+        assert!(
+            decide_request(req(S::Received, 0), C::Complete, now())
+                .is_err_and(|r| r.0.contains("verify the person's identity first"))
         );
     }
 
@@ -315,13 +454,47 @@ mod tests {
         let empty = decide_breach(breach(BreachStatus::Assessing), notify, now());
         assert!(empty.is_err_and(|r| r.0.contains("nature") && r.0.contains("contact point")));
         let mut s = breach(BreachStatus::Assessing);
-        s.info = BreachInfo {
+        let all = BreachInfo {
             nature: true,
+            categories: true,
             people_approx: true,
             records_approx: true,
             contact_point: true,
-            ..Default::default()
+            consequences: true,
+            measures: true,
         };
+        // Each Art. 33(3) item is required and named when missing.
+        for (i, name) in [
+            "--nature",
+            "--categories",
+            "--people",
+            "--records",
+            "--contact",
+            "--consequences",
+            "--measures",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut info = all;
+            let slot = match i {
+                0 => &mut info.nature,
+                1 => &mut info.categories,
+                2 => &mut info.people_approx,
+                3 => &mut info.records_approx,
+                4 => &mut info.contact_point,
+                5 => &mut info.consequences,
+                _ => &mut info.measures,
+            };
+            *slot = false;
+            s.info = info;
+            assert!(
+                decide_breach(s, notify, now())
+                    .is_err_and(|r| r.0.contains(name) && r.0.matches("(--").count() == 1),
+                "{name}"
+            );
+        }
+        s.info = all;
         assert_eq!(
             decide_breach(s, notify, now()),
             Ok((BreachStatus::Notified, BreachEffect::StopClock))

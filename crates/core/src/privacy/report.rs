@@ -217,10 +217,11 @@ pub async fn build(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<
         .filter(|b| b.notified_at.is_some_and(|n| n <= b.notify_by))
         .count() as i64;
     let requests: Vec<RequestLine> = sqlx::query_as(
-        "SELECT r.id, s.ref AS subject, r.kind, r.status, r.received_at, r.due_at, r.extended_months, r.completed_at
-         FROM privacy_requests r JOIN privacy_subjects s ON s.id = r.subject_id
+        "SELECT r.id, COALESCE(s.ref, '-') AS subject, r.kind, r.status, r.received_at, r.due_at, r.extended_months,
+                r.completed_at
+         FROM privacy_requests r LEFT JOIN privacy_subjects s ON s.id = r.subject_id
          WHERE (r.received_at >= $1 AND r.received_at < $2) OR (r.completed_at >= $1 AND r.completed_at < $2)
-            OR (r.status = 'open' AND r.received_at < $2)
+            OR (r.status NOT IN ('completed', 'refused') AND r.received_at < $2)
          ORDER BY r.id",
     )
     .bind(from)
@@ -257,10 +258,10 @@ pub async fn build(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<
             .filter(|r| r.status == "refused" && r.completed_at.is_some_and(in_period))
             .count() as i64,
         extended: requests.iter().filter(|r| r.extended_months > 0).count() as i64,
-        open_now: requests.iter().filter(|r| r.status == "open").count() as i64,
+        open_now: requests.iter().filter(|r| open(&r.status)).count() as i64,
         overdue_now: requests
             .iter()
-            .filter(|r| r.status == "open" && r.due_at < now)
+            .filter(|r| open(&r.status) && r.due_at < now)
             .count() as i64,
         by_kind: req_kinds,
         lines: requests.clone(),
@@ -565,11 +566,16 @@ pub fn markdown(r: &Report) -> String {
     m
 }
 
+/// A request status that is still open.
+fn open(status: &str) -> bool {
+    super::model::RequestStatus::parse(status).is_some_and(super::model::RequestStatus::is_open)
+}
+
 /// The privacy tile for `vivid status` and the control room.
 pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<WorkflowStatus> {
     let (open_requests, overdue, findings, breaches, breach_late): (i64, i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM privacy_requests WHERE status = 'open'),
-                (SELECT count(*) FROM privacy_requests WHERE status = 'open' AND due_at < $1),
+        "SELECT (SELECT count(*) FROM privacy_requests WHERE status NOT IN ('completed', 'refused')),
+                (SELECT count(*) FROM privacy_requests WHERE status NOT IN ('completed', 'refused') AND due_at < $1),
                 (SELECT count(*) FROM privacy_findings WHERE status = 'open'),
                 (SELECT count(*) FROM privacy_breaches WHERE status <> 'closed'),
                 (SELECT count(*) FROM privacy_breaches WHERE status = 'assessing' AND notify_by < $1)",

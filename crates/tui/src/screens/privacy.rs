@@ -53,8 +53,8 @@ impl data::Part for Part {
         _changes: &'a [Change],
     ) -> BoxFuture<'a, vivid_core::Result<PartData>> {
         Box::pin(async move {
-            let requests = vivid_core::privacy::service::requests(ctx, true).await?;
-            let breaches = vivid_core::privacy::service::breaches(ctx, true).await?;
+            let requests = vivid_core::privacy::read::requests(ctx, true).await?;
+            let breaches = vivid_core::privacy::read::breaches(ctx, true).await?;
             Ok(Arc::new(Clocks { requests, breaches }) as PartData)
         })
     }
