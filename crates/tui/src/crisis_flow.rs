@@ -149,7 +149,8 @@ async fn the_control_room_takes_a_p1_from_triggered_to_resolved_through_its_phas
         &chars("payments provider confirmed the fault"),
     ));
     acts.extend(press(&mut s, &[KeyCode::Enter, KeyCode::Char('y')]));
-    acts.extend(press(&mut s, &[KeyCode::Char('u')]));
+    perform(&ctx, &mut loader, &mut s, acts).await?;
+    let mut acts = press(&mut s, &[KeyCode::Char('u')]);
     acts.extend(press(&mut s, &chars("Fix is rolling out")));
     acts.extend(press(&mut s, &[KeyCode::Enter, KeyCode::Char('y')]));
     perform(&ctx, &mut loader, &mut s, acts).await?;

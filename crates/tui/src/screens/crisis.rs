@@ -538,7 +538,7 @@ impl Screen for Crisis {
             },
             KeyHelp {
                 keys: "n",
-                short: "open",
+                short: "",
                 what: "open an incident (“P1 title”, confirms)",
             },
             KeyHelp {
@@ -548,22 +548,22 @@ impl Screen for Crisis {
             },
             KeyHelp {
                 keys: "m",
-                short: "note",
+                short: "",
                 what: "add a note to the timeline",
             },
             KeyHelp {
                 keys: "s",
-                short: "severity",
+                short: "",
                 what: "change the severity (“P2 why”)",
             },
             KeyHelp {
                 keys: "c",
-                short: "command",
+                short: "",
                 what: "hand over command (“kai”)",
             },
             KeyHelp {
                 keys: "u/U",
-                short: "update",
+                short: "",
                 what: "status update, internal / customer",
             },
         ]
