@@ -46,6 +46,9 @@ pub enum CrisisCommand {
     Phase(PhaseArgs),
     /// Assign the commander, scribe or liaison.
     Assign(AssignArgs),
+    /// Hand over command: by the commander (or a director / the Business
+    /// Manager); a responder may take command of an incident that has none.
+    Commander(CommanderArgs),
     /// Post an internal or customer status update from the templates.
     Update(UpdateArgs),
     /// The post-mortem: show, write, action items.
@@ -185,6 +188,19 @@ pub struct AssignArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CommanderArgs {
+    id: i64,
+    /// Who takes command.
+    person: String,
+    #[arg(long)]
+    note: Option<String>,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
 pub struct UpdateArgs {
     id: i64,
     message: String,
@@ -247,6 +263,9 @@ pub struct MetricsArgs {
     /// (YYYY-MM-DD, a local date) or time.
     #[arg(long, default_value = "30d")]
     since: String,
+    /// Count incidents the simulator made too (left out by default).
+    #[arg(long)]
+    include_simulated: bool,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -301,8 +320,12 @@ fn row(ctx: &Ctx, i: &Incident) -> Vec<String> {
         i.status.to_string(),
         i.phase.label().to_string(),
         format_delta(now - i.opened_at),
-        i.acknowledged_by
+        i.responder
             .as_deref()
+            .or(i
+                .acknowledged_by
+                .as_deref()
+                .filter(|_| i.status != Status::Triggered))
             .map(|h| format!("@{h}"))
             .unwrap_or_else(|| "-".into()),
         clock,
@@ -476,6 +499,12 @@ pub async fn run(config: Config, cmd: CrisisCommand) -> Result<()> {
             let done = service::assign(&ctx, a.id, &actor, role, &a.person).await?;
             print_done(&ctx, &done, a.json.json, "assigned")
         }
+        CrisisCommand::Commander(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let done = service::hand_over_command(&ctx, a.id, &actor, &a.person, a.note.as_deref())
+                .await?;
+            print_done(&ctx, &done, a.json.json, "command handed over")
+        }
         CrisisCommand::Update(a) => {
             let actor = a.actor.resolve(&ctx)?;
             let audience = match a.audience.as_str() {
@@ -503,7 +532,7 @@ pub async fn run(config: Config, cmd: CrisisCommand) -> Result<()> {
         CrisisCommand::Metrics(a) => {
             let to = ctx.now() + TimeDelta::seconds(1);
             let from = super::parse_when(&ctx, "--since", &a.since, Bound::Start, Relative::Past)?;
-            let r = report::metrics(&ctx, from, to).await?;
+            let r = report::metrics_with(&ctx, from, to, a.include_simulated).await?;
             if a.json.json {
                 return output::json(&r);
             }
@@ -640,7 +669,7 @@ fn show(ctx: &Ctx, d: &service::Detail) {
     println!(
         "phase       {} (since {})",
         i.phase.label(),
-        i.phase_started_at.format("%H:%M:%S")
+        ctx.calendar.format_local(i.phase_started_at)
     );
     if let Some(s) = d.phase_seconds_left {
         let label = if s < 0 {
@@ -680,11 +709,26 @@ fn show(ctx: &Ctx, d: &service::Detail) {
     );
     if let Some(at) = i.acknowledged_at {
         println!(
-            "acked       {} by {} (after {})",
+            "acked       {} by {} (first, after {})",
             ctx.calendar.format_local(at),
             who(&i.acknowledged_by),
             format_delta(at - i.opened_at)
         );
+    }
+    match (&i.responder, i.status) {
+        (Some(r), _) if i.responder != i.acknowledged_by => {
+            println!(
+                "held by     {} (acknowledged it last)",
+                who(&Some(r.clone()))
+            )
+        }
+        (None, vivid_core::crisis::Status::Triggered) if i.acknowledged_at.is_some() => {
+            println!("held by     nobody: handed back, waiting for an acknowledgement")
+        }
+        _ => {}
+    }
+    if let Some(at) = i.next_update_at {
+        println!("next update by {}", ctx.calendar.format_local(at));
     }
     if let Some(at) = i.resolved_at {
         println!(
@@ -716,11 +760,18 @@ fn show(ctx: &Ctx, d: &service::Detail) {
             .as_deref()
             .map(|r| format!(": {}", clean(r.lines().next().unwrap_or_default())))
             .unwrap_or_default();
+        let change = vivid_core::crisis::read::change_text(e)
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
         println!(
-            "  {} {:<22} {}{}",
-            e.occurred_at.format("%m-%d %H:%M:%S"),
+            "  {} {:<22} {}{}{}",
+            ctx.calendar
+                .format_local(e.occurred_at)
+                .get(5..)
+                .unwrap_or_default(),
             e.action,
             e.actor,
+            change,
             reason
         );
     }

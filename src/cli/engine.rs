@@ -52,6 +52,9 @@ pub struct SimulateArgs {
     /// Stop after this long (e.g. "1m").
     #[arg(long = "for")]
     run_for: Option<HumanDuration>,
+    /// Run on a database `vivid demo` / `vivid seed demo` did not create.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -137,7 +140,7 @@ pub async fn simulate(config: Config, args: SimulateArgs) -> Result<()> {
     }
     let ctx = app::connect(config, Schema::RequireCurrent, 4).await?;
     let (_stop, shutdown) = shutdown_switch(args.run_for);
-    let report = simulate::run(&ctx, args.rate, args.count, shutdown).await?;
+    let report = simulate::run(&ctx, args.rate, args.count, args.force, shutdown).await?;
     if args.json.json {
         return output::json(&report);
     }
@@ -186,7 +189,7 @@ pub async fn demo(config: Config, args: DemoArgs) -> Result<()> {
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
         let rate = args.rate;
-        tokio::spawn(async move { simulate::run(&ctx, rate, None, shutdown).await })
+        tokio::spawn(async move { simulate::run(&ctx, rate, None, false, shutdown).await })
     });
     let view = if args.headless {
         let mut s = shutdown.clone();

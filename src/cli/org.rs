@@ -1,4 +1,4 @@
-//! `vivid org list` and `vivid oncall who`.
+//! `vivid org list` and `vivid oncall who|schedule|override|cancel`.
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -23,8 +23,21 @@ pub enum OncallCommand {
     Who(WhoArgs),
     /// The rotation ahead: who is on call shift by shift.
     Schedule(ScheduleArgs),
-    /// Put someone on call for a while (covering a shift).
+    /// Put someone on call for a while (covering a shift): the person
+    /// themselves, or a team lead or the director of the schedule's department.
     Override(OverrideArgs),
+    /// Cancel a live override (its record stays).
+    Cancel(CancelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The override's number (`oncall override` prints it).
+    id: i64,
+    #[command(flatten)]
+    actor: super::ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +63,9 @@ pub struct OverrideArgs {
     /// How long, e.g. "8h".
     #[arg(long = "for")]
     duration: vivid_core::duration::HumanDuration,
+    /// Replace the overrides this one overlaps (otherwise an overlap is refused).
+    #[arg(long)]
+    replace: bool,
     #[command(flatten)]
     actor: super::ActorArg,
     #[command(flatten)]
@@ -109,35 +125,56 @@ pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
     let args = match cmd {
         OncallCommand::Who(args) => args,
         OncallCommand::Schedule(a) => return schedule(&ctx, a).await,
+        OncallCommand::Cancel(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let o = vivid_core::crisis::service::cancel_on_call(&ctx, a.id, &actor).await?;
+            if a.json.json {
+                return output::json(&o);
+            }
+            println!(
+                "override #{} cancelled (@{} on {})",
+                o.id, o.person, o.schedule
+            );
+            return Ok(());
+        }
         OncallCommand::Override(a) => {
             let actor = a.actor.resolve(&ctx)?;
             let from = match &a.from {
                 Some(f) => super::parse_when(&ctx, "--from", f, Bound::Start, Relative::Future)?,
                 None => ctx.now(),
             };
-            let mut conn = ctx.pool.acquire().await?;
-            let id = oncall::add_override(
+            let added = vivid_core::crisis::service::put_on_call(
                 &ctx,
-                &mut conn,
-                &a.schedule,
-                &a.person,
-                from,
-                from + a.duration.delta(),
-                &actor,
+                &oncall::NewOverride {
+                    schedule: &a.schedule,
+                    person: &a.person,
+                    starts_at: from,
+                    ends_at: from + a.duration.delta(),
+                    actor: &actor,
+                    replace: a.replace,
+                },
             )
             .await?;
             if a.json.json {
-                return output::json(
-                    &serde_json::json!({ "override": id, "schedule": a.schedule, "person": a.person, "from": from, "until": from + a.duration.delta() }),
-                );
+                return output::json(&added);
             }
             println!(
-                "@{} is on call for {} from {} for {}",
-                a.person,
-                a.schedule,
-                ctx.calendar.format_local(from),
-                a.duration
+                "override #{}: @{} is on call for {} from {} until {}",
+                added.id,
+                added.person,
+                added.schedule,
+                ctx.calendar.format_local(added.starts_at),
+                ctx.calendar.format_local(added.ends_at)
             );
+            for old in &added.replaced {
+                println!(
+                    "replaced override #{} (@{}, {} to {})",
+                    old.id,
+                    old.person,
+                    ctx.calendar.format_local(old.starts_at),
+                    ctx.calendar.format_local(old.ends_at)
+                );
+            }
             return Ok(());
         }
     };
@@ -171,20 +208,17 @@ pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
     let rows: Vec<Vec<String>> = shown
         .iter()
         .map(|o| {
-            let name = ctx
-                .org
-                .person(&o.person)
-                .map(|p| p.name.clone())
-                .unwrap_or_default();
             vec![
                 o.schedule.clone(),
-                o.department.clone(),
-                format!("@{} {name}", o.person),
+                format!("{} (@{})", o.name, o.person),
+                o.until
+                    .map(|t| ctx.calendar.format_local(t))
+                    .unwrap_or_else(|| "-".into()),
                 o.via.to_string(),
             ]
         })
         .collect();
-    output::table(&["SCHEDULE", "DEPARTMENT", "ON CALL", "VIA"], &rows);
+    output::table(&["SCHEDULE", "ON CALL", "UNTIL", "VIA"], &rows);
     Ok(())
 }
 
@@ -235,12 +269,9 @@ async fn schedule(ctx: &vivid_core::Ctx, a: ScheduleArgs) -> Result<()> {
         .iter()
         .map(|r| {
             let fmt = |v: &serde_json::Value| {
-                v.as_str()
+                serde_json::from_value::<chrono::DateTime<chrono::Utc>>(v.clone())
+                    .map(|t| ctx.calendar.format_local(t))
                     .unwrap_or_default()
-                    .chars()
-                    .take(16)
-                    .collect::<String>()
-                    .replace('T', " ")
             };
             vec![
                 r["schedule"].as_str().unwrap_or_default().to_string(),
@@ -254,9 +285,6 @@ async fn schedule(ctx: &vivid_core::Ctx, a: ScheduleArgs) -> Result<()> {
             ]
         })
         .collect();
-    output::table(
-        &["SCHEDULE", "FROM (UTC)", "UNTIL", "ON CALL", "OVERRIDE"],
-        &rows,
-    );
+    output::table(&["SCHEDULE", "FROM", "UNTIL", "ON CALL", "OVERRIDE"], &rows);
     Ok(())
 }

@@ -130,8 +130,13 @@ pub async fn demo(ctx: &Ctx) -> Result<SeedReport> {
     result
 }
 
+/// The mark that says this database was made by the demo seed: the
+/// simulator runs only where it is (`simulate::check_database`).
+pub const DEMO_MARK: &str = "demo";
+
 async fn load_parts(ctx: &Ctx) -> Result<SeedReport> {
     let mut report = SeedReport::default();
+    mark(&mut *ctx.pool.acquire().await?, DEMO_MARK, ctx).await?;
     // Shared data every workflow draws on, each part written in one
     // transaction with its mark.
     let parts: [(&str, PartFn); 3] = [

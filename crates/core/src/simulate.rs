@@ -2,6 +2,12 @@
 //! for load tests. Each workflow contributes its own step through the
 //! workflow list; the simulator only keeps time and one random stream, so a
 //! run is reproducible from its seed.
+//!
+//! It never touches real records: it refuses to run on a database that
+//! `vivid demo` / `vivid seed demo` did not create (the seed's `demo` mark)
+//! unless forced, and each workflow's step acts only on what the simulator
+//! itself created (crisis: incidents marked `simulated`, left out of
+//! MTTA/MTTR unless asked for).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,9 +16,19 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::engine::Ctx;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::workflow::{self, SimStep};
+
+tokio::task_local! {
+    static SIMULATING: bool;
+}
+
+/// True inside a simulator step: records created now are the simulator's
+/// (crisis marks its incidents `simulated`, whichever workflow opens them).
+pub fn simulating() -> bool {
+    SIMULATING.try_with(|s| *s).unwrap_or(false)
+}
 
 /// What the simulator has produced so far.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -61,22 +77,52 @@ impl Simulator {
         }
     }
 
-    /// One tick: every workflow's step, in the list's order.
+    /// One tick: every workflow's step, in the list's order. Whatever the
+    /// steps create is marked as the simulator's (see [`simulating`]).
     pub async fn step(&mut self, ctx: &Ctx, report: &mut SimReport) -> Result<()> {
-        for step in &mut self.steps {
-            step.step(ctx, &mut self.rng, report).await?;
-        }
-        Ok(())
+        let Self { rng, steps } = self;
+        SIMULATING
+            .scope(true, async move {
+                for step in steps.iter_mut() {
+                    step.step(ctx, rng, report).await?;
+                }
+                Ok(())
+            })
+            .await
     }
 }
 
-/// Produce `rate` ticks per second until `limit` events (if any) or shutdown.
+/// Was this database made by `vivid demo` / `vivid seed demo`?
+pub async fn is_demo_database(ctx: &Ctx) -> Result<bool> {
+    let mark: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seed_marks WHERE name = $1")
+        .bind(crate::seed::DEMO_MARK)
+        .fetch_optional(&ctx.pool)
+        .await?;
+    Ok(mark.is_some())
+}
+
+/// Refuse a database the demo seed did not create, unless `force`.
+pub async fn check_database(ctx: &Ctx, force: bool) -> Result<()> {
+    if force || is_demo_database(ctx).await? {
+        return Ok(());
+    }
+    Err(Error::forbidden(
+        "this database was not created by `vivid demo` or `vivid seed demo`: the simulator makes up \
+         business events and will not run on it. Use a demo database, or pass --force if you mean it \
+         (even then it acts only on records it creates)",
+    ))
+}
+
+/// Produce `rate` ticks per second until `limit` events (if any) or
+/// shutdown, on a demo database (or anywhere when `force`).
 pub async fn run(
     ctx: &Ctx,
     rate: f64,
     limit: Option<u64>,
+    force: bool,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<SimReport> {
+    check_database(ctx, force).await?;
     let mut sim =
         Simulator::new(ctx.config.simulate.seed ^ ctx.now().timestamp_millis().unsigned_abs());
     let mut report = SimReport::default();

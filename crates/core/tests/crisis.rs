@@ -499,3 +499,299 @@ async fn an_unknown_stored_state_is_an_error_not_a_panic() -> TestResult {
     assert!(err.contains("unknown incident phase \"lunch\""), "{err}");
     Ok(())
 }
+
+fn cover<'a>(
+    ctx: &Ctx,
+    schedule: &'a str,
+    person: &'a str,
+    actor: &'a str,
+    hours: i64,
+) -> vivid_core::engine::oncall::NewOverride<'a> {
+    vivid_core::engine::oncall::NewOverride {
+        schedule,
+        person,
+        starts_at: ctx.now(),
+        ends_at: ctx.now() + TimeDelta::hours(hours),
+        actor,
+        replace: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_call_overrides_follow_the_rules() -> TestResult {
+    use vivid_core::engine::oncall;
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    // The cases: a non-responder put on call by someone else...
+    let m = err_text(
+        service::put_on_call(&ctx, &cover(&ctx, "operations-primary", "remy", "tess", 1)).await,
+    );
+    assert!(m.contains("cannot put Remy Laurent"), "{m}");
+    // ... a non-responder put on call by the schedule's own team lead ...
+    let m = err_text(
+        service::put_on_call(&ctx, &cover(&ctx, "operations-primary", "remy", "olu", 1)).await,
+    );
+    assert!(
+        m.contains("Remy Laurent (@remy) cannot be put on call"),
+        "{m}"
+    );
+    // ... and one set by a member of another department.
+    let m = err_text(
+        service::put_on_call(&ctx, &cover(&ctx, "technology-primary", "kai", "remy", 1)).await,
+    );
+    assert!(
+        m.contains(
+            "only the person taking the shift, a Technology team lead or the Technology director"
+        ),
+        "{m}"
+    );
+    // Another department's director cannot either.
+    let m = err_text(
+        service::put_on_call(&ctx, &cover(&ctx, "technology-primary", "kai", "omar", 1)).await,
+    );
+    assert!(m.contains("cannot put"), "{m}");
+    let mut conn = ctx.pool.acquire().await?;
+    assert!(
+        oncall::all_at(&ctx, &mut conn, ctx.now())
+            .await?
+            .iter()
+            .all(|o| o.via == "rotation"),
+        "refusals change nothing"
+    );
+    // Taking the shift yourself, and a team lead covering: allowed.
+    let kai =
+        service::put_on_call(&ctx, &cover(&ctx, "technology-primary", "kai", "kai", 2)).await?;
+    let m = err_text(
+        service::put_on_call(&ctx, &cover(&ctx, "technology-primary", "theo", "theo", 1)).await,
+    );
+    assert!(m.contains("add --replace"), "{m}");
+    // Replacing someone else's cover takes a lead or the director.
+    let mut theo_self = cover(&ctx, "technology-primary", "theo", "kai", 1);
+    theo_self.replace = true;
+    let replaced = service::put_on_call(&ctx, &theo_self).await?;
+    assert_eq!(
+        replaced.replaced.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![kai.id]
+    );
+    let mut tess_self = cover(&ctx, "technology-primary", "tess", "tess", 1);
+    tess_self.replace = true;
+    assert!(err_text(service::put_on_call(&ctx, &tess_self).await).contains("cannot"));
+    let now = oncall::all_at(&ctx, &mut conn, ctx.now()).await?;
+    let tech = now
+        .iter()
+        .find(|o| o.schedule == "technology-primary")
+        .ok_or("no technology schedule")?;
+    assert_eq!(
+        (
+            tech.person.as_str(),
+            tech.name.as_str(),
+            tech.via,
+            tech.until
+        ),
+        (
+            "theo",
+            "Theo Novak",
+            "override",
+            Some(ctx.now() + TimeDelta::hours(1))
+        )
+    );
+    // The rotation says until when too: the weekly hand-over, Monday 09:00 New York.
+    let ops = now
+        .iter()
+        .find(|o| o.schedule == "operations-primary")
+        .ok_or("no operations schedule")?;
+    assert_eq!(
+        ops.until.map(|t| ctx.calendar.format_local(t)),
+        Some("2026-12-07 09:00 EST".to_string())
+    );
+    // Every change is an event on the schedule.
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM events WHERE workflow = 'oncall' ORDER BY id")
+            .fetch_all(&ctx.pool)
+            .await?;
+    assert_eq!(
+        actions,
+        vec!["override_added", "override_replaced", "override_added"]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_over_moves_the_acknowledger_and_command_moves_only_when_handed_over() -> TestResult
+{
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    let inc = service::open(&ctx, &p1("Checkout slow"), "olu")
+        .await?
+        .ok_or("not opened")?;
+    service::acknowledge(&ctx, inc.id, "tess").await?;
+    let back = service::unacknowledge(&ctx, inc.id, "tess", "handing over").await?;
+    assert_eq!(back.incident.responder, None);
+    let omar = service::acknowledge(&ctx, inc.id, "omar").await?;
+    let i = &omar.incident;
+    assert_eq!(i.responder.as_deref(), Some("omar"), "the new acknowledger");
+    assert_eq!(
+        i.acknowledged_by.as_deref(),
+        Some("tess"),
+        "MTTA keeps the first"
+    );
+    assert_eq!(
+        i.commander.as_deref(),
+        Some("tess"),
+        "command stays until handed over"
+    );
+
+    // olu may respond but not take command from tess, nor change severity.
+    let m = err_text(service::hand_over_command(&ctx, inc.id, "olu", "olu", None).await);
+    assert!(m.contains("cannot hand over command of incident"), "{m}");
+    let m = err_text(service::assign(&ctx, inc.id, "olu", "commander".parse()?, "olu").await);
+    assert!(m.contains("cannot hand over command"), "{m}");
+    // Nobody who cannot respond may command.
+    let m = err_text(service::hand_over_command(&ctx, inc.id, "tess", "remy", None).await);
+    assert!(m.contains("cannot respond to incidents"), "{m}");
+    // The commander hands over: recorded, both told.
+    let done = service::hand_over_command(&ctx, inc.id, "tess", "omar", Some("shift ends")).await?;
+    assert_eq!(done.incident.commander.as_deref(), Some("omar"));
+    assert_eq!(
+        notified(&ctx, "You command [P1]%").await?,
+        vec!["omar".to_string()]
+    );
+    // The Business Manager hands it on: the commander who loses it is told.
+    let m = err_text(service::hand_over_command(&ctx, inc.id, "omar", "omar", None).await);
+    assert!(m.contains("already commands"), "{m}");
+    service::hand_over_command(&ctx, inc.id, "bea", "kai", None).await?;
+    assert_eq!(
+        notified(&ctx, "@kai now commands%").await?,
+        vec!["omar".to_string()]
+    );
+    assert_eq!(
+        notified(&ctx, "You command [P1]%").await?,
+        vec!["kai", "omar"]
+    );
+    let d = service::detail(&ctx, inc.id).await?;
+    let handed = d
+        .timeline
+        .iter()
+        .find(|e| e.action == "commander_changed")
+        .ok_or("no commander event")?;
+    // (the first hand-over: tess to omar)
+    assert_eq!(
+        vivid_core::crisis::read::change_text(handed).as_deref(),
+        Some("commander @tess → @omar")
+    );
+
+    // Phase events name their phases, in show and in the post-mortem.
+    service::advance_phase(&ctx, inc.id, "omar", None, None).await?;
+    let d = service::detail(&ctx, inc.id).await?;
+    let phase = d
+        .timeline
+        .iter()
+        .find(|e| e.action == "phase_changed")
+        .ok_or("no phase event")?;
+    assert_eq!(
+        vivid_core::crisis::read::change_text(phase).as_deref(),
+        Some("Detection → Triage & Severity")
+    );
+    let md = vivid_core::crisis::templates::postmortem_markdown(&ctx, &d)?;
+    assert!(
+        md.contains("phase changed (Detection → Triage & Severity) by omar"),
+        "{md}"
+    );
+    assert!(!md.contains("acknowledged → acknowledged"), "{md}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commander_is_reminded_when_a_promised_status_update_does_not_come() -> TestResult {
+    let (_db, ctx, clock, engine) = setup().await?;
+    let inc = service::open(&ctx, &p1("Search down"), "olu")
+        .await?
+        .ok_or("not opened")?;
+    service::acknowledge(&ctx, inc.id, "kai").await?;
+    let (done, _) = service::status_update(
+        &ctx,
+        inc.id,
+        "kai",
+        service::Audience::Internal,
+        "Investigating",
+        TimeDelta::minutes(30),
+    )
+    .await?;
+    assert_eq!(
+        done.incident.next_update_at,
+        Some(ctx.now() + TimeDelta::minutes(30))
+    );
+    // A second update moves the promise; the first deadline passes quietly.
+    clock.advance(TimeDelta::minutes(20));
+    service::status_update(
+        &ctx,
+        inc.id,
+        "kai",
+        service::Audience::Internal,
+        "Found it",
+        TimeDelta::minutes(30),
+    )
+    .await?;
+    clock.advance(TimeDelta::minutes(15));
+    engine.run_pass().await?;
+    assert!(notified(&ctx, "%a status update is due").await?.is_empty());
+    clock.advance(TimeDelta::minutes(16));
+    engine.run_pass().await?;
+    assert_eq!(
+        notified(&ctx, "%a status update is due").await?,
+        vec!["kai".to_string()]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_refuses_a_real_database_and_leaves_hand_made_incidents_alone() -> TestResult
+{
+    use vivid_core::simulate;
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let m = err_text(simulate::run(&ctx, 1000.0, Some(5), false, shutdown.clone()).await);
+    assert!(m.contains("not created by `vivid demo`"), "{m}");
+
+    vivid_core::seed::demo(&ctx).await?;
+    let mut hand = p1("Hand-made: warehouse scanner offline");
+    hand.severity = Severity::P3;
+    let hand = service::open(&ctx, &hand, "olu")
+        .await?
+        .ok_or("not opened")?;
+    let before: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, status, phase FROM incidents WHERE NOT simulated ORDER BY id")
+            .fetch_all(&ctx.pool)
+            .await?;
+    let events_before: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE workflow = 'crisis' AND entity_id IN (SELECT id::text FROM incidents WHERE NOT simulated)",
+    )
+    .fetch_one(&ctx.pool)
+    .await?;
+    let report = simulate::run(&ctx, 100_000.0, Some(3000), false, shutdown).await?;
+    assert!(report.events >= 3000);
+    let after: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, status, phase FROM incidents WHERE NOT simulated ORDER BY id")
+            .fetch_all(&ctx.pool)
+            .await?;
+    assert_eq!(before, after, "hand-made incidents are untouched");
+    assert!(
+        after
+            .iter()
+            .any(|(id, status, _)| *id == hand.id && status == "triggered")
+    );
+    let events_after: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE workflow = 'crisis' AND entity_id IN (SELECT id::text FROM incidents WHERE NOT simulated)",
+    )
+    .fetch_one(&ctx.pool)
+    .await?;
+    assert_eq!(events_before, events_after);
+    // What it did make is marked, and left out of the metrics.
+    let simulated: i64 = sqlx::query_scalar("SELECT count(*) FROM incidents WHERE simulated")
+        .fetch_one(&ctx.pool)
+        .await?;
+    let from = t0() - TimeDelta::days(365);
+    let to = ctx.now() + TimeDelta::days(1);
+    let real = report::metrics(&ctx, from, to).await?;
+    let all = report::metrics_with(&ctx, from, to, true).await?;
+    assert_eq!(all.all.opened - real.all.opened, u32::try_from(simulated)?);
+    Ok(())
+}

@@ -850,32 +850,23 @@ async fn an_override_puts_someone_else_on_call() -> TestResult {
         .find(|o| o.schedule == "operations-primary")
         .map(|o| o.via);
     assert_eq!(ops, Some("rotation"));
-    oncall::add_override(
-        &ctx,
-        &mut conn,
-        "operations-primary",
-        "kai",
-        ctx.now(),
-        ctx.now() + TimeDelta::hours(8),
-        "omar",
-    )
-    .await?;
+    let respond: Vec<vivid_core::org::RoleRef> = vec!["operator".parse()?];
+    let req = |schedule: &'static str| oncall::NewOverride {
+        schedule,
+        person: "kai",
+        starts_at: ctx.now(),
+        ends_at: ctx.now() + TimeDelta::hours(8),
+        actor: "omar",
+        replace: false,
+    };
+    oncall::add_override(&ctx, &mut conn, &req("operations-primary"), &respond).await?;
     let after = oncall::all_at(&ctx, &mut conn, ctx.now()).await?;
     let ops = after
         .iter()
         .find(|o| o.schedule == "operations-primary")
         .map(|o| (o.person.as_str(), o.via));
     assert_eq!(ops, Some(("kai", "override")));
-    let bad = oncall::add_override(
-        &ctx,
-        &mut conn,
-        "nope",
-        "kai",
-        ctx.now(),
-        ctx.now() + TimeDelta::hours(1),
-        "omar",
-    )
-    .await;
+    let bad = oncall::add_override(&ctx, &mut conn, &req("nope"), &respond).await;
     assert!(matches!(bad, Err(vivid_core::Error::NotFound(_))));
     Ok(())
 }

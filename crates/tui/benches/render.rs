@@ -238,6 +238,9 @@ fn incidents(t: DateTime<Utc>) -> Vec<IncidentRow> {
                     last_progress_at: started,
                     trigger_key: None,
                     updated_at: started,
+                    responder: acked.then(|| ["kai", "olu", "omar"][i % 3].to_string()),
+                    next_update_at: None,
+                    simulated: false,
                 },
                 phase_deadline: Some(started + TimeDelta::hours(2)),
                 escalation: (status != IncidentStatus::Resolved).then(|| EscalationLevel {

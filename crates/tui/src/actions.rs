@@ -1,5 +1,6 @@
 //! Operator actions, performed through core services as the operator.
 
+use chrono::TimeDelta;
 use vivid_core::Ctx;
 use vivid_core::crisis::service as crisis;
 use vivid_core::decisions;
@@ -62,15 +63,53 @@ pub async fn crisis(ctx: &Ctx, operator: &str, cmd: &CrisisCmd) -> Result<String
         CrisisOp::Acknowledge => crisis::acknowledge(ctx, id, operator).await,
         CrisisOp::Resolve { note } => crisis::resolve(ctx, id, operator, note).await,
         CrisisOp::Escalate => crisis::escalate(ctx, id, operator, None).await,
+        CrisisOp::Open { text } => return open_incident(ctx, operator, text).await,
+        CrisisOp::AdvancePhase => crisis::advance_phase(ctx, id, operator, None, None).await,
+        CrisisOp::Note { text } => crisis::note(ctx, id, operator, text).await,
+        CrisisOp::Severity { text } => {
+            let (severity, reason) = severity_and_rest(text)?;
+            crisis::change_severity(ctx, id, operator, severity, reason).await
+        }
+        CrisisOp::Commander { text } => {
+            let (who, note) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+            let who = who.trim_start_matches('@');
+            let note = Some(note.trim()).filter(|n| !n.is_empty());
+            crisis::hand_over_command(ctx, id, operator, who, note).await
+        }
+        CrisisOp::Update { text, customer } => {
+            let audience = if *customer {
+                crisis::Audience::Customer
+            } else {
+                crisis::Audience::Internal
+            };
+            crisis::status_update(ctx, id, operator, audience, text, TimeDelta::hours(1))
+                .await
+                .map(|(done, _)| done)
+        }
     }
     .map_err(|e| e.to_string())?;
     if let Some(why) = done.unchanged {
         return Ok(why);
     }
     let title = &cmd.title;
+    let inc = &done.incident;
     Ok(match &cmd.op {
         CrisisOp::Acknowledge => format!("acknowledged #{id} “{title}”: you have it"),
         CrisisOp::Resolve { .. } => format!("resolved #{id} “{title}”"),
+        CrisisOp::Open { .. } => format!("opened #{} “{}”", inc.id, inc.title),
+        CrisisOp::AdvancePhase => format!("#{id} is now in {}", inc.phase.label()),
+        CrisisOp::Note { .. } => format!("noted on #{id}"),
+        CrisisOp::Severity { .. } => format!("#{id} is now {}", inc.severity),
+        CrisisOp::Commander { .. } => format!(
+            "@{} now commands #{id}",
+            inc.commander.as_deref().unwrap_or_default()
+        ),
+        CrisisOp::Update { .. } => format!(
+            "status update posted on #{id}; next due {}",
+            inc.next_update_at
+                .map(|t| ctx.calendar.format_local(t))
+                .unwrap_or_else(|| "-".into())
+        ),
         CrisisOp::Escalate if done.notified.is_empty() => {
             format!("escalated #{id}: nobody new to notify")
         }
@@ -83,6 +122,42 @@ pub async fn crisis(ctx: &Ctx, operator: &str, cmd: &CrisisCmd) -> Result<String
                 .join(", ")
         ),
     })
+}
+
+/// "P1 Checkout fails": a severity, then the rest.
+fn severity_and_rest(text: &str) -> Result<(vivid_core::crisis::Severity, &str), String> {
+    let text = text.trim();
+    let (first, rest) = text.split_once(' ').unwrap_or((text, ""));
+    let severity = first
+        .parse()
+        .map_err(|e| format!("{e}: start with the severity, e.g. “P1 checkout fails”"))?;
+    Ok((severity, rest.trim()))
+}
+
+/// Open an incident from "P1 Checkout fails" as the operator.
+async fn open_incident(ctx: &Ctx, operator: &str, text: &str) -> Result<String, String> {
+    let (severity, title) = severity_and_rest(text)?;
+    let new = crisis::NewIncident {
+        title: title.to_string(),
+        description: String::new(),
+        severity,
+        source: crisis::Source::Manual,
+        source_ref: None,
+        departments: Vec::new(),
+        commander: None,
+        trigger_key: None,
+    };
+    match crisis::open(ctx, &new, operator).await {
+        Ok(Some(inc)) => Ok(format!(
+            "opened #{} {} “{}”: acknowledge by {}",
+            inc.id,
+            inc.severity,
+            inc.title,
+            ctx.calendar.format_local(inc.ack_deadline)
+        )),
+        Ok(None) => Err("an incident for this condition is already open".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Read an incident's detail for its overlay.

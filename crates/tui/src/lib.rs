@@ -23,6 +23,8 @@ pub mod theme;
 pub mod view;
 
 #[cfg(test)]
+mod crisis_flow;
+#[cfg(test)]
 mod test_data;
 #[cfg(test)]
 mod tests;

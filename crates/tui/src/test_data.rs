@@ -346,6 +346,9 @@ pub fn incident(id: i64, severity: &str, status: &str, title: &str) -> Incident 
         last_progress_at: ago(60),
         trigger_key: None,
         updated_at: ago(60),
+        responder: None,
+        next_update_at: None,
+        simulated: false,
     }
 }
 

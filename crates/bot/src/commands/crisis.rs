@@ -1,4 +1,6 @@
-//! `/crisis`: list, status, ack, resolve, escalate; the Acknowledge /
+//! `/crisis`: list, status, open, ack, phase, note, severity, commander,
+//! update, resolve, escalate (the same core services as the CLI and the
+//! control room, so the same rules); the Acknowledge /
 //! Resolve / Escalate buttons on incident messages; the live incident
 //! message posted to the incidents channel and edited on every change.
 //!
@@ -27,6 +29,17 @@ pub struct Crisis;
 const NAME: &str = "crisis";
 const NOTE_MAX: u16 = 1000;
 
+const SEVERITIES: &[(&str, &str)] = &[
+    ("P1 critical", "P1"),
+    ("P2 major", "P2"),
+    ("P3 minor", "P3"),
+    ("P4 low", "P4"),
+];
+
+fn severity_option() -> OptionDef {
+    OptionDef::string("severity", "P1 critical … P4 low").choices(SEVERITIES)
+}
+
 fn id_option() -> OptionDef {
     OptionDef::int("id", "The incident number, e.g. 42")
         .required()
@@ -37,18 +50,13 @@ impl CommandGroup for Crisis {
     fn definition(&self) -> CommandDef {
         CommandDef {
             name: NAME,
-            description: "Incidents: list, status, acknowledge, resolve, escalate",
+            description: "Incidents: open, acknowledge, advance, update, resolve, escalate",
             options: vec![
                 OptionDef::sub(
                     "list",
                     "Open incidents, most urgent first",
                     vec![
-                        OptionDef::string("severity", "Only this severity").choices(&[
-                            ("P1 critical", "P1"),
-                            ("P2 major", "P2"),
-                            ("P3 minor", "P3"),
-                            ("P4 low", "P4"),
-                        ]),
+                        OptionDef::string("severity", "Only this severity").choices(SEVERITIES),
                         OptionDef::boolean("all", "Include resolved and closed incidents"),
                     ],
                 ),
@@ -58,9 +66,74 @@ impl CommandGroup for Crisis {
                     vec![id_option()],
                 ),
                 OptionDef::sub(
+                    "open",
+                    "Open an incident",
+                    vec![
+                        OptionDef::string("title", "What is wrong, in a few words")
+                            .required()
+                            .max_length(200),
+                        severity_option().required(),
+                        OptionDef::string("description", "What you see").max_length(NOTE_MAX),
+                        OptionDef::string("department", "The department concerned (key or name)"),
+                    ],
+                ),
+                OptionDef::sub(
                     "ack",
                     "Acknowledge an incident: you have it",
                     vec![id_option()],
+                ),
+                OptionDef::sub(
+                    "phase",
+                    "Advance an incident to its next phase (phases are never skipped)",
+                    vec![
+                        id_option(),
+                        OptionDef::string("note", "What was done, for the timeline")
+                            .max_length(NOTE_MAX),
+                    ],
+                ),
+                OptionDef::sub(
+                    "note",
+                    "Add a note to an incident's timeline",
+                    vec![
+                        id_option(),
+                        OptionDef::string("text", "The note")
+                            .required()
+                            .max_length(NOTE_MAX),
+                    ],
+                ),
+                OptionDef::sub(
+                    "severity",
+                    "Change an incident's severity (its commander, a director or the Business Manager)",
+                    vec![
+                        id_option(),
+                        severity_option().required(),
+                        OptionDef::string("reason", "Why")
+                            .required()
+                            .max_length(NOTE_MAX),
+                    ],
+                ),
+                OptionDef::sub(
+                    "commander",
+                    "Hand over command of an incident",
+                    vec![
+                        id_option(),
+                        OptionDef::string("person", "Who takes command (handle, e.g. kai)")
+                            .required(),
+                        OptionDef::string("note", "For the timeline").max_length(NOTE_MAX),
+                    ],
+                ),
+                OptionDef::sub(
+                    "update",
+                    "Post a status update (internal or to customers) and promise the next",
+                    vec![
+                        id_option(),
+                        OptionDef::string("message", "The update")
+                            .required()
+                            .max_length(NOTE_MAX),
+                        OptionDef::string("audience", "Who it is for (default internal)")
+                            .choices(&[("internal", "internal"), ("customers", "customer")]),
+                        OptionDef::string("next", "Next update within, e.g. 30m (default 1h)"),
+                    ],
                 ),
                 OptionDef::sub(
                     "resolve",
@@ -88,7 +161,17 @@ impl CommandGroup for Crisis {
         // What changes an incident is announced to the channel; reading is private.
         !matches!(
             inv.subcommand.as_deref(),
-            Some("ack" | "resolve" | "escalate")
+            Some(
+                "open"
+                    | "ack"
+                    | "phase"
+                    | "note"
+                    | "severity"
+                    | "commander"
+                    | "update"
+                    | "resolve"
+                    | "escalate"
+            )
         )
     }
 
@@ -111,6 +194,86 @@ impl CommandGroup for Crisis {
                     )
                     .await
                 }
+                Some("open") => {
+                    let inc = open_incident(ctx, inv, me).await?;
+                    let done = Done {
+                        incident: inc,
+                        unchanged: None,
+                        notified: Vec::new(),
+                    };
+                    announce(ctx, &done, format!("🚨 **{}** opened", call.actor.name)).await
+                }
+                Some("phase") => {
+                    let id = incident_id(inv)?;
+                    let note = inv.str("note").map(str::trim).filter(|n| !n.is_empty());
+                    let done = service::advance_phase(ctx, id, me, None, note).await?;
+                    let line = format!(
+                        "⏭ **{}** moved it to {}",
+                        call.actor.name,
+                        done.incident.phase.label()
+                    );
+                    announce(ctx, &done, line).await
+                }
+                Some("note") => {
+                    let id = incident_id(inv)?;
+                    let text = inv.str("text").unwrap_or_default();
+                    let done = service::note(ctx, id, me, text).await?;
+                    let line = format!("📝 **{}** noted — {}", call.actor.name, text.trim());
+                    announce(ctx, &done, line).await
+                }
+                Some("severity") => {
+                    let id = incident_id(inv)?;
+                    let to = parse_severity(inv.str("severity"))?;
+                    let reason = inv.str("reason").unwrap_or_default();
+                    let done = service::change_severity(ctx, id, me, to, reason).await?;
+                    let line = format!(
+                        "⚖ **{}** set severity {} — {}",
+                        call.actor.name,
+                        done.incident.severity,
+                        reason.trim()
+                    );
+                    announce(ctx, &done, line).await
+                }
+                Some("commander") => {
+                    let id = incident_id(inv)?;
+                    let person = find_person(ctx, inv.str("person").unwrap_or_default())?;
+                    let done =
+                        service::hand_over_command(ctx, id, me, &person, inv.str("note")).await?;
+                    let line = format!(
+                        "🎖 **{}** handed command to {}",
+                        call.actor.name,
+                        name(ctx, &person)
+                    );
+                    announce(ctx, &done, line).await
+                }
+                Some("update") => {
+                    let id = incident_id(inv)?;
+                    let audience = match inv.str("audience").unwrap_or("internal") {
+                        "customer" => service::Audience::Customer,
+                        _ => service::Audience::Internal,
+                    };
+                    let next = match inv.str("next").map(str::trim).filter(|n| !n.is_empty()) {
+                        Some(n) => n
+                            .parse::<vivid_core::duration::HumanDuration>()
+                            .map_err(|e| {
+                                Failure::usage(format!("next: {n:?} is not a duration ({e})"))
+                            })?
+                            .delta(),
+                        None => chrono::TimeDelta::hours(1),
+                    };
+                    let message = inv.str("message").unwrap_or_default();
+                    let (done, _) =
+                        service::status_update(ctx, id, me, audience, message, next).await?;
+                    let line = format!(
+                        "📣 **{}** posted a status update — next by {}",
+                        call.actor.name,
+                        done.incident
+                            .next_update_at
+                            .map(relative)
+                            .unwrap_or_else(|| "-".into())
+                    );
+                    announce(ctx, &done, line).await
+                }
                 Some("resolve") => {
                     let id = incident_id(inv)?;
                     let note = inv.str("note").unwrap_or_default();
@@ -129,7 +292,7 @@ impl CommandGroup for Crisis {
                     announce(ctx, &done, line).await
                 }
                 other => Err(Failure::usage(format!(
-                    "/crisis {} is not a subcommand: use list, status, ack, resolve or escalate",
+                    "/crisis {} is not a subcommand: use list, status, open, ack, phase, note, severity, commander, update, resolve or escalate",
                     other.unwrap_or("(none)")
                 ))),
             }
@@ -144,6 +307,7 @@ impl CommandGroup for Crisis {
             let done = match id.action {
                 "ack" => service::acknowledge(ctx, incident, me).await?,
                 "escalate" => service::escalate(ctx, incident, me, None).await?,
+                "phase" => service::advance_phase(ctx, incident, me, None, None).await?,
                 "resolve" => return Ok(resolve_form(incident)),
                 other => {
                     return Err(Failure::usage(format!("unknown incident button {other:?}")));
@@ -197,7 +361,10 @@ impl CommandGroup for Crisis {
             // Status may look at resolved incidents; the actions are for open ones.
             let statuses = match inv.subcommand.as_deref() {
                 Some("status") => vec![],
-                Some("resolve" | "escalate") => vec!["triggered".into(), "acknowledged".into()],
+                Some("resolve" | "escalate" | "note" | "severity" | "commander" | "update") => {
+                    vec!["triggered".into(), "acknowledged".into()]
+                }
+                Some("phase") => vec!["triggered".into(), "acknowledged".into(), "resolved".into()],
                 _ => vec!["triggered".into()],
             };
             let filter = ListFilter {
@@ -288,13 +455,18 @@ fn notified(ctx: &Ctx, done: &Done) -> String {
 
 /// A change made by a slash command: announced in the channel with the
 /// incident card; "nothing changed" goes to the asker only.
+///
+/// The reply comes from the command's own result: the action has
+/// committed, so a failing follow-up read (the card's timeline and ladder)
+/// only makes the card shorter; it never reports the action as failed.
 async fn announce(ctx: &Ctx, done: &Done, line: String) -> Reply {
     if let Some(why) = &done.unchanged {
         return Ok(Response::ephemeral(why.clone()));
     }
-    let d = service::detail(ctx, done.incident.id).await?;
     Ok(Response::Message(
-        incident_message(ctx, &d).content(format!("{line} #{}.", done.incident.id)),
+        committed_message(ctx, done)
+            .await
+            .content(format!("{line} #{}.", done.incident.id)),
     ))
 }
 
@@ -303,8 +475,91 @@ async fn updated(ctx: &Ctx, done: &Done) -> Reply {
     if let Some(why) = &done.unchanged {
         return Ok(Response::ephemeral(why.clone()));
     }
-    let d = service::detail(ctx, done.incident.id).await?;
-    Ok(Response::Update(incident_message(ctx, &d)))
+    Ok(Response::Update(committed_message(ctx, done).await))
+}
+
+/// The card after a committed change: in full when it can be read, else
+/// from the incident the command returned.
+async fn committed_message(ctx: &Ctx, done: &Done) -> Message {
+    match service::detail(ctx, done.incident.id).await {
+        Ok(d) => incident_message(ctx, &d),
+        Err(e) => {
+            tracing::warn!(incident = done.incident.id, error = %e, "card read after a committed change failed");
+            Message {
+                content: None,
+                embeds: vec![embed(ctx, &done.incident, None, None)],
+                components: buttons(&done.incident),
+                ephemeral: false,
+            }
+        }
+    }
+}
+
+fn parse_severity(s: Option<&str>) -> Result<Severity, Failure> {
+    s.unwrap_or_default()
+        .parse::<Severity>()
+        .map_err(|e| Failure::Core(vivid_core::Error::invalid(e)))
+}
+
+/// A person by handle ("kai", "@kai"), Discord mention ("<@1000…>") or name.
+fn find_person(ctx: &Ctx, typed: &str) -> Result<String, Failure> {
+    let t = typed.trim();
+    let mention = t
+        .strip_prefix("<@")
+        .and_then(|r| r.strip_suffix('>'))
+        .map(|r| r.trim_start_matches('!'));
+    let handle = t.trim_start_matches('@').to_lowercase();
+    ctx.org
+        .people
+        .iter()
+        .find(|p| match mention {
+            Some(id) => p.discord_id.as_deref() == Some(id),
+            None => p.handle == handle || p.name.eq_ignore_ascii_case(t),
+        })
+        .map(|p| p.handle.clone())
+        .ok_or_else(|| {
+            Failure::Core(vivid_core::Error::not_found(format!(
+                "unknown person {t:?}: give a handle such as kai"
+            )))
+        })
+}
+
+/// `/crisis open`: a manual incident through the same service as the CLI.
+async fn open_incident(ctx: &Ctx, inv: &Invocation, me: &str) -> Result<Incident, Failure> {
+    let severity = parse_severity(inv.str("severity"))?;
+    let departments = match inv
+        .str("department")
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        Some(d) => {
+            let lower = d.to_lowercase();
+            let key = ctx
+                .org
+                .departments
+                .iter()
+                .find(|x| x.key == lower || x.name.to_lowercase() == lower)
+                .map(|x| x.key.clone())
+                .unwrap_or(lower);
+            vec![key]
+        }
+        None => Vec::new(),
+    };
+    let new = service::NewIncident {
+        title: inv.str("title").unwrap_or_default().to_string(),
+        description: inv.str("description").unwrap_or_default().to_string(),
+        severity,
+        source: service::Source::Manual,
+        source_ref: None,
+        departments,
+        commander: None,
+        trigger_key: None,
+    };
+    service::open(ctx, &new, me).await?.ok_or_else(|| {
+        Failure::Core(vivid_core::Error::conflict(
+            "an incident for this condition is already open",
+        ))
+    })
 }
 
 fn resolve_form(id: i64) -> Response {
@@ -399,7 +654,10 @@ fn phase_clock(ctx: &Ctx, inc: &Incident, now: DateTime<Utc>) -> String {
 }
 
 fn ack_clock(ctx: &Ctx, inc: &Incident, now: DateTime<Utc>) -> String {
-    match (&inc.acknowledged_by, inc.acknowledged_at) {
+    match (
+        inc.responder.as_ref().or(inc.acknowledged_by.as_ref()),
+        inc.acknowledged_at,
+    ) {
         (Some(by), Some(at)) if inc.status != Status::Triggered => {
             format!("{} {}", name(ctx, by), relative(at))
         }
@@ -410,7 +668,15 @@ fn ack_clock(ctx: &Ctx, inc: &Incident, now: DateTime<Utc>) -> String {
 
 /// The incident card: readable on a phone, clocks in the reader's zone.
 pub fn incident_embed(ctx: &Ctx, d: &Detail) -> Embed {
-    let inc = &d.incident;
+    embed(ctx, &d.incident, d.escalation.as_ref(), d.timeline.last())
+}
+
+fn embed(
+    ctx: &Ctx,
+    inc: &Incident,
+    escalation: Option<&vivid_core::engine::escalation::Escalation>,
+    last: Option<&vivid_core::engine::events::Event>,
+) -> Embed {
     let now = ctx.now();
     let mut e = Embed {
         title: Some(format!(
@@ -435,7 +701,7 @@ pub fn incident_embed(ctx: &Ctx, d: &Detail) -> Embed {
     if let Some(c) = &inc.commander {
         e = e.field("Commander", name(ctx, c), true);
     }
-    if let Some(esc) = &d.escalation {
+    if let Some(esc) = escalation {
         let level = if esc.level < 0 {
             "starting".to_string()
         } else {
@@ -465,7 +731,10 @@ pub fn incident_embed(ctx: &Ctx, d: &Detail) -> Embed {
         ),
         false,
     );
-    e.footer = Some(match d.timeline.last() {
+    if let Some(at) = inc.next_update_at.filter(|_| inc.status.is_open()) {
+        e = e.field("Next update", format!("by {}", relative(at)), true);
+    }
+    e.footer = Some(match last {
         Some(ev) => format!(
             "#{} · last: {} by {}",
             inc.id,
@@ -477,7 +746,9 @@ pub fn incident_embed(ctx: &Ctx, d: &Detail) -> Embed {
     e
 }
 
-/// Acknowledge / Resolve / Escalate while the incident is open.
+/// Acknowledge / Next phase / Resolve / Escalate while the incident is
+/// open. Next phase shows while the protocol still has a phase before the
+/// fix (a P1/P2 resolves only from Implement Fix).
 pub fn buttons(inc: &Incident) -> Vec<Vec<Button>> {
     let s = inc.status;
     if !s.is_open() {
@@ -486,11 +757,27 @@ pub fn buttons(inc: &Incident) -> Vec<Vec<Button>> {
     let id = inc.id;
     let mut ack = Button::new("Acknowledge", format!("{NAME}:ack:{id}"), Style::Primary);
     ack.disabled = s != Status::Triggered;
-    vec![vec![
-        ack,
-        Button::new("Resolve", format!("{NAME}:resolve:{id}"), Style::Success),
-        Button::new("Escalate", format!("{NAME}:escalate:{id}"), Style::Danger),
-    ]]
+    let mut row = vec![ack];
+    if let Some(next) = inc.phase.next().filter(|p| !p.after_resolution()) {
+        let mut phase = Button::new(
+            format!("Next: {}", next.label()),
+            format!("{NAME}:phase:{id}"),
+            Style::Secondary,
+        );
+        phase.disabled = s != Status::Acknowledged;
+        row.push(phase);
+    }
+    row.push(Button::new(
+        "Resolve",
+        format!("{NAME}:resolve:{id}"),
+        Style::Success,
+    ));
+    row.push(Button::new(
+        "Escalate",
+        format!("{NAME}:escalate:{id}"),
+        Style::Danger,
+    ));
+    vec![row]
 }
 
 /// The card with its buttons, as posted to the incidents channel.

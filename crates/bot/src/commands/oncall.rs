@@ -1,6 +1,6 @@
 //! `/oncall [department]`: who is on call now, until when, and who is next.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use vivid_core::engine::oncall;
 use vivid_core::org::Schedule;
@@ -74,13 +74,26 @@ impl CommandGroup for Oncall {
                 match ctx.org.schedule(&o.schedule) {
                     Some(s) if o.via == "rotation" => {
                         if let Some(end) = shift_end(s, now) {
-                            value.push_str(&format!("\nshift ends {}", relative(end)));
+                            value.push_str(&format!(
+                                "\nuntil {} ({})",
+                                ctx.calendar.format_local(end),
+                                relative(end)
+                            ));
                             if let Some(next) = s.rotation_at(end) {
                                 value.push_str(&format!(" · next: {}", name(ctx, next)));
                             }
                         }
                     }
-                    _ => value.push_str("\ncovering the rotation (override)"),
+                    _ => {
+                        value.push_str("\ncovering the rotation (override)");
+                        if let Some(end) = o.until {
+                            value.push_str(&format!(
+                                " until {} ({})",
+                                ctx.calendar.format_local(end),
+                                relative(end)
+                            ));
+                        }
+                    }
                 }
                 e = e.field(
                     format!(
@@ -141,19 +154,15 @@ fn find_department(ctx: &vivid_core::Ctx, wanted: &str) -> Result<String, Failur
         })
 }
 
-/// When the current shift of a rotation hands over.
+/// When the current shift of a rotation hands over (at its local hour).
 fn shift_end(s: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let shift = s.shift.num_seconds();
-    if shift <= 0 {
-        return None;
-    }
-    let shifts = (now - s.handoff).num_seconds().div_euclid(shift) + 1;
-    Some(s.handoff + TimeDelta::seconds(shifts.checked_mul(shift)?))
+    oncall::shift_end(s, now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeDelta;
 
     #[test]
     fn a_shift_ends_at_the_next_handoff() {

@@ -57,12 +57,15 @@ async fn a_new_incident_is_posted_with_buttons_and_pages_go_as_direct_messages()
     assert_eq!(embed["color"], json!(vivid_bot::render::RED));
     let buttons = &post.body["components"][0]["components"];
     assert_eq!(buttons[0]["custom_id"], json!(format!("crisis:ack:{id}")));
+    // Next phase waits for an acknowledgement.
+    assert_eq!(buttons[1]["custom_id"], json!(format!("crisis:phase:{id}")));
+    assert_eq!(buttons[1]["disabled"], json!(true));
     assert_eq!(
-        buttons[1]["custom_id"],
+        buttons[2]["custom_id"],
         json!(format!("crisis:resolve:{id}"))
     );
     assert_eq!(
-        buttons[2]["custom_id"],
+        buttons[3]["custom_id"],
         json!(format!("crisis:escalate:{id}"))
     );
     assert_eq!(post.body["allowed_mentions"], json!({ "parse": [] }));

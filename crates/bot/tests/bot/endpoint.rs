@@ -143,3 +143,75 @@ async fn a_replayed_request_is_refused() -> TestResult {
     assert_eq!(second, 401, "{reply}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_request_opens_an_incident_and_another_advances_its_phase() -> TestResult {
+    let fake = FakeDiscord::start()?;
+    let (_db, ctx, url, signer, _stop) = start(Duration::from_secs(10), &fake).await?;
+    let client = reqwest::Client::new();
+    let open = command(
+        OMAR,
+        "crisis",
+        Some("open"),
+        json!([
+            { "name": "title", "type": 3, "value": "Checkout fails for card payments" },
+            { "name": "severity", "type": 3, "value": "P1" },
+            { "name": "department", "type": 3, "value": "Technology" },
+        ]),
+    );
+    let (status, body) = post_signed(&client, &url, &signer, &open).await?;
+    assert_eq!(status, 200);
+    assert_eq!(body["type"], 4, "{body}");
+    let text = body.to_string();
+    assert!(text.contains("Omar Haddad** opened"), "{text}");
+    assert!(text.contains("Checkout fails for card payments"), "{text}");
+    let list = vivid_core::crisis::service::list(&ctx, &Default::default()).await?;
+    let inc = list.first().ok_or("nothing opened")?;
+    assert_eq!(
+        (
+            inc.severity,
+            inc.opened_by.as_str(),
+            inc.departments.clone()
+        ),
+        (Severity::P1, "omar", vec!["technology".to_string()])
+    );
+    let id = json!([{ "name": "id", "type": 4, "value": inc.id }]);
+    // Before an acknowledgement core refuses, privately, and nothing moves.
+    let (_, body) = post_signed(
+        &client,
+        &url,
+        &signer,
+        &command(OMAR, "crisis", Some("phase"), id.clone()),
+    )
+    .await?;
+    assert_eq!(body["data"]["flags"], 64, "{body}");
+    assert!(body.to_string().contains("acknowledge"), "{body}");
+    post_signed(
+        &client,
+        &url,
+        &signer,
+        &command(OMAR, "crisis", Some("ack"), id.clone()),
+    )
+    .await?;
+    let (_, body) = post_signed(
+        &client,
+        &url,
+        &signer,
+        &command(OMAR, "crisis", Some("phase"), id.clone()),
+    )
+    .await?;
+    assert_eq!(body["type"], 4, "{body}");
+    assert!(
+        body.to_string().contains("moved it to Triage & Severity"),
+        "{body}"
+    );
+    let d = vivid_core::crisis::service::detail(&ctx, inc.id).await?;
+    assert_eq!(d.incident.phase, vivid_core::crisis::Phase::Triage);
+    let phase = d
+        .timeline
+        .iter()
+        .find(|e| e.action == "phase_changed")
+        .ok_or("no phase event")?;
+    assert_eq!(phase.actor, "omar");
+    Ok(())
+}

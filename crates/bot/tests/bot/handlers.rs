@@ -289,7 +289,7 @@ async fn list_and_status_are_private_with_clocks_as_discord_timestamps() -> Test
     assert!(text.contains("Status: Triggered"), "{text}");
     assert!(text.contains("Phase: Detection\nends <t:"), "{text}");
     assert!(text.contains("Acknowledged: not yet — due <t:"), "{text}");
-    assert_eq!(m.components[0].len(), 3, "the asker can act from here");
+    assert_eq!(m.components[0].len(), 4, "the asker can act from here");
 
     // Autocomplete offers open incidents by number or title.
     let r = run(
@@ -317,7 +317,7 @@ async fn oncall_shows_who_until_when_and_who_is_next() -> TestResult {
         "{text}"
     );
     assert!(
-        text.contains("shift ends <t:") && text.contains("next: Olu Bankole"),
+        text.contains("until 2026-12-07 09:00 EST (<t:") && text.contains("next: Olu Bankole"),
         "{text}"
     );
     assert!(

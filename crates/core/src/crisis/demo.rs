@@ -310,7 +310,8 @@ impl Simulation {
 }
 
 /// Responders at work: sometimes a new minor incident is reported;
-/// otherwise an open one moves on (acknowledged, a phase, resolved).
+/// otherwise one of the simulator's own open incidents moves on
+/// (acknowledged, a phase, resolved).
 async fn incident_activity(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> Result<()> {
     const REPORTS: &[(&str, &str, &[&str])] = &[
         (
@@ -339,16 +340,16 @@ async fn incident_activity(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> 
             &["product", "creative"],
         ),
     ];
-    let open = service::list(
-        ctx,
-        &super::store::ListFilter {
-            statuses: [Status::Triggered, Status::Acknowledged, Status::Resolved]
-                .map(|s| s.as_str().to_string())
-                .to_vec(),
-            ..Default::default()
-        },
-    )
-    .await?;
+    // Only the simulator's own incidents: hand-made ones are never touched.
+    let open = {
+        let mut conn = ctx.pool.acquire().await?;
+        super::store::list_simulated(
+            &mut conn,
+            &[Status::Triggered, Status::Acknowledged, Status::Resolved]
+                .map(|s| s.as_str().to_string()),
+        )
+        .await?
+    };
     let responders = ["olu", "tess", "kai", "omar"];
     let actor = rng.pick(&responders).copied().unwrap_or("olu");
     if open.len() < 6 && rng.f64() < 0.3 {
@@ -366,6 +367,7 @@ async fn incident_activity(rng: &mut Rng, ctx: &Ctx, report: &mut SimReport) -> 
                 commander: None,
                 trigger_key: None,
             };
+            // Opened inside the simulator's step: marked simulated.
             if service::open(ctx, &new, actor).await?.is_some() {
                 report.add("incidents_opened", 1);
                 report.events += 1;

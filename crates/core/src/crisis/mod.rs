@@ -71,6 +71,7 @@ impl Workflow for Descriptor {
         r.register(timers::PHASE_TIMER, timers::on_phase_box);
         r.register(timers::UNACK_TIMER, timers::on_unack);
         r.register(timers::ACTION_DUE_TIMER, timers::on_action_due);
+        r.register(timers::NEXT_UPDATE_TIMER, timers::on_next_update);
     }
 
     fn tile<'a>(

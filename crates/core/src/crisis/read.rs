@@ -26,7 +26,7 @@ pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Workflo
     .await?;
     let mtta: Option<f64> = sqlx::query_scalar(
         "SELECT avg(extract(epoch FROM acknowledged_at - opened_at)::float8)
-         FROM incidents WHERE opened_at > $1 - interval '30 days'",
+         FROM incidents WHERE opened_at > $1 - interval '30 days' AND NOT simulated",
     )
     .bind(now)
     .fetch_one(&mut *conn)
@@ -287,5 +287,96 @@ mod tests {
             IncidentClock::of(Status::Acknowledged, ack, None),
             IncidentClock::None
         );
+    }
+}
+
+/// What an incident event changed, as people read it, the same in every
+/// front end: a phase move names its phases ("Detection → Triage &
+/// Severity"), a status move its statuses, a commander hand-over its
+/// people. None when the event changed neither.
+pub fn change_text(e: &crate::engine::events::Event) -> Option<String> {
+    let field = |k: &str| e.payload.get(k).and_then(|v| v.as_str());
+    let phase = |k: &str| field(k).and_then(|p| p.parse::<Phase>().ok());
+    let mut parts = Vec::new();
+    match (&e.from_state, &e.to_state) {
+        (Some(f), Some(t)) if f != t => parts.push(format!("{f} → {t}")),
+        (None, Some(t)) => parts.push(format!("→ {t}")),
+        _ => {}
+    }
+    if e.payload.get("phase_changed").and_then(|v| v.as_bool()) == Some(true)
+        && let (Some(f), Some(t)) = (phase("from_phase"), phase("phase"))
+    {
+        parts.push(format!("{f} → {t}"));
+    }
+    if e.payload.get("from_commander").is_some() {
+        let who = |k: &str| {
+            field(k)
+                .map(|h| format!("@{h}"))
+                .unwrap_or_else(|| "nobody".into())
+        };
+        parts.push(format!(
+            "commander {} → {}",
+            who("from_commander"),
+            who("commander")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+
+    fn event(
+        action: &str,
+        from: &str,
+        to: &str,
+        payload: serde_json::Value,
+    ) -> crate::engine::events::Event {
+        crate::engine::events::Event {
+            id: 1,
+            workflow: "crisis".into(),
+            entity_type: "incident".into(),
+            entity_id: "1".into(),
+            action: action.into(),
+            from_state: Some(from.into()),
+            to_state: Some(to.into()),
+            actor: "olu".into(),
+            reason: None,
+            payload,
+            occurred_at: chrono::DateTime::UNIX_EPOCH,
+            correlation_id: None,
+        }
+    }
+
+    #[test]
+    fn a_phase_change_names_its_phases_not_the_unchanged_status() {
+        let e = event(
+            "phase_changed",
+            "acknowledged",
+            "acknowledged",
+            serde_json::json!({ "phase": "triage", "from_phase": "detection", "phase_changed": true }),
+        );
+        assert_eq!(
+            change_text(&e).as_deref(),
+            Some("Detection → Triage & Severity")
+        );
+        let e = event(
+            "resolved",
+            "acknowledged",
+            "resolved",
+            serde_json::json!({ "phase": "follow_up", "from_phase": "implement_fix", "phase_changed": true }),
+        );
+        assert_eq!(
+            change_text(&e).as_deref(),
+            Some("acknowledged → resolved, Implement Fix → Follow-up")
+        );
+        let note = event(
+            "note",
+            "acknowledged",
+            "acknowledged",
+            serde_json::json!({ "phase": "triage" }),
+        );
+        assert_eq!(change_text(&note), None);
     }
 }

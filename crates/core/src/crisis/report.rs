@@ -83,7 +83,18 @@ impl Acc {
     }
 }
 
+/// Metrics of real incidents: simulated ones (`vivid simulate`) are left out.
 pub async fn metrics(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Report> {
+    metrics_with(ctx, from, to, false).await
+}
+
+/// `metrics`, counting simulated incidents too when `include_simulated`.
+pub async fn metrics_with(
+    ctx: &Ctx,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    include_simulated: bool,
+) -> Result<Report> {
     let mut conn = ctx.pool.acquire().await?;
     let incidents: Vec<Incident> = super::store::list(
         &mut conn,
@@ -95,6 +106,7 @@ pub async fn metrics(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Resul
     .await?
     .into_iter()
     .filter(|i| i.opened_at >= from && i.opened_at < to)
+    .filter(|i| include_simulated || !i.simulated)
     .collect();
     let ids: Vec<String> = incidents.iter().map(|i| i.id.to_string()).collect();
     let changes = super::store::phase_changes(&mut conn, &ids).await?;

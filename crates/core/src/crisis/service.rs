@@ -149,12 +149,16 @@ pub async fn open(ctx: &Ctx, new: &NewIncident, actor: &str) -> Result<Option<In
 }
 
 /// `open` inside the caller's transaction (KPI triggers, privacy breaches).
+/// Opened during a simulator step (whichever workflow asks), the incident
+/// is marked simulated: the only kind `vivid simulate` ever touches, and
+/// one metrics leave out.
 pub async fn open_in(
     ctx: &Ctx,
     conn: &mut PgConnection,
     new: &NewIncident,
     actor: &str,
 ) -> Result<Option<Incident>> {
+    let simulated = crate::simulate::simulating();
     if actor != "engine" {
         ctx.org.actor(actor)?;
     }
@@ -207,6 +211,7 @@ pub async fn open_in(
             ack_deadline: deadline,
             trigger_key: new.trigger_key.as_deref(),
             now,
+            simulated,
         },
     )
     .await?
@@ -222,6 +227,7 @@ pub async fn open_in(
             .payload(serde_json::json!({
                 "severity": inc.severity, "source": inc.source, "source_ref": inc.source_ref,
                 "departments": inc.departments, "phase": Phase::Detection, "ack_deadline": deadline,
+                "simulated": simulated,
             })),
         now,
     )
@@ -367,6 +373,7 @@ pub(super) async fn run_command(
     let now = ctx.now();
     let from_status = inc.status;
     let from_phase = inc.phase;
+    let from_commander = inc.commander.clone();
     inc.status = new_state.status;
     inc.severity = new_state.severity;
     if new_state.phase != inc.phase {
@@ -379,6 +386,16 @@ pub(super) async fn run_command(
         inc.last_progress_at = now;
     }
     inc.updated_at = now;
+    // Handed back (or re-triggered): nobody holds it until someone
+    // acknowledges again.
+    if inc.status == Status::Triggered {
+        inc.responder = None;
+    }
+    // Once the fix is in, no status update is owed any more.
+    if !inc.status.is_open() {
+        inc.next_update_at = None;
+        timers::cancel_next_update(conn, inc.id).await?;
+    }
     mutate(&mut inc, &new_state);
     store::save(conn, &inc).await?;
     let notified = apply(ctx, conn, &inc, &effects, actor).await?;
@@ -387,6 +404,10 @@ pub(super) async fn run_command(
     });
     if from_phase != inc.phase {
         payload["phase_changed"] = serde_json::json!(true);
+    }
+    if from_commander != inc.commander {
+        payload["from_commander"] = serde_json::json!(from_commander);
+        payload["commander"] = serde_json::json!(inc.commander);
     }
     let event = NewEvent::new(WORKFLOW, "incident", id, action, actor)
         .transition(Some(from_status.as_str()), inc.status.as_str())
@@ -427,6 +448,11 @@ pub async fn acknowledge(ctx: &Ctx, id: i64, actor: &str) -> Result<Done> {
                     inc.acknowledged_at = Some(now);
                     inc.acknowledged_by = Some(actor.to_string());
                 }
+                // Whoever acknowledges holds it now (a hand-over moves it).
+                inc.responder = Some(actor.to_string());
+                // The first responder commands until command is handed
+                // over explicitly (`commander`); a later acknowledgement
+                // does not take command.
                 if inc.commander.is_none() {
                     inc.commander = Some(actor.to_string());
                 }
@@ -712,11 +738,11 @@ pub async fn assign(
     role: IncidentRole,
     person: &str,
 ) -> Result<Done> {
+    if role == IncidentRole::Commander {
+        return hand_over_command(ctx, id, actor, person, None).await;
+    }
     require_responder(ctx, ctx.org.actor(actor)?)?;
     let assignee = ctx.org.actor(person)?.clone();
-    if role == IncidentRole::Commander {
-        require_responder(ctx, &assignee)?;
-    }
     in_tx(ctx, async |conn| {
         let done = run_command(
             ctx,
@@ -750,6 +776,109 @@ pub async fn assign(
     .await
 }
 
+/// May `actor` hand command of `inc` to `to`? The new commander must be
+/// able to respond. While the incident has a commander, only that
+/// commander or `[crisis.roles] command` may hand it over; without one, a
+/// responder may take it (self-assignment) or give it. One rule for every
+/// front end.
+pub fn may_hand_over_command(ctx: &Ctx, actor: &Person, inc: &Incident, to: &Person) -> Result<()> {
+    require_responder(ctx, to).map_err(|e| match e {
+        Error::Forbidden(m) => {
+            Error::forbidden(format!("{m}, so cannot command incident #{}", inc.id))
+        }
+        other => other,
+    })?;
+    match &inc.commander {
+        Some(current) if current == &to.handle => Err(Error::conflict(format!(
+            "{} already commands incident #{}",
+            to.label(),
+            inc.id
+        ))),
+        Some(current) => {
+            if current == &actor.handle {
+                return Ok(());
+            }
+            let command = super::config::settings(&ctx.config)?.roles.command_refs()?;
+            if ctx.org.holds_any(actor, &command) {
+                return Ok(());
+            }
+            let who: Vec<String> = std::iter::once(format!("its commander @{current}"))
+                .chain(command.iter().map(|r| ctx.org.describe_role(r)))
+                .collect();
+            Err(Error::forbidden(format!(
+                "{} cannot hand over command of incident #{}: it takes {}",
+                actor.label(),
+                inc.id,
+                or_list(&who)
+            )))
+        }
+        None => require_responder(ctx, actor),
+    }
+}
+
+/// Hand command of an incident to `to` (`vivid crisis commander ID PERSON`):
+/// recorded as `commander_changed` (from, to), both told.
+pub async fn hand_over_command(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+    to: &str,
+    note: Option<&str>,
+) -> Result<Done> {
+    let person = ctx.org.actor(actor)?.clone();
+    let new = ctx.org.actor(to)?.clone();
+    if let Some(n) = note {
+        ctx.config.limits.note("the note", n)?;
+    }
+    in_tx(ctx, async |conn| {
+        let inc = store::lock(conn, id).await?;
+        may_hand_over_command(ctx, &person, &inc, &new)?;
+        let from = inc.commander.clone();
+        let reason = match note.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => format!("{} takes command: {n}", new.label()),
+            None => format!("{} takes command", new.label()),
+        };
+        let done = run_command(
+            ctx,
+            conn,
+            id,
+            actor,
+            Command::Progress,
+            "commander_changed",
+            Some(reason),
+            |inc, _| inc.commander = Some(new.handle.clone()),
+        )
+        .await?;
+        let subject_line = subject(&done.incident);
+        let n = NewNotification::to_person(
+            &new.handle,
+            WORKFLOW,
+            id,
+            format!("You command {subject_line}"),
+        )
+        .body(match &from {
+            Some(f) => format!("Command handed over from @{f} by @{actor}."),
+            None => format!("Command given by @{actor}."),
+        })
+        .severity("warning")
+        .payload(serde_json::json!({ "incident_id": id, "kind": "commander_changed" }));
+        outbox::enqueue(ctx, conn, &n).await?;
+        if let Some(f) = from.as_ref().filter(|f| *f != actor) {
+            let n = NewNotification::to_person(
+                f,
+                WORKFLOW,
+                id,
+                format!("@{} now commands {subject_line}", new.handle),
+            )
+            .body(format!("Command handed over by @{actor}."))
+            .payload(serde_json::json!({ "incident_id": id, "kind": "commander_changed" }));
+            outbox::enqueue(ctx, conn, &n).await?;
+        }
+        Ok(done)
+    })
+    .await
+}
+
 /// Who a status update is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -774,8 +903,8 @@ pub async fn status_update(
     }
     in_tx(ctx, async |conn| {
         let inc = store::get(conn, id).await?;
-        let text =
-            templates::status_update(ctx, &inc, audience, message.trim(), ctx.now() + next_update)?;
+        let next_at = ctx.now() + next_update;
+        let text = templates::status_update(ctx, &inc, audience, message.trim(), next_at)?;
         let done = run_command(
             ctx,
             conn,
@@ -784,9 +913,17 @@ pub async fn status_update(
             Command::Progress,
             "status_update",
             Some(text.clone()),
-            |_, _| {},
+            |inc, _| {
+                if inc.status.is_open() {
+                    inc.next_update_at = Some(next_at);
+                }
+            },
         )
         .await?;
+        // The commander is reminded if the promised update does not come.
+        if done.incident.status.is_open() {
+            timers::start_next_update(ctx, conn, id, next_at).await?;
+        }
         let channel = match audience {
             Audience::Internal => &super::config::settings(&ctx.config)?.channel,
             Audience::Customer => &super::config::settings(&ctx.config)?.customer_channel,
@@ -1033,4 +1170,31 @@ pub fn phase_deadline(ctx: &Ctx, inc: &Incident) -> Option<DateTime<Utc>> {
 pub async fn list(ctx: &Ctx, filter: &store::ListFilter) -> Result<Vec<Incident>> {
     let mut conn = ctx.pool.acquire().await?;
     store::list(&mut conn, filter).await
+}
+
+/// Put someone on call (an on-call override): only people whose role may
+/// respond to incidents (`[crisis.roles] respond`) may be put on call, by
+/// themselves or by a team lead or the director of the schedule's
+/// department; overlaps are refused unless `replace` is set.
+pub async fn put_on_call(
+    ctx: &Ctx,
+    req: &crate::engine::oncall::NewOverride<'_>,
+) -> Result<crate::engine::oncall::Added> {
+    let respond = super::config::settings(&ctx.config)?.roles.respond_refs()?;
+    in_tx(ctx, async |conn| {
+        crate::engine::oncall::add_override(ctx, conn, req, &respond).await
+    })
+    .await
+}
+
+/// Cancel a live on-call override.
+pub async fn cancel_on_call(
+    ctx: &Ctx,
+    id: i64,
+    actor: &str,
+) -> Result<crate::engine::oncall::Override> {
+    in_tx(ctx, async |conn| {
+        crate::engine::oncall::cancel_override(ctx, conn, id, actor).await
+    })
+    .await
 }

@@ -57,6 +57,14 @@ pub struct Incident {
     pub last_progress_at: DateTime<Utc>,
     pub trigger_key: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// Who holds the incident now: the latest acknowledgement, cleared when
+    /// it is handed back (`acknowledged_by/at` stay the first, for MTTA).
+    pub responder: Option<String>,
+    /// The next status update is promised by then (the commander is
+    /// reminded if none comes).
+    pub next_update_at: Option<DateTime<Utc>>,
+    /// Made by `vivid simulate`: left out of metrics unless asked for.
+    pub simulated: bool,
 }
 
 impl Incident {
@@ -75,7 +83,7 @@ impl Incident {
 
 pub(crate) const COLUMNS: &str = "id, title, description, severity, source, source_ref, departments, status, phase, phase_started_at,
     ack_deadline, commander, scribe, liaison, opened_by, opened_at, acknowledged_by, acknowledged_at, resolved_by,
-    resolved_at, closed_by, closed_at, last_progress_at, trigger_key, updated_at";
+    resolved_at, closed_by, closed_at, last_progress_at, trigger_key, updated_at, responder, next_update_at, simulated";
 
 #[derive(Debug, Clone)]
 pub struct Insert<'a> {
@@ -90,14 +98,15 @@ pub struct Insert<'a> {
     pub ack_deadline: DateTime<Utc>,
     pub trigger_key: Option<&'a str>,
     pub now: DateTime<Utc>,
+    pub simulated: bool,
 }
 
 /// Insert a new incident; None when its trigger already has an open incident.
 pub async fn insert(conn: &mut PgConnection, i: &Insert<'_>) -> Result<Option<Incident>> {
     let sql = format!(
         "INSERT INTO incidents (title, description, severity, source, source_ref, departments, status, phase,
-            phase_started_at, ack_deadline, commander, opened_by, opened_at, last_progress_at, trigger_key, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'triggered', 'detection', $7, $8, $9, $10, $7, $7, $11, $7)
+            phase_started_at, ack_deadline, commander, opened_by, opened_at, last_progress_at, trigger_key, updated_at, simulated)
+         VALUES ($1, $2, $3, $4, $5, $6, 'triggered', 'detection', $7, $8, $9, $10, $7, $7, $11, $7, $12)
          ON CONFLICT (trigger_key) WHERE trigger_key IS NOT NULL AND status IN ('triggered', 'acknowledged') DO NOTHING
          RETURNING {COLUMNS}"
     );
@@ -113,6 +122,7 @@ pub async fn insert(conn: &mut PgConnection, i: &Insert<'_>) -> Result<Option<In
         .bind(i.commander)
         .bind(i.opened_by)
         .bind(i.trigger_key)
+        .bind(i.simulated)
         .fetch_optional(conn)
         .await?)
 }
@@ -176,13 +186,25 @@ pub async fn list(conn: &mut PgConnection, f: &ListFilter) -> Result<Vec<Inciden
         .await?)
 }
 
+/// The simulator's own incidents in these statuses (it touches no other).
+pub async fn list_simulated(conn: &mut PgConnection, statuses: &[String]) -> Result<Vec<Incident>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM incidents WHERE simulated AND status = ANY($1) ORDER BY id LIMIT 1000"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(statuses)
+        .fetch_all(conn)
+        .await?)
+}
+
 /// Write back the fields a command may change.
 pub async fn save(conn: &mut PgConnection, i: &Incident) -> Result<()> {
     sqlx::query(
         "UPDATE incidents SET title = $2, severity = $3, departments = $4, status = $5, phase = $6,
             phase_started_at = $7, ack_deadline = $8, commander = $9, scribe = $10, liaison = $11,
             acknowledged_by = $12, acknowledged_at = $13, resolved_by = $14, resolved_at = $15,
-            closed_by = $16, closed_at = $17, last_progress_at = $18, updated_at = $19
+            closed_by = $16, closed_at = $17, last_progress_at = $18, updated_at = $19,
+            responder = $20, next_update_at = $21
          WHERE id = $1",
     )
     .bind(i.id)
@@ -204,6 +226,8 @@ pub async fn save(conn: &mut PgConnection, i: &Incident) -> Result<()> {
     .bind(i.closed_at)
     .bind(i.last_progress_at)
     .bind(i.updated_at)
+    .bind(&i.responder)
+    .bind(i.next_update_at)
     .execute(conn)
     .await?;
     Ok(())

@@ -92,11 +92,9 @@ pub fn postmortem_markdown(ctx: &Ctx, d: &Detail) -> Result<String> {
         .timeline
         .iter()
         .map(|e| {
-            let what = match (&e.from_state, &e.to_state) {
-                (Some(f), Some(t)) if f != t => {
-                    format!("{} ({f} → {t})", e.action.replace('_', " "))
-                }
-                _ => e.action.replace('_', " "),
+            let what = match super::read::change_text(e) {
+                Some(change) => format!("{} ({change})", e.action.replace('_', " ")),
+                None => e.action.replace('_', " "),
             };
             let why = e
                 .reason

@@ -22,6 +22,8 @@ pub const PHASE_TIMER: &str = "crisis.phase_box";
 pub const UNACK_TIMER: &str = "crisis.unack";
 /// An action item reached its due date (key: the item's id).
 pub const ACTION_DUE_TIMER: &str = "crisis.action_due";
+/// The "next update by" a status update promised has come without one.
+pub const NEXT_UPDATE_TIMER: &str = "crisis.next_update";
 
 /// The time box of a phase, from `[crisis.phases]`.
 pub fn phase_box(ctx: &Ctx, phase: Phase) -> Result<TimeDelta> {
@@ -102,6 +104,79 @@ pub(super) async fn start_action_due(
     )
     .await?;
     Ok(())
+}
+
+/// Remind the commander at `due` unless another status update comes first
+/// (scheduling again moves the one pending reminder).
+pub(super) async fn start_next_update(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    incident_id: i64,
+    due: DateTime<chrono::Utc>,
+) -> Result<()> {
+    engine_timers::schedule(
+        conn,
+        &NewTimer::new(NEXT_UPDATE_TIMER, WORKFLOW, incident_id, due),
+        ctx.now(),
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn cancel_next_update(conn: &mut PgConnection, incident_id: i64) -> Result<()> {
+    engine_timers::cancel(
+        conn,
+        WORKFLOW,
+        &incident_id.to_string(),
+        Some(NEXT_UPDATE_TIMER),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The promised status update is due and has not come: remind the
+/// commander (or whoever holds the incident when nobody commands it).
+pub fn on_next_update<'a>(
+    ctx: &'a Ctx,
+    conn: &'a mut PgConnection,
+    t: &'a Timer,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let id = incident_id(t)?;
+        let inc = store::get(conn, id).await?;
+        let Some(due) = inc.next_update_at.filter(|_| inc.status.is_open()) else {
+            return Ok(());
+        };
+        let Some(to) = inc.commander.clone().or_else(|| inc.responder.clone()) else {
+            return Ok(());
+        };
+        let n = NewNotification::to_person(
+            &to,
+            WORKFLOW,
+            id,
+            format!("{}: a status update is due", subject(&inc)),
+        )
+        .body(format!(
+            "The last update promised the next one by {}.",
+            ctx.calendar.format_local(due)
+        ))
+        .severity("warning")
+        .dedupe(format!("incident:{id}:next_update:{}", due.timestamp()))
+        .payload(serde_json::json!({ "incident_id": id, "kind": "status_update_due" }));
+        outbox::enqueue(ctx, conn, &n).await?;
+        events::append(
+            conn,
+            &NewEvent::new(WORKFLOW, "incident", id, "status_update_due", "engine")
+                .reason(format!(
+                    "no status update since the one promising an update by {}",
+                    ctx.calendar.format_local(due)
+                ))
+                .payload(serde_json::json!({ "due_at": due, "reminded": to })),
+            ctx.now(),
+        )
+        .await?;
+        Ok(())
+    })
 }
 
 fn incident_id(t: &Timer) -> Result<i64> {

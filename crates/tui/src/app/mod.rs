@@ -148,14 +148,10 @@ impl Action {
                 d.comment = comment;
                 Action::Decide(d)
             }
-            Action::Crisis(CrisisCmd {
+            Action::Crisis(CrisisCmd { id, title, op }) => Action::Crisis(CrisisCmd {
                 id,
                 title,
-                op: CrisisOp::Resolve { .. },
-            }) => Action::Crisis(CrisisCmd {
-                id,
-                title,
-                op: CrisisOp::Resolve { note: comment },
+                op: op.with_text(comment),
             }),
             other => other,
         }
@@ -185,16 +181,11 @@ impl Action {
                 d.request_id,
                 d.title
             ),
-            Action::Crisis(c) => format!(
-                "{} #{} {}…",
-                match c.op {
-                    CrisisOp::Acknowledge => "acknowledging",
-                    CrisisOp::Resolve { .. } => "resolving",
-                    CrisisOp::Escalate => "escalating",
-                },
-                c.id,
-                c.title
-            ),
+            Action::Crisis(CrisisCmd {
+                op: CrisisOp::Open { .. },
+                ..
+            }) => "opening an incident…".into(),
+            Action::Crisis(c) => format!("{} #{} {}…", c.op.verb_ing(), c.id, c.title),
             Action::LoadIncident(id) => format!("reading incident #{id}"),
             Action::LoadReview(id) => format!("reading the text of approval #{id}"),
             Action::Handoff(h) => format!(
@@ -253,6 +244,75 @@ pub enum CrisisOp {
     },
     /// Notify the next escalation level now.
     Escalate,
+    /// Open an incident: "P1 Checkout fails" (severity, then title).
+    Open {
+        text: String,
+    },
+    /// Advance to the next phase.
+    AdvancePhase,
+    /// A note on the timeline.
+    Note {
+        text: String,
+    },
+    /// "P2 why": the new severity, then the reason.
+    Severity {
+        text: String,
+    },
+    /// "kai [note]": who takes command.
+    Commander {
+        text: String,
+    },
+    /// A status update; the next one is promised within the hour.
+    Update {
+        text: String,
+        customer: bool,
+    },
+}
+
+impl CrisisOp {
+    /// The text typed in a prompt, for the ops that take one.
+    fn with_text(self, typed: String) -> Self {
+        match self {
+            CrisisOp::Resolve { .. } => CrisisOp::Resolve { note: typed },
+            CrisisOp::Open { .. } => CrisisOp::Open { text: typed },
+            CrisisOp::Note { .. } => CrisisOp::Note { text: typed },
+            CrisisOp::Severity { .. } => CrisisOp::Severity { text: typed },
+            CrisisOp::Commander { .. } => CrisisOp::Commander { text: typed },
+            CrisisOp::Update { customer, .. } => CrisisOp::Update {
+                text: typed,
+                customer,
+            },
+            other => other,
+        }
+    }
+
+    /// What the operator typed for it, if anything.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            CrisisOp::Resolve { note: t }
+            | CrisisOp::Open { text: t }
+            | CrisisOp::Note { text: t }
+            | CrisisOp::Severity { text: t }
+            | CrisisOp::Commander { text: t }
+            | CrisisOp::Update { text: t, .. } => Some(t),
+            _ => None,
+        }
+    }
+
+    /// "acknowledging", "advancing", ...: for the status line.
+    pub fn verb_ing(&self) -> &'static str {
+        match self {
+            CrisisOp::Acknowledge => "acknowledging",
+            CrisisOp::Resolve { .. } => "resolving",
+            CrisisOp::Escalate => "escalating",
+            CrisisOp::Open { .. } => "opening",
+            CrisisOp::AdvancePhase => "advancing",
+            CrisisOp::Note { .. } => "noting on",
+            CrisisOp::Severity { .. } => "changing the severity of",
+            CrisisOp::Commander { .. } => "handing over command of",
+            CrisisOp::Update { .. } => "posting a status update on",
+        }
+    }
 }
 
 /// What changes the state.

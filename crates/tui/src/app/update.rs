@@ -6,7 +6,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Size;
 use vivid_core::engine::approvals::Decision;
 
-use super::{Action, AppState, CrisisOp, DbHealth, Flash, Msg, Overlay};
+use super::{Action, AppState, CrisisCmd, CrisisOp, DbHealth, Flash, Msg, Overlay};
 use crate::screens::{self, Reaction, visible_window};
 use crate::snapshot::Snapshot;
 
@@ -380,6 +380,16 @@ pub fn confirm(state: &AppState, action: Action) -> Overlay {
                 ],
             )
         }
+        Action::Crisis(CrisisCmd {
+            op: CrisisOp::Open { text },
+            ..
+        }) => {
+            footer = "The on-call responders are paged now.";
+            (
+                "Open an incident?".to_string(),
+                vec![format!("Open “{text}”"), format!("as @{}.", state.operator)],
+            )
+        }
         Action::Crisis(c) => {
             let (verb, then) = match &c.op {
                 CrisisOp::Acknowledge => ("Acknowledge", "Escalation stops: you have it."),
@@ -388,6 +398,28 @@ pub fn confirm(state: &AppState, action: Action) -> Overlay {
                     "Escalation stops; reopen it if the problem comes back.",
                 ),
                 CrisisOp::Escalate => ("Escalate", "The next level is paged now."),
+                CrisisOp::AdvancePhase => (
+                    "Advance",
+                    "The next phase starts its time box; phases never go back.",
+                ),
+                CrisisOp::Note { .. } => ("Add a note to", "It goes on the timeline."),
+                CrisisOp::Severity { .. } => (
+                    "Change the severity of",
+                    "The new severity's clocks and ladder apply.",
+                ),
+                CrisisOp::Commander { .. } => (
+                    "Hand over command of",
+                    "Both commanders are told; it is on the timeline.",
+                ),
+                CrisisOp::Update { customer: true, .. } => (
+                    "Post a customer update on",
+                    "It goes to the status page; the next is due within the hour.",
+                ),
+                CrisisOp::Update { .. } => (
+                    "Post an internal update on",
+                    "It goes to the incidents channel; the next is due within the hour.",
+                ),
+                CrisisOp::Open { .. } => ("Open", ""),
             };
             footer = then;
             (
@@ -404,11 +436,15 @@ pub fn confirm(state: &AppState, action: Action) -> Overlay {
         Action::Decide(d) if !d.comment.is_empty() => {
             lines.push(format!("Comment: {}", d.comment));
         }
-        Action::Crisis(c) => {
-            if let CrisisOp::Resolve { note } = &c.op {
-                lines.push(format!("Note: {note}"));
+        Action::Crisis(c) => match &c.op {
+            CrisisOp::Resolve { note } => lines.push(format!("Note: {note}")),
+            CrisisOp::Open { .. } => {}
+            op => {
+                if let Some(text) = op.text() {
+                    lines.push(format!("Text: {text}"));
+                }
             }
-        }
+        },
         _ => {}
     }
     lines.push(String::new());

@@ -1,7 +1,10 @@
 //! Crisis: the incident board, most urgent first, with the acknowledgement
 //! deadline and the phase's time box counting down each second. The
-//! operator acknowledges (`a`, at once: it is safe to repeat), resolves
-//! (`R`, with a note) and escalates (`e`) through core.
+//! operator opens (`n`), acknowledges (`a`, at once: it is safe to
+//! repeat), advances the phase (`p`), notes (`m`), changes the severity
+//! (`s`), hands over command (`c`), posts status updates (`u`/`U`),
+//! resolves (`R`, with a note) and escalates (`e`), all through the same
+//! core services as the CLI and the bot.
 
 use chrono::TimeDelta;
 use ratatui::Frame;
@@ -151,11 +154,19 @@ fn handle(h: Option<&str>) -> String {
     h.map(|h| format!("@{h}")).unwrap_or_else(|| "—".into())
 }
 
+/// Who holds the incident: its latest acknowledger (a hand-over moves it).
+fn holder(inc: &vivid_core::crisis::store::Incident) -> Option<&str> {
+    inc.responder.as_deref().or(inc
+        .acknowledged_by
+        .as_deref()
+        .filter(|_| inc.status != Status::Triggered))
+}
+
 fn matches(row: &IncidentRow, filter: &str) -> bool {
     let i = &row.incident;
     // People show as @handle: "@kai" finds them too.
     let person = filter.strip_prefix('@').unwrap_or(filter);
-    [&i.acknowledged_by, &i.commander]
+    [&i.acknowledged_by, &i.responder, &i.commander]
         .into_iter()
         .flatten()
         .any(|h| h.to_lowercase().contains(person))
@@ -199,11 +210,9 @@ fn worst(state: &AppState) -> Level {
 }
 
 fn timeline_line(e: &Event, action_w: usize, now: chrono::DateTime<chrono::Utc>) -> Line<'static> {
-    let change = match (&e.from_state, &e.to_state) {
-        (Some(f), Some(t)) if f != t => format!(" {f} → {t}"),
-        (None, Some(t)) => format!(" → {t}"),
-        _ => String::new(),
-    };
+    let change = board::change_text(e)
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
     let mut spans = vec![
         Span::styled(
             format!("  {:<12}", format::when(e.occurred_at, now)),
@@ -324,7 +333,7 @@ impl Screen for Crisis {
                 short_phase(row.phase())
             };
             cells.extend([
-                Cell::from(handle(inc.acknowledged_by.as_deref())),
+                Cell::from(handle(holder(inc))),
                 Cell::from(escalation_span(row.escalation.as_ref())),
                 Cell::from(phase),
             ]);
@@ -379,8 +388,14 @@ impl Screen for Crisis {
             ]),
         ];
         let ack = match (&inc.acknowledged_by, inc.acknowledged_at, row.ack_left(now)) {
-            (Some(by), Some(at), _) => {
-                vec![Span::raw(format!("by @{by} at {}", format::timestamp(at)))]
+            (Some(by), Some(at), _) if inc.status != Status::Triggered => {
+                match holder(inc).filter(|h| *h != by) {
+                    Some(now_by) => vec![Span::raw(format!(
+                        "held by @{now_by} (first @{by} at {})",
+                        format::timestamp(at)
+                    ))],
+                    None => vec![Span::raw(format!("by @{by} at {}", format::timestamp(at)))],
+                }
             }
             (_, _, Some(left)) => vec![
                 Span::raw(format!(
@@ -486,7 +501,11 @@ impl Screen for Crisis {
             Span::styled("R", theme::key()),
             Span::raw(" resolve · "),
             Span::styled("e", theme::key()),
-            Span::raw(" escalate"),
+            Span::raw(" escalate · "),
+            Span::styled("p", theme::key()),
+            Span::raw(" next phase · "),
+            Span::styled("?", theme::key()),
+            Span::raw(" more"),
         ]));
         Some(Detail {
             title: format!("#{} {}", inc.id, inc.title),
@@ -517,12 +536,98 @@ impl Screen for Crisis {
                 short: "escalate",
                 what: "page the next level now (confirms)",
             },
+            KeyHelp {
+                keys: "n",
+                short: "",
+                what: "open an incident (“P1 title”, confirms)",
+            },
+            KeyHelp {
+                keys: "p",
+                short: "phase",
+                what: "advance to the next phase (confirms)",
+            },
+            KeyHelp {
+                keys: "m",
+                short: "",
+                what: "add a note to the timeline",
+            },
+            KeyHelp {
+                keys: "s",
+                short: "",
+                what: "change the severity (“P2 why”)",
+            },
+            KeyHelp {
+                keys: "c",
+                short: "",
+                what: "hand over command (“kai”)",
+            },
+            KeyHelp {
+                keys: "u/U",
+                short: "",
+                what: "status update, internal / customer",
+            },
         ]
     }
 
     fn on_key(&self, state: &AppState, row: Option<usize>, key: &KeyEvent) -> Option<Reaction> {
+        if key.code == KeyCode::Char('n') {
+            return Some(Reaction::Open(Overlay::Prompt {
+                title: "Open an incident".into(),
+                label: "Severity and title, e.g. “P1 Checkout fails”".into(),
+                input: String::new(),
+                hint: None,
+                then: Action::Crisis(CrisisCmd {
+                    id: 0,
+                    title: String::new(),
+                    op: CrisisOp::Open {
+                        text: String::new(),
+                    },
+                }),
+            }));
+        }
         let row = incidents(&state.snapshot).get(row?)?;
+        let prompt = |title: &str, label: &str, op: CrisisOp| {
+            Some(Reaction::Open(Overlay::Prompt {
+                title: format!("{title} #{}", row.incident.id),
+                label: label.into(),
+                input: String::new(),
+                hint: None,
+                then: command(row, op),
+            }))
+        };
+        let text = String::new;
         match key.code {
+            KeyCode::Char('p') => Some(Reaction::Open(app::confirm(
+                state,
+                command(row, CrisisOp::AdvancePhase),
+            ))),
+            KeyCode::Char('m') => prompt("Note on", "The note", CrisisOp::Note { text: text() }),
+            KeyCode::Char('s') => prompt(
+                "Severity of",
+                "New severity and why, e.g. “P2 only EU customers”",
+                CrisisOp::Severity { text: text() },
+            ),
+            KeyCode::Char('c') => prompt(
+                "Command of",
+                "Who takes command (handle), then an optional note",
+                CrisisOp::Commander { text: text() },
+            ),
+            KeyCode::Char('u') => prompt(
+                "Internal update on",
+                "The update (next one due within the hour)",
+                CrisisOp::Update {
+                    text: text(),
+                    customer: false,
+                },
+            ),
+            KeyCode::Char('U') => prompt(
+                "Customer update on",
+                "The update for customers (next one due within the hour)",
+                CrisisOp::Update {
+                    text: text(),
+                    customer: true,
+                },
+            ),
             // No confirmation: a second acknowledgement changes nothing.
             KeyCode::Char('a') => Some(Reaction::Act(command(row, CrisisOp::Acknowledge))),
             KeyCode::Char('R') => Some(Reaction::Open(Overlay::Prompt {

@@ -61,7 +61,7 @@ pub fn position(id: &str) -> Option<usize> {
 #[derive(Debug, Clone, Copy)]
 pub struct KeyHelp {
     pub keys: &'static str,
-    /// One word for the hint line.
+    /// One word for the hint line (empty: only in the help overlay).
     pub short: &'static str,
     /// What it does, for the help overlay.
     pub what: &'static str,

@@ -214,7 +214,14 @@ fn hints(state: &AppState) -> Line<'static> {
         {
             keys.push(("↵", "detail"));
         }
-        keys.extend(screen.keys().iter().map(|k| (k.keys, k.short)));
+        // Keys without a word stay in the help overlay only.
+        keys.extend(
+            screen
+                .keys()
+                .iter()
+                .filter(|k| !k.short.is_empty())
+                .map(|k| (k.keys, k.short)),
+        );
     }
     keys.push(("q", "quit"));
     let mut spans = vec![Span::raw(" ")];
