@@ -230,6 +230,7 @@ pub async fn open_in(
     let subject = subject(&inc);
     let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
     start.departments = &inc.departments;
+    start.urgency = ctx.config.notify.urgency_of(new.severity.as_str());
     escalation::start(ctx, conn, &start).await?;
     timers::start_phase_box(ctx, conn, &inc).await?;
     let n = NewNotification::to_channel(
@@ -273,6 +274,7 @@ async fn apply(
                 let subject = subject(inc);
                 let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
                 start.departments = &inc.departments;
+                start.urgency = ctx.config.notify.urgency_of(severity.as_str());
                 escalation::start(ctx, conn, &start).await?;
             }
             Effect::AcknowledgeEscalation => {
@@ -319,6 +321,7 @@ async fn escalate_now(
     let subject = subject(inc);
     let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
     start.departments = &inc.departments;
+    start.urgency = ctx.config.notify.urgency_of(severity.as_str());
     start.skip_levels = skip;
     start.first_delay = Some(TimeDelta::zero());
     escalation::start(ctx, conn, &start).await?;
@@ -978,6 +981,8 @@ pub async fn complete_action_item(ctx: &Ctx, item_id: i64, actor: &str) -> Resul
 pub struct Detail {
     pub incident: Incident,
     pub escalation: Option<escalation::Escalation>,
+    /// Who was paged, how, delivered or not, and what comes next.
+    pub delivery: crate::notify::read::Delivery,
     pub timeline: Vec<events::Event>,
     pub postmortem: Option<Postmortem>,
     pub action_items: Vec<ActionItem>,
@@ -992,6 +997,8 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
     let incident = store::get(&mut conn, id).await?;
     let key = id.to_string();
     let escalation = escalation::latest(&mut conn, WORKFLOW, &key).await?;
+    let delivery =
+        crate::notify::read::for_entity(&mut conn, WORKFLOW, &key, ctx.now(), 200).await?;
     let timeline = events::list(
         &mut conn,
         &events::Filter {
@@ -1017,6 +1024,7 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
     Ok(Detail {
         incident,
         escalation,
+        delivery,
         timeline,
         postmortem,
         action_items,
