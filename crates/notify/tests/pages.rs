@@ -38,17 +38,20 @@ fn t0() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// One HTTP request received: path, headers, body.
+type Request = (String, HeaderMap, Bytes);
+/// One message received: recipients and DATA.
+type Mail = (Vec<String>, String);
+
 /// What the local servers received.
 #[derive(Debug, Clone, Default)]
 struct Inbox {
-    /// (path, headers, body)
-    http: Arc<Mutex<Vec<(String, HeaderMap, Bytes)>>>,
-    /// Each message's recipients and DATA.
-    mail: Arc<Mutex<Vec<(Vec<String>, String)>>>,
+    http: Arc<Mutex<Vec<Request>>>,
+    mail: Arc<Mutex<Vec<Mail>>>,
 }
 
 impl Inbox {
-    fn http_to(&self, prefix: &str) -> Vec<(String, HeaderMap, Bytes)> {
+    fn http_to(&self, prefix: &str) -> Vec<Request> {
         self.http
             .lock()
             .map(|v| {
@@ -60,7 +63,7 @@ impl Inbox {
             .unwrap_or_default()
     }
 
-    fn mail(&self) -> Vec<(Vec<String>, String)> {
+    fn mail(&self) -> Vec<Mail> {
         self.mail.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }

@@ -125,7 +125,9 @@ async fn unreachable_at_level(
     level: i32,
     round: i32,
 ) -> Result<Option<String>> {
-    let rows: Vec<(Option<String>, Option<String>, String, Option<String>)> = sqlx::query_as(
+    /// person, channel, status, last error
+    type PageState = (Option<String>, Option<String>, String, Option<String>);
+    let rows: Vec<PageState> = sqlx::query_as(
         "SELECT person, channel, status, last_error FROM outbox
          WHERE escalation_id = $1 AND esc_level = $2 AND esc_round = $3 ORDER BY person, id",
     )
