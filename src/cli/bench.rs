@@ -32,6 +32,10 @@ pub enum BenchCommand {
     ControlRoom(super::bench_room::RoomArgs),
     /// The collaboration matrix over N closed hand-offs (30 days, six edges).
     CollabMatrix(CollabMatrixArgs),
+    /// Pages per second per channel (e-mail, SMS, push, webhook) against local servers.
+    Pages(super::bench_pages::PagesArgs),
+    /// Alert ingestion through `vivid serve`: requests per second and latency.
+    Alerts(super::bench_pages::AlertArgs),
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +271,8 @@ pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
         BenchCommand::Touches(args) => touch_bench(config, args).await,
         BenchCommand::ControlRoom(args) => super::bench_room::run(config, args).await,
         BenchCommand::CollabMatrix(args) => collab_matrix_bench(config, args).await,
+        BenchCommand::Pages(args) => super::bench_pages::pages(config, args).await,
+        BenchCommand::Alerts(args) => super::bench_pages::alerts(config, args).await,
     }
 }
 

@@ -753,6 +753,7 @@ fn show(ctx: &Ctx, d: &service::Detail) {
         };
         println!("escalation  {} — {reached} ({})", e.status, e.policy.name);
     }
+    print_delivery(ctx, &d.delivery);
     println!("\nTimeline");
     for e in &d.timeline {
         let reason = e
@@ -833,5 +834,54 @@ pub async fn metrics_cmd(config: Config, cmd: MetricsCommand) -> Result<()> {
             output::table(&["METRIC", "VALUE", "AT", "SOURCE"], &rows);
             Ok(())
         }
+    }
+}
+
+/// Who was paged per escalation level, how, delivered or not, and what
+/// comes next (local times).
+fn print_delivery(ctx: &Ctx, d: &vivid_core::notify::read::Delivery) {
+    if d.is_empty() {
+        return;
+    }
+    let tz = ctx.calendar.timezone();
+    let hms =
+        |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&tz).format("%H:%M:%S").to_string();
+    println!("\nDelivery");
+    for l in &d.levels {
+        println!("  level {} (round {})", l.level, l.round);
+        for p in &l.pages {
+            let when = match p.state.as_str() {
+                "delivered" => p.delivered_at.map(hms).unwrap_or_default(),
+                "scheduled" | "retrying" => format!("at {}", hms(p.due_at)),
+                _ => String::new(),
+            };
+            let why = match (p.state.as_str(), &p.error) {
+                ("failed" | "retrying" | "cancelled", Some(e)) => format!(": {}", clean(e)),
+                _ => String::new(),
+            };
+            let line = format!(
+                "    {:<10} {:<8} {:<22} {} {}{}",
+                clean(&p.person),
+                p.method,
+                clean(p.hint.as_deref().unwrap_or("-")),
+                p.state,
+                when,
+                why
+            );
+            let line = line.trim_end();
+            if line.chars().count() > 80 {
+                let cut: String = line.chars().take(79).collect();
+                println!("{cut}…");
+            } else {
+                println!("{line}");
+            }
+        }
+    }
+    for n in &d.next {
+        println!(
+            "  next: {} at {}",
+            clean(&n.what),
+            ctx.calendar.format_local(n.at)
+        );
     }
 }

@@ -59,12 +59,16 @@ pub struct SimulateArgs {
     json: JsonFlag,
 }
 
-/// Where notifications go: Discord when DISCORD_TOKEN is set, else the log.
-fn delivery_target(config: &Config) -> Result<Arc<dyn DeliveryTarget>> {
-    Ok(match vivid_bot::DiscordTarget::from_env(&config.discord)? {
+/// Where notifications go: Discord when DISCORD_TOKEN is set, else the log;
+/// pages by e-mail, SMS, push and webhook through their transports.
+pub(super) fn delivery_target(config: &Config) -> Result<Arc<dyn DeliveryTarget>> {
+    let base: Arc<dyn DeliveryTarget> = match vivid_bot::DiscordTarget::from_env(&config.discord)? {
         Some(discord) => Arc::new(discord),
         None => Arc::new(LogTarget),
-    })
+    };
+    Ok(Arc::new(
+        vivid_notify::Router::new(&config.notify, base).map_err(anyhow::Error::msg)?,
+    ))
 }
 
 /// A shutdown switch flipped by Ctrl-C / SIGTERM, a time limit, or the caller.

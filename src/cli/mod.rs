@@ -1,10 +1,12 @@
 //! The command line: argument definitions and dispatch.
 
 mod bench;
+mod bench_pages;
 mod bench_room;
 mod bot;
 mod budget;
 mod collab;
+mod contact;
 mod content;
 mod crisis;
 mod dbcmd;
@@ -117,6 +119,9 @@ enum Command {
     /// Who is on call, rotations and overrides.
     #[command(subcommand)]
     Oncall(org::OncallCommand),
+    /// How people are paged: their contact methods (e-mail, SMS, push, webhook, Discord).
+    #[command(subcommand)]
+    Contact(contact::ContactCommand),
     /// Crisis management: incidents, acknowledgement, phases, post-mortems.
     #[command(subcommand)]
     Crisis(crisis::CrisisCommand),
@@ -194,6 +199,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Events(cmd) => events::run(config, cmd).await,
         Command::Org(cmd) => org::run_org(config, cmd).await,
         Command::Oncall(cmd) => org::run_oncall(config, cmd).await,
+        Command::Contact(cmd) => contact::run(config, cmd).await,
         Command::Crisis(cmd) => crisis::run(config, cmd).await,
         Command::Content(cmd) => content::run(config, cmd).await,
         Command::Experiment(cmd) => experiment::run(config, cmd).await,

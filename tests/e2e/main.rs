@@ -4,6 +4,7 @@ mod bot;
 mod budget;
 mod cli;
 mod collab;
+mod contact;
 mod content;
 mod crisis;
 mod engine_kill;

@@ -65,6 +65,9 @@ pub struct Config {
     pub discord: DiscordConfig,
     #[serde(default)]
     pub handoffs: HandoffsConfig,
+    /// Paging people: urgencies, notification rules, channels.
+    #[serde(default)]
+    pub notify: crate::notify::NotifyConfig,
     /// The workflows' own sections (`[crisis]`, `[content]`, ...).
     #[serde(skip)]
     sections: Sections,
@@ -529,6 +532,7 @@ impl Config {
         let org = crate::org::Org::from_config(self)?;
         crate::calendar::Calendar::from_config(&self.org)?;
         crate::engine::handoffs::validate_config(self, &org)?;
+        crate::notify::config::validate(self)?;
         for workflow in crate::workflow::all() {
             workflow.validate(self, &org)?;
         }

@@ -24,6 +24,7 @@ pub mod decisions;
 pub mod experiments;
 pub mod journey;
 pub mod metrics;
+pub mod notify;
 pub mod privacy;
 pub mod refresh;
 pub mod rng;

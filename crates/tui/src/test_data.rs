@@ -521,6 +521,7 @@ pub fn incident_detail(id: i64) -> Fetched<Detail> {
         acknowledged_by: None,
         started_at: inc.opened_at,
         updated_at: ago(4 * 60 + 12),
+        urgency: "high".into(),
     };
     Fetched {
         id,
@@ -529,6 +530,7 @@ pub fn incident_detail(id: i64) -> Fetched<Detail> {
             phase_seconds_left: row.phase_deadline.map(|d| (d - now()).num_seconds()),
             incident: inc,
             escalation: Some(escalation),
+            delivery: Default::default(),
             timeline,
             postmortem: None,
             action_items: Vec::new(),

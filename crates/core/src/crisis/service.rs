@@ -236,6 +236,7 @@ pub async fn open_in(
     let subject = subject(&inc);
     let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
     start.departments = &inc.departments;
+    start.urgency = ctx.config.notify.urgency_of(new.severity.as_str());
     escalation::start(ctx, conn, &start).await?;
     timers::start_phase_box(ctx, conn, &inc).await?;
     let n = NewNotification::to_channel(
@@ -279,6 +280,7 @@ async fn apply(
                 let subject = subject(inc);
                 let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
                 start.departments = &inc.departments;
+                start.urgency = ctx.config.notify.urgency_of(severity.as_str());
                 escalation::start(ctx, conn, &start).await?;
             }
             Effect::AcknowledgeEscalation => {
@@ -325,6 +327,7 @@ async fn escalate_now(
     let subject = subject(inc);
     let mut start = Start::new(WORKFLOW, &id, &subject, &policy);
     start.departments = &inc.departments;
+    start.urgency = ctx.config.notify.urgency_of(severity.as_str());
     start.skip_levels = skip;
     start.first_delay = Some(TimeDelta::zero());
     escalation::start(ctx, conn, &start).await?;
@@ -1115,6 +1118,8 @@ pub async fn complete_action_item(ctx: &Ctx, item_id: i64, actor: &str) -> Resul
 pub struct Detail {
     pub incident: Incident,
     pub escalation: Option<escalation::Escalation>,
+    /// Who was paged, how, delivered or not, and what comes next.
+    pub delivery: crate::notify::read::Delivery,
     pub timeline: Vec<events::Event>,
     pub postmortem: Option<Postmortem>,
     pub action_items: Vec<ActionItem>,
@@ -1129,6 +1134,8 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
     let incident = store::get(&mut conn, id).await?;
     let key = id.to_string();
     let escalation = escalation::latest(&mut conn, WORKFLOW, &key).await?;
+    let delivery =
+        crate::notify::read::for_entity(&mut conn, WORKFLOW, &key, ctx.now(), 200).await?;
     let timeline = events::list(
         &mut conn,
         &events::Filter {
@@ -1154,6 +1161,7 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<Detail> {
     Ok(Detail {
         incident,
         escalation,
+        delivery,
         timeline,
         postmortem,
         action_items,

@@ -12,15 +12,18 @@
 //! (`role:business_manager`). The `escalated` event says so (`fallback`,
 //! `unresolved` and a reason).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::events::{self, NewEvent};
-use super::outbox::{self, NewNotification};
+use super::outbox;
 use super::timers::{self, HandlerFuture, NewTimer, Timer};
 use super::{Ctx, oncall};
 use crate::error::{Error, Result};
+use crate::notify::{self, Urgency};
 use crate::org::Schedule;
 
 pub const STEP_TIMER: &str = "escalation.step";
@@ -151,9 +154,17 @@ pub struct Escalation {
     pub acknowledged_by: Option<String>,
     pub started_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// "high" or "low": which notification rule pages its people.
+    pub urgency: String,
 }
 
-const SELECT: &str = "SELECT id, workflow, entity_id, subject, policy, departments, level, round, status, acknowledged_by, started_at, updated_at FROM escalations";
+impl Escalation {
+    pub fn urgency(&self) -> Urgency {
+        Urgency::parse(&self.urgency).unwrap_or(Urgency::High)
+    }
+}
+
+const SELECT: &str = "SELECT id, workflow, entity_id, subject, policy, departments, level, round, status, acknowledged_by, started_at, updated_at, urgency FROM escalations";
 
 /// What to escalate and how.
 #[derive(Debug, Clone)]
@@ -169,6 +180,8 @@ pub struct Start<'a> {
     pub skip_levels: u32,
     /// Wait before the first notified level instead of its configured delay.
     pub first_delay: Option<TimeDelta>,
+    /// Which notification rule pages the people (`[notify.rules]`).
+    pub urgency: Urgency,
 }
 
 impl<'a> Start<'a> {
@@ -186,6 +199,7 @@ impl<'a> Start<'a> {
             departments: &[],
             skip_levels: 0,
             first_delay: None,
+            urgency: Urgency::High,
         }
     }
 }
@@ -214,8 +228,8 @@ pub async fn start(ctx: &Ctx, conn: &mut PgConnection, spec: &Start<'_>) -> Resu
     )
     .await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO escalations (workflow, entity_id, subject, policy, departments, level, started_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        "INSERT INTO escalations (workflow, entity_id, subject, policy, departments, level, started_at, updated_at, urgency)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
     )
     .bind(spec.workflow)
     .bind(spec.entity_id)
@@ -224,6 +238,7 @@ pub async fn start(ctx: &Ctx, conn: &mut PgConnection, spec: &Start<'_>) -> Resu
     .bind(spec.departments)
     .bind(reached)
     .bind(now)
+    .bind(spec.urgency.as_str())
     .fetch_one(&mut *conn)
     .await?;
     let delay = spec
@@ -284,7 +299,7 @@ pub async fn latest_of_many(
 ) -> Result<std::collections::HashMap<String, Escalation>> {
     let rows: Vec<Escalation> = sqlx::query_as(
         "SELECT DISTINCT ON (entity_id) id, workflow, entity_id, subject, policy, departments, level, round,
-                status, acknowledged_by, started_at, updated_at
+                status, acknowledged_by, started_at, updated_at, urgency
          FROM escalations WHERE workflow = $1 AND entity_id = ANY($2)
          ORDER BY entity_id, id DESC",
     )
@@ -352,6 +367,12 @@ async fn finish(
         return Ok(false);
     };
     timers::cancel(conn, workflow, entity_id, Some(STEP_TIMER)).await?;
+    // The remaining steps of the people's notification rules stop too.
+    let why = match reason {
+        Some(r) => format!("{status}: {r}"),
+        None => format!("{status} by {by}"),
+    };
+    outbox::cancel_pages(conn, id, &why).await?;
     let action = if status == "acknowledged" {
         "escalation_acknowledged"
     } else {
@@ -386,15 +407,23 @@ pub async fn escalate_now(
     let esc = esc
         .ok_or_else(|| Error::invalid("nothing is escalating: no active escalation to advance"))?;
     timers::cancel(conn, workflow, entity_id, Some(STEP_TIMER)).await?;
-    step(ctx, conn, esc, actor).await
+    let overrides = oncall::overrides_at(conn, ctx.now()).await?;
+    step(ctx, conn, esc, actor, &overrides, None).await
 }
 
 /// Notify the next level and schedule the one after; returns who was notified.
+///
+/// Bounded round trips whatever the ladder: the people's contact methods
+/// (one query), their pages (one bulk insert), and the escalation's update,
+/// next timer and event (one statement). The caller hands in the on-call
+/// overrides in force (loaded with the escalation row, not per level).
 async fn step(
     ctx: &Ctx,
     conn: &mut PgConnection,
     esc: Escalation,
     actor: &str,
+    overrides: &HashMap<String, String>,
+    unreachable: Option<&str>,
 ) -> Result<Vec<String>> {
     let now = ctx.now();
     let position = Position {
@@ -426,7 +455,13 @@ async fn step(
                 ))
             })
     };
-    let due = reach(ctx, conn, level_targets(next.level)?, &esc.departments, now).await?;
+    let due = reach(
+        ctx,
+        level_targets(next.level)?,
+        &esc.departments,
+        now,
+        overrides,
+    );
     let mut unresolved = due.unresolved;
     let mut people = due.people;
     let (mut at, mut wait) = (next, wait);
@@ -437,7 +472,7 @@ async fn step(
     if people.is_empty() {
         // The next level that reaches someone, at once.
         for later in next.level + 1..len {
-            let r = reach(ctx, conn, level_targets(later)?, &esc.departments, now).await?;
+            let r = reach(ctx, level_targets(later)?, &esc.departments, now, overrides);
             unresolved.extend(r.unresolved);
             if r.people.is_empty() {
                 last_empty = later;
@@ -455,9 +490,7 @@ async fn step(
         if people.is_empty() {
             // The ladder keeps its pace: the levels still to come are tried
             // again when they are due.
-            people = reach(ctx, conn, &[LAST_RESORT.to_string()], &[], now)
-                .await?
-                .people;
+            people = reach(ctx, &[LAST_RESORT.to_string()], &[], now, overrides).people;
             fallback = Some(LAST_RESORT.to_string());
         }
     }
@@ -476,13 +509,20 @@ async fn step(
         };
         format!("{levels} nobody ({})", skipped.join(", "))
     });
-    let reason = empty.as_ref().zip(fallback.as_ref()).map(|(empty, f)| {
+    let mut reason = empty.as_ref().zip(fallback.as_ref()).map(|(empty, f)| {
         if people.is_empty() {
             format!("{empty}; nobody could be notified")
         } else {
             format!("{empty}; fell back to {f}")
         }
     });
+    if let Some(why) = unreachable {
+        let skipped = format!("level {} could not be reached ({why})", esc.level + 1);
+        reason = Some(match reason {
+            Some(r) => format!("{skipped}; {r}"),
+            None => skipped,
+        });
+    }
     if people.is_empty() {
         tracing::warn!(
             escalation = esc.id,
@@ -491,51 +531,41 @@ async fn step(
             "an escalation reached nobody, not even {LAST_RESORT}"
         );
     }
-    for handle in &people {
-        let mut body = format!(
-            "Nobody has acknowledged this yet. You are at escalation level {level_no} of {} (round {}).",
-            esc.policy.levels.len(),
-            next.round + 1
-        );
-        if let Some(empty) = &empty {
-            body.push_str(&format!(" You are paged because {empty}."));
-        }
-        let n = NewNotification::to_person(
-            handle,
-            esc.workflow.clone(),
-            &esc.entity_id,
-            format!("[escalation L{level_no}] {}", esc.subject),
-        )
-        .body(body)
-        .severity("critical")
-        .dedupe(format!("esc:{}:{}:{}:{handle}", esc.id, at.round, at.level))
-        .payload(serde_json::json!({ "escalation_id": esc.id, "level": level_no }));
-        outbox::enqueue(ctx, conn, &n).await?;
+    let mut body = format!(
+        "Nobody has acknowledged this yet. You are at escalation level {level_no} of {} (round {}).",
+        esc.policy.levels.len(),
+        next.round + 1
+    );
+    if let Some(empty) = &empty {
+        body.push_str(&format!(" You are paged because {empty}."));
     }
+    if unreachable.is_some() {
+        body.push_str(&format!(
+            " You are paged because level {} could not be reached.",
+            esc.level + 1
+        ));
+    }
+    let subject = format!("[escalation L{level_no}] {}", esc.subject);
+    let round = i32::try_from(at.round).unwrap_or(i32::MAX);
+    let spec = notify::pages::LevelPages {
+        escalation_id: esc.id,
+        workflow: &esc.workflow,
+        entity_id: &esc.entity_id,
+        subject: &subject,
+        body: &body,
+        urgency: esc.urgency(),
+        level: at.level,
+        round,
+        payload: serde_json::json!({ "escalation_id": esc.id, "level": level_no }),
+    };
+    let contacts = notify::contacts::methods_of(conn, &people).await?;
+    let pages = notify::pages::build(ctx, &spec, &people, &contacts, now);
+    outbox::enqueue_many(ctx, conn, &pages).await?;
     let status = if wait.is_some() {
         "active"
     } else {
         "exhausted"
     };
-    sqlx::query(
-        "UPDATE escalations SET level = $2, round = $3, status = $4, updated_at = $5 WHERE id = $1",
-    )
-    .bind(esc.id)
-    .bind(at.level)
-    .bind(i32::try_from(at.round).unwrap_or(i32::MAX))
-    .bind(status)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    if let Some(wait) = wait {
-        timers::schedule(
-            conn,
-            &NewTimer::new(STEP_TIMER, esc.workflow.clone(), &esc.entity_id, now + wait)
-                .payload(serde_json::json!({ "escalation_id": esc.id })),
-            now,
-        )
-        .await?;
-    }
     let mut payload = serde_json::json!({
         "escalation_id": esc.id, "level": level_no, "round": at.round + 1, "notified": people,
     });
@@ -545,22 +575,145 @@ async fn step(
     if let Some(f) = &fallback {
         payload["fallback"] = serde_json::json!(f);
     }
-    events::append(
+    if let Some(why) = unreachable {
+        payload["unreachable"] = serde_json::json!(why);
+    }
+    let event = NewEvent::new(
+        esc.workflow.clone(),
+        "escalation",
+        &esc.entity_id,
+        "escalated",
+        actor,
+    )
+    .transition(Some(esc.level + 1), level_no)
+    .maybe_reason(reason)
+    .payload(payload);
+    let next_timer = wait.map(|wait| {
+        NewTimer::new(STEP_TIMER, esc.workflow.clone(), &esc.entity_id, now + wait)
+            .payload(serde_json::json!({ "escalation_id": esc.id }))
+    });
+    record_step(
         conn,
-        &NewEvent::new(
-            esc.workflow.clone(),
-            "escalation",
-            &esc.entity_id,
-            "escalated",
-            actor,
-        )
-        .transition(Some(esc.level + 1), level_no)
-        .maybe_reason(reason)
-        .payload(payload),
+        esc.id,
+        at.level,
+        round,
+        status,
+        next_timer.as_ref(),
+        &event,
         now,
     )
     .await?;
     Ok(people)
+}
+
+/// The escalation's new position, its next timer and its event, in one
+/// statement (the same rows `timers::schedule` and `events::append` write).
+#[allow(clippy::too_many_arguments)]
+async fn record_step(
+    conn: &mut PgConnection,
+    id: i64,
+    level: i32,
+    round: i32,
+    status: &str,
+    timer: Option<&NewTimer>,
+    event: &NewEvent,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "WITH esc AS (
+            UPDATE escalations SET level = $2, round = $3, status = $4, updated_at = $5 WHERE id = $1 RETURNING id),
+         tm AS (
+            INSERT INTO timers (kind, workflow, entity_id, dedupe_key, due_at, payload, created_at)
+            SELECT $6, $7, $8, '', $9, $10, $5 WHERE $6::text IS NOT NULL
+            ON CONFLICT (kind, workflow, entity_id, dedupe_key) WHERE status = 'pending'
+            DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload
+            RETURNING id),
+         ev AS (
+            INSERT INTO events (workflow, entity_type, entity_id, action, from_state, to_state, actor, reason, payload, occurred_at, correlation_id)
+            VALUES ($7, $11, $8, $12, $13, $14, $15, $16, $17, $5, $18)
+            RETURNING id)
+         SELECT (SELECT count(*) FROM esc), (SELECT count(*) FROM tm),
+                pg_notify('vivid_wake', ''),
+                pg_notify('vivid_events', json_build_object('id', ev.id, 'workflow', $7::text,
+                    'entity_type', $11::text, 'entity_id', $8::text, 'action', $12::text)::text)
+         FROM ev",
+    )
+    .bind(id)
+    .bind(level)
+    .bind(round)
+    .bind(status)
+    .bind(now)
+    .bind(timer.map(|t| t.kind))
+    .bind(&event.workflow)
+    .bind(&event.entity_id)
+    .bind(timer.map(|t| t.due_at))
+    .bind(timer.map(|t| &t.payload))
+    .bind(&event.entity_type)
+    .bind(&event.action)
+    .bind(&event.from_state)
+    .bind(&event.to_state)
+    .bind(&event.actor)
+    .bind(&event.reason)
+    .bind(&event.payload)
+    .bind(&event.correlation_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Every person paged at `level` could not be reached: page the next level
+/// now (if the escalation is still there and still at that level).
+pub async fn skip_unreachable(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    id: i64,
+    level: i32,
+    round: i32,
+    why: &str,
+) -> Result<()> {
+    let Some((esc, overrides)) = load_for_step(ctx, conn, id).await? else {
+        return Ok(());
+    };
+    if esc.status != "active" || esc.level != level || esc.round != round {
+        return Ok(());
+    }
+    timers::cancel(conn, &esc.workflow, &esc.entity_id, Some(STEP_TIMER)).await?;
+    match step(ctx, conn, esc, "engine", &overrides, Some(why)).await {
+        Ok(_) => Ok(()),
+        // The last level could not be reached: nothing further to page.
+        Err(Error::Invalid(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// An escalation (locked) and the on-call overrides in force now, in one
+/// round trip.
+async fn load_for_step(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<(Escalation, HashMap<String, String>)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        esc: Escalation,
+        overrides: sqlx::types::Json<HashMap<String, String>>,
+    }
+    // The overrides as `oncall::overrides_at` reads them.
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT e.id, e.workflow, e.entity_id, e.subject, e.policy, e.departments, e.level, e.round, e.status,
+                e.acknowledged_by, e.started_at, e.updated_at, e.urgency,
+                (SELECT coalesce(json_object_agg(o.schedule, o.person), '{}'::json)
+                 FROM (SELECT DISTINCT ON (schedule) schedule, person FROM oncall_overrides
+                       WHERE starts_at <= $2 AND ends_at > $2
+                       ORDER BY schedule, created_at DESC, id DESC) o) AS overrides
+         FROM escalations e WHERE e.id = $1 FOR UPDATE OF e",
+    )
+    .bind(id)
+    .bind(ctx.now())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.esc, r.overrides.0)))
 }
 
 /// Whom some targets reach at `now`.
@@ -572,14 +725,13 @@ struct Reach {
     unresolved: Vec<String>,
 }
 
-async fn reach(
+fn reach(
     ctx: &Ctx,
-    conn: &mut PgConnection,
     targets: &[String],
     departments: &[String],
     now: DateTime<Utc>,
-) -> Result<Reach> {
-    let overrides = oncall::overrides_at(conn, now).await?;
+    overrides: &HashMap<String, String>,
+) -> Reach {
     let on_call = |s: &Schedule| {
         overrides
             .get(&s.name)
@@ -611,10 +763,12 @@ async fn reach(
             }
         }
     }
-    Ok(out)
+    out
 }
 
-/// Timer handler for `escalation.step`.
+/// Timer handler for `escalation.step`. (A low-urgency ladder whose rule
+/// keeps to support hours pages nobody outside them: its pages wait for the
+/// next opening, see `notify::model::plan`.)
 pub fn on_step<'a>(
     ctx: &'a Ctx,
     conn: &'a mut PgConnection,
@@ -627,17 +781,16 @@ pub fn on_step<'a>(
                 timer.id
             )));
         };
-        let esc: Option<Escalation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE id = $1 FOR UPDATE"
-        )))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        match esc {
-            // Acknowledged or cancelled meanwhile: nothing to do.
-            Some(esc) if esc.status == "active" => step(ctx, conn, esc, "engine").await.map(|_| ()),
-            _ => Ok(()),
+        let Some((esc, overrides)) = load_for_step(ctx, conn, id).await? else {
+            return Ok(());
+        };
+        // Acknowledged or cancelled meanwhile: nothing to do.
+        if esc.status != "active" {
+            return Ok(());
         }
+        step(ctx, conn, esc, "engine", &overrides, None)
+            .await
+            .map(|_| ())
     })
 }
 

@@ -50,6 +50,23 @@ pub struct NewNotification {
     pub payload: serde_json::Value,
     /// Queue at most once per key (e.g. "approval:7:remind:maya").
     pub dedupe_key: Option<String>,
+    /// A page: its channel, contact and escalation level (see `notify`).
+    pub page: Option<Page>,
+    /// Not before this moment (a later step of a notification rule).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// What makes a notification a page: the method that carries it (None: the
+/// default target, Discord or the log), the contact method row, and the
+/// escalation level that paged the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub channel: Option<crate::notify::Method>,
+    pub contact_id: Option<i64>,
+    pub escalation_id: Option<i64>,
+    /// 0-based level and round of the escalation.
+    pub level: i32,
+    pub round: i32,
 }
 
 impl NewNotification {
@@ -69,6 +86,8 @@ impl NewNotification {
             severity: "info",
             payload: serde_json::Value::Object(Default::default()),
             dedupe_key: None,
+            page: None,
+            not_before: None,
         }
     }
 
@@ -103,6 +122,16 @@ impl NewNotification {
         self.payload = payload;
         self
     }
+
+    pub fn page(mut self, page: Page) -> Self {
+        self.page = Some(page);
+        self
+    }
+
+    pub fn not_before(mut self, at: DateTime<Utc>) -> Self {
+        self.not_before = Some(at);
+        self
+    }
 }
 
 /// Queue a notification in the caller's transaction. Returns its id, or None
@@ -112,43 +141,127 @@ pub async fn enqueue(
     conn: &mut PgConnection,
     n: &NewNotification,
 ) -> Result<Option<i64>> {
-    let person = match n.recipient_kind {
-        Recipient::Person => Some(ctx.org.actor(&n.recipient)?.handle.clone()),
-        Recipient::Director => Some(
-            ctx.org
-                .director_of(&n.recipient)
-                .ok_or_else(|| {
-                    Error::not_found(format!("department {:?} has no director", n.recipient))
-                })?
-                .handle
-                .clone(),
-        ),
-        Recipient::Department | Recipient::Channel => None,
-    };
+    Ok(enqueue_many(ctx, conn, std::slice::from_ref(n))
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Queue several notifications in one statement (a storm of pages costs one
+/// round trip). Returns the ids of those queued (a dedupe key already queued
+/// is skipped).
+pub async fn enqueue_many(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    batch: &[NewNotification],
+) -> Result<Vec<i64>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = ctx.now();
-    let id: Option<i64> = sqlx::query_scalar(
+    let mut cols = Columns::default();
+    for n in batch {
+        let person = match n.recipient_kind {
+            Recipient::Person => Some(ctx.org.actor(&n.recipient)?.handle.clone()),
+            Recipient::Director => Some(
+                ctx.org
+                    .director_of(&n.recipient)
+                    .ok_or_else(|| {
+                        Error::not_found(format!("department {:?} has no director", n.recipient))
+                    })?
+                    .handle
+                    .clone(),
+            ),
+            Recipient::Department | Recipient::Channel => None,
+        };
+        cols.kind.push(n.recipient_kind.as_str());
+        cols.recipient.push(n.recipient.clone());
+        cols.person.push(person);
+        cols.subject.push(n.subject.clone());
+        cols.body.push(n.body.clone());
+        cols.workflow.push(n.workflow.clone());
+        cols.entity.push(n.entity_id.clone());
+        cols.severity.push(n.severity);
+        cols.payload.push(n.payload.clone());
+        cols.dedupe.push(n.dedupe_key.clone());
+        cols.due.push(n.not_before.unwrap_or(now).max(now));
+        let page = n.page.as_ref();
+        cols.channel
+            .push(page.and_then(|p| p.channel).map(|m| m.as_str()));
+        cols.contact.push(page.and_then(|p| p.contact_id));
+        cols.escalation.push(page.and_then(|p| p.escalation_id));
+        cols.level.push(page.map(|p| p.level));
+        cols.round.push(page.map(|p| p.round));
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(
         "WITH ins AS (
             INSERT INTO outbox (recipient_kind, recipient, person, subject, body, workflow, entity_id, severity,
-                                payload, dedupe_key, next_attempt_at, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+                                payload, dedupe_key, next_attempt_at, created_at, channel, contact_id,
+                                escalation_id, esc_level, esc_round)
+            SELECT k, r, p, s, b, w, e, sev, pl, d, due, $11, ch, ct, esc, lvl, rnd
+            FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                        $8::text[], $9::jsonb[], $10::text[], $12::timestamptz[], $13::text[], $14::int8[],
+                        $15::int8[], $16::int4[], $17::int4[])
+                 AS u(k, r, p, s, b, w, e, sev, pl, d, due, ch, ct, esc, lvl, rnd)
             ON CONFLICT (dedupe_key) DO NOTHING
             RETURNING id)
          SELECT id FROM ins, LATERAL (SELECT pg_notify('vivid_wake', '')) n",
     )
-    .bind(n.recipient_kind.as_str())
-    .bind(&n.recipient)
-    .bind(person)
-    .bind(&n.subject)
-    .bind(&n.body)
-    .bind(&n.workflow)
-    .bind(&n.entity_id)
-    .bind(n.severity)
-    .bind(&n.payload)
-    .bind(&n.dedupe_key)
+    .bind(&cols.kind)
+    .bind(&cols.recipient)
+    .bind(&cols.person)
+    .bind(&cols.subject)
+    .bind(&cols.body)
+    .bind(&cols.workflow)
+    .bind(&cols.entity)
+    .bind(&cols.severity)
+    .bind(&cols.payload)
+    .bind(&cols.dedupe)
     .bind(now)
-    .fetch_optional(conn)
+    .bind(&cols.due)
+    .bind(&cols.channel)
+    .bind(&cols.contact)
+    .bind(&cols.escalation)
+    .bind(&cols.level)
+    .bind(&cols.round)
+    .fetch_all(conn)
     .await?;
-    Ok(id)
+    Ok(ids)
+}
+
+/// A batch of notifications, column by column (for UNNEST).
+#[derive(Default)]
+struct Columns {
+    kind: Vec<&'static str>,
+    recipient: Vec<String>,
+    person: Vec<Option<String>>,
+    subject: Vec<String>,
+    body: Vec<String>,
+    workflow: Vec<String>,
+    entity: Vec<String>,
+    severity: Vec<&'static str>,
+    payload: Vec<serde_json::Value>,
+    dedupe: Vec<Option<String>>,
+    due: Vec<DateTime<Utc>>,
+    channel: Vec<Option<&'static str>>,
+    contact: Vec<Option<i64>>,
+    escalation: Vec<Option<i64>>,
+    level: Vec<Option<i32>>,
+    round: Vec<Option<i32>>,
+}
+
+/// Stop the pages of an escalation not yet delivered (somebody acknowledged,
+/// or it was cancelled). Returns how many were stopped.
+pub async fn cancel_pages(conn: &mut PgConnection, escalation_id: i64, why: &str) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', last_error = $2
+         WHERE escalation_id = $1 AND status = 'pending'",
+    )
+    .bind(escalation_id)
+    .bind(why)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// A queued notification handed to a target.
@@ -166,7 +279,18 @@ pub struct Notification {
     pub payload: serde_json::Value,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
+    /// The method of a page (None: the default target).
+    pub channel: Option<String>,
+    pub contact_id: Option<i64>,
+    pub escalation_id: Option<i64>,
+    pub esc_level: Option<i32>,
+    pub esc_round: Option<i32>,
 }
+
+/// The columns of [`Notification`].
+const COLUMNS: &str =
+    "id, recipient_kind, recipient, person, subject, body, workflow, entity_id, severity, payload,
+                attempts, created_at, channel, contact_id, escalation_id, esc_level, esc_round";
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DeliveryError {
@@ -228,30 +352,81 @@ pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
     base.saturating_mul(factor).min(max)
 }
 
-/// Claim one batch of due notifications (leasing them) and deliver them.
+/// Claim one batch of due notifications (leasing them) and deliver them,
+/// several at a time. A page's method may be rate limited (`[notify]
+/// rate_per_minute`): over the limit it waits without spending an attempt.
+/// A page that fails for good tells `notify`, which moves the escalation on
+/// when everyone at the level is out of reach.
 pub async fn deliver_due(
     ctx: &Ctx,
     target: &dyn DeliveryTarget,
     batch: i64,
 ) -> Result<DeliverReport> {
+    deliver(ctx, target, batch, None).await
+}
+
+/// Deliver these queued notifications now, if due (a test page).
+pub async fn deliver_now(
+    ctx: &Ctx,
+    target: &dyn DeliveryTarget,
+    ids: &[i64],
+) -> Result<DeliverReport> {
+    let batch = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    deliver(ctx, target, batch, Some(ids)).await
+}
+
+async fn deliver(
+    ctx: &Ctx,
+    target: &dyn DeliveryTarget,
+    batch: i64,
+    only: Option<&[i64]>,
+) -> Result<DeliverReport> {
+    use futures_util::StreamExt;
     let now = ctx.now();
     let engine = &ctx.config.engine;
     let lease = engine.outbox_lease.delta();
-    let claimed: Vec<Notification> = sqlx::query_as(
+    let claimed: Vec<Notification> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2
          WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
+                        AND ($4::int8[] IS NULL OR id = ANY($4))
                       ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-         RETURNING id, recipient_kind, recipient, person, subject, body, workflow, entity_id, severity, payload,
-                   attempts, created_at",
-    )
+         RETURNING {COLUMNS}"
+    )))
     .bind(now)
     .bind(now + lease)
     .bind(batch)
+    .bind(only)
     .fetch_all(&ctx.pool)
     .await?;
     let mut report = DeliverReport::default();
-    for n in &claimed {
-        match target.deliver(ctx, n).await {
+    let mut ready = Vec::with_capacity(claimed.len());
+    for n in claimed {
+        match crate::notify::delivery::admit(ctx, n.channel.as_deref(), now) {
+            None => ready.push(n),
+            Some(wait) => {
+                // Over the channel's rate: back in the queue, attempt not spent.
+                sqlx::query(
+                    "UPDATE outbox SET attempts = attempts - 1, next_attempt_at = $2 WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(n.id)
+                .bind(now + wait)
+                .execute(&ctx.pool)
+                .await?;
+            }
+        }
+    }
+    let parallel = usize::try_from(ctx.config.notify.parallel_deliveries.max(1)).unwrap_or(1);
+    let outcomes: Vec<(Notification, std::result::Result<(), DeliveryError>)> =
+        futures_util::stream::iter(ready)
+            .map(|n| async move {
+                let r = target.deliver(ctx, &n).await;
+                (n, r)
+            })
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
+    for (n, outcome) in &outcomes {
+        match outcome {
             Ok(()) => {
                 sqlx::query(
                     "UPDATE outbox SET status = 'delivered', delivered_at = $2, delivered_via = $3, last_error = NULL
@@ -259,16 +434,20 @@ pub async fn deliver_due(
                 )
                 .bind(n.id)
                 .bind(ctx.now())
-                .bind(target.name())
+                .bind(n.channel.as_deref().unwrap_or(target.name()))
                 .execute(&ctx.pool)
                 .await?;
                 report.delivered += 1;
             }
             Err(e) => {
                 let attempts = u32::try_from(n.attempts).unwrap_or(u32::MAX);
-                let give_up = matches!(e, DeliveryError::Permanent(_))
-                    || attempts >= engine.outbox_max_attempts;
-                let wait = match &e {
+                let max = if n.channel.is_some() {
+                    ctx.config.notify.page_max_attempts
+                } else {
+                    engine.outbox_max_attempts
+                };
+                let give_up = matches!(e, DeliveryError::Permanent(_)) || attempts >= max;
+                let wait = match e {
                     DeliveryError::Retry {
                         after: Some(after), ..
                     } => *after,
@@ -280,18 +459,25 @@ pub async fn deliver_due(
                 };
                 let next =
                     ctx.now() + chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::MAX);
-                sqlx::query("UPDATE outbox SET status = $2, last_error = $3, next_attempt_at = $4 WHERE id = $1")
-                    .bind(n.id)
-                    .bind(if give_up { "dead" } else { "pending" })
-                    .bind(e.to_string())
-                    .bind(next)
-                    .execute(&ctx.pool)
-                    .await?;
+                // A page cancelled meanwhile (acknowledged) stays cancelled.
+                sqlx::query(
+                    "UPDATE outbox SET status = $2, last_error = $3, next_attempt_at = $4
+                     WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(n.id)
+                .bind(if give_up { "dead" } else { "pending" })
+                .bind(e.to_string())
+                .bind(next)
+                .execute(&ctx.pool)
+                .await?;
                 if give_up {
-                    tracing::error!(id = n.id, attempts, error = %e, "notification undeliverable; marked dead");
+                    tracing::error!(id = n.id, attempts, channel = ?n.channel, error = %e, "notification undeliverable; marked dead");
                     report.dead += 1;
+                    if n.escalation_id.is_some() {
+                        crate::notify::pages::on_failed(ctx, n).await?;
+                    }
                 } else {
-                    tracing::warn!(id = n.id, attempts, error = %e, retry_in = ?wait, "notification delivery failed; will retry");
+                    tracing::warn!(id = n.id, attempts, channel = ?n.channel, error = %e, retry_in = ?wait, "notification delivery failed; will retry");
                     report.retried += 1;
                 }
             }
@@ -306,11 +492,9 @@ pub async fn for_person(
     handle: &str,
     limit: i64,
 ) -> Result<Vec<Notification>> {
-    Ok(sqlx::query_as(
-        "SELECT id, recipient_kind, recipient, person, subject, body, workflow, entity_id, severity, payload,
-                attempts, created_at
-         FROM outbox WHERE person = $1 ORDER BY id DESC LIMIT $2",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM outbox WHERE person = $1 ORDER BY id DESC LIMIT $2"
+    )))
     .bind(handle)
     .bind(limit)
     .fetch_all(conn)

@@ -440,6 +440,9 @@ impl Screen for Crisis {
             ],
             None => vec![label("escalation"), Span::styled("none", theme::muted())],
         }));
+        if let Some(d) = loaded.map(|d| &d.delivery) {
+            lines.extend(delivery_lines(d, now));
+        }
         let roles: Vec<String> = [
             ("commander", &inc.commander),
             ("scribe", &inc.scribe),
@@ -649,4 +652,50 @@ impl Screen for Crisis {
             _ => None,
         }
     }
+}
+
+/// Per escalation level: who was paged, by which method, delivered or not;
+/// then what comes next. Nothing when nobody has been paged.
+fn delivery_lines(
+    d: &vivid_core::notify::read::Delivery,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let label = |s: &str| Span::styled(format!("{s:<13}"), theme::muted());
+    for l in &d.levels {
+        for (i, p) in l.pages.iter().enumerate() {
+            let head = if i == 0 {
+                label(&format!("paged L{}", l.level))
+            } else {
+                label("")
+            };
+            let state = match p.state.as_str() {
+                "delivered" => Span::styled("delivered", theme::good()),
+                "failed" => Span::styled("failed", theme::error()),
+                other => Span::styled(other.to_string(), theme::muted()),
+            };
+            let mut spans = vec![
+                head,
+                Span::raw(format!("@{} {} ", p.person, p.method)),
+                state,
+                Span::styled(
+                    format!(" {}", format::when(p.delivered_at.unwrap_or(p.due_at), now)),
+                    theme::muted(),
+                ),
+            ];
+            if p.state == "failed"
+                && let Some(e) = &p.error
+            {
+                spans.push(Span::styled(format!(" · {e}"), theme::error()));
+            }
+            lines.push(Line::from(spans));
+        }
+    }
+    if let Some(n) = d.next.first() {
+        lines.push(Line::from(vec![
+            label("next page"),
+            Span::raw(format!("{} {}", n.what, format::when(n.at, now))),
+        ]));
+    }
+    lines
 }
