@@ -233,7 +233,7 @@ async fn a_spend_review_reaches_finance_in_discord_and_escalates_when_ignored() 
     let config = dir.join("fast-budget.toml");
     std::fs::write(
         &config,
-        "[budget]\nreview_deadline = \"3s\"\n[approvals]\nremind_before = \"1s\"\n",
+        "[budget]\nreview_deadline = \"3s\"\n[approvals]\nremind_before = \"1s\"\nreroute_window = \"1s\"\n",
     )?;
     let config = config.to_string_lossy().into_owned();
     let cli = |args: &[&str]| {
@@ -346,13 +346,25 @@ async fn a_spend_review_reaches_finance_in_discord_and_escalates_when_ignored() 
     engine.args(["--config", &config, "engine", "--exit-when-idle"]);
     let ran = run(engine);
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
-    let status: String = sqlx::query_scalar(
-        "SELECT r.status FROM approval_requests r JOIN budget_reviews b ON b.approval_id = r.id WHERE b.id = $1",
+    // Each level has a second (reroute_window): the Business Manager next,
+    // then the overdue policy pages.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let mut engine = vivid(&db.url);
+        engine.args(["--config", &config, "engine", "--exit-when-idle"]);
+        let ran = run(engine);
+        assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    }
+    // Re-routed (still decidable) to the deciders' directors, then the
+    // Business Manager, then paged by the overdue policy.
+    let (status, rerouted): (String, Vec<String>) = sqlx::query_as(
+        "SELECT r.status, r.escalate_to FROM approval_requests r JOIN budget_reviews b ON b.approval_id = r.id WHERE b.id = $1",
     )
     .bind(second)
     .fetch_one(&db.pool)
     .await?;
-    assert_eq!(status, "escalated");
+    assert_eq!(status, "pending");
+    assert!(rerouted.contains(&"bea".to_string()), "{rerouted:?}");
     let escalated: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM escalations WHERE workflow = 'budget'")
             .fetch_one(&db.pool)

@@ -1804,7 +1804,7 @@ async fn decide_review(
     let mut line = store::lock_line(conn, review.line_id).await?;
     // The shared approvals escalate an undecided review; then the Business
     // Manager (whom the escalation reached) decides it here.
-    let escalated = req.status == "escalated";
+    let escalated = req.is_rerouted() || req.status == "escalated";
     if escalated && review.state == ReviewState::Open {
         review.state = ReviewState::Escalated;
     }
@@ -1832,6 +1832,10 @@ async fn decide_review(
             r.0
         ))
     })?;
+    let engine_decision = match decision {
+        ReviewDecision::Deny => Decision::Reject,
+        _ => Decision::Approve,
+    };
     let outcome = if escalated {
         if !is_manager(c, ctx, person)? && !is_finance(c, ctx, person)? {
             return Err(Error::forbidden(format!(
@@ -1839,12 +1843,33 @@ async fn decide_review(
                 person.label()
             )));
         }
+        // Close the shared request too, so its re-routing clock stops: as a
+        // decision when this person is one of its deciders, else superseded
+        // by the review's own decision.
+        if req.status == "pending" {
+            let recorded = if req.is_decider(&ctx.org, person) && person.handle != req.requested_by
+            {
+                approvals::decide(
+                    ctx,
+                    conn,
+                    req.id,
+                    &person.handle,
+                    engine_decision,
+                    reason,
+                    None,
+                )
+                .await
+                .is_ok()
+            } else {
+                false
+            };
+            if !recorded {
+                approvals::supersede(ctx, conn, &req.workflow, &req.entity_id, &person.handle)
+                    .await?;
+            }
+        }
         Outcome::Approved
     } else {
-        let engine_decision = match decision {
-            ReviewDecision::Deny => Decision::Reject,
-            _ => Decision::Approve,
-        };
         let (_, o) = approvals::decide(
             ctx,
             conn,
