@@ -40,11 +40,13 @@ pub enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct CollabMatrixArgs {
+    /// Closed hand-offs to fill the table with (N).
     #[arg(long, default_value_t = 1_000_000)]
     closed: i64,
     /// Reads of the matrix to time.
     #[arg(long, default_value_t = 10)]
     reads: u32,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -102,52 +104,62 @@ async fn collab_matrix_bench(config: Config, args: CollabMatrixArgs) -> Result<(
 
 #[derive(Debug, Args)]
 pub struct TouchArgs {
+    /// Touches to score (N).
     #[arg(long, default_value_t = 20_000)]
     count: u32,
     /// Concurrent writers on the scoring path.
     #[arg(long, default_value_t = 4)]
     writers: u32,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ExperimentArgs {
+    /// Exposures to load (N).
     #[arg(long, default_value_t = 10_000_000)]
     exposures: i64,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct EscalationArgs {
+    /// Incidents to open and escalate (N).
     #[arg(long, default_value_t = 10_000)]
     incidents: u32,
     /// Engine processes firing the escalations.
     #[arg(long, default_value_t = 1)]
     engines: u32,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct TimerArgs {
+    /// Timers to schedule and fire (N).
     #[arg(long, default_value_t = 50_000)]
     count: u32,
     /// Engine process counts to try, e.g. "1,2".
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     engines: Vec<u32>,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct EventArgs {
+    /// Events to append (N).
     #[arg(long, default_value_t = 100_000)]
     count: u32,
     /// Concurrent writers for the engine path.
     #[arg(long, default_value_t = 4)]
     writers: u32,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }

@@ -28,6 +28,7 @@ pub struct PagesArgs {
     /// Pages per channel.
     #[arg(long, default_value_t = 1_000)]
     count: u32,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -43,6 +44,7 @@ pub struct AlertArgs {
     /// Distinct dedup keys (the rest attach to open incidents).
     #[arg(long, default_value_t = 200)]
     keys: u32,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }

@@ -57,11 +57,14 @@ pub enum CampaignCommand {
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
+    /// The department whose line this is (a key from `vivid org list`).
     department: String,
     /// Dollars, e.g. 30000 or 1250.50.
     amount: String,
+    /// Narrow the line to this channel (e.g. ads, social, email).
     #[arg(long)]
     channel: Option<String>,
+    /// Narrow the line to this campaign (its name).
     #[arg(long)]
     campaign: Option<String>,
     /// YYYY-MM (default: the current period).
@@ -81,8 +84,11 @@ pub struct SetArgs {
 
 #[derive(Debug, Args)]
 pub struct SplitArgs {
+    /// The department whose budget is split (a key from `vivid org list`).
     department: String,
+    /// The total to split across its lines, in dollars (e.g. 30000 or 1250.50).
     amount: String,
+    /// YYYY-MM (default: the current period).
     #[arg(long)]
     period: Option<String>,
     /// Only show the parts; set no lines.
@@ -96,9 +102,12 @@ pub struct SplitArgs {
 
 #[derive(Debug, Args)]
 pub struct CampaignArgs {
+    /// The campaign's name (how other commands refer to it).
     name: String,
+    /// The department that owns it (a key from `vivid org list`).
     #[arg(long)]
     department: String,
+    /// The channel it spends on (e.g. ads, social, email).
     #[arg(long)]
     channel: String,
     /// Dollars.
@@ -112,12 +121,17 @@ pub struct CampaignArgs {
 
 #[derive(Debug, Args)]
 pub struct RequestArgs {
+    /// The department that would spend (a key from `vivid org list`).
     department: String,
+    /// How much, in dollars (e.g. 2500 or 1250.50).
     amount: String,
+    /// What it is for, in a sentence (recorded in the event log).
     #[arg(long)]
     reason: String,
+    /// The channel it would be spent on (e.g. ads, social, email).
     #[arg(long)]
     channel: Option<String>,
+    /// The campaign it would be spent on (its name).
     #[arg(long)]
     campaign: Option<String>,
     /// The reference the expense will carry (default REQ-<id>).
@@ -131,17 +145,23 @@ pub struct RequestArgs {
 
 #[derive(Debug, Args)]
 pub struct ExpenseArgs {
+    /// The department that spent it (a key from `vivid org list`).
     department: String,
+    /// How much, in dollars (e.g. 2500 or 1250.50).
     amount: String,
     /// The local date it was spent.
     #[arg(long)]
     on: String,
+    /// A unique reference (invoice or PO number); recording it again changes nothing.
     #[arg(long = "ref")]
     reference: String,
+    /// The channel it was spent on (e.g. ads, social, email).
     #[arg(long)]
     channel: Option<String>,
+    /// The campaign it was spent on (its name).
     #[arg(long)]
     campaign: Option<String>,
+    /// The vendor paid (its name, from `vivid vendor list`).
     #[arg(long)]
     vendor: Option<String>,
     #[command(flatten)]
@@ -162,10 +182,14 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct RevenueArgs {
+    /// The campaign that earned it (its name).
     campaign: String,
+    /// How much, in dollars (e.g. 2500 or 1250.50).
     amount: String,
+    /// The local date it was earned (YYYY-MM-DD).
     #[arg(long)]
     on: String,
+    /// A unique reference (e.g. an order number); recording it again changes nothing.
     #[arg(long = "ref")]
     reference: String,
     #[command(flatten)]
@@ -176,7 +200,9 @@ pub struct RevenueArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Only this department's lines (a key from `vivid org list`).
     department: Option<String>,
+    /// YYYY-MM (default: the current period).
     #[arg(long)]
     period: Option<String>,
     /// As of this instant (a local date or time; default now).
@@ -188,6 +214,7 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct PeriodArgs {
+    /// YYYY-MM (default: the current period).
     #[arg(long)]
     period: Option<String>,
     #[command(flatten)]
@@ -204,10 +231,14 @@ pub struct JsonOnly {
 pub struct ReallocateArgs {
     /// department[/channel[/campaign]] or #id.
     from: String,
+    /// The line to give to: department[/channel[/campaign]] or #id.
     to: String,
+    /// How much to move, in dollars (e.g. 2500 or 1250.50).
     amount: String,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long)]
     reason: String,
+    /// YYYY-MM (default: the current period).
     #[arg(long)]
     period: Option<String>,
     #[command(flatten)]
@@ -222,6 +253,7 @@ pub struct DecideArgs {
     id: i64,
     /// approve, deny, adjust or reallocate.
     decision: String,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long, default_value = "")]
     reason: String,
     /// approve: raise the line by this much (default: the overspend).
@@ -244,6 +276,7 @@ pub struct DecideArgs {
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
+    /// The period to close, YYYY-MM.
     period: String,
     #[command(flatten)]
     actor: ActorArg,

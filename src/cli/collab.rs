@@ -53,6 +53,7 @@ pub enum CollabCommand {
 pub struct RequestArgs {
     /// A kind from `vivid collab kinds`.
     kind: String,
+    /// What is asked, in a few words.
     title: String,
     /// A payload field, NAME=VALUE (repeat for each field).
     #[arg(long = "field", value_name = "NAME=VALUE")]
@@ -80,6 +81,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct IdArgs {
+    /// The hand-off number (from `vivid collab list`).
     id: i64,
     #[command(flatten)]
     json: JsonFlag,
@@ -87,6 +89,7 @@ pub struct IdArgs {
 
 #[derive(Debug, Args)]
 pub struct ActArgs {
+    /// The hand-off number (from `vivid collab list`).
     id: i64,
     #[command(flatten)]
     actor: ActorArg,
@@ -96,7 +99,9 @@ pub struct ActArgs {
 
 #[derive(Debug, Args)]
 pub struct ReasonArgs {
+    /// The hand-off number (from `vivid collab list`).
     id: i64,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long, short)]
     reason: String,
     #[command(flatten)]
@@ -107,7 +112,9 @@ pub struct ReasonArgs {
 
 #[derive(Debug, Args)]
 pub struct CancelArgs {
+    /// The hand-off number (from `vivid collab list`).
     id: i64,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long, short)]
     reason: Option<String>,
     #[command(flatten)]
@@ -118,7 +125,9 @@ pub struct CancelArgs {
 
 #[derive(Debug, Args)]
 pub struct CommentArgs {
+    /// The hand-off number (from `vivid collab list`).
     id: i64,
+    /// The comment, in a sentence or two.
     text: String,
     #[command(flatten)]
     actor: ActorArg,
@@ -128,7 +137,9 @@ pub struct CommentArgs {
 
 #[derive(Debug, Args)]
 pub struct AssignArgs {
+    /// The hand-off number (from `vivid collab list`).
     id: i64,
+    /// Who takes it (a handle from `vivid org list`), or "queue" to put it back.
     person: String,
     #[command(flatten)]
     actor: ActorArg,

@@ -27,6 +27,7 @@ pub enum ContactCommand {
 pub struct AddArgs {
     /// Whose contact method (a handle from `vivid org list`).
     person: String,
+    /// How to reach them: email, sms, push, webhook or discord.
     #[arg(long, value_parser = parse_method)]
     method: Method,
     /// The address, number (+15551234567), ntfy topic or URL, or webhook
@@ -41,6 +42,7 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only this person's methods (a handle from `vivid org list`).
     person: Option<String>,
     #[command(flatten)]
     json: JsonFlag,
@@ -48,6 +50,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
+    /// The contact method's id (from `vivid contact list`).
     id: i64,
     #[command(flatten)]
     actor: ActorArg,
@@ -57,6 +60,7 @@ pub struct RemoveArgs {
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
+    /// Whom to page (a handle from `vivid org list`).
     person: String,
     /// Only this method.
     #[arg(long, value_parser = parse_method)]

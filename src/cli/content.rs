@@ -51,6 +51,7 @@ pub enum ContentCommand {
 
 #[derive(Debug, Args)]
 pub struct NewArgs {
+    /// The item's working title, in a few words.
     title: String,
     /// blog_post, email, newsletter, social_post, ad_creative, product_page
     #[arg(long)]
@@ -61,6 +62,7 @@ pub struct NewArgs {
     /// Owner handle (default: the actor).
     #[arg(long)]
     owner: Option<String>,
+    /// The campaign it belongs to (its name).
     #[arg(long)]
     campaign: Option<String>,
     /// Cost in dollars (e.g. 1250 or 1250.50).
@@ -77,8 +79,10 @@ pub struct NewArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only items in this state (planning, creation, review, approved, published, ...).
     #[arg(long)]
     state: Option<String>,
+    /// Only items owned by this person (a handle from `vivid org list`).
     #[arg(long)]
     owner: Option<String>,
     #[command(flatten)]
@@ -87,6 +91,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct IdArgs {
+    /// The content item number (from `vivid content list`).
     id: i64,
     #[command(flatten)]
     json: JsonFlag,
@@ -94,6 +99,7 @@ pub struct IdArgs {
 
 #[derive(Debug, Args)]
 pub struct ActArgs {
+    /// The content item number (from `vivid content list`).
     id: i64,
     #[command(flatten)]
     actor: ActorArg,
@@ -103,10 +109,12 @@ pub struct ActArgs {
 
 #[derive(Debug, Args)]
 pub struct EditArgs {
+    /// The content item number (from `vivid content list`).
     id: i64,
     /// The new body, from a file ("-" for standard input).
     #[arg(long)]
     file: PathBuf,
+    /// A new title for the item.
     #[arg(long)]
     title: Option<String>,
     /// What changed and why.
@@ -120,7 +128,9 @@ pub struct EditArgs {
 
 #[derive(Debug, Args)]
 pub struct DecideArgs {
+    /// The content item number (from `vivid content list`).
     id: i64,
+    /// A comment for the author, in a sentence (recorded in the event log).
     #[arg(long, short, default_value = "")]
     comment: String,
     /// The version you reviewed (refused if it is no longer current).
@@ -134,16 +144,21 @@ pub struct DecideArgs {
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
+    /// The content item number (from `vivid content list`).
     id: i64,
+    /// How many times it was seen.
     #[arg(long)]
     views: i64,
+    /// How many clicks it got.
     #[arg(long)]
     clicks: i64,
+    /// How many conversions it led to.
     #[arg(long, default_value_t = 0)]
     conversions: i64,
     /// Revenue in dollars.
     #[arg(long, value_name = "DOLLARS")]
     revenue: Option<String>,
+    /// Where the numbers come from (default: manual).
     #[arg(long, default_value = "manual")]
     source: String,
     #[command(flatten)]
@@ -152,7 +167,9 @@ pub struct RecordArgs {
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
+    /// The content item number (from `vivid content list`).
     id: i64,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long, short)]
     reason: String,
     #[command(flatten)]
@@ -163,6 +180,7 @@ pub struct ArchiveArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
+    /// The content item number (from `vivid content list`).
     id: i64,
     /// The older version (default: the last approved one, else the one before).
     #[arg(long)]
@@ -176,6 +194,7 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The content item number (from `vivid content list`).
     id: i64,
     /// Print this version's text instead of the current one's.
     #[arg(long)]

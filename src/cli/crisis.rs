@@ -61,13 +61,16 @@ pub enum CrisisCommand {
 pub struct OpenArgs {
     /// What is wrong, in a few words.
     title: String,
+    /// P1, P2, P3 or P4 (P1 is the most severe).
     #[arg(long, short)]
     severity: String,
+    /// What is known so far, in free text.
     #[arg(long, short, default_value = "")]
     description: String,
     /// Departments concerned (repeat or comma-separate).
     #[arg(long = "department", value_delimiter = ',')]
     departments: Vec<String>,
+    /// Who commands the response (a handle from `vivid org list`).
     #[arg(long)]
     commander: Option<String>,
     #[command(flatten)]
@@ -81,8 +84,10 @@ pub struct ListArgs {
     /// Include resolved and closed incidents.
     #[arg(long)]
     all: bool,
+    /// Only incidents of this severity (P1, P2, P3 or P4).
     #[arg(long)]
     severity: Option<String>,
+    /// Only incidents concerning this department (a key from `vivid org list`).
     #[arg(long)]
     department: Option<String>,
     #[command(flatten)]
@@ -91,6 +96,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct IdArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
     #[command(flatten)]
     json: JsonFlag,
@@ -98,6 +104,7 @@ pub struct IdArgs {
 
 #[derive(Debug, Args)]
 pub struct ActIdArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
     #[command(flatten)]
     actor: ActorArg,
@@ -107,7 +114,9 @@ pub struct ActIdArgs {
 
 #[derive(Debug, Args)]
 pub struct ReasonArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long, short)]
     reason: String,
     #[command(flatten)]
@@ -118,6 +127,7 @@ pub struct ReasonArgs {
 
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
     /// How it was resolved.
     #[arg(long, short)]
@@ -130,7 +140,9 @@ pub struct ResolveArgs {
 
 #[derive(Debug, Args)]
 pub struct EscalateArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long, short)]
     reason: Option<String>,
     #[command(flatten)]
@@ -141,9 +153,11 @@ pub struct EscalateArgs {
 
 #[derive(Debug, Args)]
 pub struct SeverityArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
     /// P1, P2, P3 or P4.
     severity: String,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long, short)]
     reason: String,
     #[command(flatten)]
@@ -154,7 +168,9 @@ pub struct SeverityArgs {
 
 #[derive(Debug, Args)]
 pub struct NoteArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
+    /// The note, in a sentence or two.
     text: String,
     #[command(flatten)]
     actor: ActorArg,
@@ -164,9 +180,11 @@ pub struct NoteArgs {
 
 #[derive(Debug, Args)]
 pub struct PhaseArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
     /// The phase to enter (default: the next one).
     phase: Option<String>,
+    /// A note for the timeline, in a sentence.
     #[arg(long)]
     note: Option<String>,
     #[command(flatten)]
@@ -177,9 +195,11 @@ pub struct PhaseArgs {
 
 #[derive(Debug, Args)]
 pub struct AssignArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
     /// commander, scribe or liaison
     role: String,
+    /// Who takes the role (a handle from `vivid org list`).
     person: String,
     #[command(flatten)]
     actor: ActorArg,
@@ -189,9 +209,11 @@ pub struct AssignArgs {
 
 #[derive(Debug, Args)]
 pub struct CommanderArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
     /// Who takes command.
     person: String,
+    /// A note for the timeline, in a sentence.
     #[arg(long)]
     note: Option<String>,
     #[command(flatten)]
@@ -202,7 +224,9 @@ pub struct CommanderArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
+    /// The update's text, as the audience will read it.
     message: String,
     /// internal or customer
     #[arg(long, default_value = "internal")]
@@ -218,6 +242,7 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct PostmortemArgs {
+    /// The incident number (from `vivid crisis list`).
     id: i64,
     #[command(subcommand)]
     action: Option<PostmortemAction>,
@@ -232,6 +257,7 @@ pub enum PostmortemAction {
     Show,
     /// Write it from a Markdown file with the template's `## ` sections.
     Write {
+        /// The Markdown file to read.
         #[arg(long)]
         file: PathBuf,
         #[command(flatten)]
@@ -239,7 +265,9 @@ pub enum PostmortemAction {
     },
     /// Add an action item with an owner and a due date.
     Action {
+        /// What is to be done, in a sentence.
         description: String,
+        /// Who does it (a handle from `vivid org list`).
         #[arg(long)]
         owner: String,
         /// Due date (YYYY-MM-DD, a local date: due at its end; "YYYY-MM-DD HH:MM"
@@ -251,6 +279,7 @@ pub enum PostmortemAction {
     },
     /// Mark an action item done.
     Done {
+        /// The action item's number (from `vivid crisis postmortem ID`).
         item: i64,
         #[command(flatten)]
         actor: ActorArg,
@@ -280,8 +309,11 @@ pub enum MetricsCommand {
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
+    /// The metric's name (e.g. daily_revenue; see `vivid metrics list`).
     metric: String,
+    /// The reading, a number.
     value: f64,
+    /// Where the reading comes from (default: manual).
     #[arg(long, default_value = "manual")]
     source: String,
     #[command(flatten)]

@@ -40,6 +40,7 @@ pub enum ExperimentCommand {
 pub struct NewArgs {
     /// A short key, e.g. free-shipping-banner.
     key: String,
+    /// A human-readable name, in a few words.
     #[arg(long)]
     name: String,
     /// "If we ..., then ... because ...".
@@ -63,8 +64,10 @@ pub struct NewArgs {
     /// Minimum detectable effect, relative (0.1 = 10%).
     #[arg(long, default_value_t = 0.1)]
     mde: f64,
+    /// Statistical power wanted: the chance of detecting the MDE (0-1).
     #[arg(long, default_value_t = 0.8)]
     power: f64,
+    /// Significance level: the false-positive rate accepted (0-1).
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
     /// Units entering the experiment per day.
@@ -99,6 +102,7 @@ pub struct NewArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only experiments in this state (draft, running, decided, documented).
     #[arg(long)]
     state: Option<String>,
     #[command(flatten)]
@@ -107,6 +111,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct IdArgs {
+    /// The experiment (its number or key, from `vivid experiment list`).
     experiment: String,
     #[command(flatten)]
     json: JsonFlag,
@@ -114,6 +119,7 @@ pub struct IdArgs {
 
 #[derive(Debug, Args)]
 pub struct ActArgs {
+    /// The experiment (its number or key, from `vivid experiment list`).
     experiment: String,
     #[command(flatten)]
     actor: ActorArg,
@@ -123,7 +129,9 @@ pub struct ActArgs {
 
 #[derive(Debug, Args)]
 pub struct AssignArgs {
+    /// The experiment (its number or key, from `vivid experiment list`).
     experiment: String,
+    /// The unit to assign (e.g. a visitor or customer id); the same unit always gets the same variation.
     unit: String,
     #[command(flatten)]
     json: JsonFlag,
@@ -131,9 +139,13 @@ pub struct AssignArgs {
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
+    /// The experiment (its number or key, from `vivid experiment list`).
     experiment: String,
+    /// The unit the outcome belongs to (e.g. a visitor or customer id).
     unit: String,
+    /// The metric's name (the primary metric or a guardrail).
     metric: String,
+    /// The value observed (default 1: converted, for a binomial metric).
     #[arg(default_value_t = 1.0)]
     value: f64,
 }
@@ -148,6 +160,7 @@ pub struct AnalyzeArgs {
 
 #[derive(Debug, Args)]
 pub struct DecideArgs {
+    /// The experiment (its number or key, from `vivid experiment list`).
     experiment: String,
     /// The winning variation (it is handed to the content workflow).
     #[arg(long, conflicts_with = "abandon")]
@@ -155,6 +168,7 @@ pub struct DecideArgs {
     /// Stop without a winner (the control stays).
     #[arg(long)]
     abandon: bool,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long, short, default_value = "")]
     reason: String,
     #[command(flatten)]

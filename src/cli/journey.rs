@@ -40,6 +40,7 @@ pub enum JourneyCommand {
 
 #[derive(Debug, Args)]
 pub struct TouchArgs {
+    /// The prospect's key (e.g. an e-mail address or CRM id); a new key creates the prospect.
     prospect: String,
     /// ad, content, email, social, site, referral
     #[arg(long)]
@@ -50,10 +51,13 @@ pub struct TouchArgs {
     /// Replays with the same key score once (default: a fresh key).
     #[arg(long)]
     key: Option<String>,
+    /// The prospect's segment (e.g. first-home, gift-buyers).
     #[arg(long)]
     segment: Option<String>,
+    /// The content item touched (its number, from `vivid content list`).
     #[arg(long)]
     content: Option<i64>,
+    /// Where the touch comes from (default: manual).
     #[arg(long, default_value = "manual")]
     source: String,
     #[command(flatten)]
@@ -62,6 +66,7 @@ pub struct TouchArgs {
 
 #[derive(Debug, Args)]
 pub struct KeyArgs {
+    /// The prospect's key (e.g. an e-mail address or CRM id).
     prospect: String,
     #[command(flatten)]
     json: JsonFlag,
@@ -69,6 +74,7 @@ pub struct KeyArgs {
 
 #[derive(Debug, Args)]
 pub struct ActKeyArgs {
+    /// The prospect's key (e.g. an e-mail address or CRM id).
     prospect: String,
     #[command(flatten)]
     actor: ActorArg,
@@ -78,7 +84,9 @@ pub struct ActKeyArgs {
 
 #[derive(Debug, Args)]
 pub struct ContactArgs {
+    /// The prospect's key (e.g. an e-mail address or CRM id).
     prospect: String,
+    /// What was said, in a sentence or two.
     #[arg(long, default_value = "")]
     note: String,
     #[command(flatten)]
@@ -89,6 +97,7 @@ pub struct ContactArgs {
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
+    /// The prospect's key (e.g. an e-mail address or CRM id).
     prospect: String,
     /// Order value in dollars.
     #[arg(long)]
@@ -101,7 +110,9 @@ pub struct ConvertArgs {
 
 #[derive(Debug, Args)]
 pub struct TicketArgs {
+    /// The prospect's key (e.g. an e-mail address or CRM id).
     prospect: String,
+    /// What the request is about, in a few words.
     subject: String,
     #[command(flatten)]
     actor: ActorArg,
@@ -111,7 +122,9 @@ pub struct TicketArgs {
 
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
+    /// The support request number (from `vivid journey ticket`).
     ticket: i64,
+    /// How it was resolved, in a sentence.
     #[arg(long)]
     resolution: String,
     #[command(flatten)]
@@ -122,18 +135,24 @@ pub struct ResolveArgs {
 
 #[derive(Debug, Args)]
 pub struct FeedbackArgs {
+    /// The prospect's key (e.g. an e-mail address or CRM id).
     prospect: String,
+    /// Net Promoter Score, 0-10.
     #[arg(long)]
     nps: Option<i32>,
+    /// Customer satisfaction, 1-5.
     #[arg(long)]
     csat: Option<i32>,
+    /// What the customer said, in free text.
     #[arg(long, default_value = "")]
     comment: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ReferArgs {
+    /// The referring customer's key.
     prospect: String,
+    /// The referred person's key (e.g. an e-mail address); becomes a prospect.
     referred: String,
     #[command(flatten)]
     json: JsonFlag,
@@ -141,6 +160,7 @@ pub struct ReferArgs {
 
 #[derive(Debug, Args)]
 pub struct CampaignArgs {
+    /// The campaign's name.
     name: String,
     /// upsell or cross_sell
     #[arg(long, default_value = "upsell")]

@@ -146,7 +146,10 @@ enum Command {
     /// Show the effective configuration.
     Config,
     /// The operator guide of a workflow (what it does, states, clocks, commands, KPIs).
-    Guide { workflow: Option<String> },
+    Guide {
+        /// The workflow (e.g. crisis, content, privacy); without it, the list of guides.
+        workflow: Option<String>,
+    },
     /// One HTTP server: Discord interactions, alerts from monitoring
     /// (Alertmanager, Grafana, generic JSON), /healthz and /metrics.
     Serve(serve::ServeArgs),
@@ -252,4 +255,39 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     ctrl_c.await.ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every command says what it is for (`--help`).
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "vivid", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "{} arguments or commands have no help text:\n{}",
+            missing.len(),
+            missing.join("\n")
+        );
+    }
 }

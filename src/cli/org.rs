@@ -54,7 +54,9 @@ pub struct ScheduleArgs {
 
 #[derive(Debug, Args)]
 pub struct OverrideArgs {
+    /// The on-call schedule to override (its name, from `vivid oncall schedule`).
     schedule: String,
+    /// Who is on call instead (a handle from `vivid org list`).
     person: String,
     /// Start (YYYY-MM-DD, a local date; "YYYY-MM-DD HH:MM" local time;
     /// RFC 3339; or a duration from now, "2h"); default now.

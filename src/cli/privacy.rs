@@ -102,6 +102,7 @@ pub struct ClassifyArgs {
 
 #[derive(Debug, Args)]
 pub struct ReadArgs {
+    /// The data subject's reference (from `vivid privacy subjects`).
     subject: String,
     /// Only these fields (repeat); default: every PII field held.
     #[arg(long = "field")]
@@ -118,13 +119,16 @@ pub struct ReadArgs {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
+    /// Only reads of this data subject (its reference).
     #[arg(long)]
     subject: Option<String>,
+    /// Only reads by this person (a handle from `vivid org list`).
     #[arg(long)]
     person: Option<String>,
     /// Only refused reads.
     #[arg(long)]
     refused: bool,
+    /// At most this many entries, newest first.
     #[arg(long, default_value_t = 50)]
     limit: i64,
     #[command(flatten)]
@@ -143,6 +147,7 @@ pub enum AuditCommand {
 
 #[derive(Debug, Args)]
 pub struct IdJson {
+    /// The number (from the matching `list` command).
     id: i64,
     #[command(flatten)]
     json: JsonFlag,
@@ -163,7 +168,9 @@ pub struct FindingsArgs {
 pub enum FindingsAction {
     /// Resolve a finding with what was done about it.
     Resolve {
+        /// The finding number (from `vivid privacy findings`).
         id: i64,
+        /// What was done about it, in a sentence (recorded in the event log).
         #[arg(long)]
         note: String,
         #[command(flatten)]
@@ -184,6 +191,7 @@ pub enum SubjectsAction {
     /// Find the subject an e-mail address belongs to (the address is
     /// matched through its blind index; it is never stored).
     Find {
+        /// The e-mail address to look up.
         #[arg(long)]
         email: String,
         #[command(flatten)]
@@ -198,6 +206,7 @@ pub enum DsarCommand {
     /// Open a request for a subject (reference or --email); the one-month
     /// clock starts at receipt. An unknown address still opens it.
     Open {
+        /// The data subject's reference (from `vivid privacy subjects`).
         #[arg(required_unless_present = "email", conflicts_with = "email")]
         subject: Option<String>,
         /// The person's e-mail address, found through the blind index.
@@ -206,6 +215,7 @@ pub enum DsarCommand {
         /// access, rectification, erasure, restriction, portability or objection
         #[arg(long)]
         kind: String,
+        /// A note on the request, in a sentence.
         #[arg(long, default_value = "")]
         note: String,
         /// When it was received, if earlier (YYYY-MM-DD, a local date;
@@ -219,6 +229,7 @@ pub enum DsarCommand {
     },
     /// Requests (open ones; --all for every one).
     List {
+        /// Include closed requests.
         #[arg(long)]
         all: bool,
         #[command(flatten)]
@@ -228,6 +239,7 @@ pub enum DsarCommand {
     Show(IdJson),
     /// Record the identity check: verified, or --started when proof was asked for.
     Verify {
+        /// The request number (from `vivid privacy dsar list`).
         id: i64,
         /// How the identity is checked (never the evidence itself).
         #[arg(long, default_value = "identity checked against the account")]
@@ -243,7 +255,9 @@ pub enum DsarCommand {
     /// Write the export of an access or portability request to a file
     /// (owner-only permissions).
     Export {
+        /// The request number (from `vivid privacy dsar list`).
         id: i64,
+        /// The file to write (created with owner-only permissions).
         #[arg(long)]
         out: PathBuf,
         /// json, or csv (portability)
@@ -256,7 +270,9 @@ pub enum DsarCommand {
     },
     /// Approve an erasure as the second person (four eyes).
     Approve {
+        /// The request number (from `vivid privacy dsar list`).
         id: i64,
+        /// A comment on the approval, in a sentence (recorded in the event log).
         #[arg(long, default_value = "")]
         comment: String,
         #[command(flatten)]
@@ -266,7 +282,9 @@ pub enum DsarCommand {
     },
     /// Refuse an erasure's approval, with the reason; it goes back to verified.
     Reject {
+        /// The request number (from `vivid privacy dsar list`).
         id: i64,
+        /// Why it is refused, in a sentence (recorded in the event log).
         #[arg(long)]
         comment: String,
         #[command(flatten)]
@@ -276,9 +294,12 @@ pub enum DsarCommand {
     },
     /// Extend by up to two months; run it when the person has been told why.
     Extend {
+        /// The request number (from `vivid privacy dsar list`).
         id: i64,
+        /// How many months to extend by (1 or 2).
         #[arg(long, default_value_t = 1)]
         months: u32,
+        /// Why more time is needed, in a sentence (as told to the person).
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -291,6 +312,7 @@ pub enum DsarCommand {
     /// person to approve (then the data key is destroyed); restriction and
     /// objection flag the person.
     Complete {
+        /// The request number (from `vivid privacy dsar list`).
         id: i64,
         /// Corrected field NAME=VALUE (rectification).
         #[arg(long = "field", value_name = "NAME=VALUE")]
@@ -305,7 +327,9 @@ pub enum DsarCommand {
     },
     /// Refuse it (manifestly unfounded or excessive), with the reason.
     Refuse {
+        /// The request number (from `vivid privacy dsar list`).
         id: i64,
+        /// Why it is refused, in a sentence (recorded in the event log).
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -359,6 +383,7 @@ impl InfoArgs {
 pub enum BreachCommand {
     /// Record a breach: opens a privacy incident (or joins the finding's) and starts the 72-hour clock.
     Open {
+        /// What happened, in a few words.
         title: String,
         /// The audit finding that revealed it.
         #[arg(long)]
@@ -366,6 +391,7 @@ pub enum BreachCommand {
         /// An existing incident to attach it to.
         #[arg(long)]
         incident: Option<i64>,
+        /// P1, P2, P3 or P4 for the privacy incident (default: P1).
         #[arg(long, default_value = "P1")]
         severity: String,
         /// When the organisation became aware, if earlier (YYYY-MM-DD, a local
@@ -381,6 +407,7 @@ pub enum BreachCommand {
     },
     /// Breaches (open ones; --all for every one).
     List {
+        /// Include closed breaches.
         #[arg(long)]
         all: bool,
         #[command(flatten)]
@@ -390,6 +417,7 @@ pub enum BreachCommand {
     Show(IdJson),
     /// Add information; after notification, each update is a further phase.
     Update {
+        /// The breach number (from `vivid privacy breach list`).
         id: i64,
         #[command(flatten)]
         info: InfoArgs,
@@ -400,7 +428,9 @@ pub enum BreachCommand {
     },
     /// Record that the authority was notified (late: --late-reason).
     Notify {
+        /// The breach number (from `vivid privacy breach list`).
         id: i64,
+        /// Why the notification was later than 72 hours, in a sentence.
         #[arg(long)]
         late_reason: Option<String>,
         #[command(flatten)]
@@ -410,7 +440,9 @@ pub enum BreachCommand {
     },
     /// Record why no notification is required (unlikely to result in a risk).
     Exempt {
+        /// The breach number (from `vivid privacy breach list`).
         id: i64,
+        /// Why no risk to people is likely, in a sentence (recorded in the event log).
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -420,8 +452,11 @@ pub enum BreachCommand {
     },
     /// Add a remediation task.
     Task {
+        /// The breach number (from `vivid privacy breach list`).
         id: i64,
+        /// What is to be done, in a sentence.
         description: String,
+        /// Who does it (a handle from `vivid org list`).
         #[arg(long)]
         owner: String,
         /// Due date (YYYY-MM-DD, a local date: due at its end; "YYYY-MM-DD
@@ -435,6 +470,7 @@ pub enum BreachCommand {
     },
     /// Mark a remediation task done.
     Done {
+        /// The task number (from `vivid privacy breach show`).
         task: i64,
         #[command(flatten)]
         actor: ActorArg,
@@ -445,7 +481,9 @@ pub enum BreachCommand {
     Close(IdAct),
     /// Approve a close-out (Compliance & Risk director; not the requester).
     Approve {
+        /// The breach number (from `vivid privacy breach list`).
         id: i64,
+        /// A comment on the approval, in a sentence (recorded in the event log).
         #[arg(long, default_value = "")]
         comment: String,
         #[command(flatten)]
@@ -455,7 +493,9 @@ pub enum BreachCommand {
     },
     /// Send a close-out back, with the reason.
     Reject {
+        /// The breach number (from `vivid privacy breach list`).
         id: i64,
+        /// Why it is sent back, in a sentence (recorded in the event log).
         #[arg(long)]
         comment: String,
         #[command(flatten)]
@@ -467,6 +507,7 @@ pub enum BreachCommand {
 
 #[derive(Debug, Args)]
 pub struct IdAct {
+    /// The breach number (from `vivid privacy breach list`).
     id: i64,
     #[command(flatten)]
     actor: ActorArg,

@@ -58,6 +58,7 @@ pub enum VendorCommand {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
+    /// The vendor's name (how other commands refer to it).
     name: String,
     /// print_lab, framing, packaging, carrier, agency
     #[arg(long)]
@@ -78,8 +79,10 @@ pub struct ContactFields {
     /// The contact person's name (PII: encrypted by the privacy workflow).
     #[arg(long)]
     contact_name: Option<String>,
+    /// The contact person's e-mail (PII: encrypted by the privacy workflow).
     #[arg(long)]
     contact_email: Option<String>,
+    /// The contact person's phone number (PII: encrypted by the privacy workflow).
     #[arg(long)]
     contact_phone: Option<String>,
 }
@@ -99,6 +102,7 @@ impl ContactFields {
 
 #[derive(Debug, Args)]
 pub struct ContactArgs {
+    /// The vendor (its name, from `vivid vendor list`).
     name: String,
     #[command(flatten)]
     contact: ContactFields,
@@ -110,6 +114,7 @@ pub struct ContactArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only vendors in this state (prospect, invited, proposed, negotiating, contracted, active, improvement, renewed, ended, refused).
     #[arg(long)]
     state: Option<String>,
     #[command(flatten)]
@@ -118,6 +123,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct NameArgs {
+    /// The vendor (its name, from `vivid vendor list`).
     name: String,
     #[command(flatten)]
     json: JsonFlag,
@@ -125,6 +131,7 @@ pub struct NameArgs {
 
 #[derive(Debug, Args)]
 pub struct ActNameArgs {
+    /// The vendor (its name, from `vivid vendor list`).
     name: String,
     #[command(flatten)]
     actor: ActorArg,
@@ -134,7 +141,9 @@ pub struct ActNameArgs {
 
 #[derive(Debug, Args)]
 pub struct EndArgs {
+    /// The vendor (its name, from `vivid vendor list`).
     name: String,
+    /// Why, in a sentence (recorded in the event log).
     #[arg(long, short, default_value = "")]
     reason: String,
     /// End at once instead of at the contract's end date.
@@ -164,6 +173,7 @@ pub enum RfpCommand {
 
 #[derive(Debug, Args)]
 pub struct RfpNewArgs {
+    /// The RFP's title, in a few words.
     title: String,
     /// NAME:WEIGHT, weights totalling 100 (repeat, or list several).
     #[arg(long = "criterion", num_args = 1.., required = true)]
@@ -177,6 +187,7 @@ pub struct RfpNewArgs {
     /// When proposals are due ("2026-12-20", "in 2 weeks").
     #[arg(long)]
     due: Option<String>,
+    /// What the work requires, in free text.
     #[arg(long, default_value = "")]
     requirements: String,
     #[command(flatten)]
@@ -187,6 +198,7 @@ pub struct RfpNewArgs {
 
 #[derive(Debug, Args)]
 pub struct RfpArgs {
+    /// The RFP (its number or title, from `vivid vendor rfp list`).
     rfp: String,
     #[command(flatten)]
     json: JsonFlag,
@@ -194,7 +206,9 @@ pub struct RfpArgs {
 
 #[derive(Debug, Args)]
 pub struct RfpVendorArgs {
+    /// The RFP (its number or title, from `vivid vendor rfp list`).
     rfp: String,
+    /// The vendor (its name, from `vivid vendor list`).
     vendor: String,
     #[command(flatten)]
     actor: ActorArg,
@@ -204,7 +218,9 @@ pub struct RfpVendorArgs {
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
+    /// The RFP (its number or title, from `vivid vendor rfp list`).
     rfp: String,
+    /// The vendor whose proposal is scored (its name).
     vendor: String,
     /// NAME=SCORE, 0-10 (repeat, or list several).
     #[arg(long = "criterion", num_args = 1.., required = true)]
@@ -217,11 +233,14 @@ pub struct ScoreArgs {
 
 #[derive(Debug, Args)]
 pub struct OverrideArgs {
+    /// The RFP (its number or title, from `vivid vendor rfp list`).
     rfp: String,
+    /// The vendor whose proposal is overridden (its name).
     vendor: String,
     /// NAME=SCORE, 0-10.
     #[arg(long = "criterion")]
     score: String,
+    /// Why the consensus is overridden, in a sentence (recorded in the event log).
     #[arg(long, short)]
     reason: String,
     #[command(flatten)]
@@ -232,11 +251,14 @@ pub struct OverrideArgs {
 
 #[derive(Debug, Args)]
 pub struct ProposeArgs {
+    /// The RFP (its number or title, from `vivid vendor rfp list`).
     rfp: String,
+    /// The proposing vendor (its name).
     vendor: String,
     /// The proposal's contract value in dollars (e.g. 42000 or 42,000.50).
     #[arg(long)]
     price: String,
+    /// The proposal's terms, in free text.
     #[arg(long, default_value = "")]
     terms: String,
     #[command(flatten)]
@@ -247,7 +269,9 @@ pub struct ProposeArgs {
 
 #[derive(Debug, Args)]
 pub struct DecideArgs {
+    /// The RFP (its number or title, from `vivid vendor rfp list`).
     rfp: String,
+    /// A comment on the decision, in a sentence (recorded in the event log).
     #[arg(long, short, default_value = "")]
     comment: String,
     #[command(flatten)]
@@ -264,6 +288,7 @@ pub enum ContractCommand {
 
 #[derive(Debug, Args)]
 pub struct ContractNewArgs {
+    /// The awarded vendor (its name).
     vendor: String,
     /// First day (a local date, YYYY-MM-DD).
     #[arg(long)]
@@ -274,6 +299,7 @@ pub struct ContractNewArgs {
     /// Billing per month in dollars.
     #[arg(long)]
     monthly: String,
+    /// Renew automatically at the end unless notice is given.
     #[arg(long)]
     auto_renew: bool,
     /// Notice period ("1 month", "30 days"); default from config.
@@ -290,6 +316,7 @@ pub struct ContractNewArgs {
 
 #[derive(Debug, Args)]
 pub struct DeliverArgs {
+    /// The delivering vendor (its name).
     vendor: String,
     /// The purchase order (several deliveries of one PO are one order).
     #[arg(long)]
@@ -300,10 +327,13 @@ pub struct DeliverArgs {
     /// The local date it arrived.
     #[arg(long)]
     delivered: String,
+    /// How many units were ordered.
     #[arg(long)]
     ordered: i64,
+    /// How many units arrived.
     #[arg(long)]
     received: i64,
+    /// How many of the units received were defective.
     #[arg(long, default_value_t = 0)]
     defective: i64,
     /// What it cost in dollars (for the cost variance).
@@ -317,6 +347,7 @@ pub struct DeliverArgs {
 
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
+    /// The vendor reviewed (its name).
     vendor: String,
     /// YYYY-MM
     #[arg(long)]
@@ -332,6 +363,7 @@ pub struct ReviewArgs {
 
 #[derive(Debug, Args)]
 pub struct ScorecardArgs {
+    /// The vendor (its name, from `vivid vendor list`).
     vendor: String,
     /// YYYY-MM (default: the latest review).
     #[arg(long)]
@@ -356,6 +388,7 @@ pub enum PlanCommand {
 
 #[derive(Debug, Args)]
 pub struct PlanListArgs {
+    /// Only this vendor's plans (its name).
     vendor: Option<String>,
     #[command(flatten)]
     json: JsonFlag,
@@ -363,7 +396,9 @@ pub struct PlanListArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckinArgs {
+    /// The vendor on an improvement plan (its name).
     vendor: String,
+    /// The progress, in a sentence or two.
     note: String,
     #[command(flatten)]
     actor: ActorArg,
@@ -373,7 +408,9 @@ pub struct CheckinArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanDecideArgs {
+    /// The vendor on a missed improvement plan (its name).
     vendor: String,
+    /// A comment on the decision, in a sentence (recorded in the event log).
     #[arg(long, short, default_value = "")]
     comment: String,
     #[command(flatten)]
