@@ -786,6 +786,81 @@ async fn requests_run_one_calendar_month_with_reminders_extension_and_overdue() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_clocks_run_on_the_engine_and_timers_of_the_old_kinds_still_fire() -> TestResult {
+    let (_db, ctx, clock, key) = setup().await?;
+    let engine = Engine::new(ctx.clone(), Arc::new(LogTarget));
+    service::collect(&ctx, &key, Some("C1"), &customer(EMAIL), "olu").await?;
+    let r = service::open_request(
+        &ctx,
+        &NewRequest {
+            subject: "C1",
+            kind: RequestKind::Access,
+            note: "",
+            received_at: None,
+        },
+        "jun",
+    )
+    .await?;
+    // The request's clock is the engine's deadline clock: two reminders and
+    // the deadline, nothing of the old kinds.
+    let stages: Vec<String> = sqlx::query_scalar(
+        "SELECT dedupe_key FROM timers WHERE status = 'pending' AND kind = 'deadline'
+         AND workflow = 'privacy' AND entity_id = $1 ORDER BY due_at",
+    )
+    .bind(r.id.to_string())
+    .fetch_all(&ctx.pool)
+    .await?;
+    assert_eq!(
+        stages,
+        ["request:remind0", "request:remind1", "request:breach"]
+    );
+    // The first reminder says how long before the deadline it fired.
+    clock.set(r.due_at - TimeDelta::days(7) + TimeDelta::seconds(1));
+    engine.run_pass().await?;
+    let before: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT payload->'before' FROM events WHERE action = 'request_reminded'",
+    )
+    .fetch_all(&ctx.pool)
+    .await?;
+    assert_eq!(before, [serde_json::json!("7d")]);
+    // A database scheduled before the move still holds timers of the old
+    // kinds: they fire through the same code.
+    let second = service::open_request(
+        &ctx,
+        &NewRequest {
+            subject: "C1",
+            kind: RequestKind::Rectification,
+            note: "new address",
+            received_at: None,
+        },
+        "jun",
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE timers SET status = 'cancelled' WHERE kind = 'deadline' AND entity_id = $1
+         AND dedupe_key LIKE 'request:%'",
+    )
+    .bind(second.id.to_string())
+    .execute(&ctx.pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO timers (kind, workflow, entity_id, dedupe_key, due_at, payload, created_at)
+         VALUES ('privacy.request_due', 'privacy', $1, '', $2, '{}', $2)",
+    )
+    .bind(second.id.to_string())
+    .bind(r.due_at - TimeDelta::days(7))
+    .execute(&ctx.pool)
+    .await?;
+    engine.run_pass().await?;
+    let overdue: Vec<String> =
+        sqlx::query_scalar("SELECT entity_id FROM events WHERE action = 'request_overdue'")
+            .fetch_all(&ctx.pool)
+            .await?;
+    assert_eq!(overdue, [second.id.to_string()]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finishing_a_request_leaves_the_clocks_of_the_breach_with_the_same_number() -> TestResult {
     let (_db, ctx, _clock, key) = setup().await?;
     service::collect(&ctx, &key, Some("C1"), &customer(EMAIL), "olu").await?;
@@ -817,7 +892,7 @@ async fn finishing_a_request_leaves_the_clocks_of_the_breach_with_the_same_numbe
     assert_eq!(r.id, b.id);
     let pending = async || -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT count(*) FROM timers WHERE status = 'pending' AND kind LIKE 'privacy.breach%' AND entity_id = $1",
+            "SELECT count(*) FROM timers WHERE status = 'pending' AND kind = 'deadline' AND dedupe_key LIKE 'breach:%' AND entity_id = $1",
         )
         .bind(b.id.to_string())
         .fetch_one(&ctx.pool)
@@ -828,7 +903,7 @@ async fn finishing_a_request_leaves_the_clocks_of_the_breach_with_the_same_numbe
     service::refuse_request(&ctx, r.id, "manifestly unfounded", "ivy").await?;
     assert_eq!(pending().await?, before, "the breach's clocks still run");
     let request_timers: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM timers WHERE status = 'pending' AND kind LIKE 'privacy.request%'",
+        "SELECT count(*) FROM timers WHERE status = 'pending' AND (kind LIKE 'privacy.request%' OR (kind = 'deadline' AND dedupe_key LIKE 'request:%'))",
     )
     .fetch_one(&ctx.pool)
     .await?;

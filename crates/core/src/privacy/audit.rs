@@ -275,60 +275,22 @@ pub fn evaluate(f: &Facts, config: &PrivacyConfig, now: DateTime<Utc>) -> Vec<Dr
 
 async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Facts> {
     let cfg = &super::config::settings(&ctx.config)?;
+    let seal = store::seal_facts(conn).await?;
     let mut f = Facts {
-        master_version: sqlx::query_scalar(
-            "SELECT version FROM privacy_master_keys WHERE retired_at IS NULL",
-        )
-        .fetch_optional(&mut *conn)
-        .await?,
+        master_version: seal.master_version,
+        sealed_values: seal.sealed_values,
+        subjects: seal.subjects,
+        erased_subjects: seal.erased_subjects,
+        unsealed: seal.unsealed,
+        keyless: seal.keyless,
+        stale_wraps: seal.stale_wraps,
+        stored_fields: seal.stored_fields,
         ..Default::default()
     };
-    (f.sealed_values, f.subjects, f.erased_subjects) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM privacy_pii), count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'erased')
-         FROM privacy_subjects",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    // Nonce + tag alone take 28 bytes: anything shorter was never sealed.
-    f.unsealed = sqlx::query_as(
-        "SELECT s.ref, p.field FROM privacy_pii p JOIN privacy_subjects s ON s.id = p.subject_id
-         WHERE octet_length(p.ciphertext) < 28 ORDER BY s.ref, p.field LIMIT 1000",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    f.keyless = sqlx::query_scalar(
-        "SELECT s.ref FROM privacy_subjects s
-         WHERE s.status = 'active' AND EXISTS (SELECT 1 FROM privacy_pii p WHERE p.subject_id = s.id)
-           AND NOT EXISTS (SELECT 1 FROM privacy_data_keys k WHERE k.subject_id = s.id AND k.wrapped IS NOT NULL)
-         ORDER BY s.ref LIMIT 1000",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    f.stale_wraps = sqlx::query_scalar(
-        "SELECT count(*) FROM privacy_data_keys k WHERE k.wrapped IS NOT NULL
-           AND k.master_version IS DISTINCT FROM (SELECT version FROM privacy_master_keys WHERE retired_at IS NULL)",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    f.stored_fields = sqlx::query_as(
-        "SELECT DISTINCT 'pii'::text, field, category FROM privacy_pii
-         UNION SELECT DISTINCT 'analytics'::text, field, category FROM privacy_analytics ORDER BY 1, 2",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let since: DateTime<Utc> =
-        sqlx::query_scalar::<_, Option<DateTime<Utc>>>("SELECT max(ran_at) FROM privacy_audits")
-            .fetch_one(&mut *conn)
-            .await?
-            .unwrap_or(DateTime::UNIX_EPOCH);
+    let since = store::last_audit_at(conn).await?;
     // PII-shaped values in analytics collected since the last audit.
     let classifier = Classifier::new(cfg);
-    let values: Vec<(String, String)> = sqlx::query_as(
-        "SELECT field, value FROM privacy_analytics WHERE collected_at > $1 ORDER BY id LIMIT 100000",
-    )
-    .bind(since)
-    .fetch_all(&mut *conn)
-    .await?;
+    let values = store::analytics_since(conn, since).await?;
     f.rows_scanned += values.len() as i64;
     let mut clear: BTreeMap<(String, String), i64> = BTreeMap::new();
     for (field, value) in &values {
@@ -340,38 +302,19 @@ async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Resul
     }
     f.clear_values = clear.into_iter().map(|((a, b), n)| (a, b, n)).collect();
     // E-mail addresses where no personal data belongs: the event log and the outbox.
-    for (place, sql) in [
-        (
-            "event log",
-            "SELECT coalesce(reason, '') || ' ' || payload::text FROM events WHERE occurred_at > $1 ORDER BY id LIMIT 100000",
-        ),
-        (
-            "outbox",
-            "SELECT subject || ' ' || body || ' ' || payload::text FROM outbox WHERE created_at > $1 ORDER BY id LIMIT 100000",
-        ),
-    ] {
-        let texts: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(since)
-            .fetch_all(&mut *conn)
-            .await?;
+    for place in [store::FreeText::Events, store::FreeText::Outbox] {
+        let texts = store::free_text_since(conn, place, since).await?;
         f.rows_scanned += texts.len() as i64;
         let hits = texts.iter().filter(|t| Detector::Email.finds(t)).count() as i64;
         if hits > 0 {
-            f.leaks.push((place.to_string(), hits));
+            f.leaks.push((place.place().to_string(), hits));
         }
     }
     // Reads per person: the current window and the baseline windows before it.
     let window = cfg.anomaly.window.delta();
     let windows = cfg.anomaly.baseline_windows;
     let span = window * (i32::try_from(windows).unwrap_or(i32::MAX).saturating_add(1));
-    let reads: Vec<(String, i64, bool)> = sqlx::query_as(
-        "SELECT actor, floor(extract(epoch FROM ($1 - at)))::bigint, outcome = 'granted'
-         FROM privacy_access_log WHERE at > $1 - $2::interval AND at <= $1",
-    )
-    .bind(now)
-    .bind(span)
-    .fetch_all(&mut *conn)
-    .await?;
+    let reads = store::reads_within(conn, now, span).await?;
     let mut ages: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for (actor, age, granted) in reads {
         if granted {
@@ -387,30 +330,13 @@ async fn gather(ctx: &Ctx, conn: &mut PgConnection, now: DateTime<Utc>) -> Resul
     // Retention.
     for (name, cat) in &cfg.categories {
         let cutoff = cat.retention.cutoff(now);
-        let (table, column) = if cat.pii {
-            ("privacy_pii", "updated_at")
-        } else {
-            ("privacy_analytics", "collected_at")
-        };
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {table} WHERE category = $1 AND {column} < $2"
-        )))
-        .bind(name)
-        .bind(cutoff)
-        .fetch_one(&mut *conn)
-        .await?;
+        let n = store::count_past_retention(conn, cat.pii, name, cutoff).await?;
         if n > 0 {
-            let store = if cat.pii { "pii" } else { "analytics" };
-            f.overdue.push((name.clone(), store.into(), n, cutoff));
+            let place = if cat.pii { "pii" } else { "analytics" };
+            f.overdue.push((name.clone(), place.into(), n, cutoff));
         }
     }
-    f.open_requests = sqlx::query_as(
-        "SELECT r.id, COALESCE(s.ref, '-'), r.kind, r.due_at FROM privacy_requests r
-            LEFT JOIN privacy_subjects s ON s.id = r.subject_id
-         WHERE r.status NOT IN ('completed', 'refused') ORDER BY r.due_at",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    f.open_requests = store::open_request_lines(conn).await?;
     Ok(f)
 }
 
@@ -573,47 +499,17 @@ pub async fn run_in(
     } else {
         "findings"
     };
-    let audit_id: i64 = sqlx::query_scalar(
-        "INSERT INTO privacy_audits (trigger, run_by, ran_at, outcome, checks, documentation) VALUES ($1, $2, $3, $4, '{}', '') RETURNING id",
-    )
-    .bind(trigger.as_str())
-    .bind(actor)
-    .bind(now)
-    .bind(outcome)
-    .fetch_one(&mut *conn)
-    .await?;
+    let audit_id = store::insert_audit(conn, trigger.as_str(), actor, now, outcome).await?;
     // Retention purges.
     let mut purged = Vec::new();
     if cfg.retention_purge {
-        for (category, store, _, cutoff) in &facts.overdue {
-            let (table, column) = if store == "pii" {
-                ("privacy_pii", "updated_at")
-            } else {
-                ("privacy_analytics", "collected_at")
-            };
-            let n = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE category = $1 AND {column} < $2"
-            )))
-            .bind(category)
-            .bind(cutoff)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            let records = i64::try_from(n).unwrap_or(i64::MAX);
-            sqlx::query(
-                "INSERT INTO privacy_retention_actions (audit_id, category, store, records, cutoff, at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(audit_id)
-            .bind(category)
-            .bind(store)
-            .bind(records)
-            .bind(cutoff)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+        for (category, place, _, cutoff) in &facts.overdue {
+            let records =
+                store::purge_past_retention(conn, audit_id, place == "pii", category, *cutoff, now)
+                    .await?;
             purged.push(RetentionAction {
                 category: category.clone(),
-                store: store.clone(),
+                store: place.clone(),
                 records,
                 cutoff: *cutoff,
             });
@@ -623,25 +519,7 @@ pub async fn run_in(
     let mut findings = Vec::new();
     let mut incidents = Vec::new();
     for d in &drafts {
-        let (id, inserted): (i64, bool) = sqlx::query_as(
-            "INSERT INTO privacy_findings (audit_id, kind, severity, condition, person, subject_ref, detail, facts, opened_at, last_seen_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-             ON CONFLICT (condition) WHERE status = 'open'
-             DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, seen = privacy_findings.seen + 1,
-                           detail = EXCLUDED.detail, facts = EXCLUDED.facts
-             RETURNING id, (xmax = 0)",
-        )
-        .bind(audit_id)
-        .bind(d.kind)
-        .bind(d.severity)
-        .bind(&d.condition)
-        .bind(&d.person)
-        .bind(&d.subject_ref)
-        .bind(&d.detail)
-        .bind(&d.facts)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
+        let (id, inserted) = store::raise_finding(conn, audit_id, d, now).await?;
         if inserted {
             service::event(ctx, conn, "finding", id, "finding_raised", actor, |e| {
                 e.transition(None::<&str>, "open")
@@ -704,11 +582,7 @@ pub async fn run_in(
                 )
                 .await?;
                 if let Some(inc) = inc {
-                    sqlx::query("UPDATE privacy_findings SET incident_id = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(inc.id)
-                        .execute(&mut *conn)
-                        .await?;
+                    store::link_finding_incident(conn, id, inc.id).await?;
                     incidents.push(inc.id);
                 }
             }
@@ -717,37 +591,21 @@ pub async fn run_in(
     }
     // Conditions that stopped by themselves.
     let current: BTreeSet<&str> = drafts.iter().map(|d| d.condition.as_str()).collect();
-    let open_clearing: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, condition FROM privacy_findings WHERE status = 'open' AND kind = ANY($1) FOR UPDATE",
-    )
-    .bind(SELF_CLEARING.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-    .fetch_all(&mut *conn)
-    .await?;
+    let open_clearing = store::open_findings_of_kinds(conn, SELF_CLEARING).await?;
     let mut resolved = Vec::new();
     for (id, condition) in open_clearing {
         if current.contains(condition.as_str()) {
             continue;
         }
-        sqlx::query(
-            "UPDATE privacy_findings SET status = 'resolved', resolved_at = $2, resolved_by = 'engine', resolution = $3 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(format!("no longer observed by audit #{audit_id}"))
-        .execute(&mut *conn)
-        .await?;
+        let resolution = format!("no longer observed by audit #{audit_id}");
+        store::clear_finding(conn, id, now, &resolution).await?;
         resolved.push(id);
     }
     let checks = checks_json(&facts, &purged);
     let doc = documentation(
         audit_id, trigger, actor, now, &facts, cfg, &purged, &findings, &resolved,
     );
-    sqlx::query("UPDATE privacy_audits SET checks = $2, documentation = $3 WHERE id = $1")
-        .bind(audit_id)
-        .bind(&checks)
-        .bind(&doc)
-        .execute(&mut *conn)
-        .await?;
+    store::finish_audit(conn, audit_id, &checks, &doc).await?;
     service::event(ctx, conn, "audit", audit_id, "audit_completed", actor, |e| {
         e.transition(None::<&str>, outcome).payload(serde_json::json!({
             "trigger": trigger, "findings": findings.iter().map(|f| f.id).collect::<Vec<_>>(),
@@ -837,20 +695,16 @@ pub async fn detail(ctx: &Ctx, id: i64) -> Result<AuditDetail> {
         .into_iter()
         .filter(|f| f.audit_id == id)
         .collect();
-    let retention = sqlx::query_as::<_, (String, String, i64, DateTime<Utc>)>(
-        "SELECT category, store, records, cutoff FROM privacy_retention_actions WHERE audit_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|(category, store, records, cutoff)| RetentionAction {
-        category,
-        store,
-        records,
-        cutoff,
-    })
-    .collect();
+    let retention = store::retention_actions(&mut conn, id)
+        .await?
+        .into_iter()
+        .map(|(category, store, records, cutoff)| RetentionAction {
+            category,
+            store,
+            records,
+            cutoff,
+        })
+        .collect();
     Ok(AuditDetail {
         audit,
         findings,

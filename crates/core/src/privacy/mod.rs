@@ -122,6 +122,7 @@ impl Workflow for Descriptor {
 }
 
 fn register_timers(r: &mut Registry) {
+    r.clock_owner(WORKFLOW, timers::Clocks);
     r.register(timers::AUDIT_TIMER, audit::on_audit);
     r.register(timers::REQUEST_REMIND_TIMER, timers::on_request_remind);
     r.register(timers::REQUEST_DUE_TIMER, timers::on_request_due);

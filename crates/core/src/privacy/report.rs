@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
+use super::store;
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::status::WorkflowStatus;
@@ -157,57 +158,25 @@ pub async fn build(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<
         return Err(Error::invalid("the period must end after it starts"));
     }
     let mut conn = ctx.pool.acquire().await?;
-    let c: &mut PgConnection = &mut conn;
     let now = ctx.now();
-    let audits: AuditSummary = sqlx::query_as(
-        "SELECT count(*) AS total, count(*) FILTER (WHERE outcome = 'compliant') AS compliant,
-                count(*) FILTER (WHERE outcome = 'findings') AS with_findings,
-                count(*) FILTER (WHERE trigger = 'scheduled') AS scheduled, count(*) FILTER (WHERE trigger = 'manual') AS manual
-         FROM privacy_audits WHERE ran_at >= $1 AND ran_at < $2",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_one(&mut *c)
-    .await?;
-    let lines: Vec<FindingLine> = sqlx::query_as(
-        "SELECT id, kind, severity, detail, status, incident_id, opened_at FROM privacy_findings
-         WHERE opened_at >= $1 AND opened_at < $2 ORDER BY id",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *c)
-    .await?;
-    let (resolved, open_now, hours): (i64, i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE resolved_at >= $1 AND resolved_at < $2),
-                (SELECT count(*) FROM privacy_findings WHERE status = 'open'),
-                avg(extract(epoch FROM resolved_at - opened_at)::float8 / 3600) FILTER (WHERE resolved_at >= $1 AND resolved_at < $2)
-         FROM privacy_findings",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_one(&mut *c)
-    .await?;
+    let store::PeriodRows {
+        audits,
+        findings: lines,
+        findings_resolved: resolved,
+        findings_open_now: open_now,
+        finding_hours: hours,
+        incidents,
+        breaches,
+        requests,
+        retention,
+        access: (granted, refused, readers),
+        top_readers,
+        keys: (current_version, rotations, data_keys, destroyed_keys, erasures),
+    } = store::period_rows(&mut conn, from, to).await?;
     let mut by_kind = BTreeMap::new();
     for l in &lines {
         *by_kind.entry(l.kind.clone()).or_insert(0) += 1;
     }
-    let incidents: Vec<IncidentLine> = sqlx::query_as(
-        "SELECT id, title, severity, status, opened_at FROM incidents
-         WHERE source = 'privacy_breach' AND opened_at >= $1 AND opened_at < $2 ORDER BY id",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *c)
-    .await?;
-    let breaches: Vec<BreachLine> = sqlx::query_as(
-        "SELECT id, title, status, incident_id, aware_at, notify_by, notified_at, people_approx, records_approx, closed_at
-         FROM privacy_breaches WHERE (opened_at >= $1 AND opened_at < $2) OR (notified_at >= $1 AND notified_at < $2)
-            OR (closed_at >= $1 AND closed_at < $2) OR (status <> 'closed' AND opened_at < $2) ORDER BY id",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *c)
-    .await?;
     let notified: Vec<&BreachLine> = breaches
         .iter()
         .filter(|b| b.notified_at.is_some_and(|n| n >= from && n < to))
@@ -216,18 +185,6 @@ pub async fn build(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<
         .iter()
         .filter(|b| b.notified_at.is_some_and(|n| n <= b.notify_by))
         .count() as i64;
-    let requests: Vec<RequestLine> = sqlx::query_as(
-        "SELECT r.id, COALESCE(s.ref, '-') AS subject, r.kind, r.status, r.received_at, r.due_at, r.extended_months,
-                r.completed_at
-         FROM privacy_requests r LEFT JOIN privacy_subjects s ON s.id = r.subject_id
-         WHERE (r.received_at >= $1 AND r.received_at < $2) OR (r.completed_at >= $1 AND r.completed_at < $2)
-            OR (r.status NOT IN ('completed', 'refused') AND r.received_at < $2)
-         ORDER BY r.id",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *c)
-    .await?;
     let in_period = |t: DateTime<Utc>| t >= from && t < to;
     let done: Vec<&RequestLine> = requests
         .iter()
@@ -266,43 +223,6 @@ pub async fn build(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<
         by_kind: req_kinds,
         lines: requests.clone(),
     };
-    let retention: Vec<RetentionLine> = sqlx::query_as(
-        "SELECT category, store, sum(records)::bigint AS records FROM privacy_retention_actions
-         WHERE at >= $1 AND at < $2 GROUP BY category, store ORDER BY category, store",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *c)
-    .await?;
-    let (granted, refused, readers): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE outcome = 'granted'), count(*) FILTER (WHERE outcome = 'refused'),
-                count(DISTINCT actor) FILTER (WHERE outcome = 'granted')
-         FROM privacy_access_log WHERE at >= $1 AND at < $2",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_one(&mut *c)
-    .await?;
-    let top_readers: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT actor, count(*) FROM privacy_access_log WHERE at >= $1 AND at < $2 AND outcome = 'granted'
-         GROUP BY actor ORDER BY count(*) DESC, actor LIMIT 5",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *c)
-    .await?;
-    let (current_version, rotations, data_keys, destroyed_keys, erasures): (Option<i32>, i64, i64, i64, i64) =
-        sqlx::query_as(
-            "SELECT (SELECT version FROM privacy_master_keys WHERE retired_at IS NULL),
-                    (SELECT count(*) FROM privacy_master_keys WHERE created_at >= $1 AND created_at < $2 AND version > 1),
-                    (SELECT count(*) FROM privacy_data_keys WHERE wrapped IS NOT NULL),
-                    (SELECT count(*) FROM privacy_data_keys WHERE wrapped IS NULL),
-                    (SELECT count(*) FROM privacy_subjects WHERE erased_at >= $1 AND erased_at < $2)",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_one(&mut *c)
-        .await?;
     Ok(Report {
         organisation: ctx.org.name.clone(),
         from,
@@ -573,20 +493,14 @@ fn open(status: &str) -> bool {
 
 /// The privacy tile for `vivid status` and the control room.
 pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<WorkflowStatus> {
-    let (open_requests, overdue, findings, breaches, breach_late): (i64, i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM privacy_requests WHERE status NOT IN ('completed', 'refused')),
-                (SELECT count(*) FROM privacy_requests WHERE status NOT IN ('completed', 'refused') AND due_at < $1),
-                (SELECT count(*) FROM privacy_findings WHERE status = 'open'),
-                (SELECT count(*) FROM privacy_breaches WHERE status <> 'closed'),
-                (SELECT count(*) FROM privacy_breaches WHERE status = 'assessing' AND notify_by < $1)",
-    )
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let last_audit: Option<String> =
-        sqlx::query_scalar("SELECT outcome FROM privacy_audits ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
+    let store::TileCounts {
+        open_requests,
+        overdue,
+        findings,
+        breaches,
+        breach_late,
+        last_audit,
+    } = store::tile_counts(conn, now).await?;
     Ok(WorkflowStatus {
         name: "privacy".into(),
         open: open_requests + findings + breaches,

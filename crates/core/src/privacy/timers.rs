@@ -1,8 +1,16 @@
-//! The privacy clocks: the timer kinds, starting and stopping them, and
-//! their handlers (registered by the descriptor in `mod.rs`): request
-//! reminders and deadlines, the breach-notification clock, remediation task
-//! due dates, and the audit schedule. Each handler runs in the transaction
-//! that marks its timer fired.
+//! The privacy clocks and their handlers (registered by the descriptor in
+//! `mod.rs`). A request's one-month deadline and a breach's notification
+//! deadline are engine deadline clocks (`engine::deadlines`, clocks
+//! [`REQUEST_CLOCK`] and [`BREACH_CLOCK`], owned by [`Clocks`]); remediation
+//! task due dates, the stalled-verification reminder and the audit schedule
+//! are plain timers. Each handler runs in the transaction that marks its
+//! timer fired.
+//!
+//! The timer kinds `privacy.request_remind`, `privacy.request_due`,
+//! `privacy.breach_remind` and `privacy.breach_due` are what these clocks
+//! were before they moved onto the engine: they stay registered so timers a
+//! database already holds still fire, and restarting or stopping a clock
+//! cancels them.
 
 use chrono::DateTime;
 use chrono::Utc;
@@ -12,21 +20,30 @@ use super::WORKFLOW;
 use super::service::{self, notify_channel, notify_roles};
 use super::store::{self, Breach, Request};
 use crate::engine::Ctx;
+use crate::engine::deadlines::{self, Clock, ClockOwner, Reached, Reaction, Stage};
 use crate::engine::outbox::{self, NewNotification};
 use crate::engine::timers::{self as engine_timers, HandlerFuture, NewTimer, Timer};
 use crate::error::{Error, Result};
+use crate::workflow::BoxFuture;
+
+/// A data-subject request's deadline clock (entity: the request's id).
+pub const REQUEST_CLOCK: &str = "request";
+/// A breach's notification clock (entity: the breach's id).
+pub const BREACH_CLOCK: &str = "breach";
 
 /// The scheduled audit (reschedules itself).
 pub const AUDIT_TIMER: &str = "privacy.audit";
-/// A reminder before a request's deadline (key: how long before).
+/// Before the deadline clocks: a reminder before a request's deadline (key:
+/// how long before). Still fired for timers already scheduled.
 pub const REQUEST_REMIND_TIMER: &str = "privacy.request_remind";
-/// A request's deadline.
+/// Before the deadline clocks: a request's deadline.
 pub const REQUEST_DUE_TIMER: &str = "privacy.request_due";
 /// A request is still not verified some days after receipt.
 pub const VERIFY_STALL_TIMER: &str = "privacy.verify_stalled";
-/// A reminder before a breach's notification deadline (key: how long before).
+/// Before the deadline clocks: a reminder before a breach's notification
+/// deadline (key: how long before).
 pub const BREACH_REMIND_TIMER: &str = "privacy.breach_remind";
-/// A breach's notification deadline.
+/// Before the deadline clocks: a breach's notification deadline.
 pub const BREACH_DUE_TIMER: &str = "privacy.breach_due";
 /// A remediation task's due time (key: the task's id).
 pub const TASK_DUE_TIMER: &str = "privacy.task_due";
@@ -57,32 +74,37 @@ pub async fn schedule_audit_at(
     Ok(())
 }
 
-/// (Re)start a request's reminders and deadline.
+/// (Re)start a request's deadline clock: reminders `requests.remind_before`
+/// ahead, then the deadline.
 pub async fn schedule_request_clocks(
     ctx: &Ctx,
     conn: &mut PgConnection,
     r: &Request,
 ) -> Result<()> {
-    let id = r.id.to_string();
-    engine_timers::cancel(conn, WORKFLOW, &id, Some(REQUEST_REMIND_TIMER)).await?;
-    let now = ctx.now();
-    for before in &super::config::settings(&ctx.config)?.requests.remind_before {
-        let at = r.due_at - before.delta();
-        if at > now {
-            engine_timers::schedule(
-                conn,
-                &NewTimer::new(REQUEST_REMIND_TIMER, WORKFLOW, &id, at).key(before.to_string()),
-                now,
-            )
-            .await?;
-        }
-    }
-    engine_timers::schedule(
+    cancel_legacy(conn, r.id, REQUEST_REMIND_TIMER, REQUEST_DUE_TIMER).await?;
+    let before = &super::config::settings(&ctx.config)?.requests.remind_before;
+    deadlines::start(
+        ctx,
         conn,
-        &NewTimer::new(REQUEST_DUE_TIMER, WORKFLOW, &id, r.due_at),
-        now,
+        &Clock::new(WORKFLOW, r.id, REQUEST_CLOCK, r.due_at)
+            .remind_at(before.iter().map(|b| r.due_at - b.delta()))
+            .correlation(Some(format!("privacy:request:{}", r.id))),
     )
-    .await?;
+    .await
+}
+
+/// Stop a request's deadline clock (completed or refused).
+pub async fn stop_request_clocks(conn: &mut PgConnection, id: i64) -> Result<()> {
+    cancel_legacy(conn, id, REQUEST_REMIND_TIMER, REQUEST_DUE_TIMER).await?;
+    deadlines::stop(conn, WORKFLOW, &id.to_string(), REQUEST_CLOCK).await?;
+    Ok(())
+}
+
+/// Cancel the timers a clock was before it moved onto the engine.
+async fn cancel_legacy(conn: &mut PgConnection, id: i64, remind: &str, due: &str) -> Result<()> {
+    let key = id.to_string();
+    engine_timers::cancel(conn, WORKFLOW, &key, Some(remind)).await?;
+    engine_timers::cancel(conn, WORKFLOW, &key, Some(due)).await?;
     Ok(())
 }
 
@@ -152,36 +174,76 @@ pub fn on_verify_stalled<'a>(
     })
 }
 
-/// Start a breach's notification clock: reminders and the deadline.
+/// Start a breach's notification clock: reminders `breach.remind_before`
+/// ahead, then the deadline.
 pub async fn schedule_breach_clock(ctx: &Ctx, conn: &mut PgConnection, b: &Breach) -> Result<()> {
-    let id = b.id.to_string();
-    let now = ctx.now();
-    for before in &super::config::settings(&ctx.config)?.breach.remind_before {
-        let at = b.notify_by - before.delta();
-        if at > now {
-            engine_timers::schedule(
-                conn,
-                &NewTimer::new(BREACH_REMIND_TIMER, WORKFLOW, &id, at).key(before.to_string()),
-                now,
-            )
-            .await?;
-        }
-    }
-    engine_timers::schedule(
+    cancel_legacy(conn, b.id, BREACH_REMIND_TIMER, BREACH_DUE_TIMER).await?;
+    let before = &super::config::settings(&ctx.config)?.breach.remind_before;
+    deadlines::start(
+        ctx,
         conn,
-        &NewTimer::new(BREACH_DUE_TIMER, WORKFLOW, &id, b.notify_by),
-        now,
+        &Clock::new(WORKFLOW, b.id, BREACH_CLOCK, b.notify_by)
+            .remind_at(before.iter().map(|x| b.notify_by - x.delta()))
+            .correlation(Some(format!("privacy:breach:{}", b.id))),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Stop a breach's notification clock.
 pub async fn stop_breach_clock(conn: &mut PgConnection, id: i64) -> Result<()> {
-    let key = id.to_string();
-    engine_timers::cancel(conn, WORKFLOW, &key, Some(BREACH_REMIND_TIMER)).await?;
-    engine_timers::cancel(conn, WORKFLOW, &key, Some(BREACH_DUE_TIMER)).await?;
+    cancel_legacy(conn, id, BREACH_REMIND_TIMER, BREACH_DUE_TIMER).await?;
+    deadlines::stop(conn, WORKFLOW, &id.to_string(), BREACH_CLOCK).await?;
     Ok(())
+}
+
+/// The owner of the privacy deadline clocks: a request's and a breach's
+/// reminders and deadlines. Each writes its own event
+/// (`request_reminded`, `request_overdue`, `notification_reminder`,
+/// `notification_overdue`), so the engine records nothing more.
+#[derive(Debug, Clone, Copy)]
+pub struct Clocks;
+
+impl ClockOwner for Clocks {
+    fn reached<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut PgConnection,
+        r: &'a Reached<'a>,
+    ) -> BoxFuture<'a, Result<Reaction>> {
+        Box::pin(async move {
+            let id: i64 = r
+                .entity_id
+                .parse()
+                .map_err(|_| Error::internal(format!("privacy clock on {:?}", r.entity_id)))?;
+            // Reminders dedupe per deadline: an extension moves the clock and
+            // its reminders are due again.
+            let remind = Remind {
+                before: until(r.due_at, ctx.now()),
+                tag: format!("{}:{}", r.due_at.timestamp(), r.reminder),
+            };
+            let handled = match (r.clock, r.stage) {
+                (REQUEST_CLOCK, Stage::Reminder) => request_remind(ctx, conn, id, &remind).await?,
+                (REQUEST_CLOCK, _) => request_due(ctx, conn, id).await?,
+                (BREACH_CLOCK, Stage::Reminder) => breach_remind(ctx, conn, id, &remind).await?,
+                (BREACH_CLOCK, _) => breach_due(ctx, conn, id).await?,
+                (other, _) => {
+                    return Err(Error::internal(format!("unknown privacy clock {other:?}")));
+                }
+            };
+            Ok(if handled {
+                Reaction::Recorded
+            } else {
+                Reaction::Stale
+            })
+        })
+    }
+}
+
+/// How long before the deadline a reminder fires, as configured ("7d"):
+/// rounded to the minute, since a timer fires a little after its time.
+fn until(due_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let minutes = ((due_at - now).num_seconds().max(0) + 30) / 60;
+    crate::duration::HumanDuration::from_secs(minutes.unsigned_abs() * 60).to_string()
 }
 
 fn entity(t: &Timer) -> Result<i64> {
@@ -190,198 +252,225 @@ fn entity(t: &Timer) -> Result<i64> {
         .map_err(|_| Error::internal(format!("privacy timer {} has a bad entity id", t.id)))
 }
 
-/// A request's deadline is near: remind the officers.
+/// Which reminder of a clock fired: for the event ("7d" before) and the
+/// notification's dedupe key.
+struct Remind {
+    before: String,
+    tag: String,
+}
+
+impl Remind {
+    /// A timer of the old kinds carries "how long before" as its key.
+    fn legacy(t: &Timer) -> Self {
+        Self {
+            before: t.dedupe_key.clone(),
+            tag: t.dedupe_key.clone(),
+        }
+    }
+}
+
+/// Old-kind timer: a request's deadline is near.
 pub fn on_request_remind<'a>(
     ctx: &'a Ctx,
     conn: &'a mut PgConnection,
     t: &'a Timer,
 ) -> HandlerFuture<'a> {
     Box::pin(async move {
-        let id = entity(t)?;
-        let r = store::request(conn, id, true).await?;
-        if !r.is_open() {
-            return Ok(());
-        }
-        let subject = format!(
-            "Reminder: data-subject request #{id} ({}) is due {}",
-            r.kind,
-            ctx.calendar.format_local(r.due_at)
-        );
-        let reminded = notify_roles(
-            ctx,
-            conn,
-            &super::config::settings(&ctx.config)?.officers,
-            id,
-            &subject,
-            &format!("Subject {}. Extend it (if the person is told within the first month) or complete it.", r.subject_ref),
-            "warning",
-            &format!("request:{id}:remind:{}", t.dedupe_key),
-        )
-        .await?;
-        service::event(ctx, conn, "request", id, "request_reminded", "engine", |e| {
-            e.payload(serde_json::json!({ "before": t.dedupe_key, "reminded": reminded, "due_at": r.due_at }))
-        })
-        .await
+        request_remind(ctx, conn, entity(t)?, &Remind::legacy(t)).await?;
+        Ok(())
     })
 }
 
-/// A request passed its deadline still open: escalate.
+/// Old-kind timer: a request's deadline passed.
 pub fn on_request_due<'a>(
     ctx: &'a Ctx,
     conn: &'a mut PgConnection,
     t: &'a Timer,
 ) -> HandlerFuture<'a> {
     Box::pin(async move {
-        let id = entity(t)?;
-        let r = store::request(conn, id, true).await?;
-        if !r.is_open() {
-            return Ok(());
-        }
-        let subject = format!(
-            "OVERDUE: data-subject request #{id} ({}) for {}",
-            r.kind, r.subject_ref
-        );
-        let body = format!(
-            "The deadline passed at {}.",
-            ctx.calendar.format_local(r.due_at)
-        );
-        notify_channel(
-            ctx,
-            conn,
-            id,
-            &subject,
-            &body,
-            "critical",
-            &format!("request:{id}:overdue:{}", r.due_at.timestamp()),
-        )
-        .await?;
-        notify_roles(
-            ctx,
-            conn,
-            &super::config::settings(&ctx.config)?.closeout_approvers,
-            id,
-            &subject,
-            &body,
-            "critical",
-            &format!("request:{id}:overdue:{}", r.due_at.timestamp()),
-        )
-        .await?;
-        service::event(ctx, conn, "request", id, "request_overdue", "engine", |e| {
-            e.reason("the one-month deadline passed")
-                .payload(serde_json::json!({ "due_at": r.due_at }))
-        })
-        .await
+        request_due(ctx, conn, entity(t)?).await?;
+        Ok(())
     })
 }
 
-/// The notification deadline is near and the authority is not notified.
+/// Old-kind timer: a breach's notification deadline is near.
 pub fn on_breach_remind<'a>(
     ctx: &'a Ctx,
     conn: &'a mut PgConnection,
     t: &'a Timer,
 ) -> HandlerFuture<'a> {
     Box::pin(async move {
-        let id = entity(t)?;
-        let b = store::breach(conn, id, true).await?;
-        if b.status != "assessing" {
-            return Ok(());
-        }
-        let subject = format!(
-            "Breach #{id}: notify the {} by {}",
-            super::config::settings(&ctx.config)?.breach.authority,
-            ctx.calendar.format_local(b.notify_by)
-        );
-        let mut list = super::config::settings(&ctx.config)?.responders.clone();
-        list.extend(
-            super::config::settings(&ctx.config)?
-                .closeout_approvers
-                .iter()
-                .cloned(),
-        );
-        let reminded = notify_roles(
-            ctx,
-            conn,
-            &list,
-            id,
-            &subject,
-            &b.title,
-            "critical",
-            &format!("breach:{id}:remind:{}", t.dedupe_key),
-        )
-        .await?;
-        service::event(
-            ctx,
-            conn,
-            "breach",
-            id,
-            "notification_reminder",
-            "engine",
-            |e| e.payload(serde_json::json!({ "before": t.dedupe_key, "reminded": reminded })),
-        )
-        .await
+        breach_remind(ctx, conn, entity(t)?, &Remind::legacy(t)).await?;
+        Ok(())
     })
 }
 
-/// 72 hours passed without notifying: the record must now carry the reasons.
+/// Old-kind timer: a breach's notification deadline passed.
 pub fn on_breach_due<'a>(
     ctx: &'a Ctx,
     conn: &'a mut PgConnection,
     t: &'a Timer,
 ) -> HandlerFuture<'a> {
     Box::pin(async move {
-        let id = entity(t)?;
-        let b = store::breach(conn, id, true).await?;
-        if b.status != "assessing" {
-            return Ok(());
-        }
-        let subject = format!(
-            "OVERDUE: breach #{id} was not notified to the {} in time",
-            super::config::settings(&ctx.config)?.breach.authority
-        );
-        let body = format!(
-            "Deadline {}. Notify now and give the reasons for the delay.",
-            ctx.calendar.format_local(b.notify_by)
-        );
-        notify_channel(
-            ctx,
-            conn,
-            id,
-            &subject,
-            &body,
-            "critical",
-            &format!("breach:{id}:overdue"),
-        )
-        .await?;
-        let mut list = super::config::settings(&ctx.config)?
-            .closeout_approvers
-            .clone();
-        list.push("business_manager".into());
-        notify_roles(
-            ctx,
-            conn,
-            &list,
-            id,
-            &subject,
-            &body,
-            "critical",
-            &format!("breach:{id}:overdue"),
-        )
-        .await?;
-        service::event(
-            ctx,
-            conn,
-            "breach",
-            id,
-            "notification_overdue",
-            "engine",
-            |e| {
-                e.reason("the notification deadline passed").payload(
-                    serde_json::json!({ "notify_by": b.notify_by, "incident_id": b.incident_id }),
-                )
-            },
-        )
-        .await
+        breach_due(ctx, conn, entity(t)?).await?;
+        Ok(())
     })
+}
+
+/// A request's deadline is near: remind the officers. False when the
+/// request is no longer open.
+async fn request_remind(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    id: i64,
+    remind: &Remind,
+) -> Result<bool> {
+    let r = store::request(conn, id, true).await?;
+    if !r.is_open() {
+        return Ok(false);
+    }
+    let subject = format!(
+        "Reminder: data-subject request #{id} ({}) is due {}",
+        r.kind,
+        ctx.calendar.format_local(r.due_at)
+    );
+    let reminded = notify_roles(
+        ctx,
+        conn,
+        &super::config::settings(&ctx.config)?.officers,
+        id,
+        &subject,
+        &format!(
+            "Subject {}. Extend it (if the person is told within the first month) or complete it.",
+            r.subject_ref
+        ),
+        "warning",
+        &format!("request:{id}:remind:{}", remind.tag),
+    )
+    .await?;
+    service::event(ctx, conn, "request", id, "request_reminded", "engine", |e| {
+        e.payload(serde_json::json!({ "before": remind.before, "reminded": reminded, "due_at": r.due_at }))
+    })
+    .await?;
+    Ok(true)
+}
+
+/// A request passed its deadline still open: escalate. False when it is
+/// no longer open.
+async fn request_due(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result<bool> {
+    let r = store::request(conn, id, true).await?;
+    if !r.is_open() {
+        return Ok(false);
+    }
+    let subject = format!(
+        "OVERDUE: data-subject request #{id} ({}) for {}",
+        r.kind, r.subject_ref
+    );
+    let body = format!(
+        "The deadline passed at {}.",
+        ctx.calendar.format_local(r.due_at)
+    );
+    let dedupe = format!("request:{id}:overdue:{}", r.due_at.timestamp());
+    notify_channel(ctx, conn, id, &subject, &body, "critical", &dedupe).await?;
+    notify_roles(
+        ctx,
+        conn,
+        &super::config::settings(&ctx.config)?.closeout_approvers,
+        id,
+        &subject,
+        &body,
+        "critical",
+        &dedupe,
+    )
+    .await?;
+    service::event(ctx, conn, "request", id, "request_overdue", "engine", |e| {
+        e.reason("the one-month deadline passed")
+            .payload(serde_json::json!({ "due_at": r.due_at }))
+    })
+    .await?;
+    Ok(true)
+}
+
+/// The notification deadline is near and the authority is not notified.
+/// False when the breach is past assessment.
+async fn breach_remind(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    id: i64,
+    remind: &Remind,
+) -> Result<bool> {
+    let b = store::breach(conn, id, true).await?;
+    if b.status != "assessing" {
+        return Ok(false);
+    }
+    let settings = super::config::settings(&ctx.config)?;
+    let subject = format!(
+        "Breach #{id}: notify the {} by {}",
+        settings.breach.authority,
+        ctx.calendar.format_local(b.notify_by)
+    );
+    let mut list = settings.responders.clone();
+    list.extend(settings.closeout_approvers.iter().cloned());
+    let reminded = notify_roles(
+        ctx,
+        conn,
+        &list,
+        id,
+        &subject,
+        &b.title,
+        "critical",
+        &format!("breach:{id}:remind:{}", remind.tag),
+    )
+    .await?;
+    service::event(
+        ctx,
+        conn,
+        "breach",
+        id,
+        "notification_reminder",
+        "engine",
+        |e| e.payload(serde_json::json!({ "before": remind.before, "reminded": reminded })),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The notification deadline passed without notifying: the record must now
+/// carry the reasons. False when the breach is past assessment.
+async fn breach_due(ctx: &Ctx, conn: &mut PgConnection, id: i64) -> Result<bool> {
+    let b = store::breach(conn, id, true).await?;
+    if b.status != "assessing" {
+        return Ok(false);
+    }
+    let settings = super::config::settings(&ctx.config)?;
+    let subject = format!(
+        "OVERDUE: breach #{id} was not notified to the {} in time",
+        settings.breach.authority
+    );
+    let body = format!(
+        "Deadline {}. Notify now and give the reasons for the delay.",
+        ctx.calendar.format_local(b.notify_by)
+    );
+    let dedupe = format!("breach:{id}:overdue");
+    notify_channel(ctx, conn, id, &subject, &body, "critical", &dedupe).await?;
+    let mut list = settings.closeout_approvers.clone();
+    list.push("business_manager".into());
+    notify_roles(ctx, conn, &list, id, &subject, &body, "critical", &dedupe).await?;
+    service::event(
+        ctx,
+        conn,
+        "breach",
+        id,
+        "notification_overdue",
+        "engine",
+        |e| {
+            e.reason("the notification deadline passed").payload(
+                serde_json::json!({ "notify_by": b.notify_by, "incident_id": b.incident_id }),
+            )
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// A remediation task is past due: remind its owner.

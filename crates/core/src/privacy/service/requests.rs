@@ -22,8 +22,8 @@ use crate::privacy::crypto::{FieldBinding, MasterKey};
 use crate::privacy::model::{self, RequestCommand, RequestKind, RequestStatus};
 use crate::privacy::store::{self, Request, Subject};
 use crate::privacy::timers::{
-    REQUEST_DUE_TIMER, REQUEST_REMIND_TIMER, VERIFY_STALL_TIMER, ensure_audit_scheduled,
-    schedule_request_clocks, schedule_verification_reminder,
+    VERIFY_STALL_TIMER, ensure_audit_scheduled, schedule_request_clocks,
+    schedule_verification_reminder, stop_request_clocks,
 };
 use crate::privacy::{WORKFLOW, deadline};
 
@@ -254,10 +254,8 @@ pub(super) async fn finish_request(
     // The request's own clocks only: a breach with the same number shares
     // the workflow and the entity id.
     let from = std::mem::replace(&mut r.status, status.as_str().into());
-    let key = r.id.to_string();
-    timers::cancel(conn, WORKFLOW, &key, Some(REQUEST_REMIND_TIMER)).await?;
-    timers::cancel(conn, WORKFLOW, &key, Some(REQUEST_DUE_TIMER)).await?;
-    timers::cancel(conn, WORKFLOW, &key, Some(VERIFY_STALL_TIMER)).await?;
+    stop_request_clocks(conn, r.id).await?;
+    timers::cancel(conn, WORKFLOW, &r.id.to_string(), Some(VERIFY_STALL_TIMER)).await?;
     let on_time = now <= r.due_at;
     event(ctx, conn, "request", r.id, &format!("request_{status}"), actor, |e| {
         e.transition(Some(from), status)

@@ -11,6 +11,12 @@ use super::model::{
 };
 use crate::error::{Error, Result};
 
+mod audit;
+mod report;
+
+pub use audit::*;
+pub use report::*;
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Subject {
     pub id: i64,
