@@ -14,19 +14,8 @@ use crate::status::WorkflowStatus;
 
 /// The content tile: items in review, overdue reviews, live and optimising items.
 pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<WorkflowStatus> {
-    let (in_review, optimizing, live, overdue): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE state = 'review'),
-                count(*) FILTER (WHERE state = 'optimization'),
-                count(*) FILTER (WHERE state IN ('published', 'performance', 'optimization', 'maintenance')),
-                (SELECT count(*) FROM approval_requests
-                  WHERE workflow = $2 AND status = 'pending'
-                    AND (escalate_to <> '{}' OR deadline < $1))
-         FROM content_items WHERE state IN ('review', 'published', 'performance', 'optimization', 'maintenance')",
-    )
-    .bind(now)
-    .bind(super::WORKFLOW)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (in_review, optimizing, live, overdue) =
+        super::store::tile_counts(conn, now, super::WORKFLOW).await?;
     Ok(WorkflowStatus {
         name: super::WORKFLOW.into(),
         open: in_review,
@@ -73,10 +62,7 @@ pub const PER_STATE: i64 = 1_000;
 
 /// The pipeline's counts per state, in the seed's order (one query).
 pub async fn stages(conn: &mut PgConnection) -> Result<Vec<Stage>> {
-    let counts: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, count(*) FROM content_items GROUP BY state")
-            .fetch_all(conn)
-            .await?;
+    let counts = super::store::counts_by_state(conn).await?;
     Ok(State::ALL
         .iter()
         .map(|state| {
@@ -121,18 +107,7 @@ pub async fn pipeline(
     reader: &str,
     ids: Option<&[i64]>,
 ) -> Result<Vec<PipelineItem>> {
-    let sql = format!(
-        "SELECT {} FROM (
-            SELECT *, row_number() OVER (PARTITION BY state ORDER BY updated_at DESC, id DESC) AS nth
-            FROM content_items WHERE ($1::bigint[] IS NULL OR id = ANY($1))
-         ) i WHERE nth <= $2",
-        super::store::COLUMNS
-    );
-    let items: Vec<Item> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(ids)
-        .bind(PER_STATE)
-        .fetch_all(&mut *conn)
-        .await?;
+    let items = super::store::latest_per_state(conn, ids, PER_STATE).await?;
     let in_review: Vec<i64> = items
         .iter()
         .filter(|i| i.state == State::Review)

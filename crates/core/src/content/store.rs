@@ -231,3 +231,54 @@ pub async fn totals(conn: &mut PgConnection, item_id: i64, since: DateTime<Utc>)
     .fetch_one(conn)
     .await?)
 }
+
+/// The content tile's counts: in review, optimising, live, and overdue or
+/// re-routed reviews.
+pub async fn tile_counts(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    workflow: &str,
+) -> Result<(i64, i64, i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state = 'review'),
+                count(*) FILTER (WHERE state = 'optimization'),
+                count(*) FILTER (WHERE state IN ('published', 'performance', 'optimization', 'maintenance')),
+                (SELECT count(*) FROM approval_requests
+                  WHERE workflow = $2 AND status = 'pending'
+                    AND (escalate_to <> '{}' OR deadline < $1))
+         FROM content_items WHERE state IN ('review', 'published', 'performance', 'optimization', 'maintenance')",
+    )
+    .bind(now)
+    .bind(workflow)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// (state, items) for every state that has items.
+pub async fn counts_by_state(conn: &mut PgConnection) -> Result<Vec<(String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT state, count(*) FROM content_items GROUP BY state")
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// The `per_state` most recently updated items of every state; with `ids`,
+/// only those items.
+pub async fn latest_per_state(
+    conn: &mut PgConnection,
+    ids: Option<&[i64]>,
+    per_state: i64,
+) -> Result<Vec<Item>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM (
+            SELECT *, row_number() OVER (PARTITION BY state ORDER BY updated_at DESC, id DESC) AS nth
+            FROM content_items WHERE ($1::bigint[] IS NULL OR id = ANY($1))
+         ) i WHERE nth <= $2"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .bind(per_state)
+        .fetch_all(&mut *conn)
+        .await?)
+}

@@ -15,31 +15,13 @@ use crate::status::WorkflowStatus;
 /// The crisis tile: open incidents, missed acknowledgement deadlines, open
 /// P1s, MTTA over 30 days and incidents opened per day for two weeks.
 pub async fn tile(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<WorkflowStatus> {
-    let (open, p1, unacked_late): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*),
-                count(*) FILTER (WHERE severity = 'P1'),
-                count(*) FILTER (WHERE status = 'triggered' AND ack_deadline < $1)
-         FROM incidents WHERE status IN ('triggered', 'acknowledged')",
-    )
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let mtta: Option<f64> = sqlx::query_scalar(
-        "SELECT avg(extract(epoch FROM acknowledged_at - opened_at)::float8)
-         FROM incidents WHERE opened_at > $1 - interval '30 days' AND NOT simulated",
-    )
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let daily: Vec<f64> = sqlx::query_scalar(
-        "SELECT count(i.id)::float8 FROM generate_series(13, 0, -1) d
-         LEFT JOIN incidents i ON i.opened_at >= ($1::timestamptz - (d + 1) * interval '1 day')
-                              AND i.opened_at < ($1::timestamptz - d * interval '1 day')
-         GROUP BY d ORDER BY d DESC",
-    )
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
+    let super::store::TileCounts {
+        open,
+        p1,
+        unacked_late,
+        mtta,
+        daily,
+    } = super::store::tile_counts(conn, now).await?;
     Ok(WorkflowStatus {
         name: super::WORKFLOW.into(),
         open,
@@ -182,20 +164,7 @@ pub async fn board(
     conn: &mut PgConnection,
     ids: Option<&[i64]>,
 ) -> Result<Vec<BoardRow>> {
-    let sql = format!(
-        "SELECT {} FROM incidents
-         WHERE status = ANY($1) AND ($2::bigint[] IS NULL OR id = ANY($2))
-         ORDER BY CASE status WHEN 'triggered' THEN 0 WHEN 'acknowledged' THEN 1 WHEN 'resolved' THEN 2 ELSE 3 END,
-                  severity, opened_at, id
-         LIMIT $3",
-        super::store::COLUMNS
-    );
-    let incidents: Vec<Incident> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(BOARD_STATUSES.map(String::from).to_vec())
-        .bind(ids)
-        .bind(BOARD_LIMIT)
-        .fetch_all(&mut *conn)
-        .await?;
+    let incidents = super::store::board_rows(conn, &BOARD_STATUSES, ids, BOARD_LIMIT).await?;
     let open: Vec<String> = incidents
         .iter()
         .filter(|i| i.status.is_open())
@@ -241,11 +210,7 @@ pub async fn refresh_board(
 pub async fn open_by_severity(
     conn: &mut sqlx::PgConnection,
 ) -> crate::Result<Vec<(super::model::Severity, i64)>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT severity, count(*) FROM incidents WHERE status IN ('triggered', 'acknowledged') GROUP BY severity",
-    )
-    .fetch_all(conn)
-    .await?;
+    let rows = super::store::open_counts_by_severity(conn).await?;
     Ok(super::model::Severity::ALL
         .iter()
         .map(|s| {

@@ -543,3 +543,82 @@ pub async fn alerts_of(conn: &mut PgConnection, incident_id: i64) -> Result<Vec<
         .fetch_all(conn)
         .await?)
 }
+
+/// What the crisis tile counts.
+pub struct TileCounts {
+    pub open: i64,
+    pub p1: i64,
+    /// Triggered incidents past their acknowledgement deadline.
+    pub unacked_late: i64,
+    /// Mean seconds to acknowledge over 30 days (real incidents only).
+    pub mtta: Option<f64>,
+    /// Incidents opened per day, the last 14 days, oldest first.
+    pub daily: Vec<f64>,
+}
+
+pub async fn tile_counts(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<TileCounts> {
+    let (open, p1, unacked_late): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*),
+                count(*) FILTER (WHERE severity = 'P1'),
+                count(*) FILTER (WHERE status = 'triggered' AND ack_deadline < $1)
+         FROM incidents WHERE status IN ('triggered', 'acknowledged')",
+    )
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mtta: Option<f64> = sqlx::query_scalar(
+        "SELECT avg(extract(epoch FROM acknowledged_at - opened_at)::float8)
+         FROM incidents WHERE opened_at > $1 - interval '30 days' AND NOT simulated",
+    )
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let daily: Vec<f64> = sqlx::query_scalar(
+        "SELECT count(i.id)::float8 FROM generate_series(13, 0, -1) d
+         LEFT JOIN incidents i ON i.opened_at >= ($1::timestamptz - (d + 1) * interval '1 day')
+                              AND i.opened_at < ($1::timestamptz - d * interval '1 day')
+         GROUP BY d ORDER BY d DESC",
+    )
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(TileCounts {
+        open,
+        p1,
+        unacked_late,
+        mtta,
+        daily,
+    })
+}
+
+/// Incidents in `statuses`, most urgent first, at most `limit`; with
+/// `ids`, only those incidents.
+pub async fn board_rows(
+    conn: &mut PgConnection,
+    statuses: &[&str],
+    ids: Option<&[i64]>,
+    limit: i64,
+) -> Result<Vec<Incident>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM incidents
+         WHERE status = ANY($1) AND ($2::bigint[] IS NULL OR id = ANY($2))
+         ORDER BY CASE status WHEN 'triggered' THEN 0 WHEN 'acknowledged' THEN 1 WHEN 'resolved' THEN 2 ELSE 3 END,
+                  severity, opened_at, id
+         LIMIT $3"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(statuses.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .bind(ids)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
+/// (severity, open incidents) for every severity that has some.
+pub async fn open_counts_by_severity(conn: &mut PgConnection) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT severity, count(*) FROM incidents WHERE status IN ('triggered', 'acknowledged') GROUP BY severity",
+    )
+    .fetch_all(conn)
+    .await?)
+}
