@@ -251,4 +251,41 @@ mod tests {
             );
         }
     }
+
+    /// Every `.rs` file under `dir`, recursively.
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn a_workflows_sql_is_all_in_its_store() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for w in all() {
+            let mut files = Vec::new();
+            sources(&src.join(w.name()), &mut files);
+            assert!(!files.is_empty(), "{} has no sources", w.name());
+            for file in files {
+                let in_store = file
+                    .strip_prefix(src.join(w.name()))
+                    .ok()
+                    .and_then(|rel| rel.components().next())
+                    .and_then(|c| c.as_os_str().to_str())
+                    .is_some_and(|first| first == "store.rs" || first == "store");
+                let text = std::fs::read_to_string(&file).unwrap_or_default();
+                assert!(
+                    in_store || !text.contains("sqlx::query"),
+                    "{} runs SQL outside {}/store (move the query into the store)",
+                    file.display(),
+                    w.name()
+                );
+            }
+        }
+    }
 }
