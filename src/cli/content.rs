@@ -422,7 +422,7 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
                     .unwrap_or_default();
                 println!(
                     "{} {:<20} @{}{t}{r}",
-                    e.occurred_at.format("%Y-%m-%d %H:%M:%S"),
+                    ctx.calendar.format_local_seconds(e.occurred_at),
                     e.action,
                     e.actor
                 );

@@ -858,7 +858,7 @@ pub async fn metrics_cmd(config: Config, cmd: MetricsCommand) -> Result<()> {
                     vec![
                         r.metric.clone(),
                         format!("{}", r.value),
-                        r.recorded_at.format("%Y-%m-%d %H:%M").to_string(),
+                        ctx.calendar.format_local(r.recorded_at),
                         r.source.clone(),
                     ]
                 })

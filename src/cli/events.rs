@@ -1,10 +1,10 @@
 //! `vivid events tail`: the event log, live.
 
 use std::time::Duration;
+use vivid_core::Ctx;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use sqlx::postgres::PgListener;
 use vivid_core::config::Config;
 use vivid_core::engine::events::{self, Event, Filter};
 
@@ -39,7 +39,7 @@ pub struct TailArgs {
     json: bool,
 }
 
-fn print(e: &Event, json: bool) -> Result<()> {
+fn print(ctx: &Ctx, e: &Event, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string(e)?);
         return Ok(());
@@ -60,7 +60,7 @@ fn print(e: &Event, json: bool) -> Result<()> {
     println!(
         "{:>6} {} {:<10} {}#{} {}{} by {}{}",
         e.id,
-        e.occurred_at.format("%Y-%m-%d %H:%M:%S"),
+        ctx.calendar.format_local_seconds(e.occurred_at),
         e.workflow,
         e.entity_type,
         e.entity_id,
@@ -87,29 +87,23 @@ pub async fn run(config: Config, cmd: EventsCommand) -> Result<()> {
     };
     let mut conn = ctx.pool.acquire().await?;
     let recent = events::list(&mut conn, &filter).await?;
-    drop(conn);
     let mut last = recent.last().map(|e| e.id).unwrap_or(0);
     if recent.is_empty() && args.follow {
-        last = sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM events")
-            .fetch_one(&ctx.pool)
-            .await?
-            .unwrap_or(0);
+        last = events::last_id(&mut conn).await?;
     }
+    drop(conn);
     for e in &recent {
-        print(e, args.json)?;
+        print(&ctx, e, args.json)?;
     }
     if !args.follow {
         return Ok(());
     }
-    let mut listener: Option<PgListener> = None;
+    let mut live: Option<events::Subscription> = None;
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
-        if listener.is_none()
-            && let Ok(mut l) = PgListener::connect_with(&ctx.pool).await
-            && l.listen(events::CHANNEL).await.is_ok()
-        {
-            listener = Some(l);
+        if live.is_none() {
+            live = events::Subscription::open(&ctx.pool).await.ok();
         }
         // Re-read from the last id after every wake-up (and after a
         // reconnect), so nothing committed while disconnected is missed.
@@ -118,20 +112,21 @@ pub async fn run(config: Config, cmd: EventsCommand) -> Result<()> {
         if let Ok(mut conn) = ctx.pool.acquire().await {
             for e in events::list(&mut conn, &filter).await? {
                 last = e.id;
-                print(&e, args.json)?;
+                print(&ctx, &e, args.json)?;
             }
         }
+        // Connected: false once the connection is lost (then re-read).
         let woke = async {
-            match listener.as_mut() {
-                Some(l) => l.recv().await.map(|_| ()),
+            match live.as_mut() {
+                Some(l) => matches!(l.next().await, Ok(Some(_))),
                 None => {
                     tokio::time::sleep(Duration::from_secs(1)).await;
-                    Ok(())
+                    true
                 }
             }
         };
         tokio::select! {
-            r = woke => if r.is_err() { listener = None; },
+            connected = woke => if !connected { live = None; },
             _ = &mut stop => break,
         }
     }

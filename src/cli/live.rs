@@ -6,11 +6,9 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::Result;
-use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use vivid_core::Ctx;
 use vivid_core::engine::events;
-use vivid_core::metrics;
 
 use super::shutdown_signal;
 use super::status::render;
@@ -41,20 +39,14 @@ pub async fn run(ctx: Ctx, shutdown: Option<watch::Receiver<bool>>) -> Result<()
 
 /// The live status as plain text, for a stdout that is not a terminal.
 async fn plain(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<()> {
-    let mut listener: Option<PgListener> = None;
+    let mut live: Option<events::Subscription> = None;
     let mut last_body: Option<String> = None;
     loop {
         if *shutdown.borrow() {
             break;
         }
-        if listener.is_none() {
-            listener = match PgListener::connect_with(&ctx.pool).await {
-                Ok(mut l) => match l.listen_all([events::CHANNEL, metrics::CHANNEL]).await {
-                    Ok(()) => Some(l),
-                    Err(_) => None,
-                },
-                Err(_) => None,
-            };
+        if live.is_none() {
+            live = events::Subscription::open(&ctx.pool).await.ok();
         }
         let (banner, screen) = match vivid_core::status::collect(&ctx).await {
             Ok(status) => (None, render(&status, &ctx.calendar)),
@@ -75,16 +67,17 @@ async fn plain(ctx: Ctx, mut shutdown: watch::Receiver<bool>) -> Result<()> {
             out.flush()?;
             last_body = body;
         }
+        // Connected: false once the connection is lost (then re-read).
         let notified = async {
-            match listener.as_mut() {
-                Some(l) => l.recv().await.map(|_| ()),
+            match live.as_mut() {
+                Some(l) => matches!(l.next().await, Ok(Some(_))),
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
-            r = notified => {
-                if r.is_err() {
-                    listener = None;
+            connected = notified => {
+                if !connected {
+                    live = None;
                 }
                 // Coalesce bursts of changes into one redraw.
                 tokio::time::sleep(Duration::from_millis(200)).await;

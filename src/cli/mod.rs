@@ -261,6 +261,55 @@ pub async fn shutdown_signal() {
 mod tests {
     use clap::CommandFactory;
 
+    /// Every `.rs` file under `dir`, recursively.
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The front ends (the CLI, the control room, the bot) read and write
+    /// through core: no SQL, no LISTEN of their own. The benchmarks fill
+    /// scratch databases and are the exception.
+    #[test]
+    fn front_ends_hold_no_sql() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for dir in ["src", "crates/tui/src", "crates/bot/src"] {
+            sources(&root.join(dir), &mut files);
+        }
+        assert!(
+            files.len() > 20,
+            "read the front ends under {}",
+            root.display()
+        );
+        for file in files {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with("bench") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            // Spelt in pieces so this file does not match itself.
+            for needle in [
+                ["sqlx::", "query"].concat(),
+                ["Pg", "Listener"].concat(),
+                ["fetch_", "one("].concat(),
+                ["fetch_", "all("].concat(),
+            ] {
+                assert!(
+                    !text.contains(&needle),
+                    "{} uses {needle}: front ends go through vivid-core",
+                    file.display()
+                );
+            }
+        }
+    }
+
     /// Every argument of every command says what it is for (`--help`).
     #[test]
     fn every_argument_has_help_text() {

@@ -869,7 +869,7 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
                 .map(|e| {
                     vec![
                         format!("#{}", e.id),
-                        e.at.format("%Y-%m-%d %H:%M").to_string(),
+                        ctx.calendar.format_local(e.at),
                         format!("@{}", e.actor),
                         e.subject_ref.clone(),
                         e.fields.join(","),
@@ -1022,7 +1022,7 @@ async fn audit_cmd(config: Config, cmd: AuditCommand) -> Result<()> {
                 .map(|a| {
                     vec![
                         format!("#{}", a.id),
-                        a.ran_at.format("%Y-%m-%d %H:%M").to_string(),
+                        ctx.calendar.format_local(a.ran_at),
                         a.trigger.clone(),
                         a.run_by.clone(),
                         a.outcome.clone(),
@@ -1406,7 +1406,7 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
                 println!(
                     "  phase {} at {} by @{}: {}",
                     p.phase,
-                    p.recorded_at.format("%Y-%m-%d %H:%M"),
+                    ctx.calendar.format_local(p.recorded_at),
                     p.recorded_by,
                     p.info
                 );
@@ -1417,7 +1417,7 @@ async fn breach(config: Config, cmd: BreachCommand) -> Result<()> {
                     t.id,
                     t.status,
                     t.owner,
-                    t.due_at.format("%Y-%m-%d %H:%M"),
+                    ctx.calendar.format_local(t.due_at),
                     t.description
                 );
             }

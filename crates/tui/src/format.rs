@@ -1,6 +1,37 @@
 //! Figures as people read them: countdowns, times, numbers, sparklines.
 
+use std::cell::Cell;
+
 use chrono::{DateTime, TimeDelta, Utc};
+use vivid_core::calendar::Tz;
+
+thread_local! {
+    /// The zone times are drawn in, for the frame being drawn.
+    static ZONE: Cell<Tz> = const { Cell::new(Tz::UTC) };
+}
+
+/// Draw with every time in `zone` (the organisation's): the view sets it
+/// for one frame, so the many places that print a time need no argument.
+pub fn in_zone<R>(zone: Tz, draw: impl FnOnce() -> R) -> R {
+    let before = ZONE.with(|z| z.replace(zone));
+    let out = draw();
+    ZONE.with(|z| z.set(before));
+    out
+}
+
+fn local(t: DateTime<Utc>) -> DateTime<Tz> {
+    t.with_timezone(&ZONE.with(Cell::get))
+}
+
+/// "06:12:35", local.
+pub fn time_of_day(t: DateTime<Utc>) -> String {
+    local(t).format("%H:%M:%S").to_string()
+}
+
+/// "EST", "EDT", "UTC": the zone's name at that instant.
+pub fn zone_abbreviation(t: DateTime<Utc>) -> String {
+    local(t).format("%Z").to_string()
+}
 
 /// "in 2h 13m", "in 4m 05s", "overdue 1d 2h".
 pub fn countdown(left: TimeDelta) -> String {
@@ -73,8 +104,9 @@ pub fn effect(x: f64, relative: bool) -> String {
     }
 }
 
-/// "06:12:35", with the date when it is not today.
+/// "06:12:35", with the date when it is not today (local).
 pub fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let (t, now) = (local(t), local(now));
     if t.date_naive() == now.date_naive() {
         t.format("%H:%M:%S").to_string()
     } else {
@@ -82,8 +114,9 @@ pub fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// "2026-11-26 01:00:00 EST": local, with the zone named.
 pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    local(t).format("%Y-%m-%d %H:%M:%S %Z").to_string()
 }
 
 /// A metric value in its unit.
@@ -125,6 +158,31 @@ pub fn tail(values: &[f64], width: usize) -> &[f64] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_drawn_in_the_zone_of_the_frame() {
+        let t = DateTime::parse_from_rfc3339("2026-11-26T03:30:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        assert_eq!(timestamp(t), "2026-11-26 03:30:00 UTC");
+        let ny = vivid_core::calendar::Tz::America__New_York;
+        in_zone(ny, || {
+            assert_eq!(timestamp(t), "2026-11-25 22:30:00 EST");
+            // The 25th in New York: not "today" for a reader on the 26th there.
+            let later = t + TimeDelta::hours(6);
+            assert_eq!(when(t, later), "11-25 22:30");
+            assert_eq!(when(later, later), "04:30:00");
+            assert_eq!(zone_abbreviation(t), "EST");
+        });
+        // Summer time is named as such.
+        let july = t + TimeDelta::days(230);
+        assert_eq!(in_zone(ny, || zone_abbreviation(july)), "EDT");
+        assert_eq!(
+            timestamp(t),
+            "2026-11-26 03:30:00 UTC",
+            "the zone is restored"
+        );
+    }
 
     #[test]
     fn countdowns_read_naturally() {

@@ -44,6 +44,7 @@ async fn event_loop(tui: &mut Tui, ctx: Ctx, opts: TuiOptions) -> Result<(), Tui
     let size = tui.terminal.size()?;
     let mut state = AppState::new(opts.operator.clone(), ctx.now(), size);
     state.warn_within = ctx.config.approvals.remind_before.delta();
+    state.zone = ctx.calendar.timezone();
     let mut shutdown = opts.shutdown;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

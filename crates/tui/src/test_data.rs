@@ -1352,6 +1352,7 @@ pub fn state(width: u16, height: u16) -> AppState {
 
 pub fn state_with(width: u16, height: u16, snapshot: Snapshot) -> AppState {
     let mut s = AppState::new("olu", now(), Size::new(width, height));
+    s.zone = vivid_core::calendar::Tz::America__New_York;
     update(&mut s, Msg::Loaded(Box::new(snapshot)));
     s
 }

@@ -401,6 +401,13 @@ impl Calendar {
             .to_string()
     }
 
+    /// "2026-12-28 23:59:07 EST": to the second, for logs people read.
+    pub fn format_local_seconds(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string()
+    }
+
     /// "2026-12-28T23:59:59-05:00": local date and time with its offset,
     /// for machine-readable output beside the UTC instant.
     pub fn local_rfc3339(&self, at: DateTime<Utc>) -> String {

@@ -209,6 +209,16 @@ impl Change {
     }
 }
 
+/// The newest event's id (0 for an empty log): where a live tail starts.
+pub async fn last_id(conn: &mut PgConnection) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM events")
+            .fetch_one(conn)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
 /// Live changes: LISTEN on the event and metric channels. Notifications sent
 /// while the connection is down are lost, so after [`Subscription::next`]
 /// reports a lost connection, re-read everything.

@@ -40,6 +40,8 @@ pub struct AppState {
     pub busy: Option<String>,
     /// Deadlines closer than this show as warnings.
     pub warn_within: TimeDelta,
+    /// The organisation's time zone: every time on screen is local.
+    pub zone: vivid_core::calendar::Tz,
     /// The incident whose detail is open, read through core when it opened.
     pub incident: Option<Fetched<IncidentDetail>>,
     /// The text under review of the approval whose detail is open.
@@ -363,6 +365,7 @@ impl AppState {
             flash: None,
             busy: None,
             warn_within: TimeDelta::hours(4),
+            zone: vivid_core::calendar::Tz::UTC,
             incident: None,
             review: None,
             detail_scroll: 0,

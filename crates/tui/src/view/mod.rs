@@ -10,13 +10,18 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{AppState, DbHealth};
+use crate::format;
 use crate::screens;
 use crate::theme;
 
 pub use overlay::{detail_overflow, help_lines, help_overflow};
 
-/// Draw the control room.
+/// Draw the control room, every time in the organisation's zone.
 pub fn view(state: &AppState, frame: &mut Frame) {
+    format::in_zone(state.zone, || draw(state, frame));
+}
+
+fn draw(state: &AppState, frame: &mut Frame) {
     let [header, banner, body, footer] = chrome(state, frame.area());
     render_header(state, frame, header);
     if !banner.is_empty() {
@@ -115,8 +120,13 @@ fn render_header(state: &AppState, frame: &mut Frame, area: Rect) {
     } else {
         state.snapshot.organisation.as_str()
     };
-    let long = format!("@{}  {} UTC ", state.operator, state.now.format("%H:%M:%S"));
-    let short = format!("@{} {} ", state.operator, state.now.format("%H:%M:%S"));
+    let long = format!(
+        "@{}  {} {} ",
+        state.operator,
+        format::time_of_day(state.now),
+        format::zone_abbreviation(state.now)
+    );
+    let short = format!("@{} {} ", state.operator, format::time_of_day(state.now));
     // Badges count whole lists: once per frame, whatever the bar's shape.
     let badges: Vec<Badge> = screens::all().iter().map(|s| s.badge(state)).collect();
     let fits = |spans: &[Span], right: &str| {
@@ -158,13 +168,13 @@ fn render_banner(state: &AppState, frame: &mut Frame, area: Rect) {
         "retrying now".into()
     };
     let stale = match state.snapshot.taken_at {
-        Some(t) if state.loaded => format!(" · showing data from {}", t.format("%H:%M:%S")),
+        Some(t) if state.loaded => format!(" · showing data from {}", format::time_of_day(t)),
         _ => String::new(),
     };
     let lines = vec![
         Line::from(format!(
             " DATABASE UNREACHABLE since {} · {retry}{stale}",
-            since.format("%H:%M:%S")
+            format::time_of_day(*since)
         )),
         Line::from(format!(" {error}")),
     ];
