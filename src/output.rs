@@ -150,9 +150,12 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
             // Logged for the log file of long-running commands; the person
             // gets the one line below.
             tracing::debug!(kind = core.kind(), error = %core, "command failed on an internal fault");
-            eprintln!("error: {core} (a fault of vivid or of its stored data, not of your input)");
+            eprintln!(
+                "error: {} (a fault of vivid or of its stored data, not of your input)",
+                clean(&core.to_string())
+            );
         } else {
-            eprintln!("error: {core}");
+            eprintln!("error: {}", clean(&core.to_string()));
         }
         return ExitCode::from(exit_code(core));
     }
@@ -161,7 +164,9 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
         msg.push_str(": ");
         msg.push_str(&cause.to_string());
     }
-    eprintln!("error: {msg}");
+    // Messages may quote what was typed (a file name): never raw control
+    // characters on the terminal.
+    eprintln!("error: {}", clean(&msg));
     ExitCode::from(EXIT_FAILURE)
 }
 

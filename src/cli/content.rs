@@ -420,12 +420,13 @@ pub async fn run(config: Config, cmd: ContentCommand) -> Result<()> {
                     .as_deref()
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default();
-                println!(
+                let line = format!(
                     "{} {:<20} @{}{t}{r}",
                     ctx.calendar.format_local_seconds(e.occurred_at),
                     e.action,
                     e.actor
                 );
+                println!("{}", output::clean(&line));
             }
             Ok(())
         }

@@ -57,7 +57,7 @@ fn print(ctx: &Ctx, e: &Event, json: bool) -> Result<()> {
     if let Some(c) = &e.correlation_id {
         reason.push_str(&format!(" [{c}]"));
     }
-    println!(
+    let line = format!(
         "{:>6} {} {:<10} {}#{} {}{} by {}{}",
         e.id,
         ctx.calendar.format_local_seconds(e.occurred_at),
@@ -69,6 +69,8 @@ fn print(ctx: &Ctx, e: &Event, json: bool) -> Result<()> {
         e.actor,
         reason
     );
+    // Stored reasons may hold what anyone typed before the limits existed.
+    println!("{}", crate::output::clean(&line));
     Ok(())
 }
 

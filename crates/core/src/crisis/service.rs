@@ -359,6 +359,9 @@ pub(super) async fn run_command(
     reason: Option<String>,
     mutate: impl FnOnce(&mut Incident, &model::State),
 ) -> Result<Done> {
+    if let Some(r) = &reason {
+        ctx.config.limits.note("the reason", r)?;
+    }
     let mut inc = store::lock(conn, id).await?;
     let written = store::postmortem(conn, id).await?.is_some();
     let state = inc.state(full_protocol(ctx, inc.severity), written);
