@@ -90,6 +90,9 @@ pub struct ListArgs {
     /// Only incidents concerning this department (a key from `vivid org list`).
     #[arg(long)]
     department: Option<String>,
+    /// Also the incidents `vivid simulate` made (marked "sim").
+    #[arg(long)]
+    include_simulated: bool,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -347,7 +350,11 @@ fn row(ctx: &Ctx, i: &Incident) -> Vec<String> {
         Status::Closed => String::new(),
     };
     vec![
-        format!("#{}", i.id),
+        if i.simulated {
+            format!("#{} sim", i.id)
+        } else {
+            format!("#{}", i.id)
+        },
         i.severity.to_string(),
         i.status.to_string(),
         i.phase.label().to_string(),
@@ -442,6 +449,7 @@ pub async fn run(config: Config, cmd: CrisisCommand) -> Result<()> {
                     .map(|s| s.to_string()),
                 department: a.department,
                 limit: 1000,
+                include_simulated: a.include_simulated,
             };
             let list = service::list(&ctx, &filter).await?;
             if a.json.json {

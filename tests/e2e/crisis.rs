@@ -306,3 +306,52 @@ async fn bad_crisis_input_is_refused_and_changes_nothing() -> TestResult {
     assert_eq!(events, 0, "refusals wrote nothing");
     Ok(())
 }
+
+/// The simulator's incidents are nobody's work: `crisis list` leaves them
+/// out unless asked, and marks them when shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crisis_list_leaves_out_simulated_incidents_unless_asked() -> TestResult {
+    let db = fresh_db().await?;
+    for title in ["Checkout slow", "Simulated: search down"] {
+        json(
+            &db,
+            &[
+                "crisis",
+                "open",
+                title,
+                "--severity",
+                "P3",
+                "--as",
+                "olu",
+                "--json",
+            ],
+        );
+    }
+    sqlx::query("UPDATE incidents SET simulated = true WHERE title LIKE 'Simulated%'")
+        .execute(&db.pool)
+        .await?;
+    let titles = |v: serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["title"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        titles(json(&db, &["crisis", "list", "--json"])),
+        ["Checkout slow"]
+    );
+    let mut all = titles(json(
+        &db,
+        &["crisis", "list", "--include-simulated", "--json"],
+    ));
+    all.sort();
+    assert_eq!(all, ["Checkout slow", "Simulated: search down"]);
+    let mut cmd = vivid(&db.url);
+    cmd.args(["crisis", "list", "--include-simulated"]);
+    let ran = run(cmd);
+    assert!(ran.stdout.contains(" sim "), "{}", ran.stdout);
+    Ok(())
+}

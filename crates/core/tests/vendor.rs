@@ -580,6 +580,7 @@ async fn a_late_critical_vendor_opens_one_incident() -> TestResult {
             severity: None,
             department: None,
             limit: 100,
+            include_simulated: false,
         },
     )
     .await?;

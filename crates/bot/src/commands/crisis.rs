@@ -596,6 +596,7 @@ async fn list(ctx: &Ctx, inv: &Invocation) -> Reply {
         severity,
         department: None,
         limit: 1000,
+        include_simulated: false,
     };
     let incidents = service::list(ctx, &filter).await?;
     Ok(Response::Message(

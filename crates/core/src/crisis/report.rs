@@ -100,13 +100,13 @@ pub async fn metrics_with(
         &mut conn,
         &super::store::ListFilter {
             limit: 100_000,
+            include_simulated,
             ..Default::default()
         },
     )
     .await?
     .into_iter()
     .filter(|i| i.opened_at >= from && i.opened_at < to)
-    .filter(|i| include_simulated || !i.simulated)
     .collect();
     let ids: Vec<String> = incidents.iter().map(|i| i.id.to_string()).collect();
     let changes = super::store::phase_changes(&mut conn, &ids).await?;

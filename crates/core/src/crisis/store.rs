@@ -164,6 +164,9 @@ pub struct ListFilter {
     pub severity: Option<String>,
     pub department: Option<String>,
     pub limit: i64,
+    /// Also the simulator's incidents (left out by default: they are not
+    /// anyone's work).
+    pub include_simulated: bool,
 }
 
 /// Incidents, most urgent first: open before resolved, by severity, oldest first.
@@ -173,6 +176,7 @@ pub async fn list(conn: &mut PgConnection, f: &ListFilter) -> Result<Vec<Inciden
          WHERE (cardinality($1::text[]) = 0 OR status = ANY($1))
            AND ($2::text IS NULL OR severity = $2)
            AND ($3::text IS NULL OR $3 = ANY(departments))
+           AND ($5 OR NOT simulated)
          ORDER BY CASE status WHEN 'triggered' THEN 0 WHEN 'acknowledged' THEN 1 WHEN 'resolved' THEN 2 ELSE 3 END,
                   severity, opened_at, id
          LIMIT $4"
@@ -182,6 +186,7 @@ pub async fn list(conn: &mut PgConnection, f: &ListFilter) -> Result<Vec<Inciden
         .bind(&f.severity)
         .bind(&f.department)
         .bind(if f.limit > 0 { f.limit } else { 1000 })
+        .bind(f.include_simulated)
         .fetch_all(conn)
         .await?)
 }
