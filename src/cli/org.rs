@@ -216,7 +216,10 @@ pub async fn run_oncall(config: Config, cmd: OncallCommand) -> Result<()> {
                 o.until
                     .map(|t| ctx.calendar.format_local(t))
                     .unwrap_or_else(|| "-".into()),
-                o.via.to_string(),
+                match &o.layer {
+                    Some(layer) => format!("{} ({layer})", o.via),
+                    None => o.via.to_string(),
+                },
             ]
         })
         .collect();
@@ -240,6 +243,25 @@ async fn schedule(ctx: &vivid_core::Ctx, a: ScheduleArgs) -> Result<()> {
         .iter()
         .filter(|s| a.name.as_ref().is_none_or(|n| n == &s.name))
     {
+        if !s.layers.is_empty() {
+            // Layers hand over at their hours too: walk the covers from now.
+            let mut at = now;
+            for k in 0..a.shifts.max(1) {
+                let Some(cover) = s.cover_at(at) else {
+                    break;
+                };
+                let Some(until) = cover.until else {
+                    break;
+                };
+                out.push(serde_json::json!({
+                    "schedule": s.name, "starts_at": at, "ends_at": until,
+                    "person": cover.person, "layer": cover.layer,
+                    "override_now": if k == 0 { overrides.get(&s.name).cloned() } else { None },
+                }));
+                at = until;
+            }
+            continue;
+        }
         let Some(current) = s.shift_index_at(now) else {
             continue;
         };
@@ -260,7 +282,7 @@ async fn schedule(ctx: &vivid_core::Ctx, a: ScheduleArgs) -> Result<()> {
             };
             out.push(serde_json::json!({
                 "schedule": s.name, "starts_at": starts, "ends_at": ends,
-                "person": person, "override_now": current_override,
+                "person": person, "layer": null, "override_now": current_override,
             }));
         }
     }
@@ -279,7 +301,12 @@ async fn schedule(ctx: &vivid_core::Ctx, a: ScheduleArgs) -> Result<()> {
                 r["schedule"].as_str().unwrap_or_default().to_string(),
                 fmt(&r["starts_at"]),
                 fmt(&r["ends_at"]),
-                format!("@{}", r["person"].as_str().unwrap_or_default()),
+                match r["layer"].as_str() {
+                    Some(layer) => {
+                        format!("@{} ({layer})", r["person"].as_str().unwrap_or_default())
+                    }
+                    None => format!("@{}", r["person"].as_str().unwrap_or_default()),
+                },
                 r["override_now"]
                     .as_str()
                     .map(|p| format!("now covered by @{p}"))

@@ -355,3 +355,94 @@ async fn crisis_list_leaves_out_simulated_incidents_unless_asked() -> TestResult
     assert!(ran.stdout.contains(" sim "), "{}", ran.stdout);
     Ok(())
 }
+
+/// A schedule with a night layer: `oncall who` names the night's person
+/// after 17:00 New York and says until when; `oncall schedule` walks the
+/// hand-overs between the layers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_night_layer_takes_over_at_its_local_hours() -> TestResult {
+    let db = fresh_db().await?;
+    let config = scratch_dir("layers").join("layers.toml");
+    std::fs::write(
+        &config,
+        r#"
+# An extra file replaces the whole list: the shipped schedules come too.
+[[oncall.schedules]]
+name = "operations-primary"
+department = "operations"
+rotation = ["olu", "tess", "omar"]
+shift = "1w"
+handoff = "2026-01-05T14:00:00Z"
+
+[[oncall.schedules]]
+name = "technology-primary"
+department = "technology"
+rotation = ["kai", "theo"]
+shift = "1w"
+handoff = "2026-01-05T14:00:00Z"
+
+[[oncall.schedules]]
+name = "support-layered"
+department = "operations"
+rotation = ["olu"]
+shift = "1w"
+handoff = "2026-01-05T14:00:00Z"
+
+[[oncall.schedules.layers]]
+name = "nights"
+rotation = ["tess"]
+shift = "1w"
+days = ["weekdays"]
+from = "17:00"
+to = "09:00"
+"#,
+    )?;
+    let config = config.to_string_lossy().into_owned();
+    let who = |at: &str| {
+        json(
+            &db,
+            &["--config", &config, "oncall", "who", "--at", at, "--json"],
+        )
+    };
+    let layered = |v: serde_json::Value| {
+        v.as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|o| o["schedule"] == "support-layered")
+                    .cloned()
+            })
+            .unwrap_or_default()
+    };
+    // Wednesday 2 December 2026, 12:00 and 20:00 New York.
+    let noon = layered(who("2026-12-02T12:00:00-05:00"));
+    assert_eq!(noon["person"], "olu", "{noon}");
+    assert_eq!(noon["until"], "2026-12-02T22:00:00Z", "{noon}");
+    let night = layered(who("2026-12-02T20:00:00-05:00"));
+    assert_eq!(night["person"], "tess", "{night}");
+    assert_eq!(night["layer"], "nights", "{night}");
+    assert_eq!(night["until"], "2026-12-03T14:00:00Z", "{night}");
+    let plan = json(
+        &db,
+        &[
+            "--config",
+            &config,
+            "oncall",
+            "schedule",
+            "--name",
+            "support-layered",
+            "--shifts",
+            "3",
+            "--json",
+        ],
+    );
+    let people: Vec<&str> = plan
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["person"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(people.len(), 3, "{plan}");
+    assert!(
+        people.contains(&"olu") && people.contains(&"tess"),
+        "{plan}"
+    );
+    Ok(())
+}

@@ -329,6 +329,33 @@ pub struct ScheduleConfig {
     pub shift: HumanDuration,
     /// A moment when the first person in `rotation` took over (RFC 3339).
     pub handoff: chrono::DateTime<chrono::Utc>,
+    /// Layers above the base rotation, lowest first: each takes over in
+    /// its hours (e.g. nights, weekends).
+    #[serde(default)]
+    pub layers: Vec<LayerConfig>,
+}
+
+/// `[[oncall.schedules.layers]]`: a rotation on call only in its hours.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerConfig {
+    pub name: String,
+    /// Handles, in rotation order.
+    pub rotation: Vec<String>,
+    /// Length of one shift, e.g. "1w".
+    pub shift: HumanDuration,
+    /// When the first person took over (default: the schedule's).
+    #[serde(default)]
+    pub handoff: Option<chrono::DateTime<chrono::Utc>>,
+    /// "mon".."sun", "weekdays", "weekends" (default: every day).
+    #[serde(default)]
+    pub days: Vec<String>,
+    /// Local start of its hours, "HH:MM".
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Local end, "HH:MM"; not after `from`: the next day.
+    #[serde(default)]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

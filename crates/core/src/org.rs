@@ -208,7 +208,10 @@ impl Person {
     }
 }
 
-/// An on-call rotation from config.
+/// An on-call schedule from config: a base rotation, and layers above it
+/// that take over in their hours (PagerDuty's layers with restrictions:
+/// e.g. weekdays 09:00–17:00 on the base, nights on a second layer). The
+/// highest layer whose hours cover a moment and that has someone decides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Schedule {
     pub name: String,
@@ -216,20 +219,105 @@ pub struct Schedule {
     pub rotation: Vec<String>,
     pub shift: chrono::TimeDelta,
     pub handoff: chrono::DateTime<chrono::Utc>,
+    /// Layers above the base rotation, lowest first.
+    pub layers: Vec<Layer>,
     /// The org's time zone: shifts of whole days turn over at the
-    /// hand-over's local wall time, so 09:00 stays 09:00 across DST.
+    /// hand-over's local wall time, so 09:00 stays 09:00 across DST; layer
+    /// hours are local too.
     #[serde(skip)]
     pub timezone: chrono_tz::Tz,
 }
 
-impl Schedule {
-    /// Who the rotation puts on call at `at` (overrides are applied by the caller).
-    pub fn rotation_at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<&str> {
-        self.on_shift(self.shift_index_at(at)?)
+/// A rotation above a schedule's base, on call only in its hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layer {
+    pub name: String,
+    pub rotation: Vec<String>,
+    pub shift: chrono::TimeDelta,
+    pub handoff: chrono::DateTime<chrono::Utc>,
+    /// Its hours; None: always (it then hides everything below it).
+    pub hours: Option<Hours>,
+}
+
+/// Local hours on some days: a window opens at `from` on each of `days`
+/// and lasts until `to` (the next day when `to` is not after `from`; a
+/// whole day when they are equal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hours {
+    pub days: Vec<chrono::Weekday>,
+    pub from: chrono::NaiveTime,
+    pub to: chrono::NaiveTime,
+}
+
+impl Hours {
+    fn length(&self) -> chrono::TimeDelta {
+        let d = self.to - self.from;
+        if d > chrono::TimeDelta::zero() {
+            d
+        } else {
+            d + chrono::TimeDelta::days(1)
+        }
     }
 
-    /// Who works shift number `index` (0 starts at `handoff`).
-    pub fn on_shift(&self, index: i64) -> Option<&str> {
+    /// The window opening on local `date`, if it is one of the days.
+    fn window_on(
+        &self,
+        tz: chrono_tz::Tz,
+        date: chrono::NaiveDate,
+    ) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+        use chrono::Datelike;
+        if !self.days.contains(&date.weekday()) {
+            return None;
+        }
+        // Local wall times at both ends: a night stays 17:00–09:00 across DST.
+        let start = date.and_time(self.from);
+        let end = start.checked_add_signed(self.length())?;
+        Some((
+            crate::calendar::at_local(tz, start),
+            crate::calendar::at_local(tz, end),
+        ))
+    }
+
+    /// The window covering `at`, if any.
+    fn window_at(
+        &self,
+        tz: chrono_tz::Tz,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+        let today = at.with_timezone(&tz).date_naive();
+        [today.pred_opt(), Some(today)]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.window_on(tz, d))
+            .find(|(start, end)| *start <= at && at < *end)
+    }
+
+    /// The next window opening after `at` (within a week and a day).
+    fn next_start(
+        &self,
+        tz: chrono_tz::Tz,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let today = at.with_timezone(&tz).date_naive();
+        today
+            .iter_days()
+            .take(9)
+            .filter_map(|d| self.window_on(tz, d))
+            .map(|(start, _)| start)
+            .find(|start| *start > at)
+    }
+}
+
+/// One rotation's arithmetic: who works shift n and when it begins.
+struct Turns<'a> {
+    rotation: &'a [String],
+    shift: chrono::TimeDelta,
+    handoff: chrono::DateTime<chrono::Utc>,
+    timezone: chrono_tz::Tz,
+}
+
+impl<'a> Turns<'a> {
+    fn on_shift(&self, index: i64) -> Option<&'a str> {
         let len = i64::try_from(self.rotation.len()).ok().filter(|&n| n > 0)?;
         usize::try_from(index.rem_euclid(len))
             .ok()
@@ -237,8 +325,7 @@ impl Schedule {
             .map(String::as_str)
     }
 
-    /// The number of the shift under way at `at` (negative before `handoff`).
-    pub fn shift_index_at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+    fn shift_index_at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<i64> {
         let shift = self.shift.num_seconds();
         if shift <= 0 || self.rotation.is_empty() {
             return None;
@@ -258,9 +345,7 @@ impl Schedule {
         Some(index)
     }
 
-    /// When shift number `index` begins. Shifts of whole days begin at the
-    /// hand-over's local wall time on their day; others every `shift` exactly.
-    pub fn turnover(&self, index: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    fn turnover(&self, index: i64) -> Option<chrono::DateTime<chrono::Utc>> {
         let shift = self.shift.num_seconds();
         if shift <= 0 {
             return None;
@@ -274,6 +359,173 @@ impl Schedule {
         let offset = chrono::TimeDelta::try_seconds(index.checked_mul(shift)?)?;
         self.handoff.checked_add_signed(offset)
     }
+
+    fn at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<&'a str> {
+        self.on_shift(self.shift_index_at(at)?)
+    }
+
+    fn next_turnover(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.turnover(self.shift_index_at(at)?.checked_add(1)?)
+    }
+}
+
+/// Who a schedule puts on call at a moment, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cover<'a> {
+    pub person: &'a str,
+    /// The layer's name; None: the base rotation.
+    pub layer: Option<&'a str>,
+    /// When someone else may take over: the shift's hand-over, the end of
+    /// the layer's hours, or the start of a higher layer's hours.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Schedule {
+    fn base(&self) -> Turns<'_> {
+        Turns {
+            rotation: &self.rotation,
+            shift: self.shift,
+            handoff: self.handoff,
+            timezone: self.timezone,
+        }
+    }
+
+    fn layer_turns<'a>(&'a self, l: &'a Layer) -> Turns<'a> {
+        Turns {
+            rotation: &l.rotation,
+            shift: l.shift,
+            handoff: l.handoff,
+            timezone: self.timezone,
+        }
+    }
+
+    /// Who the schedule puts on call at `at`, through its layers
+    /// (overrides are applied by the caller).
+    pub fn rotation_at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<&str> {
+        self.cover_at(at).map(|c| c.person)
+    }
+
+    /// Who is on call at `at`, on which layer, and until when.
+    pub fn cover_at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<Cover<'_>> {
+        let tz = self.timezone;
+        // Layers above the one that decides may open their hours later.
+        let next_above = |above: &[Layer]| {
+            above
+                .iter()
+                .filter_map(|l| l.hours.as_ref()?.next_start(tz, at))
+                .min()
+        };
+        for (i, layer) in self.layers.iter().enumerate().rev() {
+            let window_end = match &layer.hours {
+                Some(h) => match h.window_at(tz, at) {
+                    Some((_, end)) => Some(end),
+                    None => continue,
+                },
+                None => None,
+            };
+            let turns = self.layer_turns(layer);
+            let Some(person) = turns.at(at) else {
+                continue;
+            };
+            let until = [
+                turns.next_turnover(at),
+                window_end,
+                next_above(&self.layers[i + 1..]),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            return Some(Cover {
+                person,
+                layer: Some(&layer.name),
+                until,
+            });
+        }
+        let base = self.base();
+        let person = base.at(at)?;
+        let until = [base.next_turnover(at), next_above(&self.layers)]
+            .into_iter()
+            .flatten()
+            .min();
+        Some(Cover {
+            person,
+            layer: None,
+            until,
+        })
+    }
+
+    /// Who works shift number `index` of the base rotation (0 starts at `handoff`).
+    pub fn on_shift(&self, index: i64) -> Option<&str> {
+        self.base().on_shift(index)
+    }
+
+    /// The number of the base rotation's shift under way at `at` (negative
+    /// before `handoff`).
+    pub fn shift_index_at(&self, at: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+        self.base().shift_index_at(at)
+    }
+
+    /// When shift number `index` of the base rotation begins. Shifts of
+    /// whole days begin at the hand-over's local wall time on their day;
+    /// others every `shift` exactly.
+    pub fn turnover(&self, index: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.base().turnover(index)
+    }
+}
+
+/// A layer's hours from config: `days` ("mon".."sun", "weekdays",
+/// "weekends"; default every day) and `from`/`to` ("HH:MM", both or
+/// neither). None when the layer has no restriction at all.
+fn layer_hours(
+    l: &crate::config::LayerConfig,
+) -> std::result::Result<Option<Hours>, (&'static str, String)> {
+    use chrono::Weekday::*;
+    if l.days.is_empty() && l.from.is_none() && l.to.is_none() {
+        return Ok(None);
+    }
+    let mut days = Vec::new();
+    for d in &l.days {
+        let add: &[chrono::Weekday] = match d.to_ascii_lowercase().as_str() {
+            "weekdays" => &[Mon, Tue, Wed, Thu, Fri],
+            "weekends" => &[Sat, Sun],
+            "mon" | "monday" => &[Mon],
+            "tue" | "tuesday" => &[Tue],
+            "wed" | "wednesday" => &[Wed],
+            "thu" | "thursday" => &[Thu],
+            "fri" | "friday" => &[Fri],
+            "sat" | "saturday" => &[Sat],
+            "sun" | "sunday" => &[Sun],
+            _ => {
+                return Err((
+                    "days",
+                    format!("unknown day {d:?}; use mon..sun, weekdays or weekends"),
+                ));
+            }
+        };
+        for w in add {
+            if !days.contains(w) {
+                days.push(*w);
+            }
+        }
+    }
+    if days.is_empty() {
+        days = vec![Mon, Tue, Wed, Thu, Fri, Sat, Sun];
+    }
+    let time = |field: &'static str, v: &Option<String>| match v {
+        None => Ok(None),
+        Some(t) => chrono::NaiveTime::parse_from_str(t, "%H:%M")
+            .map(Some)
+            .map_err(|_| (field, format!("{t:?} is not a time of day like \"17:00\""))),
+    };
+    let (from, to) = match (time("from", &l.from)?, time("to", &l.to)?) {
+        (Some(f), Some(t)) => (f, t),
+        (None, None) => (chrono::NaiveTime::MIN, chrono::NaiveTime::MIN),
+        _ => return Err(("to", "give both `from` and `to`, or neither".into())),
+    };
+    Ok(Some(Hours { days, from, to }))
 }
 
 /// The validated organisation.
@@ -454,12 +706,37 @@ impl Org {
             if s.shift.is_zero() {
                 return Err(bad(key("shift"), "a shift must be longer than zero"));
             }
+            let mut layers = Vec::new();
+            for (j, l) in s.layers.iter().enumerate() {
+                let key = |field: &str| format!("oncall.schedules[{i}].layers[{j}].{field}");
+                if l.name.trim().is_empty() {
+                    return Err(bad(key("name"), "a layer needs a name"));
+                }
+                if l.rotation.is_empty() {
+                    return Err(bad(key("rotation"), "a rotation needs at least one person"));
+                }
+                if let Some(h) = l.rotation.iter().find(|h| !by_handle.contains_key(*h)) {
+                    return Err(bad(key("rotation"), format!("unknown person {h:?}")));
+                }
+                if l.shift.is_zero() {
+                    return Err(bad(key("shift"), "a shift must be longer than zero"));
+                }
+                let hours = layer_hours(l).map_err(|(field, why)| bad(key(field), why))?;
+                layers.push(Layer {
+                    name: l.name.clone(),
+                    rotation: l.rotation.clone(),
+                    shift: l.shift.delta(),
+                    handoff: l.handoff.unwrap_or(s.handoff),
+                    hours,
+                });
+            }
             schedules.push(Schedule {
                 name: s.name.clone(),
                 department: s.department.clone(),
                 rotation: s.rotation.clone(),
                 shift: s.shift.delta(),
                 handoff: s.handoff,
+                layers,
                 timezone,
             });
         }
@@ -785,6 +1062,7 @@ mod tests {
             rotation: vec!["a".into(), "b".into(), "c".into()],
             shift: chrono::TimeDelta::days(7),
             handoff: start,
+            layers: Vec::new(),
             timezone: chrono_tz::Tz::UTC,
         };
         assert_eq!(s.rotation_at(start), Some("a"));
@@ -811,6 +1089,7 @@ mod tests {
             rotation: vec!["a".into(), "b".into()],
             shift: chrono::TimeDelta::days(shift_days),
             handoff: handoff.parse().unwrap_or_default(),
+            layers: Vec::new(),
             timezone: chrono_tz::America::New_York,
         }
     }
@@ -858,6 +1137,124 @@ mod tests {
         assert_eq!(s.turnover(26), Some(at("2026-07-06T13:00:00Z")));
         assert_eq!(s.rotation_at(at("2026-07-06T12:59:00Z")), Some("b"));
         assert_eq!(s.rotation_at(at("2026-07-06T13:00:00Z")), Some("a"));
+    }
+
+    /// Weekdays 09:00–17:00 New York on the base rotation; nights
+    /// (17:00–09:00 every day) and weekends on layers above it.
+    fn layered() -> Schedule {
+        let hours = |days: &[chrono::Weekday], from: &str, to: &str| Hours {
+            days: days.to_vec(),
+            from: from.parse().unwrap_or_default(),
+            to: to.parse().unwrap_or_default(),
+        };
+        use chrono::Weekday::*;
+        Schedule {
+            layers: vec![
+                Layer {
+                    name: "nights".into(),
+                    rotation: vec!["n1".into(), "n2".into()],
+                    shift: chrono::TimeDelta::days(7),
+                    handoff: at("2026-01-05T14:00:00Z"),
+                    hours: Some(hours(
+                        &[Mon, Tue, Wed, Thu, Fri, Sat, Sun],
+                        "17:00",
+                        "09:00",
+                    )),
+                },
+                Layer {
+                    name: "weekends".into(),
+                    rotation: vec!["w".into()],
+                    shift: chrono::TimeDelta::days(7),
+                    handoff: at("2026-01-05T14:00:00Z"),
+                    hours: Some(hours(&[Sat, Sun], "00:00", "00:00")),
+                },
+            ],
+            ..rotation(7, "2026-01-05T14:00:00Z")
+        }
+    }
+
+    #[test]
+    fn layers_take_over_in_their_local_hours() {
+        let s = layered();
+        // Wednesday 2 December 2026, noon New York (EST): the base.
+        let noon = s.cover_at(at("2026-12-02T17:00:00Z"));
+        assert_eq!(
+            noon.as_ref().map(|c| (c.person, c.layer)),
+            Some(("b", None))
+        );
+        // ... until the night layer opens at 17:00 local.
+        assert_eq!(noon.and_then(|c| c.until), Some(at("2026-12-02T22:00:00Z")));
+        // 20:00 local: the night layer, until 09:00 local next morning.
+        let night = s.cover_at(at("2026-12-03T01:00:00Z"));
+        assert_eq!(night.as_ref().map(|c| c.layer), Some(Some("nights")));
+        assert_eq!(
+            night.and_then(|c| c.until),
+            Some(at("2026-12-03T14:00:00Z"))
+        );
+        // 03:00 local the next night still belongs to the night opened the day before.
+        assert_eq!(
+            s.cover_at(at("2026-12-03T08:00:00Z")).map(|c| c.layer),
+            Some(Some("nights"))
+        );
+        // Saturday noon: the weekend layer sits above the nights; Friday 20:00
+        // is a night until the weekend opens at midnight.
+        assert_eq!(s.rotation_at(at("2026-12-05T17:00:00Z")), Some("w"));
+        let friday = s.cover_at(at("2026-12-05T01:00:00Z"));
+        assert_eq!(friday.as_ref().map(|c| c.layer), Some(Some("nights")));
+        assert_eq!(
+            friday.and_then(|c| c.until),
+            Some(at("2026-12-05T05:00:00Z"))
+        );
+        // In summer the night still opens at 17:00 local (21:00 UTC).
+        assert_eq!(
+            s.cover_at(at("2026-07-08T20:59:00Z")).map(|c| c.layer),
+            Some(None)
+        );
+        assert_eq!(
+            s.cover_at(at("2026-07-08T21:00:00Z")).map(|c| c.layer),
+            Some(Some("nights"))
+        );
+    }
+
+    #[test]
+    fn layer_hours_are_checked_at_load() {
+        let with_layer = |layer: &str| {
+            let layer = if layer.contains("rotation") {
+                layer.to_string()
+            } else {
+                format!("rotation = [\"tess\"]\n{layer}")
+            };
+            let text = format!(
+                "{EMBEDDED_DEFAULT}\n[[oncall.schedules]]\nname = \"layered\"\ndepartment = \"operations\"\nrotation = [\"olu\"]\nshift = \"1w\"\nhandoff = \"2026-01-05T14:00:00Z\"\n[[oncall.schedules.layers]]\nname = \"nights\"\nshift = \"1w\"\n{layer}\n"
+            );
+            Config::from_toml_str("test", &text)
+                .map_err(|e| e.to_string())
+                .and_then(|c| Org::from_config(&c).map_err(|(k, r)| format!("{k}: {r}")))
+        };
+        let ok = with_layer("days = [\"weekdays\"]\nfrom = \"17:00\"\nto = \"09:00\"");
+        let org = ok.unwrap_or_else(|e| panic!("{e}"));
+        let s = org
+            .schedule("layered")
+            .unwrap_or_else(|| panic!("no schedule"));
+        assert_eq!(s.layers.len(), 1);
+        let bad_day = with_layer("days = [\"someday\"]").err().unwrap_or_default();
+        assert!(
+            bad_day.contains("layers[0].days") && bad_day.contains("someday"),
+            "{bad_day}"
+        );
+        let bad_time = with_layer("from = \"25:00\"\nto = \"09:00\"")
+            .err()
+            .unwrap_or_default();
+        assert!(bad_time.contains("layers[0].from"), "{bad_time}");
+        let half = with_layer("from = \"17:00\"").err().unwrap_or_default();
+        assert!(half.contains("both"), "{half}");
+        let stranger = with_layer("rotation = [\"nobody\"]")
+            .err()
+            .unwrap_or_default();
+        assert!(
+            stranger.contains("layers[0].rotation") && stranger.contains("nobody"),
+            "{stranger}"
+        );
     }
 
     #[test]

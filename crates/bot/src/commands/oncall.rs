@@ -173,6 +173,7 @@ mod tests {
             rotation: vec!["a".into(), "b".into()],
             shift: TimeDelta::days(7),
             handoff: start,
+            layers: Vec::new(),
             timezone: Default::default(),
         };
         assert_eq!(

@@ -28,6 +28,9 @@ pub struct OnCall {
     pub name: String,
     /// "rotation" or "override"
     pub via: &'static str,
+    /// The schedule's layer that puts them on call (None: the base rotation
+    /// or an override).
+    pub layer: Option<String>,
     /// When this person's cover ends: the override's end, or the shift's
     /// hand-over (None when the rotation cannot say).
     pub until: Option<DateTime<Utc>>,
@@ -73,9 +76,10 @@ pub async fn live_overrides_at(
     Ok(rows.into_iter().map(|o| (o.schedule.clone(), o)).collect())
 }
 
-/// When the shift under way at `at` hands over.
+/// When the cover under way at `at` may pass to someone else: the shift's
+/// hand-over, the end of its layer's hours or the start of a higher layer's.
 pub fn shift_end(s: &Schedule, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    s.turnover(s.shift_index_at(at)?.checked_add(1)?)
+    s.cover_at(at)?.until
 }
 
 /// Who is on call on every schedule at `at`, and until when.
@@ -86,9 +90,13 @@ pub async fn all_at(ctx: &Ctx, conn: &mut PgConnection, at: DateTime<Utc>) -> Re
         .schedules
         .iter()
         .filter_map(|s| {
-            let (person, via, until) = match overrides.get(&s.name) {
-                Some(o) => (o.person.clone(), "override", Some(o.ends_at)),
-                None => (s.rotation_at(at)?.to_string(), "rotation", shift_end(s, at)),
+            let (person, via, until, layer) = match overrides.get(&s.name) {
+                Some(o) => (o.person.clone(), "override", Some(o.ends_at), None),
+                None => {
+                    let c = s.cover_at(at)?;
+                    let layer = c.layer.map(str::to_string);
+                    (c.person.to_string(), "rotation", c.until, layer)
+                }
             };
             Some(OnCall {
                 schedule: s.name.clone(),
@@ -100,6 +108,7 @@ pub async fn all_at(ctx: &Ctx, conn: &mut PgConnection, at: DateTime<Utc>) -> Re
                     .unwrap_or_default(),
                 person,
                 via,
+                layer,
                 until,
             })
         })
