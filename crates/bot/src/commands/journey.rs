@@ -260,8 +260,9 @@ pub fn card(ctx: &Ctx, lead: &Lead) -> Message {
             LeadStatus::Prospect => GREY,
             LeadStatus::HandedOff if late => RED,
             LeadStatus::HandedOff => YELLOW,
-            LeadStatus::Contacted => BLUE,
+            LeadStatus::Accepted | LeadStatus::Contacted => BLUE,
             LeadStatus::Customer => GREEN,
+            LeadStatus::Disqualified => GREY,
         }),
         ..Embed::default()
     }
