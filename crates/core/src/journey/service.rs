@@ -436,6 +436,7 @@ async fn live_handoff(conn: &mut PgConnection, key: &str) -> Result<Option<hando
 }
 
 /// Append a lead event in its story.
+#[allow(clippy::too_many_arguments)]
 async fn lead_event(
     ctx: &Ctx,
     conn: &mut PgConnection,
@@ -1109,7 +1110,8 @@ pub async fn feedback_with(
 ) -> Result<Option<i64>> {
     let tags = check_tags(tags, &FEEDBACK_TAGS, "feedback")?;
     let to_product = tags.iter().any(|t| t == "product");
-    if nps.is_none() && csat.is_none() && !(to_product && !comment.trim().is_empty()) {
+    let has_words = to_product && !comment.trim().is_empty();
+    if nps.is_none() && csat.is_none() && !has_words {
         return Err(Error::invalid("give an NPS (0-10), a CSAT (1-5) or both"));
     }
     if nps.is_some_and(|n| !(0..=10).contains(&n)) {
