@@ -215,8 +215,20 @@ pub async fn touch_with(
                 format!("Qualified lead: {} scored {:.0}", p.key, p.score),
             )
             .body(format!(
-                "Segment {}, first touch {}, stage {}.",
-                p.segment, p.first_channel, p.stage
+                "Segment {}, first touch {}{}, stage {}, fit {:.0}, owner {}. \
+                 Why: `vivid journey lead show {}` (engagement by touch, timeline, next content).",
+                p.segment,
+                p.first_channel,
+                p.source_campaign
+                    .as_ref()
+                    .map(|c| format!(" (campaign {c})"))
+                    .unwrap_or_default(),
+                p.stage,
+                p.fit,
+                p.owner
+                    .as_deref()
+                    .map_or_else(|| "not yet assigned".to_string(), |o| format!("@{o}")),
+                p.key
             ))
             .severity("warning")
             .dedupe(format!("journey:{}:qualified", p.id))
