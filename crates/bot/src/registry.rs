@@ -277,6 +277,7 @@ pub fn groups() -> &'static [&'static dyn CommandGroup] {
         &crate::commands::content::Content,
         &crate::commands::experiment::Experiment,
         &crate::commands::journey::Journey,
+        &crate::commands::lead::Lead,
         &crate::commands::budget::Budget,
         &crate::commands::vendor::Vendor,
         &crate::commands::collab::Handoff,

@@ -261,12 +261,13 @@ async fn business_hours_holidays_and_around_the_clock() -> TestResult {
     )
     .await?;
     assert_eq!(h.due_at, ny(&ctx, 2026, 12, 7, 9, 30));
-    // The lead kind runs around the clock (2h).
+    // The lead kind runs on Sales' business hours (issue 19): 2h from
+    // Friday 16:30 is Monday 10:30.
     let o = Open::new("lead", "Lead cust-x").field("score", 120.0);
     let mut tx = ctx.pool.begin().await?;
     let lead = collab::open(&ctx, &mut tx, &o, "engine").await?;
     tx.commit().await?;
-    assert_eq!(lead.due_at, ny(&ctx, 2026, 12, 4, 18, 30));
+    assert_eq!(lead.due_at, ny(&ctx, 2026, 12, 7, 10, 30));
     clock.set(ny(&ctx, 2026, 11, 26, 10, 0)); // Thanksgiving
     let t = service::request(&ctx, "campaign_data", "Holiday", &campaign(), None, "maya").await?;
     assert_eq!(t.due_at, ny(&ctx, 2026, 11, 27, 10, 0));
@@ -388,7 +389,7 @@ async fn the_journey_hands_leads_and_big_deals_over_in_the_leads_story() -> Test
         .ok_or("no lead hand-off")?;
     assert_eq!(lead.workflow, "journey");
     assert_eq!(lead.correlation_id.as_deref(), Some("lead:cust-zoe"));
-    assert_eq!(lead.calendar, "24x7");
+    assert_eq!(lead.calendar, "business");
     clock.advance(TimeDelta::minutes(30));
     journey::contact(&ctx, "cust-zoe", "nico", "called").await?;
     // A small order stays with Sales; a big one tells Finance.

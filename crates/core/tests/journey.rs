@@ -312,3 +312,420 @@ async fn the_lead_queue_lists_leads_waiting_on_sales_soonest_due_first() -> Test
     );
     Ok(())
 }
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+async fn setup_at(
+    when: &str,
+) -> Result<(TestDb, Ctx, SimClock, Engine), Box<dyn std::error::Error>> {
+    let db = fresh_db().await?;
+    let clock = SimClock::at(at(when));
+    let ctx = db.ctx(default_config(), Arc::new(clock.clone())).await?;
+    let engine = Engine::new(ctx.clone(), Arc::new(LogTarget));
+    Ok((db, ctx, clock, engine))
+}
+
+/// Issue 19's worked case: a lead handed over Friday 16:30 New York is due
+/// Monday 10:30 — the 2-hour SLA runs on Sales' business calendar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_handed_over_friday_1630_is_due_monday_1030() -> TestResult {
+    // Friday 2026-12-04 16:30 EST.
+    let (_db, ctx, _clock, _engine) = setup_at("2026-12-04T21:30:00Z").await?;
+    let t = service::touch(
+        &ctx,
+        &touch("cust-fri", "site", "form_submitted", "f1"),
+        "site",
+    )
+    .await?;
+    assert!(t.handed_off.is_some(), "a form scores 150");
+    let mut conn = ctx.pool.acquire().await?;
+    let h = handoffs::latest_for(&mut conn, "journey", "cust-fri", "lead")
+        .await?
+        .ok_or("no hand-off")?;
+    // Monday 2026-12-07 10:30 EST.
+    assert_eq!(h.due_at, at("2026-12-07T15:30:00Z"));
+    assert_eq!(
+        ctx.calendar.format_local(h.due_at),
+        ctx.calendar.format_local(at("2026-12-07T10:30:00-05:00"))
+    );
+    Ok(())
+}
+
+/// Leads Sales can act on: the hand-off carries the score breakdown, the
+/// timeline, source channel and campaign, segment and next content; owners
+/// take turns; the lifecycle and its permissions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_off_explains_the_lead_and_owners_take_turns() -> TestResult {
+    use vivid_core::journey::model::LeadStatus;
+    use vivid_core::journey::read;
+    use vivid_core::journey::service::TouchExtra;
+    let (_db, ctx, clock, engine) = setup().await?;
+    // A live content item for warm/hot leads of the segment.
+    let item = vivid_core::content::service::create(
+        &ctx,
+        &vivid_core::content::service::NewContent {
+            kind: "product_page".into(),
+            title: "Hotel lobby canvases".into(),
+            body: "Large canvases for lobbies.".into(),
+            owner: "lena".into(),
+            channel: "web".into(),
+            campaign: None,
+            cost_cents: 0,
+        },
+        "lena",
+    )
+    .await?;
+    sqlx::query("UPDATE content_items SET state = 'published' WHERE id = $1")
+        .bind(item.id)
+        .execute(&ctx.pool)
+        .await?;
+    assert!(
+        err_text(service::target_content(&ctx, item.id, &[], &["boiling".into()], "lena").await)
+            .contains("unknown stage")
+    );
+    assert!(
+        err_text(service::target_content(&ctx, item.id, &[], &[], "nico").await)
+            .contains("not in Marketing")
+    );
+    service::target_content(
+        &ctx,
+        item.id,
+        &["interior-designers".into()],
+        &["qualified".into()],
+        "lena",
+    )
+    .await?;
+    let extra = TouchExtra {
+        campaign: Some("spring-lobbies".into()),
+        region: Some("east".into()),
+        attributes: vec!["interior_designer".into()],
+    };
+    let mut keys = Vec::new();
+    for (i, name) in ["cust-1", "cust-2", "cust-3"].iter().enumerate() {
+        service::touch_with(
+            &ctx,
+            &touch(name, "ad", "clicked", &format!("{name}-a")),
+            &extra,
+            "ads",
+        )
+        .await?;
+        clock.advance(TimeDelta::days(3));
+        let t = service::touch(
+            &ctx,
+            &touch(name, "site", "form_submitted", &format!("{name}-b")),
+            "site",
+        )
+        .await?;
+        assert!(t.handed_off.is_some(), "{i}: {t:?}");
+        keys.push(t.prospect);
+    }
+    let owners: Vec<_> = keys.iter().map(|p| p.owner.clone()).collect();
+    assert_eq!(
+        owners,
+        [Some("nico".into()), Some("sam".into()), Some("nico".into())],
+        "round-robin across the two Sales members"
+    );
+    let lead = read::lead(&ctx, "cust-1").await?;
+    let h = lead.handoff.clone().ok_or("no hand-off")?;
+    assert_eq!(h.assignee.as_deref(), Some("nico"));
+    let payload = &h.payload;
+    assert_eq!(payload["campaign"], "spring-lobbies");
+    assert_eq!(payload["source_channel"], "ad");
+    assert_eq!(payload["segment"], "interior-designers");
+    assert_eq!(payload["fit"], 30.0);
+    let breakdown = payload["breakdown"].as_array().ok_or("no breakdown")?;
+    assert_eq!(breakdown.len(), 2, "{payload}");
+    assert!(
+        breakdown[0]
+            .as_str()
+            .is_some_and(|l| l.starts_with("form_submitted 1× +150"))
+    );
+    assert_eq!(payload["timeline"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        payload["next_content"],
+        format!("#{} Hotel lobby canvases", item.id)
+    );
+    // The brief explains both scores; decay shows on the older click.
+    let b = &lead.brief;
+    let clicked = b
+        .breakdown
+        .iter()
+        .find(|k| k.kind == "clicked")
+        .ok_or("no clicks")?;
+    // Clicked nine days ago; the half-life is 30 days.
+    let want = 25.0 * 0.5f64.powf(9.0 / 30.0);
+    assert!((clicked.decayed - want).abs() < 1e-6, "{clicked:?}");
+    let sum: f64 = b.breakdown.iter().map(|k| k.decayed).sum();
+    assert!(
+        (sum - b.engagement).abs() < 1e-6,
+        "{sum} vs {}",
+        b.engagement
+    );
+    assert_eq!(b.fit_breakdown[0].attribute, "interior_designer");
+    assert_eq!(lead.next_content.map(|(id, _)| id), Some(item.id));
+
+    // The queue by owner and state.
+    let nico = read::leads(&ctx, &[], Some("nico"), 50).await?;
+    assert_eq!(nico.len(), 2);
+    // Permissions: Sales accepts, contacts, disqualifies; Creative converts nothing.
+    assert!(err_text(service::accept(&ctx, "cust-1", "lena").await).contains("not in Sales"));
+    assert!(
+        err_text(service::convert(&ctx, "cust-1", 1_000, "remy").await).contains("not in Sales")
+    );
+    let p = service::accept(&ctx, "cust-1", "nico").await?;
+    assert_eq!(
+        (p.status, p.status.lifecycle()),
+        (LeadStatus::Accepted, "sql")
+    );
+    assert!(err_text(service::accept(&ctx, "cust-1", "nico").await).contains("already accepted"));
+    // Reassignment: the owner hands it on; another member may not take it.
+    assert!(
+        err_text(service::assign(&ctx, "cust-3", "sam", "lena").await).contains("not in Sales")
+    );
+    assert!(
+        err_text(service::assign(&ctx, "cust-3", "lena", "nico").await).contains("not in Sales")
+    );
+    let p = service::assign(&ctx, "cust-3", "sam", "nico").await?;
+    assert_eq!(p.owner.as_deref(), Some("sam"));
+    let mut conn = ctx.pool.acquire().await?;
+    let h3 = handoffs::latest_for(&mut conn, "journey", "cust-3", "lead")
+        .await?
+        .ok_or("no hand-off")?;
+    assert_eq!(h3.assignee.as_deref(), Some("sam"));
+    drop(conn);
+    // Disqualify needs a reason; it declines the hand-off and recycles later.
+    assert!(
+        err_text(service::disqualify(&ctx, "cust-2", " ", "sam").await).contains("needs a reason")
+    );
+    let p = service::disqualify(&ctx, "cust-2", "Student project, no budget", "sam").await?;
+    assert_eq!(p.status, LeadStatus::Disqualified);
+    let lead2 = read::lead(&ctx, "cust-2").await?;
+    assert_eq!(
+        lead2.handoff.map(|h| h.status),
+        Some("declined".to_string())
+    );
+    assert!(
+        err_text(service::handoff(&ctx, "cust-2", "lena").await).contains("recycle it to nurture")
+    );
+    // Contacted → converted by Sales: the hand-off is done.
+    service::contact(&ctx, "cust-1", "nico", "Called").await?;
+    let p = service::convert(&ctx, "cust-1", 250_000, "nico").await?;
+    assert_eq!(p.status, LeadStatus::Customer);
+    assert_eq!(p.fit, 50.0, "order history adds to fit");
+    let lead1 = read::lead(&ctx, "cust-1").await?;
+    assert_eq!(lead1.handoff.map(|h| h.status), Some("done".to_string()));
+    // The system (the shop's order feed) may record a sale too.
+    service::convert(&ctx, "cust-3", 5_000, service::SYSTEM).await?;
+    // Hand-off quality: 3 handed off, 1 accepted by hand + 1 by contact? cust-1 accepted; cust-2 disqualified.
+    let q = read::quality(&ctx, TimeDelta::days(30)).await?;
+    assert_eq!((q.handed_off, q.accepted, q.disqualified), (3, 1, 1));
+
+    // After 90 days the disqualified lead is back in nurture, score reset.
+    clock.advance(TimeDelta::days(90) + TimeDelta::seconds(1));
+    engine.run_pass().await?;
+    let p = service::get(&ctx, "cust-2").await?;
+    assert_eq!(
+        (p.status, p.score, p.owner.clone()),
+        (LeadStatus::Prospect, 0.0, None)
+    );
+    assert_eq!(p.recycles, 1);
+    // The Marketing director got the weekly funnel review.
+    let reviews: Vec<String> =
+        sqlx::query_scalar("SELECT person FROM outbox WHERE subject LIKE 'Weekly funnel review%'")
+            .fetch_all(&ctx.pool)
+            .await?;
+    assert!(
+        !reviews.is_empty() && reviews.iter().all(|p| p == "maya"),
+        "{reviews:?}"
+    );
+    let body: String = sqlx::query_scalar(
+        "SELECT body FROM outbox WHERE subject LIKE 'Weekly funnel review%' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&ctx.pool)
+    .await?;
+    assert!(body.contains("Hand-off quality"), "{body}");
+    Ok(())
+}
+
+/// Fit and engagement together: a strong fit needs less engagement; the
+/// profile is kept by Marketing or Sales, with attributes from config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strong_fit_is_handed_over_with_less_engagement() -> TestResult {
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    let t = service::touch(&ctx, &touch("cust-h", "email", "reply", "h1"), "esp").await?;
+    assert!(t.handed_off.is_some(), "100 engagement, any fit");
+    service::touch(&ctx, &touch("cust-g", "email", "clicked", "g1"), "esp").await?;
+    service::touch(&ctx, &touch("cust-g", "email", "clicked", "g2"), "esp").await?;
+    assert!(
+        err_text(
+            service::profile(
+                &ctx,
+                "cust-g",
+                Some(&["astronaut".into()]),
+                None,
+                None,
+                "lena"
+            )
+            .await
+        )
+        .contains("unknown profile attribute")
+    );
+    assert!(
+        err_text(
+            service::profile(
+                &ctx,
+                "cust-g",
+                Some(&["hospitality".into()]),
+                None,
+                None,
+                "remy"
+            )
+            .await
+        )
+        .contains("not in Marketing or Sales")
+    );
+    // 75 engagement + 30 fit < 150: not yet.
+    let t = service::profile(
+        &ctx,
+        "cust-g",
+        Some(&["hospitality".into()]),
+        None,
+        None,
+        "lena",
+    )
+    .await?;
+    assert!(t.handed_off.is_none());
+    // + trade buyer: 75 + 70 = 145; a reply later passes 100 anyway, so use a click: 125... check the combined rule.
+    let t = service::profile(
+        &ctx,
+        "cust-g",
+        Some(&["hospitality".into(), "trade_buyer".into()]),
+        Some("west"),
+        None,
+        "lena",
+    )
+    .await?;
+    assert_eq!(t.prospect.fit, 70.0);
+    assert!(t.handed_off.is_none(), "75 + 70 = 145 < 150");
+    let t = service::touch(&ctx, &touch("cust-g", "email", "opened", "g3"), "esp").await?;
+    assert!(
+        t.handed_off.is_some(),
+        "85 + 70 ≥ 150: {:?}",
+        t.prospect.score
+    );
+    let mut conn = ctx.pool.acquire().await?;
+    let h = handoffs::latest_for(&mut conn, "journey", "cust-g", "lead")
+        .await?
+        .ok_or("no hand-off")?;
+    assert!(
+        h.payload["rule"]
+            .as_str()
+            .is_some_and(|r| r.contains("+ fit 70")),
+        "{}",
+        h.payload
+    );
+    assert_eq!(h.payload["region"], "west");
+    Ok(())
+}
+
+/// Issue 15's journey triggers: each opens a typed hand-off through
+/// `collab::open`, in the story of what caused it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaigns_feedback_and_feature_tickets_open_hand_offs() -> TestResult {
+    let (_db, ctx, _clock, _engine) = setup().await?;
+    service::touch(&ctx, &touch("cust-z", "email", "opened", "z1"), "esp").await?;
+    service::convert(&ctx, "cust-z", 9_000, "nico").await?;
+    // Feedback tagged product → product feedback to Product.
+    assert!(
+        err_text(
+            service::feedback_with(&ctx, "cust-z", Some(9), None, "", &["product".into()], None)
+                .await
+        )
+        .contains("needs the customer's words")
+    );
+    assert!(
+        err_text(
+            service::feedback_with(&ctx, "cust-z", Some(9), None, "x", &["gossip".into()], None)
+                .await
+        )
+        .contains("unknown feedback tag")
+    );
+    let pf = service::feedback_with(
+        &ctx,
+        "cust-z",
+        Some(9),
+        Some(5),
+        "Wish the frames came in walnut",
+        &["product".into()],
+        Some("Frames"),
+    )
+    .await?
+    .ok_or("no product feedback")?;
+    // Ticket tagged feature → feature request to Product.
+    let t = service::ticket_with(
+        &ctx,
+        "cust-z",
+        "Custom sizes for canvases",
+        &["feature".into()],
+        Some("Trade buyers need 2m canvases"),
+        "jun",
+    )
+    .await?;
+    // Campaign launch → campaign data to Sales.
+    let c = service::campaign(&ctx, "Walnut frames upsell", "upsell", "lena").await?;
+    let rows: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, kind, from_department, to_department, correlation_id FROM handoffs WHERE kind <> 'lead' ORDER BY id",
+    )
+    .fetch_all(&ctx.pool)
+    .await?;
+    assert_eq!(
+        rows,
+        vec![
+            (
+                pf,
+                "product_feedback".into(),
+                "marketing".into(),
+                "product".into(),
+                Some("lead:cust-z".into())
+            ),
+            (
+                rows.get(1).map_or(0, |r| r.0),
+                "feature_request".into(),
+                "customer_experience".into(),
+                "product".into(),
+                Some(format!("ticket:{}", t.id))
+            ),
+            (
+                c.handoff_id,
+                "campaign_data".into(),
+                "marketing".into(),
+                "sales".into(),
+                Some(format!("campaign:{}", c.id))
+            ),
+        ]
+    );
+    // The stories link the workflows' events.
+    for (corr, kinds) in [
+        (
+            format!("ticket:{}", t.id),
+            vec!["handed_off", "ticket_opened"],
+        ),
+        (
+            format!("campaign:{}", c.id),
+            vec!["campaign_started", "handed_off"],
+        ),
+    ] {
+        let mut got: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT action FROM events WHERE correlation_id = $1")
+                .bind(&corr)
+                .fetch_all(&ctx.pool)
+                .await?;
+        got.sort();
+        assert_eq!(got, kinds, "{corr}");
+    }
+    Ok(())
+}

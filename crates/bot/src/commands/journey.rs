@@ -25,7 +25,7 @@ const QUEUE_SHOWN: usize = 15;
 const QUEUE_BUTTONS: usize = 5;
 
 /// Discord's limit on a custom id is 100 characters.
-const MAX_KEY_IN_BUTTON: usize = 80;
+pub const MAX_KEY_IN_BUTTON: usize = 80;
 
 fn key_option() -> OptionDef {
     OptionDef::string("key", "The prospect's key, e.g. cust-ava")
@@ -238,10 +238,13 @@ pub fn queue_message(ctx: &Ctx, queue: &[QueuedLead]) -> Message {
     }
 }
 
-/// One lead: where it stands, its hand-off clock, who contacted it, the
-/// content to send next; "Contacted" while it waits on Sales.
+/// One lead: where it stands (lifecycle, owner), why it is worth a call
+/// (engagement by touch kind with decay, fit, source, last touches), its
+/// hand-off clock, the content to send next; Accept / Contacted /
+/// Disqualify while it is with Sales.
 pub fn card(ctx: &Ctx, lead: &Lead) -> Message {
     let p = &lead.prospect;
+    let b = &lead.brief;
     let waiting = p.status == LeadStatus::HandedOff;
     let late = waiting
         && lead
@@ -251,26 +254,69 @@ pub fn card(ctx: &Ctx, lead: &Lead) -> Message {
     let mut e = Embed {
         title: Some(format!("Lead {}", p.key)),
         description: Some(format!(
-            "**{}** · stage {} · score {:.0}",
+            "**{}** ({}) · stage {} · engagement {:.0} · fit {:.0}",
             p.status.words(),
+            p.status.lifecycle(),
             p.stage,
-            p.score
+            b.engagement,
+            b.fit
         )),
         colour: Some(match p.status {
             LeadStatus::Prospect => GREY,
             LeadStatus::HandedOff if late => RED,
             LeadStatus::HandedOff => YELLOW,
-            LeadStatus::Contacted => BLUE,
+            LeadStatus::Accepted | LeadStatus::Contacted => BLUE,
             LeadStatus::Customer => GREEN,
+            LeadStatus::Disqualified => GREY,
         }),
         ..Embed::default()
     }
     .field("Segment", p.segment.clone(), true)
     .field(
+        "Owner",
+        p.owner
+            .as_deref()
+            .map_or_else(|| "unowned".to_string(), |o| render::name(ctx, o)),
+        true,
+    )
+    .field(
+        "Source",
+        format!(
+            "{}{}",
+            b.source_channel,
+            b.campaign
+                .as_ref()
+                .map(|c| format!(" · {c}"))
+                .unwrap_or_default()
+        ),
+        true,
+    )
+    .field(
         "Touches",
         format!("first {} · last {}", p.first_channel, p.last_channel),
         true,
     );
+    if !b.breakdown.is_empty() {
+        e = e.field(
+            "Engagement by touch (decay applied)",
+            truncate(&b.breakdown_lines().join("\n"), 1000),
+            false,
+        );
+    }
+    if !b.fit_breakdown.is_empty() {
+        e = e.field("Fit", truncate(&b.fit_lines().join(", "), 1000), false);
+    }
+    if !b.timeline.is_empty() {
+        let lines = b.timeline_lines(&|t| relative(t));
+        e = e.field(
+            "Last touches",
+            truncate(
+                &lines.into_iter().take(5).collect::<Vec<_>>().join("\n"),
+                1000,
+            ),
+            false,
+        );
+    }
     if let Some(h) = &lead.handoff {
         let value = if waiting {
             clock(ctx, Some(h.due_at), h.breached)
@@ -286,6 +332,11 @@ pub fn card(ctx: &Ctx, lead: &Lead) -> Message {
             true,
         );
     }
+    if let Some(r) = &p.disqualify_reason
+        && p.status == LeadStatus::Disqualified
+    {
+        e = e.field("Disqualified", truncate(r, 500), false);
+    }
     if let Some(at) = p.converted_at {
         e = e.field("Customer since", relative(at), true);
     }
@@ -296,17 +347,8 @@ pub fn card(ctx: &Ctx, lead: &Lead) -> Message {
             false,
         );
     }
-    let components = if waiting && p.key.len() <= MAX_KEY_IN_BUTTON {
-        vec![vec![Button::new(
-            "Contacted",
-            format!("{NAME}:contact:{}", p.key),
-            Style::Primary,
-        )]]
-    } else {
-        Vec::new()
-    };
     Message {
-        components,
+        components: super::lead::buttons(&p.key, p.status),
         ..Message::embed(e)
     }
 }

@@ -8,5 +8,6 @@ pub mod content;
 pub mod crisis;
 pub mod experiment;
 pub mod journey;
+pub mod lead;
 pub mod oncall;
 pub mod vendor;

@@ -178,13 +178,26 @@ async fn one_leads_card_the_contact_subcommand_and_autocomplete() -> TestResult 
     let m = message(&r)?;
     let text = m.plain_text();
     assert!(
-        text.contains("Lead cust-ava") && text.contains("**handed off** · stage qualified"),
+        text.contains("Lead cust-ava") && text.contains("**handed off** (mql) · stage qualified"),
         "{text}"
     );
     assert!(text.contains("Hand-off #"), "{text}");
-    assert_eq!(button_ids(m), vec!["journey:contact:cust-ava"]);
+    assert!(
+        text.contains("Engagement by touch (decay applied)"),
+        "{text}"
+    );
+    assert!(text.contains("form_submitted 1× +150"), "{text}");
+    assert_eq!(
+        button_ids(m),
+        vec![
+            "lead:accept:cust-ava",
+            "lead:contact:cust-ava",
+            "lead:disqualify:cust-ava"
+        ]
+    );
 
-    // The button on the card edits the card: contacted, no button left.
+    // The old button still works and edits the card: contacted; only
+    // Disqualify is left.
     let r = run(&ctx, &component(NICO, "journey:contact:cust-ava", "1")).await?;
     let Response::Update(m) = &r else {
         return Err(format!("expected the card to be edited, got {r:?}").into());
@@ -192,7 +205,7 @@ async fn one_leads_card_the_contact_subcommand_and_autocomplete() -> TestResult 
     let text = m.plain_text();
     assert!(text.contains("**contacted**"), "{text}");
     assert!(text.contains("Contacted: Nico Rossi <t:"), "{text}");
-    assert!(button_ids(m).is_empty());
+    assert_eq!(button_ids(m), vec!["lead:disqualify:cust-ava"]);
 
     // The subcommand, with a note; an unknown key is refused by name.
     let r = run(
@@ -223,5 +236,78 @@ async fn one_leads_card_the_contact_subcommand_and_autocomplete() -> TestResult 
     let m = message(&r)?;
     assert!(m.plain_text().contains("No lead waits for contact."));
     assert!(m.components.is_empty());
+    Ok(())
+}
+
+/// `/lead list` and the card's buttons: Accept, Disqualify with a reason
+/// (a form); Marketing may not accept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_accepts_and_disqualifies_leads_from_the_lead_card() -> TestResult {
+    let (_db, ctx, _clock) = setup().await?;
+    qualified(&ctx, "cust-ava").await?;
+    qualified(&ctx, "cust-ben").await?;
+    let r = run(&ctx, &command(NICO, "lead", Some("list"), json!([]))).await?;
+    let text = ephemeral_text(&r)?;
+    assert!(text.contains("Leads with Sales (2)"), "{text}");
+    assert!(text.contains("cust-ava · mql"), "{text}");
+    assert!(text.contains("owner @nico"), "{text}");
+    assert!(text.contains("owner @sam"), "round-robin: {text}");
+    let r = run(
+        &ctx,
+        &command(
+            NICO,
+            "lead",
+            Some("list"),
+            json!([{ "name": "mine", "type": 5, "value": true }]),
+        ),
+    )
+    .await?;
+    let text = ephemeral_text(&r)?;
+    assert!(text.contains("Leads with Sales (1)"), "{text}");
+
+    // Marketing may not accept; Sales does, on the card.
+    let r = run(&ctx, &component(LENA, "lead:accept:cust-ava", "1")).await?;
+    assert!(ephemeral_text(&r)?.contains("not in Sales"));
+    let r = run(&ctx, &component(NICO, "lead:accept:cust-ava", "1")).await?;
+    let Response::Update(m) = &r else {
+        return Err(format!("expected the card to be edited, got {r:?}").into());
+    };
+    assert!(
+        m.plain_text().contains("**accepted** (sql)"),
+        "{}",
+        m.plain_text()
+    );
+    assert_eq!(
+        button_ids(m),
+        vec!["lead:contact:cust-ava", "lead:disqualify:cust-ava"]
+    );
+
+    // Disqualify asks why; the form's answer disqualifies.
+    let r = run(&ctx, &component(NICO, "lead:disqualify:cust-ben", "2")).await?;
+    let Response::Modal(form) = &r else {
+        return Err(format!("expected a form, got {r:?}").into());
+    };
+    assert_eq!(form.custom_id, "lead:disqualify:cust-ben");
+    let r = run(
+        &ctx,
+        &vivid_bot::testing::modal_submit(
+            NICO,
+            "lead:disqualify:cust-ben",
+            &[("reason", "Student project")],
+            Some("2"),
+        ),
+    )
+    .await?;
+    let Response::Update(m) = &r else {
+        return Err(format!("expected the card to be edited, got {r:?}").into());
+    };
+    let text = m.plain_text();
+    assert!(
+        text.contains("**disqualified**") && text.contains("Student project"),
+        "{text}"
+    );
+    assert!(button_ids(m).is_empty());
+    let (state, _) = status(&ctx, "cust-ben").await?;
+    assert_eq!(state, "disqualified");
     Ok(())
 }

@@ -9,7 +9,8 @@
 //! - `model.rs` — scoring, and the lead's and the ticket's pure state machines;
 //! - `store.rs` — all of its SQL; statuses stored as text;
 //! - `service.rs` — its commands, one transaction each, departments from config;
-//! - `timers.rs` — the support SLA clock;
+//! - `timers.rs` — the support SLA clock, the recycle of disqualified leads,
+//!   the Marketing director's weekly funnel review;
 //! - `read.rs` — the tile, the funnel and the lead queue for the front ends;
 //! - `demo.rs` — demo data and the simulator's step.
 
@@ -58,6 +59,8 @@ impl Workflow for Descriptor {
 
     fn timers(&self, r: &mut Registry) {
         r.register(timers::TICKET_TIMER, timers::on_ticket_sla);
+        r.register(timers::RECYCLE_TIMER, timers::on_recycle);
+        r.register(timers::REVIEW_TIMER, timers::on_review);
     }
 
     fn tile<'a>(
@@ -143,6 +146,43 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
             ));
         }
     }
+    let sales_person = |h: &str| ctx_person_in(org, h, &d.sales);
+    for (i, o) in j.routing.owners.iter().enumerate() {
+        if let Err(why) = sales_person(o) {
+            return Err((format!("journey.routing.owners[{i}]"), why));
+        }
+    }
+    for (i, r) in j.routing.rules.iter().enumerate() {
+        if let Err(why) = sales_person(&r.owner) {
+            return Err((format!("journey.routing.rules[{i}].owner"), why));
+        }
+        if r.segment.is_none() && r.region.is_none() {
+            return Err((
+                format!("journey.routing.rules[{i}]"),
+                "a rule names a segment, a region or both".into(),
+            ));
+        }
+    }
+    if j.routing.capacity < 1 {
+        return Err((
+            "journey.routing.capacity".into(),
+            "must be at least 1 open lead per owner".into(),
+        ));
+    }
+    if j.recycle_after.delta() <= chrono::TimeDelta::zero() {
+        return Err(("journey.recycle_after".into(), "must be above zero".into()));
+    }
+    if j.review_every.delta() <= chrono::TimeDelta::zero() {
+        return Err(("journey.review_every".into(), "must be above zero".into()));
+    }
+    for (a, pts) in &j.fit.attributes {
+        if !pts.is_finite() {
+            return Err((
+                format!("journey.fit.attributes.{a}"),
+                "must be a number".into(),
+            ));
+        }
+    }
     if j.alert_score < j.handoff_score {
         return Err((
             "journey.alert_score".into(),
@@ -171,6 +211,18 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
         ));
     }
     Ok(())
+}
+
+/// A person of the department, or why not.
+fn ctx_person_in(org: &Org, handle: &str, department: &str) -> Result<(), String> {
+    match org.people.iter().find(|p| p.handle == handle) {
+        None => Err(format!("unknown person {handle:?}")),
+        Some(p) if p.department != department => Err(format!(
+            "{handle} is in {}, not {department}: leads are owned by Sales",
+            p.department
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]

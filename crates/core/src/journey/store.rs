@@ -43,10 +43,26 @@ pub struct Prospect {
     pub contacted_by: Option<String>,
     pub converted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The Sales member who owns the lead (routing or reassignment).
+    pub owner: Option<String>,
+    pub region: Option<String>,
+    /// Profile attributes the fit score counts (not personal data).
+    pub attributes: Vec<String>,
+    /// The campaign of the first touch that named one.
+    pub source_campaign: Option<String>,
+    pub fit: f64,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub accepted_by: Option<String>,
+    pub disqualified_at: Option<DateTime<Utc>>,
+    pub disqualified_by: Option<String>,
+    pub disqualify_reason: Option<String>,
+    pub recycled_at: Option<DateTime<Utc>>,
+    pub recycles: i32,
 }
 
 const COLUMNS: &str = "id, key, segment, first_channel, last_channel, status, stage, score, score_at, clicks, alerted,
-    referred_by, handed_off_at, contacted_at, contacted_by, converted_at, created_at";
+    referred_by, handed_off_at, contacted_at, contacted_by, converted_at, created_at, owner, region, attributes,
+    source_campaign, fit, accepted_at, accepted_by, disqualified_at, disqualified_by, disqualify_reason, recycled_at, recycles";
 
 fn unknown(key: &str) -> Error {
     Error::not_found(format!("unknown prospect {key:?}"))
@@ -58,17 +74,19 @@ pub async fn insert_prospect_if_new(
     key: &str,
     segment: &str,
     channel: &str,
+    campaign: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO prospects (key, segment, first_channel, last_channel, status, stage, score_at, created_at)
-         VALUES ($1, $2, $3, $3, $4, 'new', $5, $5) ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO prospects (key, segment, first_channel, last_channel, status, stage, score_at, created_at, source_campaign)
+         VALUES ($1, $2, $3, $3, $4, 'new', $5, $5, $6) ON CONFLICT (key) DO NOTHING",
     )
     .bind(key)
     .bind(segment)
     .bind(channel)
     .bind(LeadStatus::Prospect)
     .bind(now)
+    .bind(campaign)
     .execute(conn)
     .await?;
     Ok(())
@@ -170,7 +188,9 @@ pub async fn first_promoter(conn: &mut PgConnection) -> Result<Option<String>> {
 pub async fn save(conn: &mut PgConnection, p: &Prospect) -> Result<()> {
     sqlx::query(
         "UPDATE prospects SET last_channel = $2, status = $3, stage = $4, score = $5, score_at = $6, clicks = $7, alerted = $8,
-            handed_off_at = $9, contacted_at = $10, contacted_by = $11, converted_at = $12 WHERE id = $1",
+            handed_off_at = $9, contacted_at = $10, contacted_by = $11, converted_at = $12, owner = $13, region = $14,
+            attributes = $15, source_campaign = $16, fit = $17, accepted_at = $18, accepted_by = $19, disqualified_at = $20,
+            disqualified_by = $21, disqualify_reason = $22, recycled_at = $23, recycles = $24, segment = $25 WHERE id = $1",
     )
     .bind(p.id)
     .bind(&p.last_channel)
@@ -184,6 +204,19 @@ pub async fn save(conn: &mut PgConnection, p: &Prospect) -> Result<()> {
     .bind(p.contacted_at)
     .bind(&p.contacted_by)
     .bind(p.converted_at)
+    .bind(&p.owner)
+    .bind(&p.region)
+    .bind(&p.attributes)
+    .bind(&p.source_campaign)
+    .bind(p.fit)
+    .bind(p.accepted_at)
+    .bind(&p.accepted_by)
+    .bind(p.disqualified_at)
+    .bind(&p.disqualified_by)
+    .bind(&p.disqualify_reason)
+    .bind(p.recycled_at)
+    .bind(p.recycles)
+    .bind(&p.segment)
     .execute(conn)
     .await?;
     Ok(())
@@ -199,11 +232,12 @@ pub async fn insert_touch(
     points: i32,
     content_id: Option<i64>,
     idempotency_key: &str,
+    campaign: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let inserted = sqlx::query(
-        "INSERT INTO touches (prospect_id, channel, kind, points, content_id, idempotency_key, occurred_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
+        "INSERT INTO touches (prospect_id, channel, kind, points, content_id, idempotency_key, occurred_at, campaign)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(prospect_id)
     .bind(channel)
@@ -212,6 +246,7 @@ pub async fn insert_touch(
     .bind(content_id)
     .bind(idempotency_key)
     .bind(now)
+    .bind(campaign)
     .execute(conn)
     .await?;
     Ok(inserted.rows_affected() > 0)
@@ -364,16 +399,192 @@ pub async fn insert_campaign(
     .await?)
 }
 
-/// The live content item of a kind with the best click-through: (id, title).
-pub async fn best_content(conn: &mut PgConnection, kind: &str) -> Result<Option<(i64, String)>> {
+/// The content to send next: an approved, live item (published, in
+/// performance or maintenance), best first by (targeted at this stage and
+/// segment) > (not targeted elsewhere) > (the stage's configured kind) >
+/// click-through; `None` only when no item is live: (id, title).
+pub async fn best_content(
+    conn: &mut PgConnection,
+    kind: Option<&str>,
+    stage: &str,
+    segment: &str,
+) -> Result<Option<(i64, String)>> {
     Ok(sqlx::query_as(
         "SELECT c.id, c.title FROM content_items c
+         LEFT JOIN journey_content_targets t ON t.content_id = c.id
          LEFT JOIN (SELECT item_id, sum(clicks)::float8 / nullif(sum(views), 0) AS ctr FROM content_metrics GROUP BY item_id) m ON m.item_id = c.id
-         WHERE c.kind = $1 AND c.state IN ('published', 'performance', 'maintenance')
-         ORDER BY m.ctr DESC NULLS LAST, c.id LIMIT 1",
+         WHERE c.state IN ('published', 'performance', 'maintenance')
+         ORDER BY (t.content_id IS NOT NULL AND (cardinality(t.stages) = 0 OR $2 = ANY(t.stages))
+                      AND (cardinality(t.segments) = 0 OR $3 = ANY(t.segments))) DESC,
+                  (t.content_id IS NULL) DESC,
+                  (c.kind = $1) IS TRUE DESC,
+                  m.ctr DESC NULLS LAST, c.id
+         LIMIT 1",
     )
     .bind(kind)
+    .bind(stage)
+    .bind(segment)
     .fetch_optional(conn)
+    .await?)
+}
+
+/// Say which segments and stages a content item suits (empty: any).
+pub async fn set_content_target(
+    conn: &mut PgConnection,
+    content_id: i64,
+    segments: &[String],
+    stages: &[String],
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO journey_content_targets (content_id, segments, stages, set_by, set_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (content_id) DO UPDATE SET segments = $2, stages = $3, set_by = $4, set_at = $5",
+    )
+    .bind(content_id)
+    .bind(segments)
+    .bind(stages)
+    .bind(actor)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether a content item exists (for a clear refusal).
+pub async fn content_exists(conn: &mut PgConnection, id: i64) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM content_items WHERE id = $1)")
+            .bind(id)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// One touch of a lead, as its timeline shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TouchRow {
+    pub occurred_at: DateTime<Utc>,
+    pub channel: String,
+    pub kind: String,
+    pub points: i32,
+    pub campaign: Option<String>,
+    pub content_id: Option<i64>,
+}
+
+/// A prospect's touches, newest first (at most `limit`).
+pub async fn touches(
+    conn: &mut PgConnection,
+    prospect_id: i64,
+    limit: i64,
+) -> Result<Vec<TouchRow>> {
+    Ok(sqlx::query_as(
+        "SELECT occurred_at, channel, kind, points, campaign, content_id FROM touches
+         WHERE prospect_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2",
+    )
+    .bind(prospect_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The value of a prospect's orders, in cents.
+pub async fn order_total(conn: &mut PgConnection, prospect_id: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(sum(value_cents), 0)::bigint FROM orders WHERE prospect_id = $1",
+    )
+    .bind(prospect_id)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Open leads (handed off, accepted, contacted) per owner.
+pub async fn open_leads_by_owner(conn: &mut PgConnection) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT owner, count(*) FROM prospects
+         WHERE owner IS NOT NULL AND status IN ($1, $2, $3) GROUP BY owner",
+    )
+    .bind(LeadStatus::HandedOff)
+    .bind(LeadStatus::Accepted)
+    .bind(LeadStatus::Contacted)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Who got the last round-robin lead, locking the row so two hand-offs at
+/// once take turns.
+pub async fn lock_routing(conn: &mut PgConnection) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT last_owner FROM journey_routing WHERE id = 1 FOR UPDATE")
+            .fetch_optional(&mut *conn)
+            .await?;
+    match row {
+        Some((last,)) => Ok(last),
+        None => {
+            sqlx::query("INSERT INTO journey_routing (id) VALUES (1) ON CONFLICT DO NOTHING")
+                .execute(conn)
+                .await?;
+            Ok(None)
+        }
+    }
+}
+
+pub async fn save_routing(conn: &mut PgConnection, last: &str) -> Result<()> {
+    sqlx::query("UPDATE journey_routing SET last_owner = $1 WHERE id = 1")
+        .bind(last)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Leads in the given statuses (all with Sales when empty), optionally of
+/// one owner, with their latest lead hand-off: soonest due first.
+pub async fn leads(
+    conn: &mut PgConnection,
+    workflow: &str,
+    handoff_kind: &str,
+    statuses: &[LeadStatus],
+    owner: Option<&str>,
+    limit: i64,
+) -> Result<Vec<QueuedLead>> {
+    let cols = COLUMNS
+        .split(',')
+        .map(|c| format!("p.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    let sql = format!(
+        "SELECT {cols}, h.id AS handoff_id, h.due_at, coalesce(h.breached, false) AS breached
+         FROM prospects p
+         LEFT JOIN LATERAL (
+             SELECT id, due_at, breached FROM handoffs
+             WHERE workflow = $1 AND entity_id = p.key AND kind = $2 ORDER BY id DESC LIMIT 1) h ON true
+         WHERE p.status = ANY($3) AND ($4::text IS NULL OR p.owner = $4)
+         ORDER BY h.due_at NULLS LAST, p.handed_off_at, p.id LIMIT $5"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(workflow)
+        .bind(handoff_kind)
+        .bind(&statuses)
+        .bind(owner)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Hand-off quality since `from`: (handed off, accepted, disqualified) of
+/// the leads handed over in the window.
+pub async fn handoff_quality(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+) -> Result<(i64, i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE accepted_at IS NOT NULL),
+                count(*) FILTER (WHERE disqualified_at IS NOT NULL AND disqualified_at >= handed_off_at)
+         FROM prospects WHERE handed_off_at >= $1",
+    )
+    .bind(from)
+    .fetch_one(conn)
     .await?)
 }
 
@@ -488,6 +699,17 @@ pub async fn tile_counts(
     .bind(now)
     .bind(workflow)
     .bind(TicketStatus::Open)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Whether a timer of this kind is pending for the workflow.
+pub async fn timer_pending(conn: &mut PgConnection, kind: &str, workflow: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM timers WHERE kind = $1 AND workflow = $2 AND status = 'pending')",
+    )
+    .bind(kind)
+    .bind(workflow)
     .fetch_one(conn)
     .await?)
 }

@@ -98,3 +98,94 @@ pub fn on_ticket_sla<'a>(
         Ok(())
     })
 }
+
+/// A disqualified lead goes back to nurture.
+pub const RECYCLE_TIMER: &str = "journey.recycle";
+/// The Marketing director's weekly funnel and hand-off quality review.
+pub const REVIEW_TIMER: &str = "journey.funnel_review";
+const REVIEW_ENTITY: &str = "funnel";
+
+/// Recycle a disqualified lead at `due` (moved if it was set before).
+pub(super) async fn start_recycle(
+    conn: &mut PgConnection,
+    key: &str,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    engine_timers::schedule(conn, &NewTimer::new(RECYCLE_TIMER, WORKFLOW, key, due), now).await?;
+    Ok(())
+}
+
+pub(super) async fn cancel_recycle(conn: &mut PgConnection, key: &str) -> Result<()> {
+    engine_timers::cancel(conn, WORKFLOW, key, Some(RECYCLE_TIMER)).await?;
+    Ok(())
+}
+
+/// Timer handler: a lead still disqualified returns to nurture.
+pub fn on_recycle<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, t: &'a Timer) -> HandlerFuture<'a> {
+    Box::pin(async move { super::service::recycle_in(ctx, conn, &t.entity_id, "engine").await })
+}
+
+/// Schedule the next funnel review unless one is pending.
+pub async fn ensure_review(ctx: &Ctx, conn: &mut PgConnection) -> Result<()> {
+    if store::timer_pending(conn, REVIEW_TIMER, WORKFLOW).await? {
+        return Ok(());
+    }
+    schedule_review(ctx, conn).await
+}
+
+async fn schedule_review(ctx: &Ctx, conn: &mut PgConnection) -> Result<()> {
+    let now = ctx.now();
+    let every = super::config::settings(&ctx.config)?.review_every.delta();
+    engine_timers::schedule(
+        conn,
+        &NewTimer::new(REVIEW_TIMER, WORKFLOW, REVIEW_ENTITY, now + every),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Timer handler: the Marketing director gets the week's funnel and the
+/// hand-off quality (accepted vs disqualified); the next review is set.
+pub fn on_review<'a>(ctx: &'a Ctx, conn: &'a mut PgConnection, _t: &'a Timer) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let now = ctx.now();
+        let cfg = super::config::settings(&ctx.config)?;
+        let since = cfg.review_every.delta();
+        let f = super::read::funnel_on(ctx, conn, since).await?;
+        let q = super::read::quality_on(conn, now - since).await?;
+        let text = super::read::review_text(&f, &q);
+        let marketing = &cfg.departments.marketing;
+        let mut notified = Vec::new();
+        if let Some(director) = ctx.org.director_of(marketing) {
+            let n = NewNotification::to_person(
+                &director.handle,
+                WORKFLOW,
+                REVIEW_ENTITY,
+                "Weekly funnel review: the journey and hand-off quality",
+            )
+            .body(text)
+            .dedupe(format!("journey:review:{}", now.timestamp()))
+            .payload(serde_json::json!({ "since": now - since, "quality": q }));
+            outbox::enqueue(ctx, conn, &n).await?;
+            notified.push(director.handle.clone());
+        }
+        events::append(
+            conn,
+            &NewEvent::new(
+                WORKFLOW,
+                "funnel",
+                REVIEW_ENTITY,
+                "funnel_reviewed",
+                "engine",
+            )
+            .payload(
+                serde_json::json!({ "since": now - since, "notified": notified, "quality": q }),
+            ),
+            now,
+        )
+        .await?;
+        schedule_review(ctx, conn).await
+    })
+}

@@ -419,9 +419,58 @@ impl Screen for Journey {
                 ),
             ]),
         ];
+        let mut lines = lines;
+        lines.extend(brief_lines(&h.payload));
         Some(Detail {
             title: format!("Hand-off #{} · {}", h.id, h.subject),
             lines,
         })
     }
+}
+
+/// The lead's brief carried by its hand-off (issue 19): source, fit, the
+/// score breakdown and the last touches; nothing when absent.
+fn brief_lines(payload: &serde_json::Value) -> Vec<Line<'static>> {
+    let label = |s: &str| Span::styled(format!("{s:<11}"), theme::muted());
+    let mut out = Vec::new();
+    let text = |k: &str| payload.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    if let Some(src) = text("source_channel") {
+        let campaign = text("campaign")
+            .map(|c| format!(" · {c}"))
+            .unwrap_or_default();
+        out.push(Line::from(vec![
+            label("source"),
+            Span::raw(format!("{src}{campaign}")),
+        ]));
+    }
+    if let (Some(e), Some(f)) = (
+        payload
+            .get("engagement")
+            .and_then(serde_json::Value::as_f64),
+        payload.get("fit").and_then(serde_json::Value::as_f64),
+    ) {
+        out.push(Line::from(vec![
+            label("scores"),
+            Span::raw(format!("engagement {e:.0} · fit {f:.0}")),
+        ]));
+    }
+    for (key, name) in [("breakdown", "by touch"), ("timeline", "touches")] {
+        let items: Vec<String> = payload
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (i, item) in items.into_iter().take(5).enumerate() {
+            let l = if i == 0 { label(name) } else { label("") };
+            out.push(Line::from(vec![l, Span::raw(item)]));
+        }
+    }
+    if let Some(next) = text("next_content") {
+        out.push(Line::from(vec![label("next"), Span::raw(next)]));
+    }
+    out
 }
