@@ -1299,3 +1299,69 @@ async fn a_low_urgency_ladder_waits_for_support_hours_and_does_not_climb_outside
     assert!(!pages(2).await?.is_empty());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_rate_limit_holds_across_engine_processes() -> TestResult {
+    use vivid_core::engine::outbox::Page;
+    use vivid_core::notify::Method;
+    let db = fresh_db().await?;
+    let clock = SimClock::at(t0());
+    let mut config = default_config();
+    config.notify.rate_per_minute.insert("sms".into(), 2);
+    let ctx = db.ctx(config, Arc::new(clock.clone())).await?;
+    let pages: Vec<NewNotification> = (0..5)
+        .map(|i| {
+            NewNotification::to_person("kai", "crisis", "1", format!("page {i}"))
+                .dedupe(format!("rate:{i}"))
+                .page(Page {
+                    channel: Some(Method::Sms),
+                    contact_id: None,
+                    escalation_id: None,
+                    level: 0,
+                    round: 0,
+                })
+        })
+        .collect();
+    let mut tx = ctx.pool.begin().await?;
+    outbox::enqueue_many(&ctx, &mut tx, &pages).await?;
+    tx.commit().await?;
+    // Another engine process already took one of the two tokens this minute.
+    sqlx::query("INSERT INTO notify_rate_buckets (channel, tokens, at) VALUES ('sms', 1, $1)")
+        .bind(ctx.now())
+        .execute(&ctx.pool)
+        .await?;
+    let target = Flaky {
+        failures_left: AtomicU32::new(0),
+        retry_after: None,
+        delivered: AtomicU32::new(0),
+    };
+    // Two engines at once: one page between them.
+    let (a, b) = tokio::join!(
+        outbox::deliver_due(&ctx, &target, 10),
+        outbox::deliver_due(&ctx, &target, 10)
+    );
+    assert_eq!(a?.delivered + b?.delivered, 1);
+    // The rest wait their turn, spread at the rate (one every 30 s), their
+    // attempts not spent.
+    let waiting: Vec<(DateTime<Utc>, i32)> = sqlx::query_as(
+        "SELECT next_attempt_at, attempts FROM outbox WHERE status = 'pending' ORDER BY next_attempt_at",
+    )
+    .fetch_all(&ctx.pool)
+    .await?;
+    let at: Vec<DateTime<Utc>> = waiting.iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        at,
+        (1..=4)
+            .map(|i| t0() + TimeDelta::seconds(30 * i))
+            .collect::<Vec<_>>()
+    );
+    assert!(waiting.iter().all(|(_, attempts)| *attempts == 0));
+    clock.advance(TimeDelta::seconds(30));
+    let (a, b) = tokio::join!(
+        outbox::deliver_due(&ctx, &target, 10),
+        outbox::deliver_due(&ctx, &target, 10)
+    );
+    assert_eq!(a?.delivered + b?.delivered, 1);
+    assert_eq!(target.delivered.load(Ordering::SeqCst), 2);
+    Ok(())
+}
