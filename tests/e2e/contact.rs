@@ -142,7 +142,8 @@ fn push_server() -> std::io::Result<(String, std::sync::Arc<std::sync::atomic::A
                 }
             }
             counter.fetch_add(1, Ordering::SeqCst);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     Ok((url, got))
@@ -159,7 +160,9 @@ async fn a_master_key_rotation_rewraps_contact_methods() -> TestResult {
     let ran = contact(
         &db,
         Some(&old),
-        &["add", "kai", "--method", "push", "--to", &url, "--as", "kai"],
+        &[
+            "add", "kai", "--method", "push", "--to", &url, "--as", "kai",
+        ],
         &mut log,
     );
     assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
@@ -188,7 +191,14 @@ async fn a_master_key_rotation_rewraps_contact_methods() -> TestResult {
         ran.stdout,
         ran.stderr
     );
-    assert_eq!(got.load(Ordering::SeqCst), 2, "nothing was sent with the old key");
-    assert!(!log.contains("kai-pages"), "a log line carries the push URL");
+    assert_eq!(
+        got.load(Ordering::SeqCst),
+        2,
+        "nothing was sent with the old key"
+    );
+    assert!(
+        !log.contains("kai-pages"),
+        "a log line carries the push URL"
+    );
     Ok(())
 }

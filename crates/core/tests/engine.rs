@@ -1116,9 +1116,14 @@ async fn start_storm(ctx: &Ctx, prefix: &str, n: u32) -> Result<(), Box<dyn std:
     // A second timer for one escalation: it steps twice, one after the other.
     timers::schedule(
         &mut tx,
-        &NewTimer::new(escalation::STEP_TIMER, "crisis", format!("{prefix}0"), ctx.now())
-            .key("again")
-            .payload(serde_json::json!({ "escalation_id": first })),
+        &NewTimer::new(
+            escalation::STEP_TIMER,
+            "crisis",
+            format!("{prefix}0"),
+            ctx.now(),
+        )
+        .key("again")
+        .payload(serde_json::json!({ "escalation_id": first })),
         ctx.now(),
     )
     .await?;
@@ -1176,7 +1181,11 @@ async fn a_storm_of_steps_fired_together_pages_as_one_by_one_would() -> TestResu
     start_storm(&ctx, "s1x", 30).await?;
     while timers::fire_due_batch(&ctx, &single, "w", 500).await?.fired > 0 {}
     start_storm(&ctx, "s2x", 30).await?;
-    while timers::fire_due_batch(&ctx, &batched, "w", 500).await?.fired > 0 {}
+    while timers::fire_due_batch(&ctx, &batched, "w", 500)
+        .await?
+        .fired
+        > 0
+    {}
     let one = storm_outcome(&ctx, "s1x").await?;
     let all = storm_outcome(&ctx, "s2x").await?;
     assert!(one.iter().filter(|r| r.starts_with("page|")).count() >= 30);
@@ -1258,7 +1267,10 @@ async fn a_low_urgency_ladder_waits_for_support_hours_and_does_not_climb_outside
         }
     };
     engine.run_pass().await?;
-    assert!(pages(1).await?.is_empty(), "nobody is paged on a Saturday night");
+    assert!(
+        pages(1).await?.is_empty(),
+        "nobody is paged on a Saturday night"
+    );
     let paused: Vec<(Option<String>, serde_json::Value)> = sqlx::query_as(
         "SELECT reason, payload FROM events WHERE action = 'escalation_paused' AND entity_id = $1",
     )

@@ -436,7 +436,10 @@ pub(crate) async fn rewrap(
     .bind(from)
     .fetch_all(&mut *conn)
     .await?;
-    let (mut ids, mut wrapped) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+    let (mut ids, mut wrapped) = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
     for (id, old) in rows {
         let binding = |master_version| WrapBinding {
             subject_id: -id,
