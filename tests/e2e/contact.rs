@@ -120,8 +120,7 @@ fn push_server() -> std::io::Result<(String, std::sync::Arc<std::sync::atomic::A
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
             // Read the head, then the body its Content-Length announces.
-            loop {
-                let Ok(n) = s.read(&mut chunk) else { break };
+            while let Ok(n) = s.read(&mut chunk) {
                 if n == 0 {
                     break;
                 }
