@@ -509,7 +509,8 @@ async fn escalation_run(
     let pool = db::connect(&scratch.url, 8).await?;
     // Open every incident "at" one instant in the near future, so all their
     // first-level escalation timers fall due together.
-    let estimate = Duration::from_millis(u64::from(args.incidents) * 4 + 5_000);
+    // (Generous: a debug build on a busy machine opens them slowly.)
+    let estimate = Duration::from_millis(u64::from(args.incidents) * 12 + 10_000);
     let due = chrono::Utc::now() + chrono::TimeDelta::from_std(estimate).unwrap_or_default();
     let clock = SimClock::at(due);
     let ctx = Ctx::new(pool.clone(), config, Arc::new(clock))?;

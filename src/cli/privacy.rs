@@ -918,8 +918,8 @@ pub async fn run(config: Config, cmd: PrivacyCommand) -> Result<()> {
                 return output::json(&r);
             }
             println!(
-                "master key version {} -> {}: {} data key(s) re-wrapped, data untouched. Now set {MASTER_KEY_VAR} to the new key and destroy the old one.",
-                r.from_version, r.to_version, r.rewrapped
+                "master key version {} -> {}: {} data key(s) and {} contact method key(s) re-wrapped, data untouched. Now set {MASTER_KEY_VAR} to the new key and destroy the old one.",
+                r.from_version, r.to_version, r.rewrapped, r.contacts_rewrapped
             );
             Ok(())
         }

@@ -379,6 +379,15 @@ async fn a_p4_is_due_by_the_close_of_the_next_business_day() -> TestResult {
     engine.run_pass().await?;
     clock.set(inc.ack_deadline + TimeDelta::seconds(1));
     engine.run_pass().await?;
+    // Low urgency does not climb outside support hours: the next level is
+    // paged when they open again, Tuesday 09:00 New York.
+    assert!(notified(&ctx, "[escalation L2]%").await?.is_empty());
+    clock.set(
+        DateTime::parse_from_rfc3339("2026-12-08T14:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+    );
+    engine.run_pass().await?;
     assert_eq!(
         notified(&ctx, "[escalation L2]%").await?,
         vec!["lena".to_string()],

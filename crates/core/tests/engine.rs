@@ -1085,3 +1085,295 @@ async fn a_deadline_clock_reminds_breaches_escalates_and_stops() -> TestResult {
     assert_eq!(stopped, 4, "two reminders, the breach and the escalation");
     Ok(())
 }
+
+/// Start escalations on entities `prefix0..prefixN` (the default ladder,
+/// every third one a ladder whose first level reaches nobody) and a second
+/// step timer for the first of them.
+async fn start_storm(ctx: &Ctx, prefix: &str, n: u32) -> Result<(), Box<dyn std::error::Error>> {
+    let default = Policy::named(ctx, "default")?;
+    let gaps = Policy::custom(
+        "gaps",
+        vec![
+            (TimeDelta::zero(), vec!["person:ghost".into()]),
+            (TimeDelta::minutes(15), vec!["person:omar".into()]),
+        ],
+        0,
+        TimeDelta::minutes(30),
+    );
+    let mut tx = ctx.pool.begin().await?;
+    let mut first = None;
+    for i in 0..n {
+        let entity = format!("{prefix}{i}");
+        let policy = if i % 3 == 2 { &gaps } else { &default };
+        let id = escalation::start(
+            ctx,
+            &mut tx,
+            &escalation::Start::new("crisis", &entity, "P1: storm", policy),
+        )
+        .await?;
+        first.get_or_insert(id);
+    }
+    // A second timer for one escalation: it steps twice, one after the other.
+    timers::schedule(
+        &mut tx,
+        &NewTimer::new(
+            escalation::STEP_TIMER,
+            "crisis",
+            format!("{prefix}0"),
+            ctx.now(),
+        )
+        .key("again")
+        .payload(serde_json::json!({ "escalation_id": first })),
+        ctx.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn same(one: &[String], all: &[String]) {
+    let only_one: Vec<&String> = one.iter().filter(|r| !all.contains(r)).collect();
+    let only_all: Vec<&String> = all.iter().filter(|r| !one.contains(r)).collect();
+    assert!(
+        only_one.is_empty() && only_all.is_empty() && one.len() == all.len(),
+        "one by one only: {only_one:#?}\nbatched only: {only_all:#?}"
+    );
+}
+
+/// What a storm left, without its ids: pages, events and next timers.
+async fn storm_outcome(ctx: &Ctx, prefix: &str) -> Result<Vec<String>, sqlx::Error> {
+    let like = format!("{prefix}%");
+    let mut out: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws('|', 'page', entity_id, person, subject, body, channel, severity, next_attempt_at::text,
+                          payload - 'escalation_id', esc_level, esc_round)
+         FROM outbox WHERE entity_id LIKE $1
+         UNION ALL
+         SELECT concat_ws('|', 'event', entity_id, action, from_state, to_state, actor, reason,
+                          payload - 'escalation_id', occurred_at::text)
+         FROM events WHERE entity_type = 'escalation' AND entity_id LIKE $1
+         UNION ALL
+         SELECT concat_ws('|', 'timer', entity_id, kind, dedupe_key, status, due_at::text)
+         FROM timers WHERE entity_id LIKE $1
+         UNION ALL
+         SELECT concat_ws('|', 'escalation', entity_id, level, round, status, updated_at::text)
+         FROM escalations WHERE entity_id LIKE $1",
+    )
+    .bind(&like)
+    .fetch_all(&ctx.pool)
+    .await?;
+    for row in &mut out {
+        *row = row.replace(prefix, "");
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_steps_fired_together_pages_as_one_by_one_would() -> TestResult {
+    let (_db, ctx, clock) = setup().await?;
+    // One by one: the step handler alone.
+    let mut single = Registry::default();
+    timers::register_builtin(&mut single);
+    single.register(escalation::STEP_TIMER, escalation::on_step);
+    let batched = vivid_core::workflow::timer_registry();
+    assert!(batched.kinds().contains(&escalation::STEP_TIMER));
+
+    start_storm(&ctx, "s1x", 30).await?;
+    while timers::fire_due_batch(&ctx, &single, "w", 500).await?.fired > 0 {}
+    start_storm(&ctx, "s2x", 30).await?;
+    while timers::fire_due_batch(&ctx, &batched, "w", 500)
+        .await?
+        .fired
+        > 0
+    {}
+    let one = storm_outcome(&ctx, "s1x").await?;
+    let all = storm_outcome(&ctx, "s2x").await?;
+    assert!(one.iter().filter(|r| r.starts_with("page|")).count() >= 30);
+    same(&one, &all);
+
+    // The next level, due together for both: two engines race, in small
+    // batches, and every escalation still steps exactly once.
+    clock.advance(TimeDelta::minutes(15));
+    let mut tasks = Vec::new();
+    for w in 0..2 {
+        let (ctx, registry) = (ctx.clone(), batched.clone());
+        tasks.push(tokio::spawn(async move {
+            while timers::fire_due_batch(&ctx, &registry, &format!("w{w}"), 7)
+                .await?
+                .fired
+                > 0
+            {}
+            Ok::<(), vivid_core::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    same(
+        &storm_outcome(&ctx, "s1x").await?,
+        &storm_outcome(&ctx, "s2x").await?,
+    );
+    let twice: i64 = count(
+        &ctx,
+        "SELECT count(*) FROM (SELECT entity_id, to_state FROM events WHERE action = 'escalated'
+                               GROUP BY 1, 2 HAVING count(*) > 1) x",
+    )
+    .await?;
+    assert_eq!(twice, 0, "no level was paged twice");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_urgency_ladder_waits_for_support_hours_and_does_not_climb_outside_them() -> TestResult
+{
+    use vivid_core::crisis::{Severity, service};
+    let at = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    };
+    // Saturday 5 December 2026, 03:00 in New York (EST).
+    let db = fresh_db().await?;
+    let clock = SimClock::at(at("2026-12-05T03:00:00-05:00"));
+    let ctx = db.ctx(default_config(), Arc::new(clock.clone())).await?;
+    let engine = Engine::new(ctx.clone(), Arc::new(outbox::LogTarget));
+    let inc = service::open(
+        &ctx,
+        &service::NewIncident {
+            title: "Gift cards slow".into(),
+            description: String::new(),
+            severity: Severity::P3,
+            source: service::Source::Manual,
+            source_ref: None,
+            departments: vec!["technology".into()],
+            commander: None,
+            trigger_key: None,
+        },
+        "olu",
+    )
+    .await?
+    .ok_or("the incident was not opened")?;
+    let entity = inc.id.to_string();
+    let pages = |level: u32| {
+        let (ctx, entity) = (ctx.clone(), entity.clone());
+        async move {
+            sqlx::query_as::<_, (String, DateTime<Utc>)>(
+                "SELECT person, created_at FROM outbox WHERE entity_id = $1 AND esc_level = $2",
+            )
+            .bind(entity)
+            .bind(i32::try_from(level).unwrap_or(0) - 1)
+            .fetch_all(&ctx.pool)
+            .await
+        }
+    };
+    engine.run_pass().await?;
+    assert!(
+        pages(1).await?.is_empty(),
+        "nobody is paged on a Saturday night"
+    );
+    let paused: Vec<(Option<String>, serde_json::Value)> = sqlx::query_as(
+        "SELECT reason, payload FROM events WHERE action = 'escalation_paused' AND entity_id = $1",
+    )
+    .bind(&entity)
+    .fetch_all(&ctx.pool)
+    .await?;
+    let monday = at("2026-12-07T09:00:00-05:00");
+    assert_eq!(paused.len(), 1);
+    assert_eq!(
+        paused.first().map(|(_, p)| p["until"].clone()),
+        Some(serde_json::json!(monday))
+    );
+    assert!(
+        paused
+            .first()
+            .and_then(|(r, _)| r.as_deref())
+            .is_some_and(|r| r.starts_with("low urgency waits for support hours")),
+        "{paused:?}"
+    );
+    // Sunday: still nothing, and the ladder has not climbed.
+    clock.set(at("2026-12-06T12:00:00-05:00"));
+    engine.run_pass().await?;
+    assert!(pages(1).await?.is_empty() && pages(2).await?.is_empty());
+    // Monday 08:59: still closed.
+    clock.set(monday - TimeDelta::minutes(1));
+    engine.run_pass().await?;
+    assert!(pages(1).await?.is_empty());
+    // Monday 09:00: the first level is paged (and sent) at once.
+    clock.set(monday);
+    engine.run_pass().await?;
+    let first = pages(1).await?;
+    assert!(!first.is_empty());
+    assert!(first.iter().all(|(_, due)| *due == monday), "{first:?}");
+    assert!(pages(2).await?.is_empty());
+    // The next level after its own delay (2h), inside support hours.
+    clock.set(monday + TimeDelta::hours(2));
+    engine.run_pass().await?;
+    assert!(!pages(2).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_rate_limit_holds_across_engine_processes() -> TestResult {
+    use vivid_core::engine::outbox::Page;
+    use vivid_core::notify::Method;
+    let db = fresh_db().await?;
+    let clock = SimClock::at(t0());
+    let mut config = default_config();
+    config.notify.rate_per_minute.insert("sms".into(), 2);
+    let ctx = db.ctx(config, Arc::new(clock.clone())).await?;
+    let pages: Vec<NewNotification> = (0..5)
+        .map(|i| {
+            NewNotification::to_person("kai", "crisis", "1", format!("page {i}"))
+                .dedupe(format!("rate:{i}"))
+                .page(Page {
+                    channel: Some(Method::Sms),
+                    contact_id: None,
+                    escalation_id: None,
+                    level: 0,
+                    round: 0,
+                })
+        })
+        .collect();
+    let mut tx = ctx.pool.begin().await?;
+    outbox::enqueue_many(&ctx, &mut tx, &pages).await?;
+    tx.commit().await?;
+    // Another engine process already took one of the two tokens this minute.
+    sqlx::query("INSERT INTO notify_rate_buckets (channel, tokens, at) VALUES ('sms', 1, $1)")
+        .bind(ctx.now())
+        .execute(&ctx.pool)
+        .await?;
+    let target = Flaky {
+        failures_left: AtomicU32::new(0),
+        retry_after: None,
+        delivered: AtomicU32::new(0),
+    };
+    // Two engines at once: one page between them.
+    let (a, b) = tokio::join!(
+        outbox::deliver_due(&ctx, &target, 10),
+        outbox::deliver_due(&ctx, &target, 10)
+    );
+    assert_eq!(a?.delivered + b?.delivered, 1);
+    // The rest wait their turn, spread at the rate (one every 30 s), their
+    // attempts not spent.
+    let waiting: Vec<(DateTime<Utc>, i32)> = sqlx::query_as(
+        "SELECT next_attempt_at, attempts FROM outbox WHERE status = 'pending' ORDER BY next_attempt_at",
+    )
+    .fetch_all(&ctx.pool)
+    .await?;
+    let at: Vec<DateTime<Utc>> = waiting.iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        at,
+        (1..=4)
+            .map(|i| t0() + TimeDelta::seconds(30 * i))
+            .collect::<Vec<_>>()
+    );
+    assert!(waiting.iter().all(|(_, attempts)| *attempts == 0));
+    clock.advance(TimeDelta::seconds(30));
+    let (a, b) = tokio::join!(
+        outbox::deliver_due(&ctx, &target, 10),
+        outbox::deliver_due(&ctx, &target, 10)
+    );
+    assert_eq!(a?.delivered + b?.delivered, 1);
+    assert_eq!(target.delivered.load(Ordering::SeqCst), 2);
+    Ok(())
+}

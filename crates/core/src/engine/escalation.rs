@@ -407,6 +407,15 @@ pub async fn escalate_now(
     let esc = esc
         .ok_or_else(|| Error::invalid("nothing is escalating: no active escalation to advance"))?;
     timers::cancel(conn, workflow, entity_id, Some(STEP_TIMER)).await?;
+    // The engine's own escalations (a phase past its time box) keep a
+    // low-urgency ladder paused outside support hours; a person asking to
+    // escalate is obeyed (the pages still wait for support hours).
+    if actor == "engine"
+        && let Some(pause) = paused_until(ctx, &esc, ctx.now())
+    {
+        write_steps(ctx, conn, &[pause], ctx.now()).await?;
+        return Ok(Vec::new());
+    }
     let overrides = oncall::overrides_at(conn, ctx.now()).await?;
     step(ctx, conn, esc, actor, &overrides, None).await
 }
@@ -426,11 +435,7 @@ async fn step(
     unreachable: Option<&str>,
 ) -> Result<Vec<String>> {
     let now = ctx.now();
-    let position = Position {
-        level: esc.level,
-        round: u32::try_from(esc.round).unwrap_or(0),
-    };
-    let Some((next, wait)) = advance(&esc.policy, position) else {
+    let Some(planned) = plan_step(ctx, &esc, actor, overrides, unreachable, now)? else {
         sqlx::query("UPDATE escalations SET status = 'exhausted', updated_at = $2 WHERE id = $1")
             .bind(esc.id)
             .bind(now)
@@ -439,6 +444,47 @@ async fn step(
         return Err(Error::invalid(
             "the escalation has already reached its last level",
         ));
+    };
+    write_steps(ctx, conn, std::slice::from_ref(&planned), now).await?;
+    Ok(planned.people)
+}
+
+/// One escalation step worked out (pure), before it is written.
+struct Planned {
+    esc_id: i64,
+    workflow: String,
+    entity_id: String,
+    /// Who is paged (none for a pause).
+    people: Vec<String>,
+    subject: String,
+    body: String,
+    urgency: Urgency,
+    /// The position after the step (0-based level).
+    level: i32,
+    round: i32,
+    page_payload: serde_json::Value,
+    status: &'static str,
+    next_due: Option<DateTime<Utc>>,
+    event: NewEvent,
+}
+
+/// The step an escalation takes now: whom the next level reaches (or the
+/// level standing in for it), what they are told, and when the one after is
+/// due. None when the ladder has no level left.
+fn plan_step(
+    ctx: &Ctx,
+    esc: &Escalation,
+    actor: &str,
+    overrides: &HashMap<String, String>,
+    unreachable: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<Planned>> {
+    let position = Position {
+        level: esc.level,
+        round: u32::try_from(esc.round).unwrap_or(0),
+    };
+    let Some((next, wait)) = advance(&esc.policy, position) else {
+        return Ok(None);
     };
     let len = i32::try_from(esc.policy.levels.len()).unwrap_or(i32::MAX);
     let level_targets = |level: i32| {
@@ -545,22 +591,7 @@ async fn step(
             esc.level + 1
         ));
     }
-    let subject = format!("[escalation L{level_no}] {}", esc.subject);
     let round = i32::try_from(at.round).unwrap_or(i32::MAX);
-    let spec = notify::pages::LevelPages {
-        escalation_id: esc.id,
-        workflow: &esc.workflow,
-        entity_id: &esc.entity_id,
-        subject: &subject,
-        body: &body,
-        urgency: esc.urgency(),
-        level: at.level,
-        round,
-        payload: serde_json::json!({ "escalation_id": esc.id, "level": level_no }),
-    };
-    let contacts = notify::contacts::methods_of(conn, &people).await?;
-    let pages = notify::pages::build(ctx, &spec, &people, &contacts, now);
-    outbox::enqueue_many(ctx, conn, &pages).await?;
     let status = if wait.is_some() {
         "active"
     } else {
@@ -588,74 +619,196 @@ async fn step(
     .transition(Some(esc.level + 1), level_no)
     .maybe_reason(reason)
     .payload(payload);
-    let next_timer = wait.map(|wait| {
-        NewTimer::new(STEP_TIMER, esc.workflow.clone(), &esc.entity_id, now + wait)
-            .payload(serde_json::json!({ "escalation_id": esc.id }))
-    });
-    record_step(
-        conn,
-        esc.id,
-        at.level,
+    Ok(Some(Planned {
+        esc_id: esc.id,
+        workflow: esc.workflow.clone(),
+        entity_id: esc.entity_id.clone(),
+        people,
+        subject: format!("[escalation L{level_no}] {}", esc.subject),
+        body,
+        urgency: esc.urgency(),
+        level: at.level,
         round,
+        page_payload: serde_json::json!({ "escalation_id": esc.id, "level": level_no }),
         status,
-        next_timer.as_ref(),
-        &event,
-        now,
-    )
-    .await?;
-    Ok(people)
+        next_due: wait.map(|wait| now + wait),
+        event,
+    }))
 }
 
-/// The escalation's new position, its next timer and its event, in one
-/// statement (the same rows `timers::schedule` and `events::append` write).
-#[allow(clippy::too_many_arguments)]
-async fn record_step(
+/// A low-urgency ladder whose rule keeps to support hours does not climb
+/// outside them: the step waits for the next opening (None inside them, or
+/// for a ladder that may climb at any hour).
+fn paused_until(ctx: &Ctx, esc: &Escalation, now: DateTime<Utc>) -> Option<Planned> {
+    let notify = &ctx.config.notify;
+    if esc.urgency() != Urgency::Low || !notify.rule(Urgency::Low).support_hours_only {
+        return None;
+    }
+    let support = notify.support_calendar(&ctx.calendar);
+    let opens = notify::model::open_at(&support, now);
+    if opens <= now {
+        return None;
+    }
+    let event = NewEvent::new(
+        esc.workflow.clone(),
+        "escalation",
+        &esc.entity_id,
+        "escalation_paused",
+        "engine",
+    )
+    .reason(format!(
+        "low urgency waits for support hours: the next level is paged at {}",
+        ctx.calendar.format_local(opens)
+    ))
+    .payload(serde_json::json!({
+        "escalation_id": esc.id, "level": esc.level + 1, "until": opens,
+    }));
+    Some(Planned {
+        esc_id: esc.id,
+        workflow: esc.workflow.clone(),
+        entity_id: esc.entity_id.clone(),
+        people: Vec::new(),
+        subject: String::new(),
+        body: String::new(),
+        urgency: esc.urgency(),
+        level: esc.level,
+        round: esc.round,
+        page_payload: serde_json::Value::Null,
+        status: "active",
+        next_due: Some(opens),
+        event,
+    })
+}
+
+/// Write planned steps, however many, in three round trips: the people's
+/// contact methods (one query), their pages (one bulk insert), and each
+/// escalation's update, next timer and event (one statement).
+async fn write_steps(
+    ctx: &Ctx,
     conn: &mut PgConnection,
-    id: i64,
-    level: i32,
-    round: i32,
-    status: &str,
-    timer: Option<&NewTimer>,
-    event: &NewEvent,
+    planned: &[Planned],
     now: DateTime<Utc>,
 ) -> Result<()> {
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let mut everyone: Vec<String> = planned.iter().flat_map(|p| p.people.clone()).collect();
+    everyone.sort_unstable();
+    everyone.dedup();
+    if !everyone.is_empty() {
+        let contacts = notify::contacts::methods_of(conn, &everyone).await?;
+        let mut pages = Vec::new();
+        for p in planned.iter().filter(|p| !p.people.is_empty()) {
+            let spec = notify::pages::LevelPages {
+                escalation_id: p.esc_id,
+                workflow: &p.workflow,
+                entity_id: &p.entity_id,
+                subject: &p.subject,
+                body: &p.body,
+                urgency: p.urgency,
+                level: p.level,
+                round: p.round,
+                payload: p.page_payload.clone(),
+            };
+            pages.extend(notify::pages::build(ctx, &spec, &p.people, &contacts, now));
+        }
+        outbox::enqueue_many(ctx, conn, &pages).await?;
+    }
+    record_steps(conn, planned, now).await
+}
+
+/// Each escalation's new position, its next timer and its event, in one
+/// statement for all (the same rows `timers::schedule` and `events::append`
+/// write).
+async fn record_steps(
+    conn: &mut PgConnection,
+    planned: &[Planned],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let n = planned.len();
+    let mut id = Vec::with_capacity(n);
+    let mut level = Vec::with_capacity(n);
+    let mut round = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut due = Vec::with_capacity(n);
+    let mut timer_payload = Vec::with_capacity(n);
+    let (mut workflow, mut entity) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut etype, mut action, mut from, mut to) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut actor, mut reason, mut payload, mut correlation) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for p in planned {
+        id.push(p.esc_id);
+        level.push(p.level);
+        round.push(p.round);
+        status.push(p.status);
+        due.push(p.next_due);
+        timer_payload.push(serde_json::json!({ "escalation_id": p.esc_id }));
+        workflow.push(p.workflow.as_str());
+        entity.push(p.entity_id.as_str());
+        let e = &p.event;
+        etype.push(e.entity_type.as_str());
+        action.push(e.action.as_str());
+        from.push(e.from_state.as_deref());
+        to.push(e.to_state.as_deref());
+        actor.push(e.actor.as_str());
+        reason.push(e.reason.as_deref());
+        payload.push(e.payload.clone());
+        correlation.push(e.correlation_id.as_deref());
+    }
     sqlx::query(
-        "WITH esc AS (
-            UPDATE escalations SET level = $2, round = $3, status = $4, updated_at = $5 WHERE id = $1 RETURNING id),
+        "WITH u AS (
+            SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::int4[], $4::text[], $5::timestamptz[], $6::jsonb[],
+                                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                                 $13::text[], $14::text[], $15::jsonb[], $16::text[])
+                 WITH ORDINALITY AS u(id, level, round, status, due, tpayload, workflow, entity_id, etype, action,
+                                      from_state, to_state, actor, reason, payload, correlation_id, ord)),
+         esc AS (
+            UPDATE escalations e SET level = u.level, round = u.round, status = u.status, updated_at = $17
+            FROM u WHERE e.id = u.id RETURNING e.id),
          tm AS (
             INSERT INTO timers (kind, workflow, entity_id, dedupe_key, due_at, payload, created_at)
-            SELECT $6, $7, $8, '', $9, $10, $5 WHERE $6::text IS NOT NULL
+            SELECT $18, u.workflow, u.entity_id, '', u.due, u.tpayload, $17 FROM u WHERE u.due IS NOT NULL
             ON CONFLICT (kind, workflow, entity_id, dedupe_key) WHERE status = 'pending'
             DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload
             RETURNING id),
          ev AS (
             INSERT INTO events (workflow, entity_type, entity_id, action, from_state, to_state, actor, reason, payload, occurred_at, correlation_id)
-            VALUES ($7, $11, $8, $12, $13, $14, $15, $16, $17, $5, $18)
-            RETURNING id)
+            SELECT u.workflow, u.etype, u.entity_id, u.action, u.from_state, u.to_state, u.actor, u.reason, u.payload, $17, u.correlation_id
+            FROM u ORDER BY u.ord
+            RETURNING id, workflow, entity_type, entity_id, action)
          SELECT (SELECT count(*) FROM esc), (SELECT count(*) FROM tm),
                 pg_notify('vivid_wake', ''),
-                pg_notify('vivid_events', json_build_object('id', ev.id, 'workflow', $7::text,
-                    'entity_type', $11::text, 'entity_id', $8::text, 'action', $12::text)::text)
+                pg_notify('vivid_events', json_build_object('id', ev.id, 'workflow', ev.workflow,
+                    'entity_type', ev.entity_type, 'entity_id', ev.entity_id, 'action', ev.action)::text)
          FROM ev",
     )
-    .bind(id)
-    .bind(level)
-    .bind(round)
-    .bind(status)
+    .bind(&id)
+    .bind(&level)
+    .bind(&round)
+    .bind(&status)
+    .bind(&due)
+    .bind(&timer_payload)
+    .bind(&workflow)
+    .bind(&entity)
+    .bind(&etype)
+    .bind(&action)
+    .bind(&from)
+    .bind(&to)
+    .bind(&actor)
+    .bind(&reason)
+    .bind(&payload)
+    .bind(&correlation)
     .bind(now)
-    .bind(timer.map(|t| t.kind))
-    .bind(&event.workflow)
-    .bind(&event.entity_id)
-    .bind(timer.map(|t| t.due_at))
-    .bind(timer.map(|t| &t.payload))
-    .bind(&event.entity_type)
-    .bind(&event.action)
-    .bind(&event.from_state)
-    .bind(&event.to_state)
-    .bind(&event.actor)
-    .bind(&event.reason)
-    .bind(&event.payload)
-    .bind(&event.correlation_id)
+    .bind(STEP_TIMER)
     .execute(conn)
     .await?;
     Ok(())
@@ -693,27 +846,45 @@ async fn load_for_step(
     conn: &mut PgConnection,
     id: i64,
 ) -> Result<Option<(Escalation, HashMap<String, String>)>> {
+    let (mut rows, overrides) = load_many_for_step(ctx, conn, &[id]).await?;
+    Ok(rows.pop().map(|e| (e, overrides)))
+}
+
+/// Escalations (locked, in id order) and the on-call overrides in force
+/// now, in one round trip whatever their number.
+async fn load_many_for_step(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<(Vec<Escalation>, HashMap<String, String>)> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
         esc: Escalation,
         overrides: sqlx::types::Json<HashMap<String, String>>,
     }
-    // The overrides as `oncall::overrides_at` reads them.
-    let row: Option<Row> = sqlx::query_as(
+    // The overrides as `oncall::overrides_at` reads them (an uncorrelated
+    // subquery: computed once for all rows).
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT e.id, e.workflow, e.entity_id, e.subject, e.policy, e.departments, e.level, e.round, e.status,
                 e.acknowledged_by, e.started_at, e.updated_at, e.urgency,
                 (SELECT coalesce(json_object_agg(o.schedule, o.person), '{}'::json)
                  FROM (SELECT DISTINCT ON (schedule) schedule, person FROM oncall_overrides
                        WHERE starts_at <= $2 AND ends_at > $2
                        ORDER BY schedule, created_at DESC, id DESC) o) AS overrides
-         FROM escalations e WHERE e.id = $1 FOR UPDATE OF e",
+         FROM escalations e WHERE e.id = ANY($1) ORDER BY e.id FOR UPDATE OF e",
     )
-    .bind(id)
+    .bind(ids)
     .bind(ctx.now())
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(row.map(|r| (r.esc, r.overrides.0)))
+    let mut overrides = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        overrides = r.overrides.0;
+        out.push(r.esc);
+    }
+    Ok((out, overrides))
 }
 
 /// Whom some targets reach at `now`.
@@ -766,21 +937,29 @@ fn reach(
     out
 }
 
-/// Timer handler for `escalation.step`. (A low-urgency ladder whose rule
-/// keeps to support hours pages nobody outside them: its pages wait for the
-/// next opening, see `notify::model::plan`.)
+fn escalation_of(timer: &Timer) -> Result<i64> {
+    timer
+        .payload
+        .get("escalation_id")
+        .and_then(|v| v.as_i64())
+        .ok_or_else(|| {
+            Error::internal(format!(
+                "escalation timer {} has no escalation_id",
+                timer.id
+            ))
+        })
+}
+
+/// Timer handler for `escalation.step`. A low-urgency ladder whose rule
+/// keeps to support hours does not climb outside them: the step waits for
+/// the next opening (`escalation_paused`).
 pub fn on_step<'a>(
     ctx: &'a Ctx,
     conn: &'a mut PgConnection,
     timer: &'a Timer,
 ) -> HandlerFuture<'a> {
     Box::pin(async move {
-        let Some(id) = timer.payload.get("escalation_id").and_then(|v| v.as_i64()) else {
-            return Err(Error::internal(format!(
-                "escalation timer {} has no escalation_id",
-                timer.id
-            )));
-        };
+        let id = escalation_of(timer)?;
         let Some((esc, overrides)) = load_for_step(ctx, conn, id).await? else {
             return Ok(());
         };
@@ -788,9 +967,77 @@ pub fn on_step<'a>(
         if esc.status != "active" {
             return Ok(());
         }
+        if let Some(pause) = paused_until(ctx, &esc, ctx.now()) {
+            return write_steps(ctx, conn, &[pause], ctx.now()).await;
+        }
         step(ctx, conn, esc, "engine", &overrides, None)
             .await
             .map(|_| ())
+    })
+}
+
+/// Batch handler for `escalation.step`: a storm of due steps in a fixed
+/// number of round trips (the escalations and on-call overrides, the
+/// people's contact methods, the pages, and every update, next timer and
+/// event), with the effect of [`on_step`] on each in turn. A timer naming an
+/// escalation (or entity) already stepped in this batch is fired after, one
+/// by one, as it would have been; a ladder with no level left fails the
+/// batch, which the engine then fires timer by timer.
+pub fn on_steps<'a>(
+    ctx: &'a Ctx,
+    conn: &'a mut PgConnection,
+    timers: &'a [Timer],
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let mut ids = Vec::with_capacity(timers.len());
+        let mut seen = std::collections::HashSet::new();
+        for t in timers {
+            let id = escalation_of(t)?;
+            if seen.insert(id) {
+                ids.push(id);
+            }
+        }
+        let now = ctx.now();
+        let (escalations, overrides) = load_many_for_step(ctx, conn, &ids).await?;
+        let mut planned = Vec::with_capacity(escalations.len());
+        let mut entities = std::collections::HashSet::new();
+        let mut again = Vec::new();
+        for esc in escalations {
+            // Acknowledged or cancelled meanwhile: nothing to do.
+            if esc.status != "active" {
+                continue;
+            }
+            // One step per entity per statement (its next timer is one row).
+            if !entities.insert((esc.workflow.clone(), esc.entity_id.clone())) {
+                again.push(esc.id);
+                continue;
+            }
+            if let Some(pause) = paused_until(ctx, &esc, now) {
+                planned.push(pause);
+                continue;
+            }
+            match plan_step(ctx, &esc, "engine", &overrides, None, now)? {
+                Some(p) => planned.push(p),
+                None => {
+                    return Err(Error::internal(format!(
+                        "escalation #{} has no level left to step to",
+                        esc.id
+                    )));
+                }
+            }
+        }
+        write_steps(ctx, conn, &planned, now).await?;
+        // The rest, in their order: the second timer of an escalation, and
+        // the escalations of an entity already stepped above.
+        let mut firsts = std::collections::HashSet::new();
+        for t in timers {
+            let id = escalation_of(t)?;
+            if firsts.insert(id) && !again.contains(&id) {
+                continue;
+            }
+            on_step(ctx, conn, t).await?;
+        }
+        Ok(())
     })
 }
 

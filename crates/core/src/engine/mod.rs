@@ -28,6 +28,7 @@ pub fn register_timers(r: &mut timers::Registry) {
     timers::register_builtin(r);
     r.register(deadlines::TIMER, deadlines::on_stage);
     r.register(escalation::STEP_TIMER, escalation::on_step);
+    r.register_batch(escalation::STEP_TIMER, escalation::on_steps);
     r.register(approvals::REMIND_TIMER, approvals::on_remind);
     r.register(approvals::DEADLINE_TIMER, approvals::on_deadline);
     r.clock_owner(approvals::CLOCK_OWNER, approvals::Clocks);

@@ -400,20 +400,40 @@ async fn deliver(
     .await?;
     let mut report = DeliverReport::default();
     let mut ready = Vec::with_capacity(claimed.len());
+    // Per channel, one atomic take from its bucket (shared by every engine).
+    let mut by_channel: Vec<(Option<String>, Vec<Notification>)> = Vec::new();
     for n in claimed {
-        match crate::notify::delivery::admit(ctx, n.channel.as_deref(), now) {
-            None => ready.push(n),
-            Some(wait) => {
-                // Over the channel's rate: back in the queue, attempt not spent.
-                sqlx::query(
-                    "UPDATE outbox SET attempts = attempts - 1, next_attempt_at = $2 WHERE id = $1 AND status = 'pending'",
-                )
-                .bind(n.id)
-                .bind(now + wait)
-                .execute(&ctx.pool)
-                .await?;
-            }
+        match by_channel.iter_mut().find(|(c, _)| *c == n.channel) {
+            Some((_, list)) => list.push(n),
+            None => by_channel.push((n.channel.clone(), vec![n])),
         }
+    }
+    let mut held: Vec<(i64, DateTime<Utc>)> = Vec::new();
+    for (channel, mut list) in by_channel {
+        let mut conn = ctx.pool.acquire().await?;
+        let admitted =
+            crate::notify::delivery::admit(ctx, &mut conn, channel.as_deref(), list.len(), now)
+                .await?;
+        let rest = list.split_off(admitted.granted.min(list.len()));
+        ready.extend(list);
+        held.extend(
+            rest.iter()
+                .zip(admitted.waits)
+                .map(|(n, wait)| (n.id, now + wait)),
+        );
+    }
+    if !held.is_empty() {
+        // Over the channel's rate: back in the queue, attempt not spent.
+        let (ids, at): (Vec<i64>, Vec<DateTime<Utc>>) = held.into_iter().unzip();
+        sqlx::query(
+            "UPDATE outbox o SET attempts = attempts - 1, next_attempt_at = u.at
+             FROM UNNEST($1::int8[], $2::timestamptz[]) AS u(id, at)
+             WHERE o.id = u.id AND o.status = 'pending'",
+        )
+        .bind(&ids)
+        .bind(&at)
+        .execute(&ctx.pool)
+        .await?;
     }
     let parallel = usize::try_from(ctx.config.notify.parallel_deliveries.max(1)).unwrap_or(1);
     let outcomes: Vec<(Notification, std::result::Result<(), DeliveryError>)> =

@@ -190,16 +190,52 @@ where
     }
 }
 
+/// What a run of due timers of one kind does when they fire together (a
+/// storm of escalation steps in a few statements instead of a few per
+/// timer). It runs inside the transaction that marks them fired, and must
+/// have the effect of firing each with the kind's [`TimerHandler`] in turn:
+/// that handler is still needed, for the timers retried one by one when a
+/// batch fails.
+pub trait BatchHandler: Send + Sync {
+    fn fire_all<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut PgConnection,
+        timers: &'a [Timer],
+    ) -> HandlerFuture<'a>;
+}
+
+impl<F> BatchHandler for F
+where
+    F: for<'a> Fn(&'a Ctx, &'a mut PgConnection, &'a [Timer]) -> HandlerFuture<'a> + Send + Sync,
+{
+    fn fire_all<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut PgConnection,
+        timers: &'a [Timer],
+    ) -> HandlerFuture<'a> {
+        self(ctx, conn, timers)
+    }
+}
+
 /// Handlers by timer kind, and the owners of deadline clocks by workflow.
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<&'static str, Arc<dyn TimerHandler>>,
+    batch_handlers: HashMap<&'static str, Arc<dyn BatchHandler>>,
     clock_owners: HashMap<&'static str, Arc<dyn ClockOwner>>,
 }
 
 impl Registry {
     pub fn register(&mut self, kind: &'static str, handler: impl TimerHandler + 'static) {
         self.handlers.insert(kind, Arc::new(handler));
+    }
+
+    /// Fire consecutive due timers of a kind together (the kind keeps its
+    /// one-by-one handler from [`Registry::register`] for retries).
+    pub fn register_batch(&mut self, kind: &'static str, handler: impl BatchHandler + 'static) {
+        self.batch_handlers.insert(kind, Arc::new(handler));
     }
 
     /// Who reacts to the deadline clocks a workflow (or engine mechanism) starts.
@@ -219,6 +255,10 @@ impl Registry {
 
     fn get(&self, kind: &str) -> Option<&Arc<dyn TimerHandler>> {
         self.handlers.get(kind)
+    }
+
+    fn get_batch(&self, kind: &str) -> Option<&Arc<dyn BatchHandler>> {
+        self.batch_handlers.get(kind)
     }
 }
 
@@ -258,11 +298,26 @@ pub async fn fire_due_batch(
     let ids: Vec<i64> = timers.iter().map(|t| t.id).collect();
     mark_fired(&mut tx, &ids, now, worker).await?;
     let mut failure = None;
-    for timer in &timers {
-        if let Err(e) = run_handler(ctx, registry, &mut tx, timer).await {
-            failure = Some((timer.id, e));
+    let mut i = 0;
+    while i < timers.len() {
+        let kind = timers[i].kind.as_str();
+        // Consecutive timers of a kind with a batch handler fire together
+        // (the order of the batch is kept across kinds).
+        let (end, done) = match registry.get_batch(kind) {
+            Some(batch) => {
+                let end = timers[i..]
+                    .iter()
+                    .position(|t| t.kind != kind)
+                    .map_or(timers.len(), |n| i + n);
+                (end, batch.fire_all(ctx, &mut tx, &timers[i..end]).await)
+            }
+            None => (i + 1, run_handler(ctx, registry, &mut tx, &timers[i]).await),
+        };
+        if let Err(e) = done {
+            failure = Some((timers[i].id, e));
             break;
         }
+        i = end;
     }
     match failure {
         None => {

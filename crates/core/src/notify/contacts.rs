@@ -415,3 +415,57 @@ pub async fn outcomes(ctx: &Ctx, ids: &[i64]) -> Result<Vec<PageOutcome>> {
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// Re-wrap the data key of every sealed contact method from `current` (key
+/// version `from`) to `new` (version `to`), in the caller's transaction (the
+/// master key rotation's). The sealed details are not touched. A contact
+/// still wrapped by an older version (before rotation re-wrapped contacts)
+/// cannot be opened by either key and is left as it is. Returns how many
+/// were re-wrapped.
+pub(crate) async fn rewrap(
+    conn: &mut PgConnection,
+    current: &MasterKey,
+    new: &MasterKey,
+    from: i32,
+    to: i32,
+) -> Result<u64> {
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, wrapped_key FROM contact_methods
+         WHERE master_version = $1 AND wrapped_key IS NOT NULL ORDER BY id FOR UPDATE",
+    )
+    .bind(from)
+    .fetch_all(&mut *conn)
+    .await?;
+    let (mut ids, mut wrapped) = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
+    for (id, old) in rows {
+        let binding = |master_version| WrapBinding {
+            subject_id: -id,
+            key_version: KEY_VERSION,
+            master_version,
+        };
+        let data_key = current.unwrap_key(&old, &binding(from)).map_err(|e| {
+            Error::internal(format!(
+                "cannot unwrap the key of contact method #{id}: {e}"
+            ))
+        })?;
+        let fresh = new.wrap(&data_key, &binding(to)).map_err(sealing)?;
+        ids.push(id);
+        wrapped.push(fresh);
+    }
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
+        "UPDATE contact_methods c SET wrapped_key = u.w, master_version = $3
+         FROM UNNEST($1::int8[], $2::bytea[]) AS u(id, w) WHERE c.id = u.id",
+    )
+    .bind(&ids)
+    .bind(&wrapped)
+    .bind(to)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

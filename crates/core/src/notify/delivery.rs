@@ -3,17 +3,16 @@
 //! body, and the per-channel rate limit the outbox applies. The transports
 //! themselves (SMTP, HTTP) live outside core, in `vivid-notify`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
+use sqlx::PgConnection;
 use zeroize::Zeroizing;
 
 use super::contacts;
 use super::model::Method;
 use crate::engine::Ctx;
 use crate::engine::outbox::{DeliveryError, Notification};
+use crate::error::Result;
 
 /// One page ready for its transport.
 pub struct Outgoing {
@@ -112,44 +111,77 @@ pub async fn prepare(ctx: &Ctx, n: &Notification) -> Result<Outgoing, DeliveryEr
     })
 }
 
-/// A token bucket per channel: `rate` per minute, bursts up to `rate`.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: DateTime<Utc>,
+/// Pages of one channel let through now, and the waits of those held back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Admitted {
+    pub granted: usize,
+    /// For each page held back, in order: how long before it may try again.
+    pub waits: Vec<TimeDelta>,
 }
 
-static BUCKETS: Mutex<Option<HashMap<String, Bucket>>> = Mutex::new(None);
-
-/// May a page of this channel go now? None: yes (a token is taken);
-/// Some(wait): not before `wait` has passed. Unlimited channels and
-/// notifications without a channel always go.
-pub fn admit(ctx: &Ctx, channel: Option<&str>, now: DateTime<Utc>) -> Option<TimeDelta> {
-    let method: Method = channel?.parse().ok()?;
-    let rate = ctx.config.notify.rate(method)?;
-    let mut guard = BUCKETS.lock().unwrap_or_else(|p| p.into_inner());
-    let buckets = guard.get_or_insert_with(HashMap::new);
-    let b = buckets
-        .entry(method.as_str().to_string())
-        .or_insert(Bucket {
-            tokens: f64::from(rate),
-            at: now,
-        });
-    take(b, f64::from(rate), now)
-}
-
-fn take(b: &mut Bucket, rate: f64, now: DateTime<Utc>) -> Option<TimeDelta> {
-    let per_sec = rate / 60.0;
-    let elapsed = (now - b.at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
-    b.tokens = (b.tokens + elapsed * per_sec).min(rate);
-    b.at = b.at.max(now);
-    if b.tokens >= 1.0 {
-        b.tokens -= 1.0;
-        None
-    } else {
-        let wait = ((1.0 - b.tokens) / per_sec * 1e6).ceil() as i64;
-        Some(TimeDelta::microseconds(wait.max(1)))
+/// May `count` pages of this channel go now? A token bucket per channel
+/// (`rate` per minute, bursts up to `rate`) kept in PostgreSQL and taken
+/// from in one atomic statement, so the limit holds across every engine
+/// process. Unlimited channels and notifications without a channel always
+/// go.
+pub async fn admit(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    channel: Option<&str>,
+    count: usize,
+    now: DateTime<Utc>,
+) -> Result<Admitted> {
+    let all = Admitted {
+        granted: count,
+        waits: Vec::new(),
+    };
+    let Some(method) = channel.and_then(|c| c.parse::<Method>().ok()) else {
+        return Ok(all);
+    };
+    let Some(rate) = ctx.config.notify.rate(method) else {
+        return Ok(all);
+    };
+    if count == 0 {
+        return Ok(all);
     }
+    let rate = f64::from(rate.max(1));
+    let want = i64::try_from(count).unwrap_or(i64::MAX);
+    // The bucket refilled since its last take, then `want` taken from it
+    // (as many whole tokens as it holds).
+    let (granted, left): (i64, f64) = sqlx::query_as(
+        "INSERT INTO notify_rate_buckets AS b (channel, tokens, at, granted)
+         VALUES ($1, $3 - least($4, floor($3)), $2, least($4, floor($3))::int8)
+         ON CONFLICT (channel) DO UPDATE SET
+            tokens = least($3, b.tokens + greatest(0, extract(epoch FROM $2 - b.at)::float8) * $3 / 60.0)
+                     - least($4, floor(least($3, b.tokens + greatest(0, extract(epoch FROM $2 - b.at)::float8) * $3 / 60.0))),
+            granted = least($4, floor(least($3, b.tokens + greatest(0, extract(epoch FROM $2 - b.at)::float8) * $3 / 60.0)))::int8,
+            at = greatest(b.at, $2)
+         RETURNING granted, tokens",
+    )
+    .bind(method.as_str())
+    .bind(now)
+    .bind(rate)
+    .bind(want as f64)
+    .fetch_one(conn)
+    .await?;
+    let granted = usize::try_from(granted.max(0)).unwrap_or(0).min(count);
+    Ok(Admitted {
+        granted,
+        waits: waits(rate, left, count - granted),
+    })
+}
+
+/// When each of `held` pages may try again, spread at the channel's rate
+/// from a bucket holding `left` tokens.
+fn waits(rate: f64, left: f64, held: usize) -> Vec<TimeDelta> {
+    let per_sec = rate / 60.0;
+    (0..held)
+        .map(|i| {
+            let need = (i as f64 + 1.0 - left).max(0.0);
+            let micros = (need / per_sec * 1e6).ceil() as i64;
+            TimeDelta::microseconds(micros.max(1))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -157,18 +189,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_bucket_allows_a_burst_then_the_rate() {
-        let t0 = DateTime::<Utc>::UNIX_EPOCH;
-        let mut b = Bucket {
-            tokens: 2.0,
-            at: t0,
-        };
-        // 2 per minute: two at once, then one every 30 s.
-        assert_eq!(take(&mut b, 2.0, t0), None);
-        assert_eq!(take(&mut b, 2.0, t0), None);
-        let wait = take(&mut b, 2.0, t0).expect("over the rate");
-        assert_eq!(wait, TimeDelta::seconds(30));
-        assert!(take(&mut b, 2.0, t0 + TimeDelta::seconds(29)).is_some());
-        assert_eq!(take(&mut b, 2.0, t0 + TimeDelta::seconds(30)), None);
+    fn pages_held_back_are_spread_at_the_rate() {
+        // 2 per minute, half a token left: the first in 15 s, then every 30 s.
+        assert_eq!(
+            waits(2.0, 0.5, 3),
+            vec![
+                TimeDelta::seconds(15),
+                TimeDelta::seconds(45),
+                TimeDelta::seconds(75)
+            ]
+        );
+        assert!(waits(2.0, 0.5, 0).is_empty());
     }
 }

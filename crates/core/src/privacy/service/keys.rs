@@ -135,6 +135,8 @@ pub struct Rotation {
     pub reindexed: u64,
     /// Subjects whose keys were already destroyed (nothing to re-wrap).
     pub destroyed: i64,
+    /// Staff contact methods (`vivid contact`) whose keys were re-wrapped.
+    pub contacts_rewrapped: u64,
 }
 
 /// Re-wrap every data key under a new master key, in one transaction. The
@@ -209,6 +211,8 @@ pub async fn rotate_master(
         }
         rewrapped += 1;
     }
+    let contacts_rewrapped =
+        crate::notify::contacts::rewrap(&mut tx, current, new, from.version, to).await?;
     let (_, destroyed) = store::data_key_counts(&mut tx).await?;
     event(
         ctx,
@@ -219,7 +223,7 @@ pub async fn rotate_master(
         actor,
         |e| {
             e.transition(Some(from.version), to)
-                .payload(serde_json::json!({ "rewrapped": rewrapped, "reindexed": reindexed, "destroyed": destroyed }))
+                .payload(serde_json::json!({ "rewrapped": rewrapped, "reindexed": reindexed, "destroyed": destroyed, "contacts_rewrapped": contacts_rewrapped }))
         },
     )
     .await?;
@@ -230,5 +234,6 @@ pub async fn rotate_master(
         rewrapped,
         reindexed,
         destroyed,
+        contacts_rewrapped,
     })
 }
