@@ -671,6 +671,7 @@ async fn experiment_run(
             metric: "purchase".into(),
             metric_kind: MetricKind::Binomial,
             guardrails: vec!["refund:binomial".into()],
+            secondary: vec![],
             engine: Engine::Frequentist,
             difference: Difference::Relative,
             sequential: false,
@@ -758,18 +759,21 @@ async fn experiment_run(
         alpha: 0.05,
         weights: Some(vec![0.5, 0.5]),
         prior: None,
+        cuped: false,
         variations: vec![
             VariationInput {
                 name: "control".into(),
                 n: 5_000_000,
                 sum: 150_000.0,
                 sum_squares: None,
+                ..Default::default()
             },
             VariationInput {
                 name: "treatment".into(),
                 n: 5_000_000,
                 sum: 160_000.0,
                 sum_squares: None,
+                ..Default::default()
             },
         ],
     };

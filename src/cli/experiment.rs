@@ -55,6 +55,9 @@ pub struct NewArgs {
     /// Guardrails, NAME:binomial or NAME:mean (repeatable).
     #[arg(long = "guardrail")]
     guardrails: Vec<String>,
+    /// Secondary metrics, NAME:binomial or NAME:mean (repeatable): reported, never blocking.
+    #[arg(long = "secondary")]
+    secondary: Vec<String>,
     /// Baseline conversion rate (binomial) or mean (mean metric).
     #[arg(long)]
     baseline: f64,
@@ -306,6 +309,7 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
                 metric: a.metric.clone(),
                 metric_kind: kind,
                 guardrails: a.guardrails.clone(),
+                secondary: a.secondary.clone(),
                 engine,
                 difference,
                 sequential: a.sequential,

@@ -34,6 +34,7 @@ fn design(key: &str, sequential: bool) -> NewExperiment {
         metric: "purchase".into(),
         metric_kind: MetricKind::Binomial,
         guardrails: vec!["refund:binomial".into()],
+        secondary: vec![],
         engine: Engine::Frequentist,
         difference: Difference::Relative,
         sequential,

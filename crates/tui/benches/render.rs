@@ -314,6 +314,7 @@ fn arm(name: &str, n: u64, lift: Option<[f64; 3]>) -> VariationResult {
             VariationStatus::Control
         },
         message: None,
+        theta: None,
     }
 }
 
@@ -348,6 +349,11 @@ fn experiments(t: DateTime<Utc>) -> Vec<ExperimentRow> {
                 daily_traffic: 4000,
                 planned_per_variation: 20_000,
                 planned_days: 14,
+                planned_total: 40_000,
+                fixed_total: 40_000,
+                secondary: Vec::new(),
+                covariates: false,
+                dimensions: false,
                 content_id: None,
                 follows: None,
                 started_at: Some(t - TimeDelta::days(3)),

@@ -31,6 +31,7 @@ fn design(
         metric: metric.into(),
         metric_kind: MetricKind::Binomial,
         guardrails: vec!["refund:binomial".into()],
+        secondary: vec![],
         engine: Engine::Frequentist,
         difference: Difference::Relative,
         sequential: false,

@@ -9,6 +9,7 @@
 //! - `store.rs` — all of its SQL; the state and design stored as text;
 //! - `service.rs` — its commands, one transaction each, roles from config;
 //! - `read.rs` — the tile for the front ends;
+//! - `report.rs` — verdicts per metric and the dimension breakdowns (pure);
 //! - `demo.rs` — demo data and the simulator's step.
 //!
 //! It has no clocks of its own (no `timers.rs`): an experiment stops when a
@@ -19,6 +20,7 @@ pub mod config;
 pub mod demo;
 pub mod model;
 pub mod read;
+pub mod report;
 pub mod service;
 pub mod store;
 
@@ -98,6 +100,18 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
     for (i, r) in c.roles.run.iter().enumerate() {
         org.check_role(r)
             .map_err(|e| (format!("experiments.roles.run[{i}]"), e))?;
+    }
+    for (key, refs) in [("alert", &c.alert), ("decisions", &c.decisions)] {
+        for (i, r) in refs.iter().enumerate() {
+            org.check_role(r)
+                .map_err(|e| (format!("experiments.{key}[{i}]"), e))?;
+        }
+    }
+    if c.check_every.is_zero() {
+        return Err((
+            "experiments.check_every".into(),
+            "must be longer than zero".into(),
+        ));
     }
     Ok(())
 }
