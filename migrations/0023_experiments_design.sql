@@ -23,3 +23,6 @@ ALTER TABLE experiments
     -- set by imports: exposures carry a covariate (CUPED) / dimensions
     ADD COLUMN covariates  boolean NOT NULL DEFAULT false,
     ADD COLUMN dimensions  boolean NOT NULL DEFAULT false;
+
+-- The text a variation shows (its content version when it wins).
+ALTER TABLE experiment_variations ADD COLUMN body text;

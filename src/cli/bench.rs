@@ -672,6 +672,7 @@ async fn experiment_run(
             metric_kind: MetricKind::Binomial,
             guardrails: vec!["refund:binomial".into()],
             secondary: vec![],
+            texts: vec![],
             engine: Engine::Frequentist,
             difference: Difference::Relative,
             sequential: false,

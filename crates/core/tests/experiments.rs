@@ -35,6 +35,7 @@ fn design(key: &str, sequential: bool) -> NewExperiment {
         metric_kind: MetricKind::Binomial,
         guardrails: vec!["refund:binomial".into()],
         secondary: vec![],
+        texts: vec![],
         engine: Engine::Frequentist,
         difference: Difference::Relative,
         sequential,

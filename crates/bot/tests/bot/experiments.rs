@@ -22,6 +22,7 @@ fn design(key: &str, name: &str) -> NewExperiment {
         metric_kind: MetricKind::Binomial,
         guardrails: vec![],
         secondary: vec![],
+        texts: vec![],
         engine: Engine::Frequentist,
         difference: Difference::Relative,
         sequential: true,

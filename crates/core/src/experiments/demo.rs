@@ -32,6 +32,7 @@ fn design(
         metric_kind: MetricKind::Binomial,
         guardrails: vec!["refund:binomial".into()],
         secondary: vec![],
+        texts: vec![],
         engine: Engine::Frequentist,
         difference: Difference::Relative,
         sequential: false,

@@ -12,8 +12,10 @@
 //! - `report.rs` — verdicts per metric and the dimension breakdowns (pure);
 //! - `demo.rs` — demo data and the simulator's step.
 //!
-//! It has no clocks of its own (no `timers.rs`): an experiment stops when a
-//! person decides it, on the stop check's advice.
+//! - `timers.rs` — the alert check of a running experiment (SRM, a hurt
+//!   guardrail, ready to decide), once per condition.
+//!
+//! An experiment stops when a person decides it, on the stop check's advice.
 
 pub mod assign;
 pub mod config;
@@ -23,6 +25,7 @@ pub mod read;
 pub mod report;
 pub mod service;
 pub mod store;
+pub mod timers;
 
 use sqlx::PgConnection;
 
@@ -75,6 +78,10 @@ impl Workflow for Descriptor {
 
     fn simulator(&self) -> Option<Box<dyn SimStep>> {
         Some(Box::new(demo::Simulation))
+    }
+
+    fn timers(&self, r: &mut crate::engine::timers::Registry) {
+        r.register(timers::CHECK_TIMER, timers::on_check);
     }
 
     fn guide(&self) -> &'static str {

@@ -51,6 +51,9 @@ pub struct NewExperiment {
     pub daily_traffic: i64,
     /// (key, weight), the control first.
     pub variations: Vec<(String, f64)>,
+    /// (key, text) of variations: a winner's text becomes the linked content
+    /// item's next version. Every treatment needs one when `content_id` is set.
+    pub texts: Vec<(String, String)>,
     pub content_id: Option<i64>,
     pub follows: Option<i64>,
 }
@@ -154,6 +157,26 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
     }
     let weights: Vec<f64> = new.variations.iter().map(|(_, w)| *w).collect();
     stats::check_weights(&weights).map_err(|e| weights_err(new, e))?;
+    for (k, t) in &new.texts {
+        if !new.variations.iter().any(|(v, _)| v == k) {
+            return Err(Error::invalid(format!(
+                "text for {k:?}, which is not a variation"
+            )));
+        }
+        if t.trim().is_empty() {
+            return Err(Error::invalid(format!("the text of {k:?} is empty")));
+        }
+    }
+    if let Some(c) = new.content_id {
+        for (k, _) in new.variations.iter().skip(1) {
+            if !new.texts.iter().any(|(t, _)| t == k) {
+                return Err(Error::invalid(format!(
+                    "experiment {} is linked to content item #{c}: give the text of variation {k:?} (--text {k}=TEXT), which becomes the item's next version if it wins",
+                    new.key
+                )));
+            }
+        }
+    }
     let mut names = std::collections::HashSet::new();
     for (what, g) in new
         .guardrails
@@ -226,6 +249,7 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
                 new.key
             ))
         })?;
+    store::set_variation_bodies(&mut tx, exp.id, &new.texts).await?;
     events::append(
         &mut tx,
         &NewEvent::new(WORKFLOW, "experiment", exp.id, "designed", actor)
@@ -303,6 +327,7 @@ pub async fn start(ctx: &Ctx, id_or_key: &str, actor: &str) -> Result<Experiment
     let exp = store::lock(&mut tx, found.id).await?;
     let to = allowed(&exp, Command::Start)?;
     store::set_started(&mut tx, exp.id, ctx.now()).await?;
+    super::timers::schedule_check(ctx, &mut tx, exp.id).await?;
     transition(
         ctx,
         &mut tx,
@@ -884,30 +909,13 @@ pub async fn decide(
         serde_json::json!({ "winner": winner, "summary": report.summary }),
     )
     .await?;
-    // Hand-off: the content workflow applies a winning variation to its item.
-    if let (Some(w), Some(content_id)) = (winner, exp.content_id)
-        && report.variations.first().map(|v| v.key.as_str()) != Some(w)
-    {
-        let item = crate::content::store::get(&mut tx, content_id).await?;
-        events::append(
-            &mut tx,
-            &NewEvent::new(
-                crate::content::WORKFLOW,
-                "content",
-                content_id,
-                "experiment_winner",
-                actor,
-            )
-            .reason(format!("experiment {}: apply variation {w}", exp.key))
-            .payload(serde_json::json!({ "experiment": exp.key, "winner": w })),
-            now,
-        )
-        .await?;
-        let n = NewNotification::to_person(&item.owner, WORKFLOW, exp.id, format!("Apply the winner of {}: {w}", exp.name))
-                .body(format!("Experiment {} chose {w} for content #{content_id} ({}). Edit the item with the winning variation and submit it for review.", exp.key, item.title))
-                .payload(serde_json::json!({ "experiment_id": exp.id, "content_id": content_id, "kind": "experiment_handoff" }));
-        outbox::enqueue(ctx, &mut tx, &n).await?;
-    }
+    super::timers::cancel_check(&mut tx, exp.id).await?;
+    let winning_text = match (winner, exp.content_id) {
+        (Some(w), Some(_)) if report.variations.first().map(|v| v.key.as_str()) != Some(w) => {
+            store::variation_body(&mut tx, exp.id, w).await?
+        }
+        _ => None,
+    };
     let n = NewNotification::to_channel(
         &super::config::settings(&ctx.config)?.channel,
         WORKFLOW,
@@ -917,9 +925,103 @@ pub async fn decide(
     .body(report.summary.join("\n"))
     .payload(serde_json::json!({ "experiment_id": exp.id, "winner": winner }));
     outbox::enqueue(ctx, &mut tx, &n).await?;
+    let cfg = super::config::settings(&ctx.config)?;
+    let decided = match winner {
+        Some(w) => format!("Experiment {} decided: {w} wins", exp.key),
+        None => format!("Experiment {} stopped without a winner", exp.key),
+    };
+    let mut told: Vec<String> = Vec::new();
+    for role in super::config::role_refs("decisions", &cfg.decisions)? {
+        for p in ctx.org.with_role(&role) {
+            if told.contains(&p.handle) {
+                continue;
+            }
+            told.push(p.handle.clone());
+            let n = NewNotification::to_person(&p.handle, WORKFLOW, exp.id, decided.clone())
+                .body(format!(
+                    "{}\nDecided by @{actor}{}.",
+                    report.summary.join("\n"),
+                    if reason.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", reason.trim())
+                    }
+                ))
+                .dedupe(format!("experiments:{}:decided:{}", exp.id, p.handle))
+                .payload(serde_json::json!({ "experiment_id": exp.id, "winner": winner, "kind": "experiment_decided" }));
+            outbox::enqueue(ctx, &mut tx, &n).await?;
+        }
+    }
     tx.commit().await?;
+    if let (Some(w), Some(content_id), Some(text)) = (winner, exp.content_id, winning_text) {
+        implement_winner(ctx, &exp, w, content_id, &text, actor).await?;
+    }
     let mut conn = ctx.pool.acquire().await?;
     store::find(&mut conn, &exp.id.to_string()).await
+}
+
+/// The winner for real: the winning variation's text becomes the linked
+/// item's next version, submitted for review through the content workflow
+/// (so the live item changes only when it is approved and published). The
+/// decider edits if the content roles allow it, else the item's owner does
+/// (the note names the decider). When the item cannot take a new version
+/// now, its owner gets the task instead.
+async fn implement_winner(
+    ctx: &Ctx,
+    exp: &Experiment,
+    winner: &str,
+    content_id: i64,
+    text: &str,
+    actor: &str,
+) -> Result<()> {
+    use crate::content::service as content;
+    let note = format!(
+        "winner {winner} of experiment {} (decided by @{actor})",
+        exp.key
+    );
+    let owner = {
+        let mut conn = ctx.pool.acquire().await?;
+        crate::content::store::get(&mut conn, content_id).await?.owner
+    };
+    let edited = match content::edit(ctx, content_id, actor, None, text, Some(&note)).await {
+        Err(Error::Forbidden(_)) if owner != actor => {
+            content::edit(ctx, content_id, &owner, None, text, Some(&note))
+                .await
+                .map(|i| (i, owner.clone()))
+        }
+        other => other.map(|i| (i, actor.to_string())),
+    };
+    let outcome = match edited {
+        Ok((_, editor)) => content::submit(ctx, content_id, &editor).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let mut tx = ctx.pool.begin().await?;
+    let (action, why) = match &outcome {
+        Ok(()) => (
+            "experiment_winner_submitted",
+            format!("experiment {}: {winner}'s text submitted for review as the next version", exp.key),
+        ),
+        Err(e) => (
+            "experiment_winner",
+            format!("experiment {}: apply variation {winner} by hand ({e})", exp.key),
+        ),
+    };
+    events::append(
+        &mut tx,
+        &NewEvent::new(crate::content::WORKFLOW, "content", content_id, action, actor)
+            .reason(why.clone())
+            .payload(serde_json::json!({ "experiment": exp.key, "winner": winner })),
+        ctx.now(),
+    )
+    .await?;
+    if outcome.is_err() {
+        let n = NewNotification::to_person(&owner, WORKFLOW, exp.id, format!("Apply the winner of {}: {winner}", exp.name))
+            .body(format!("Experiment {} chose {winner} for content #{content_id}, but its text could not be submitted automatically: {why}. Edit the item with the winning text and submit it for review.", exp.key))
+            .payload(serde_json::json!({ "experiment_id": exp.id, "content_id": content_id, "kind": "experiment_handoff" }));
+        outbox::enqueue(ctx, &mut tx, &n).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Document what was learned; the experiment joins the searchable library.

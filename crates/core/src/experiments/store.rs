@@ -666,3 +666,40 @@ pub async fn copy_events(
     .rows_affected();
     Ok((read, inserted))
 }
+
+/// Store the text of variations (key, text).
+pub async fn set_variation_bodies(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    texts: &[(String, String)],
+) -> Result<()> {
+    let keys: Vec<&str> = texts.iter().map(|(k, _)| k.as_str()).collect();
+    let bodies: Vec<&str> = texts.iter().map(|(_, b)| b.as_str()).collect();
+    sqlx::query(
+        "UPDATE experiment_variations v SET body = t.b
+         FROM UNNEST($2::text[], $3::text[]) AS t(k, b)
+         WHERE v.experiment_id = $1 AND v.key = t.k",
+    )
+    .bind(exp_id)
+    .bind(&keys)
+    .bind(&bodies)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The text of a variation, if it has one.
+pub async fn variation_body(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    key: &str,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT body FROM experiment_variations WHERE experiment_id = $1 AND key = $2",
+    )
+    .bind(exp_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?
+    .flatten())
+}
