@@ -5,6 +5,7 @@ use std::io::Read;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use vivid_core::config::Config;
+use vivid_core::experiments::import;
 use vivid_core::experiments::model::{self, State};
 use vivid_core::experiments::service::{self, NewExperiment, Report};
 use vivid_core::stats::{self, Difference, Engine, MetricKind};
@@ -32,6 +33,9 @@ pub enum ExperimentCommand {
     Analyze(AnalyzeArgs),
     /// Stop: implement the winner, or stop without one (--abandon).
     Decide(DecideArgs),
+    /// Bulk-load exposures or events from a CSV file (COPY; idempotent by
+    /// unit and by event id).
+    Import(ImportArgs),
     /// Document what was learned, or search the learnings library.
     Learnings(LearningsArgs),
 }
@@ -161,6 +165,22 @@ pub struct RecordArgs {
 pub struct AnalyzeArgs {
     /// Experiment id or key; without it, read sufficient statistics from stdin.
     experiment: Option<String>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// exposures (unit_id[,variation,exposed_at,device,channel,segment,covariate])
+    /// or events (event_id,unit_id[,metric,value,recorded_at]).
+    kind: String,
+    /// The CSV file, with a header line ("-" reads stdin).
+    file: String,
+    /// The experiment (its number or key, from `vivid experiment list`).
+    #[arg(long, short)]
+    experiment: String,
+    #[command(flatten)]
+    actor: ActorArg,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -585,6 +605,44 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
                 Some(w) => println!("experiment {} decided: {w} is implemented", e.key),
                 None => println!("experiment {} stopped without a winner", e.key),
             }
+            Ok(())
+        }
+        ExperimentCommand::Import(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let started = std::time::Instant::now();
+            let mut reader: Box<dyn std::io::BufRead> = if a.file == "-" {
+                Box::new(std::io::BufReader::new(std::io::stdin()))
+            } else {
+                let f = std::fs::File::open(&a.file)
+                    .map_err(|e| invalid(format!("cannot open {}: {e}", a.file)))?;
+                Box::new(std::io::BufReader::with_capacity(1 << 20, f))
+            };
+            let summary = match a.kind.as_str() {
+                "exposures" => import::exposures(&ctx, &a.experiment, &actor, &mut reader).await?,
+                "events" => import::events(&ctx, &a.experiment, &actor, &mut reader).await?,
+                other => {
+                    return Err(invalid(format!(
+                        "import {other:?}: exposures or events"
+                    )));
+                }
+            };
+            if a.json.json {
+                return output::json(&summary);
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "{} {}: {} rows read, {} new, {} skipped (already there{}) in {secs:.1} s",
+                summary.experiment,
+                summary.kind,
+                summary.read,
+                summary.inserted,
+                summary.skipped,
+                if summary.kind == "events" {
+                    " or unit never exposed"
+                } else {
+                    ""
+                }
+            );
             Ok(())
         }
         ExperimentCommand::Learnings(a) => {

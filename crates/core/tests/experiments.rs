@@ -105,6 +105,9 @@ async fn from_hypothesis_to_documented_learning_with_a_winner_handed_to_content(
     .await?;
     let mut new = design("big-button", false);
     new.content_id = Some(page.id);
+    let no_text = err_text(service::create(&ctx, &new, "ana").await);
+    assert!(no_text.contains("give the text of variation \"big\""), "{no_text}");
+    new.texts = vec![("big".into(), "Bigger button copy".into())];
     assert!(err_text(service::create(&ctx, &new, "remy").await).contains("cannot run experiments"));
     let exp = service::create(&ctx, &new, "ana").await?;
     // Power calculation: 20% relative MDE on a 10% baseline at 80% power.
@@ -180,29 +183,34 @@ async fn from_hypothesis_to_documented_learning_with_a_winner_handed_to_content(
         (decided.state.as_str(), decided.winner.as_deref()),
         ("decided", Some("big"))
     );
-    // The winner is handed to the content workflow.
-    let handoff: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE person = 'lena' AND subject LIKE 'Apply the winner%'",
+    // The winner is implemented for real: its text is the item's next
+    // version, submitted for review (the live item changes only when approved).
+    let (body, version): (String, i32) = sqlx::query_as(
+        "SELECT body, version FROM content_versions WHERE item_id = $1 ORDER BY version DESC LIMIT 1",
     )
+    .bind(page.id)
     .fetch_one(&ctx.pool)
     .await?;
-    assert_eq!(handoff, 1);
+    assert_eq!((body.as_str(), version), ("Bigger button copy", 1));
+    let item = {
+        let mut conn = ctx.pool.acquire().await?;
+        vivid_core::content::store::get(&mut conn, page.id).await?
+    };
+    assert_eq!(item.state.as_str(), "review", "{item:?}");
+    assert!(item.approval_id.is_some());
     let on_content: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE workflow = 'content' AND action = 'experiment_winner'",
+        "SELECT count(*) FROM events WHERE workflow = 'content' AND action = 'experiment_winner_submitted'",
     )
     .fetch_one(&ctx.pool)
     .await?;
     assert_eq!(on_content, 1);
-    content::edit(
-        &ctx,
-        page.id,
-        "lena",
-        None,
-        "Bigger button copy",
-        Some("apply experiment big-button"),
+    // The Marketing director hears of the decision.
+    let told: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE person = 'maya' AND subject LIKE 'Experiment big-button decided%'",
     )
+    .fetch_one(&ctx.pool)
     .await?;
-    content::submit(&ctx, page.id, "lena").await?;
+    assert_eq!(told, 1);
     content::decide(&ctx, page.id, "maya", Decision::Approve, "", None).await?;
 
     service::document(

@@ -20,6 +20,7 @@
 pub mod assign;
 pub mod config;
 pub mod demo;
+pub mod import;
 pub mod model;
 pub mod read;
 pub mod report;

@@ -59,7 +59,7 @@ pub struct NewExperiment {
 }
 
 /// Who runs experiments comes from `[experiments.roles] run`.
-fn require_runner(ctx: &Ctx, actor: &str) -> Result<()> {
+pub(super) fn require_runner(ctx: &Ctx, actor: &str) -> Result<()> {
     let person = ctx.org.actor(actor)?;
     let runners = super::config::settings(&ctx.config)?.roles.run_refs()?;
     if ctx.org.holds_any(person, &runners) {

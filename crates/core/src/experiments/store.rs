@@ -603,7 +603,7 @@ pub async fn mark_imported(
 pub async fn copy_exposures(
     conn: &mut PgConnection,
     exp_id: i64,
-    chunks: impl IntoIterator<Item = Vec<u8>>,
+    chunks: impl IntoIterator<Item = Result<Vec<u8>>>,
 ) -> Result<(u64, u64)> {
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS import_exposures (
@@ -616,7 +616,15 @@ pub async fn copy_exposures(
         .copy_in_raw("COPY import_exposures FROM STDIN WITH (FORMAT text)")
         .await?;
     for chunk in chunks {
-        copy.send(chunk).await?;
+        match chunk {
+            Ok(c) => {
+                copy.send(c).await?;
+            }
+            Err(e) => {
+                let _ = copy.abort(e.to_string()).await;
+                return Err(e);
+            }
+        }
     }
     let read = copy.finish().await?;
     let inserted = sqlx::query(
@@ -637,7 +645,7 @@ pub async fn copy_exposures(
 pub async fn copy_events(
     conn: &mut PgConnection,
     exp_id: i64,
-    chunks: impl IntoIterator<Item = Vec<u8>>,
+    chunks: impl IntoIterator<Item = Result<Vec<u8>>>,
 ) -> Result<(u64, u64)> {
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS import_events (
@@ -650,7 +658,15 @@ pub async fn copy_events(
         .copy_in_raw("COPY import_events FROM STDIN WITH (FORMAT text)")
         .await?;
     for chunk in chunks {
-        copy.send(chunk).await?;
+        match chunk {
+            Ok(c) => {
+                copy.send(c).await?;
+            }
+            Err(e) => {
+                let _ = copy.abort(e.to_string()).await;
+                return Err(e);
+            }
+        }
     }
     let read = copy.finish().await?;
     let inserted = sqlx::query(
