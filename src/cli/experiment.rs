@@ -317,7 +317,7 @@ fn print_report(r: &Report) {
         }
     );
     arm_table(r.primary.kind, &r.primary.result, &r.primary.verdicts);
-    for line in r.summary.iter().skip(1) {
+    for line in r.summary.iter().skip(usize::from(r.srm.mismatch)) {
         println!("   {line}");
     }
     println!();

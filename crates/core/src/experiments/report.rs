@@ -83,6 +83,30 @@ pub fn verdict(v: &VariationResult, alpha: f64, harm_margin: f64) -> Verdict {
     }
 }
 
+/// The same comparison seen from the other side: for a metric where lower
+/// is better (refunds), an increase is the harm.
+pub fn flipped(v: &VariationResult) -> VariationResult {
+    let mut f = v.clone();
+    f.lift = v.lift.map(|l| -l);
+    f.ci = v.ci.map(|c| [-c[1], -c[0]]);
+    f.chance_to_win = v.chance_to_win.map(|c| c.map(|c| 1.0 - c));
+    f
+}
+
+/// Which way is good for a metric spec "name:kind[:lower|higher]";
+/// guardrails default to lower-is-better (refunds, unsubscribes, errors),
+/// other metrics to higher-is-better.
+pub fn lower_is_better(spec: &str, role: MetricRole) -> Result<bool, String> {
+    match spec.split(':').nth(2) {
+        Some("lower") => Ok(true),
+        Some("higher") => Ok(false),
+        Some(other) => Err(format!(
+            "metric {spec:?}: the direction {other:?} is not lower or higher"
+        )),
+        None => Ok(role == MetricRole::Guardrail),
+    }
+}
+
 /// One treatment's comparison within one value of a dimension.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BreakdownRow {
@@ -184,6 +208,16 @@ mod tests {
         let mut none = row(0.0, [0.0, 0.0], 1.0);
         none.status = VariationStatus::NotEnoughData;
         assert_eq!(verdict(&none, 0.05, 0.1), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn a_rise_in_refunds_hurts_a_lower_is_better_guardrail() {
+        let up = row(0.336, [0.2, 0.47], 0.0001);
+        assert_eq!(verdict(&flipped(&up), 0.05, 0.1), Verdict::Hurt);
+        assert_eq!(lower_is_better("refund:binomial", MetricRole::Guardrail), Ok(true));
+        assert_eq!(lower_is_better("aov:mean:higher", MetricRole::Guardrail), Ok(false));
+        assert_eq!(lower_is_better("signup:binomial", MetricRole::Secondary), Ok(false));
+        assert!(lower_is_better("x:mean:sideways", MetricRole::Secondary).is_err());
     }
 
     #[test]

@@ -184,10 +184,17 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
         .map(|g| ("guardrail", g))
         .chain(new.secondary.iter().map(|g| ("secondary metric", g)))
     {
-        let (name, kind) = g.split_once(':').ok_or_else(|| {
-            Error::invalid(format!("{what} {g:?} must be NAME:binomial or NAME:mean"))
-        })?;
+        let mut parts = g.split(':');
+        let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
+            return Err(Error::invalid(format!(
+                "{what} {g:?} must be NAME:binomial or NAME:mean (optionally :lower or :higher, the good direction)"
+            )));
+        };
         model::parse_metric_kind(kind).map_err(Error::invalid)?;
+        report::lower_is_better(g, MetricRole::Secondary).map_err(Error::invalid)?;
+        if parts.nth(1).is_some() {
+            return Err(Error::invalid(format!("{what} {g:?} has too many parts")));
+        }
         if name.is_empty() || name == new.metric || !names.insert(name.to_string()) {
             return Err(Error::invalid(format!(
                 "{what} {g:?} must name another metric, once"
@@ -501,9 +508,10 @@ fn pct(x: f64) -> String {
 
 /// "name:kind" as stored, split and checked.
 fn metric_spec(exp: &Experiment, spec: &str) -> Result<(String, MetricKind)> {
-    let (name, k) = spec
-        .split_once(':')
-        .ok_or_else(|| Error::internal(format!("experiment {}: metric {spec:?}", exp.key)))?;
+    let mut parts = spec.split(':');
+    let (Some(name), Some(k)) = (parts.next(), parts.next()) else {
+        return Err(Error::internal(format!("experiment {}: metric {spec:?}", exp.key)));
+    };
     let kind = model::parse_metric_kind(k)
         .map_err(|e| Error::internal(format!("experiment {}: {e}", exp.key)))?;
     Ok((name.to_string(), kind))
@@ -527,7 +535,13 @@ fn effect_words(exp: &Experiment, v: &stats::VariationResult) -> String {
     }
 }
 
-fn verdicts_for(exp: &Experiment, out: &AnalysisOutput, role: MetricRole, metric: &str) -> Vec<ArmVerdict> {
+fn verdicts_for(
+    exp: &Experiment,
+    out: &AnalysisOutput,
+    role: MetricRole,
+    metric: &str,
+    lower_better: bool,
+) -> Vec<ArmVerdict> {
     let control_mean = out.variations.first().map(|c| c.mean).unwrap_or(0.0);
     let margin = match exp.difference {
         Difference::Relative => exp.mde,
@@ -537,7 +551,11 @@ fn verdicts_for(exp: &Experiment, out: &AnalysisOutput, role: MetricRole, metric
         .iter()
         .skip(1)
         .map(|v| {
-            let verdict = report::verdict(v, exp.alpha, margin);
+            let verdict = if lower_better {
+                report::verdict(&report::flipped(v), exp.alpha, margin)
+            } else {
+                report::verdict(v, exp.alpha, margin)
+            };
             let what = match (role, verdict) {
                 (MetricRole::Guardrail, Verdict::Hurt) => "HURT: it cannot win",
                 (_, Verdict::Hurt) => "hurt",
@@ -616,7 +634,9 @@ pub async fn analyze_with(ctx: &Ctx, id_or_key: &str, breakdowns: bool) -> Resul
             let (name, gk) = metric_spec(&exp, g)?;
             let rows = combine(&counts, &metric_sums(&mut conn, exp.id, &name, gk).await?);
             let result = stats::analyze(&input_for(&exp, &vars, gk, &rows)).map_err(stats_err)?;
-            let verdicts = verdicts_for(&exp, &result, role, &name);
+            let lower = report::lower_is_better(g, role)
+                .map_err(|e| Error::internal(format!("experiment {}: {e}", exp.key)))?;
+            let verdicts = verdicts_for(&exp, &result, role, &name, lower);
             others.push(MetricAnalysis {
                 metric: name,
                 kind: gk,
@@ -717,7 +737,7 @@ pub async fn analyze_with(ctx: &Ctx, id_or_key: &str, breakdowns: bool) -> Resul
             .collect(),
         sentence: if primary.srm_flag {
             format!(
-                "Sample ratio MISMATCH (p = {:.6}): the split does not match the weights, so these results cannot be trusted until the assignment is fixed.",
+                "WARNING: sample ratio mismatch (p = {:.6}). The traffic split does not match the weights, so these results cannot be trusted until the assignment is fixed.",
                 primary.srm_p_value
             )
         } else {
@@ -728,7 +748,11 @@ pub async fn analyze_with(ctx: &Ctx, id_or_key: &str, breakdowns: bool) -> Resul
         },
     };
 
-    let mut summary = vec![srm.sentence.clone()];
+    // The warning leads the summary only when the split is broken.
+    let mut summary = Vec::new();
+    if srm.mismatch {
+        summary.push(srm.sentence.clone());
+    }
     let control = primary.variations.first();
     let fmt_mean = |m: f64| {
         if kind == MetricKind::Binomial {
@@ -814,7 +838,7 @@ pub async fn analyze_with(ctx: &Ctx, id_or_key: &str, breakdowns: bool) -> Resul
     };
 
     let srm_ok = !primary.srm_flag;
-    let primary_verdicts = verdicts_for(&exp, &primary, MetricRole::Primary, &exp.metric);
+    let primary_verdicts = verdicts_for(&exp, &primary, MetricRole::Primary, &exp.metric, false);
     Ok(Report {
         primary: MetricAnalysis {
             metric: exp.metric.clone(),

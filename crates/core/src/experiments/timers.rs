@@ -88,7 +88,7 @@ pub fn alerts(r: &Report) -> Vec<Alert> {
             subject: format!("Experiment {} is ready to decide", e.key),
             body: format!(
                 "{reason}. {} Decide with vivid experiment decide {} --winner KEY or --abandon.",
-                r.summary.get(1).cloned().unwrap_or_default(),
+                r.summary.first().cloned().unwrap_or_default(),
                 e.key
             ),
             severity: "info",
