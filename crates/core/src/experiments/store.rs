@@ -628,9 +628,15 @@ pub async fn copy_exposures(
     }
     let read = copy.finish().await?;
     let inserted = sqlx::query(
+        // An anti-join and a plain, sorted insert: about twice as fast as
+        // ON CONFLICT's speculative insertion on a text key. A unit assigned
+        // concurrently in between fails the import (run it again: it is
+        // idempotent).
         "INSERT INTO experiment_exposures (experiment_id, unit_id, variation, exposed_at, device, channel, segment, covariate)
-         SELECT $1, unit_id, variation, exposed_at, device, channel, segment, covariate FROM import_exposures
-         ON CONFLICT (experiment_id, unit_id) DO NOTHING",
+         SELECT DISTINCT ON (i.unit_id) $1, i.unit_id, i.variation, i.exposed_at, i.device, i.channel, i.segment, i.covariate
+         FROM import_exposures i
+         WHERE NOT EXISTS (SELECT 1 FROM experiment_exposures x WHERE x.experiment_id = $1 AND x.unit_id = i.unit_id)
+         ORDER BY i.unit_id",
     )
     .bind(exp_id)
     .execute(&mut *conn)
