@@ -915,7 +915,8 @@ async fn experiment_import_run(
         buf: Vec::new(),
         pos: 0,
     };
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::io::Read::chain(&mut header, rows));
+    let mut reader =
+        std::io::BufReader::with_capacity(1 << 20, std::io::Read::chain(&mut header, rows));
     let started = Instant::now();
     let summary = import::exposures(&ctx, "bench", "ana", &mut reader).await?;
     let import_seconds = started.elapsed().as_secs_f64();
@@ -938,8 +939,12 @@ async fn experiment_import_run(
     .bind(exp.id)
     .execute(&pool)
     .await?;
-    sqlx::query("VACUUM ANALYZE experiment_exposures").execute(&pool).await?;
-    sqlx::query("VACUUM ANALYZE experiment_events").execute(&pool).await?;
+    sqlx::query("VACUUM ANALYZE experiment_exposures")
+        .execute(&pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE experiment_events")
+        .execute(&pool)
+        .await?;
     let conversions: i64 =
         sqlx::query_scalar("SELECT count(*) FROM experiment_events WHERE metric = 'purchase'")
             .fetch_one(&pool)

@@ -258,7 +258,15 @@ fn invalid(msg: impl Into<String>) -> anyhow::Error {
 
 fn arm_table(kind: MetricKind, out: &stats::AnalysisOutput, verdicts: &[service::ArmVerdict]) {
     output::table(
-        &["VARIATION", "UNITS", "MEAN", "LIFT", "INTERVAL", "P / CHANCE", "VERDICT"],
+        &[
+            "VARIATION",
+            "UNITS",
+            "MEAN",
+            "LIFT",
+            "INTERVAL",
+            "P / CHANCE",
+            "VERDICT",
+        ],
         &out.variations
             .iter()
             .map(|v| {
@@ -347,7 +355,16 @@ fn print_report(r: &Report) {
             r.primary.metric, r.breakdown_correction
         );
         output::table(
-            &["DIMENSION", "VALUE", "VARIATION", "UNITS", "LIFT", "P", "ADJUSTED P", ""],
+            &[
+                "DIMENSION",
+                "VALUE",
+                "VARIATION",
+                "UNITS",
+                "LIFT",
+                "P",
+                "ADJUSTED P",
+                "",
+            ],
             &r.breakdowns
                 .iter()
                 .map(|b| {
@@ -365,7 +382,11 @@ fn print_report(r: &Report) {
                         b.adjusted_p_value
                             .map(|p| format!("{p:.4}"))
                             .unwrap_or_else(|| b.message.clone().unwrap_or_default()),
-                        if b.significant { "significant".into() } else { String::new() },
+                        if b.significant {
+                            "significant".into()
+                        } else {
+                            String::new()
+                        },
                     ]
                 })
                 .collect::<Vec<_>>(),
@@ -621,9 +642,7 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
                 "exposures" => import::exposures(&ctx, &a.experiment, &actor, &mut reader).await?,
                 "events" => import::events(&ctx, &a.experiment, &actor, &mut reader).await?,
                 other => {
-                    return Err(invalid(format!(
-                        "import {other:?}: exposures or events"
-                    )));
+                    return Err(invalid(format!("import {other:?}: exposures or events")));
                 }
             };
             if a.json.json {

@@ -106,7 +106,10 @@ async fn from_hypothesis_to_documented_learning_with_a_winner_handed_to_content(
     let mut new = design("big-button", false);
     new.content_id = Some(page.id);
     let no_text = err_text(service::create(&ctx, &new, "ana").await);
-    assert!(no_text.contains("give the text of variation \"big\""), "{no_text}");
+    assert!(
+        no_text.contains("give the text of variation \"big\""),
+        "{no_text}"
+    );
     new.texts = vec![("big".into(), "Bigger button copy".into())];
     assert!(err_text(service::create(&ctx, &new, "remy").await).contains("cannot run experiments"));
     let exp = service::create(&ctx, &new, "ana").await?;
@@ -414,7 +417,10 @@ async fn designs_that_cannot_mislead() -> TestResult {
     bad.variations = vec![("control".into(), 1.0)];
     let e = err_text(service::create(&ctx, &bad, "ana").await);
     assert!(e.contains("at least one variation"), "{e}");
-    assert!(service::list(&ctx, None).await?.is_empty(), "nothing stored");
+    assert!(
+        service::list(&ctx, None).await?.is_empty(),
+        "nothing stored"
+    );
 
     // 90/10: per-arm samples, and longer than 50/50.
     let even = service::plan(&design("even", false))?;
@@ -484,7 +490,10 @@ async fn imports_cuped_breakdowns_and_alerts_on_a_hurt_guardrail() -> TestResult
     assert_eq!((s.read, s.inserted), (n as u64, n as u64));
     // Idempotent: the same file again adds nothing.
     let again = import::exposures(&ctx, "refunds", "ana", &mut csv(exposures)).await?;
-    assert_eq!((again.read, again.inserted, again.skipped), (n as u64, 0, n as u64));
+    assert_eq!(
+        (again.read, again.inserted, again.skipped),
+        (n as u64, 0, n as u64)
+    );
     // A bad row refuses the whole file, naming its line.
     let bad = err_text(
         import::exposures(
@@ -495,8 +504,18 @@ async fn imports_cuped_breakdowns_and_alerts_on_a_hurt_guardrail() -> TestResult
         )
         .await,
     );
-    assert!(bad.contains("line 3") && bad.contains("not a number"), "{bad}");
-    assert_eq!(service::exposure_counts(&mut *ctx.pool.acquire().await?, exp.id).await?.iter().map(|c| c.1).sum::<i64>(), n as i64);
+    assert!(
+        bad.contains("line 3") && bad.contains("not a number"),
+        "{bad}"
+    );
+    assert_eq!(
+        service::exposure_counts(&mut *ctx.pool.acquire().await?, exp.id)
+            .await?
+            .iter()
+            .map(|c| c.1)
+            .sum::<i64>(),
+        n as i64
+    );
 
     let mut conn = ctx.pool.acquire().await?;
     let counts = service::exposure_counts(&mut conn, exp.id).await?;
@@ -527,13 +546,21 @@ async fn imports_cuped_breakdowns_and_alerts_on_a_hurt_guardrail() -> TestResult
 
     let r = service::analyze(&ctx, "refunds").await?;
     assert!(r.cuped, "exposures carry a covariate");
-    assert!(r.srm.sentence.starts_with("Sample ratio check passed"), "{:?}", r.srm);
+    assert!(
+        r.srm.sentence.starts_with("Sample ratio check passed"),
+        "{:?}",
+        r.srm
+    );
     let big = &r.primary.result.variations[1];
     assert!(big.theta.is_some_and(|t| t > 0.5), "{big:?}");
     let g = &r.guardrails[0];
     assert_eq!(g.metric, "refund");
     assert_eq!(g.verdicts[0].verdict, Verdict::Hurt, "{:?}", g.verdicts);
-    assert!(r.summary.iter().any(|s| s.contains("hurts the guardrail refund")));
+    assert!(
+        r.summary
+            .iter()
+            .any(|s| s.contains("hurts the guardrail refund"))
+    );
     assert_eq!(r.secondary.len(), 1);
     assert_eq!(r.secondary[0].verdicts[0].verdict, Verdict::Inconclusive);
     assert_eq!(r.suggested_winner, None, "a hurt guardrail cannot win");
@@ -546,7 +573,11 @@ async fn imports_cuped_breakdowns_and_alerts_on_a_hurt_guardrail() -> TestResult
         .collect();
     assert_eq!(
         dims,
-        vec![("device", "desktop"), ("device", "mobile"), ("segment", "trade")]
+        vec![
+            ("device", "desktop"),
+            ("device", "mobile"),
+            ("segment", "trade")
+        ]
     );
 
     // The import checked the alerts: the owner (ana, also the Analytics

@@ -59,7 +59,11 @@ struct Header {
 
 impl Header {
     fn parse(line: &str, allowed: &[&str], required: &[&str]) -> Result<Self> {
-        let names: Vec<String> = line.trim().split(',').map(|c| c.trim().to_string()).collect();
+        let names: Vec<String> = line
+            .trim()
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .collect();
         for n in &names {
             if !allowed.contains(&n.as_str()) {
                 return Err(Error::invalid(format!(
@@ -210,7 +214,13 @@ pub async fn exposures(
     drop(conn);
     running(&exp)?;
     let allowed = [
-        "unit_id", "variation", "exposed_at", "device", "channel", "segment", "covariate",
+        "unit_id",
+        "variation",
+        "exposed_at",
+        "device",
+        "channel",
+        "segment",
+        "covariate",
     ];
     let header = Header::parse(&header_line(reader)?, &allowed, &["unit_id"])?;
     let mut tx = ctx.pool.begin().await?;
@@ -285,7 +295,13 @@ pub async fn exposures(
     };
     let (_, inserted) = store::copy_exposures(&mut tx, exp.id, chunks).await?;
     // Columns present: CUPED and breakdowns apply from now on.
-    store::mark_imported(&mut tx, exp.id, any_cov_flag(&header), any_dim_flag(&header)).await?;
+    store::mark_imported(
+        &mut tx,
+        exp.id,
+        any_cov_flag(&header),
+        any_dim_flag(&header),
+    )
+    .await?;
     finish(ctx, tx, &exp, actor, "exposures", rows, inserted).await
 }
 
@@ -294,7 +310,9 @@ fn any_cov_flag(h: &Header) -> bool {
 }
 
 fn any_dim_flag(h: &Header) -> bool {
-    ["device", "channel", "segment"].iter().any(|d| h.index(d).is_some())
+    ["device", "channel", "segment"]
+        .iter()
+        .any(|d| h.index(d).is_some())
 }
 
 /// Import metric events: columns `event_id` and `unit_id` (required),
@@ -344,7 +362,10 @@ pub async fn events(
                 if !known.iter().any(|k| k == m) {
                     return Err(bad(
                         line,
-                        format!("experiment {key} does not measure {m:?} ({})", known.join(", ")),
+                        format!(
+                            "experiment {key} does not measure {m:?} ({})",
+                            known.join(", ")
+                        ),
                     ));
                 }
                 *m

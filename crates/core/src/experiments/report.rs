@@ -129,12 +129,16 @@ pub struct BreakdownRow {
 pub const BREAKDOWN_CORRECTION: &str =
     "Benjamini-Hochberg (false discovery rate) across every dimension, value and treatment";
 
+/// One value of one dimension: (dimension, value, arms as (variation,
+/// stats), the control first).
+pub type Cell = (String, String, Vec<(String, ArmStats)>);
+
 /// Compare each treatment with the control within each value of each
 /// dimension (Welch test on the stats given, control first in `arms`), then
 /// adjust every p-value together with Benjamini–Hochberg.
 /// `cells`: (dimension, value, arms as (variation, stats)).
 pub fn breakdowns(
-    cells: &[(String, String, Vec<(String, ArmStats)>)],
+    cells: &[Cell],
     kind: MetricKind,
     difference: Difference,
     alpha: f64,
@@ -201,10 +205,22 @@ mod tests {
 
     #[test]
     fn verdicts_read_the_interval() {
-        assert_eq!(verdict(&row(0.336, [0.2, 0.47], 0.0001), 0.05, 0.1), Verdict::Fine);
-        assert_eq!(verdict(&row(-0.3, [-0.45, -0.15], 0.0001), 0.05, 0.1), Verdict::Hurt);
-        assert_eq!(verdict(&row(-0.02, [-0.3, 0.26], 0.8), 0.05, 0.1), Verdict::Inconclusive);
-        assert_eq!(verdict(&row(0.0, [-0.05, 0.05], 0.9), 0.05, 0.1), Verdict::Fine);
+        assert_eq!(
+            verdict(&row(0.336, [0.2, 0.47], 0.0001), 0.05, 0.1),
+            Verdict::Fine
+        );
+        assert_eq!(
+            verdict(&row(-0.3, [-0.45, -0.15], 0.0001), 0.05, 0.1),
+            Verdict::Hurt
+        );
+        assert_eq!(
+            verdict(&row(-0.02, [-0.3, 0.26], 0.8), 0.05, 0.1),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            verdict(&row(0.0, [-0.05, 0.05], 0.9), 0.05, 0.1),
+            Verdict::Fine
+        );
         let mut none = row(0.0, [0.0, 0.0], 1.0);
         none.status = VariationStatus::NotEnoughData;
         assert_eq!(verdict(&none, 0.05, 0.1), Verdict::Inconclusive);
@@ -214,9 +230,18 @@ mod tests {
     fn a_rise_in_refunds_hurts_a_lower_is_better_guardrail() {
         let up = row(0.336, [0.2, 0.47], 0.0001);
         assert_eq!(verdict(&flipped(&up), 0.05, 0.1), Verdict::Hurt);
-        assert_eq!(lower_is_better("refund:binomial", MetricRole::Guardrail), Ok(true));
-        assert_eq!(lower_is_better("aov:mean:higher", MetricRole::Guardrail), Ok(false));
-        assert_eq!(lower_is_better("signup:binomial", MetricRole::Secondary), Ok(false));
+        assert_eq!(
+            lower_is_better("refund:binomial", MetricRole::Guardrail),
+            Ok(true)
+        );
+        assert_eq!(
+            lower_is_better("aov:mean:higher", MetricRole::Guardrail),
+            Ok(false)
+        );
+        assert_eq!(
+            lower_is_better("signup:binomial", MetricRole::Secondary),
+            Ok(false)
+        );
         assert!(lower_is_better("x:mean:sideways", MetricRole::Secondary).is_err());
     }
 
@@ -229,8 +254,16 @@ mod tests {
             ]
         };
         let cells = vec![
-            ("device".to_string(), "mobile".to_string(), arms(100.0, 160.0)),
-            ("device".to_string(), "desktop".to_string(), arms(100.0, 112.0)),
+            (
+                "device".to_string(),
+                "mobile".to_string(),
+                arms(100.0, 160.0),
+            ),
+            (
+                "device".to_string(),
+                "desktop".to_string(),
+                arms(100.0, 112.0),
+            ),
             ("segment".to_string(), "trade".to_string(), arms(100.0, 1.0)),
         ];
         let rows = breakdowns(&cells, MetricKind::Binomial, Difference::Relative, 0.05);

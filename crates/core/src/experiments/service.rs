@@ -14,8 +14,7 @@ use crate::engine::outbox::{self, NewNotification};
 use crate::error::{Error, Result};
 use crate::org::or_list;
 use crate::stats::{
-    self, AnalysisInput, AnalysisOutput, Baseline, Difference, Engine, MetricKind,
-    VariationInput,
+    self, AnalysisInput, AnalysisOutput, Baseline, Difference, Engine, MetricKind, VariationInput,
 };
 
 pub use super::store::{
@@ -510,7 +509,10 @@ fn pct(x: f64) -> String {
 fn metric_spec(exp: &Experiment, spec: &str) -> Result<(String, MetricKind)> {
     let mut parts = spec.split(':');
     let (Some(name), Some(k)) = (parts.next(), parts.next()) else {
-        return Err(Error::internal(format!("experiment {}: metric {spec:?}", exp.key)));
+        return Err(Error::internal(format!(
+            "experiment {}: metric {spec:?}",
+            exp.key
+        )));
     };
     let kind = model::parse_metric_kind(k)
         .map_err(|e| Error::internal(format!("experiment {}: {e}", exp.key)))?;
@@ -523,7 +525,12 @@ fn effect_words(exp: &Experiment, v: &stats::VariationResult) -> String {
         (Some(l), Some(ci)) => {
             let level = ((1.0 - exp.alpha) * 100.0).round();
             if exp.difference == Difference::Relative {
-                format!("{} ({level}% interval {} to {})", pct(l), pct(ci[0]), pct(ci[1]))
+                format!(
+                    "{} ({level}% interval {} to {})",
+                    pct(l),
+                    pct(ci[0]),
+                    pct(ci[1])
+                )
             } else {
                 format!("{l:+.4} ({level}% interval {:+.4} to {:+.4})", ci[0], ci[1])
             }
@@ -593,8 +600,10 @@ pub async fn analyze_with(ctx: &Ctx, id_or_key: &str, breakdowns: bool) -> Resul
         let cov = store::exposure_covariates(&mut conn, exp.id).await?;
         let sums = store::metric_sums_cuped(&mut conn, exp.id, &exp.metric, kind).await?;
         let counts: Vec<(String, i64)> = cov.iter().map(|(k, n, _, _)| (k.clone(), *n)).collect();
-        let plain: Vec<(String, f64, f64)> =
-            sums.iter().map(|(k, s, q, _)| (k.clone(), *s, *q)).collect();
+        let plain: Vec<(String, f64, f64)> = sums
+            .iter()
+            .map(|(k, s, q, _)| (k.clone(), *s, *q))
+            .collect();
         let mut input = input_for(&exp, &vars, kind, &combine(&counts, &plain));
         input.cuped = true;
         for (v, (key, _, cs, css)) in input.variations.iter_mut().zip(&cov) {
@@ -605,7 +614,11 @@ pub async fn analyze_with(ctx: &Ctx, id_or_key: &str, breakdowns: bool) -> Resul
                 .unwrap_or(0.0);
             v.covariate_sum = Some(*cs);
             // A binomial covariate is 0/1: its squares are itself.
-            v.covariate_sum_squares = Some(if kind == MetricKind::Binomial { *cs } else { *css });
+            v.covariate_sum_squares = Some(if kind == MetricKind::Binomial {
+                *cs
+            } else {
+                *css
+            });
             v.main_covariate_sum_product = Some(sp);
             if kind == MetricKind::Binomial {
                 v.sum_squares = None;
@@ -696,7 +709,11 @@ pub async fn analyze_with(ctx: &Ctx, id_or_key: &str, breakdowns: bool) -> Resul
     } else {
         exp.planned_per_variation as f64 * vars.len() as f64
     };
-    let weight_sum: f64 = vars.iter().map(|v| v.weight).sum::<f64>().max(f64::MIN_POSITIVE);
+    let weight_sum: f64 = vars
+        .iter()
+        .map(|v| v.weight)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
     let (behind_n, behind_planned) = primary
         .variations
         .iter()
@@ -1005,7 +1022,9 @@ async fn implement_winner(
     );
     let owner = {
         let mut conn = ctx.pool.acquire().await?;
-        crate::content::store::get(&mut conn, content_id).await?.owner
+        crate::content::store::get(&mut conn, content_id)
+            .await?
+            .owner
     };
     let edited = match content::edit(ctx, content_id, actor, None, text, Some(&note)).await {
         Err(Error::Forbidden(_)) if owner != actor => {
@@ -1023,18 +1042,30 @@ async fn implement_winner(
     let (action, why) = match &outcome {
         Ok(()) => (
             "experiment_winner_submitted",
-            format!("experiment {}: {winner}'s text submitted for review as the next version", exp.key),
+            format!(
+                "experiment {}: {winner}'s text submitted for review as the next version",
+                exp.key
+            ),
         ),
         Err(e) => (
             "experiment_winner",
-            format!("experiment {}: apply variation {winner} by hand ({e})", exp.key),
+            format!(
+                "experiment {}: apply variation {winner} by hand ({e})",
+                exp.key
+            ),
         ),
     };
     events::append(
         &mut tx,
-        &NewEvent::new(crate::content::WORKFLOW, "content", content_id, action, actor)
-            .reason(why.clone())
-            .payload(serde_json::json!({ "experiment": exp.key, "winner": winner })),
+        &NewEvent::new(
+            crate::content::WORKFLOW,
+            "content",
+            content_id,
+            action,
+            actor,
+        )
+        .reason(why.clone())
+        .payload(serde_json::json!({ "experiment": exp.key, "winner": winner })),
         ctx.now(),
     )
     .await?;

@@ -24,7 +24,12 @@ pub const CHECK_TIMER: &str = "experiments.check";
 pub(super) async fn schedule_check(ctx: &Ctx, conn: &mut PgConnection, exp_id: i64) -> Result<()> {
     let now = ctx.now();
     let due = now + super::config::settings(&ctx.config)?.check_every.delta();
-    engine_timers::schedule(conn, &NewTimer::new(CHECK_TIMER, WORKFLOW, exp_id, due), now).await?;
+    engine_timers::schedule(
+        conn,
+        &NewTimer::new(CHECK_TIMER, WORKFLOW, exp_id, due),
+        now,
+    )
+    .await?;
     Ok(())
 }
 

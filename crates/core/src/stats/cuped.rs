@@ -74,7 +74,8 @@ impl CupedArm {
 /// gbstats' `compute_theta`: pooled across both arms.
 pub fn theta(control: &CupedArm, treatment: &CupedArm, kind: MetricKind) -> f64 {
     let n = control.post.n + treatment.post.n;
-    let joint = |a: &ArmStats, b: &ArmStats| ArmStats::new(n, a.sum + b.sum, a.sum_squares + b.sum_squares);
+    let joint =
+        |a: &ArmStats, b: &ArmStats| ArmStats::new(n, a.sum + b.sum, a.sum_squares + b.sum_squares);
     let post = joint(&control.post, &treatment.post);
     let pre = joint(&control.pre, &treatment.pre);
     let (v_post, v_pre) = (post.variance(kind), pre.variance(kind));
@@ -191,7 +192,12 @@ mod tests {
             let out = analyze(&input).unwrap();
             let v = &out.variations[1];
             let e = &c["expected"];
-            agrees(name, "theta", v.theta.unwrap(), e["theta"].as_f64().unwrap());
+            agrees(
+                name,
+                "theta",
+                v.theta.unwrap(),
+                e["theta"].as_f64().unwrap(),
+            );
             agrees(name, "lift", v.lift.unwrap(), e["lift"].as_f64().unwrap());
             let ci = v.ci.unwrap();
             agrees(name, "ci low", ci[0], e["ci"][0].as_f64().unwrap());
@@ -200,10 +206,25 @@ mod tests {
                 agrees(name, "p-value", v.p_value.unwrap().unwrap(), p);
             }
             if let Some(ctw) = e["chance_to_win"].as_f64() {
-                agrees(name, "chance to win", v.chance_to_win.unwrap().unwrap(), ctw);
+                agrees(
+                    name,
+                    "chance to win",
+                    v.chance_to_win.unwrap().unwrap(),
+                    ctw,
+                );
                 let risk = v.risk.unwrap().unwrap();
-                agrees(name, "risk control", risk[0], e["risk"][0].as_f64().unwrap());
-                agrees(name, "risk treatment", risk[1], e["risk"][1].as_f64().unwrap());
+                agrees(
+                    name,
+                    "risk control",
+                    risk[0],
+                    e["risk"][0].as_f64().unwrap(),
+                );
+                agrees(
+                    name,
+                    "risk treatment",
+                    risk[1],
+                    e["risk"][1].as_f64().unwrap(),
+                );
             }
         }
     }
@@ -268,7 +289,8 @@ mod tests {
         let (c, t) = (arm(100, 50.0, 80.0), arm(100, 60.0, 95.0));
         assert_eq!(theta(&c, &t, MetricKind::Mean), 0.0);
         let (m, th) = cuped_moments(&c, &t, MetricKind::Mean, Difference::Relative).unwrap();
-        let plain = effect_moments(&c.post, &t.post, MetricKind::Mean, Difference::Relative).unwrap();
+        let plain =
+            effect_moments(&c.post, &t.post, MetricKind::Mean, Difference::Relative).unwrap();
         assert_eq!(th, 0.0);
         assert_eq!(m, plain);
     }

@@ -34,8 +34,8 @@ pub use analysis::{
     analyze, analyze_json,
 };
 pub use arm::{ArmStats, Difference, MetricKind};
-pub use cuped::{CupedArm, theta as cuped_theta};
 pub use bayesian::{BayesianResult, GaussianPrior, bayesian, expected_loss};
+pub use cuped::{CupedArm, theta as cuped_theta};
 pub use error::{Arm, NotEnoughData, StatsError};
 pub use frequentist::{
     DEFAULT_SEQUENTIAL_TUNING, FrequentistResult, sequential, sequential_rho, welch,

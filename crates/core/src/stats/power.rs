@@ -341,7 +341,9 @@ pub fn check_weights(weights: &[f64]) -> Result<(), StatsError> {
     if (sum - 1.0).abs() > 1e-9 {
         return Err(StatsError::invalid(
             "weights",
-            format!("the weights add up to {sum}, not 1: the traffic split must cover exactly all units"),
+            format!(
+                "the weights add up to {sum}, not 1: the traffic split must cover exactly all units"
+            ),
         ));
     }
     Ok(())
@@ -393,7 +395,12 @@ pub fn weighted_plan(
         .iter()
         .enumerate()
         .skip(1)
-        .map(|(i, wi)| (i, var * (1.0 / wi + (1.0 + d).powi(2) / w0) / (mu * mu * d * d)))
+        .map(|(i, wi)| {
+            (
+                i,
+                var * (1.0 / wi + (1.0 + d).powi(2) / w0) / (mu * mu * d * d),
+            )
+        })
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .ok_or_else(|| StatsError::invalid("weights", "needs a treatment arm"))?;
     let z_power = normal_quantile(power);
@@ -637,7 +644,10 @@ mod tests {
         let even = weighted_plan(&binomial(), 0.1, 0.05, 0.8, &[0.5, 0.5], 1000.0, false).unwrap();
         let skew = weighted_plan(&binomial(), 0.1, 0.05, 0.8, &[0.9, 0.1], 1000.0, false).unwrap();
         assert_eq!(skew.limiting_arm, 1);
-        assert!(skew.planned_days > even.planned_days, "{skew:?} vs {even:?}");
+        assert!(
+            skew.planned_days > even.planned_days,
+            "{skew:?} vs {even:?}"
+        );
         // The 10% arm gets a tenth of the total; the control nine times as much.
         assert!(skew.per_arm[0] >= 8 * skew.per_arm[1]);
         // Worked case: z = 2.8016, sigma^2 = 0.0475, mu^2 d^2 = 2.5e-5:
