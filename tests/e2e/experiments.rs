@@ -210,7 +210,13 @@ async fn designs_imports_and_the_text_analysis() -> TestResult {
         assert_eq!(r.code, Some(2), "{}{}", r.stdout, r.stderr);
         assert!(r.stderr.contains(why), "{}", r.stderr);
     }
-    let even = cli(&db, &args(&with("even", &[])));
+    let even = cli(
+        &db,
+        &args(&with(
+            "even",
+            &["--variation", "control:0.5", "--variation", "banner:0.5"],
+        )),
+    );
     assert_eq!(even.code, Some(0), "{}", even.stderr);
     let skew = cli(
         &db,
