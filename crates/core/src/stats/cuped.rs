@@ -12,8 +12,8 @@
 //!   comparison reverts to the unadjusted one (as gbstats does);
 //! * an arm's adjusted mean is `mean_post - theta mean_pre` and its per-unit
 //!   variance `var_post + theta^2 var_pre - 2 theta cov`;
-//! * covariances: `(sp - s_post s_pre / n) / (n - 1)` for mean metrics and
-//!   `sp / n - s_post s_pre / n^2` for binomial ones (0 when `n <= 1`);
+//! * covariances: `(sp - s_post s_pre / n) / (n - 1)` for both metric kinds
+//!   (0 when `n <= 1`), as gbstats 0.8.0;
 //! * absolute effect `adj_t - adj_c`, variance `v_t/n_t + v_c/n_c`;
 //!   relative effect `(adj_t - adj_c) / |m_c|` with the *unadjusted* control
 //!   mean `m_c`, variance `v_t/(n_t m_c^2) + v_c m_t^2/(n_c m_c^4)` with the
@@ -38,11 +38,10 @@ fn covariance(kind: MetricKind, n: u64, sum_a: f64, sum_b: f64, sum_products: f6
     if n <= 1 {
         return 0.0;
     }
+    // gbstats 0.8.0 uses the sample covariance for both kinds.
+    let _ = kind;
     let nf = n as f64;
-    match kind {
-        MetricKind::Binomial => sum_products / nf - sum_a * sum_b / (nf * nf),
-        MetricKind::Mean => (sum_products - sum_a * sum_b / nf) / (nf - 1.0),
-    }
+    (sum_products - sum_a * sum_b / nf) / (nf - 1.0)
 }
 
 impl CupedArm {
