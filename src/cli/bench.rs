@@ -854,7 +854,7 @@ async fn experiment_import_bench(config: Config, args: ExperimentImportArgs) -> 
         return output::json(&r);
     }
     println!(
-        "Import of {} exposures (CSV -> COPY -> INSERT ... ON CONFLICT, with covariate and device): {:.1} s, {:.0} rows/s",
+        "Import of {} exposures (CSV -> COPY -> anti-join INSERT, with covariate and device): {:.1} s, {:.0} rows/s",
         r.rows, r.import_seconds, r.rows_per_second
     );
     println!(
