@@ -24,6 +24,9 @@ pub enum BenchCommand {
     Touches(TouchArgs),
     /// Analysis of an experiment with N exposure rows, and the statistics alone.
     Experiment(ExperimentArgs),
+    /// Bulk import of N exposures (CSV through COPY, with a covariate and a
+    /// device), then the CUPED analysis over them.
+    ExperimentImport(ExperimentImportArgs),
     /// N open P1 incidents whose first escalation falls due at one instant:
     /// lateness from due time to queued notification.
     Escalation(EscalationArgs),
@@ -120,6 +123,16 @@ pub struct ExperimentArgs {
     /// Exposures to load (N).
     #[arg(long, default_value_t = 10_000_000)]
     exposures: i64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExperimentImportArgs {
+    /// Exposure rows to import (N).
+    #[arg(long, default_value_t = 10_000_000)]
+    rows: i64,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -280,6 +293,7 @@ pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
         BenchCommand::Events(args) => events_bench(config, args).await,
         BenchCommand::Escalation(args) => escalation_bench(config, args).await,
         BenchCommand::Experiment(args) => experiment_bench(config, args).await,
+        BenchCommand::ExperimentImport(args) => experiment_import_bench(config, args).await,
         BenchCommand::Touches(args) => touch_bench(config, args).await,
         BenchCommand::ControlRoom(args) => super::bench_room::run(config, args).await,
         BenchCommand::CollabMatrix(args) => collab_matrix_bench(config, args).await,
@@ -672,6 +686,8 @@ async fn experiment_run(
             metric: "purchase".into(),
             metric_kind: MetricKind::Binomial,
             guardrails: vec!["refund:binomial".into()],
+            secondary: vec![],
+            texts: vec![],
             engine: Engine::Frequentist,
             difference: Difference::Relative,
             sequential: false,
@@ -759,18 +775,21 @@ async fn experiment_run(
         alpha: 0.05,
         weights: Some(vec![0.5, 0.5]),
         prior: None,
+        cuped: false,
         variations: vec![
             VariationInput {
                 name: "control".into(),
                 n: 5_000_000,
                 sum: 150_000.0,
                 sum_squares: None,
+                ..Default::default()
             },
             VariationInput {
                 name: "treatment".into(),
                 n: 5_000_000,
                 sum: 160_000.0,
                 sum_squares: None,
+                ..Default::default()
             },
         ],
     };
@@ -783,6 +802,179 @@ async fn experiment_run(
         stats_frequentist_us: time_stats(&input(Engine::Frequentist, false))?,
         stats_sequential_us: time_stats(&input(Engine::Frequentist, true))?,
         stats_bayesian_us: time_stats(&input(Engine::Bayesian, false))?,
+    })
+}
+
+/// CSV rows made on the fly: "u{i},{device},{covariate}" after a header.
+struct CsvRows {
+    next: i64,
+    end: i64,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for CsvRows {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Write;
+        if self.pos >= self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            while self.buf.len() < 1 << 16 && self.next < self.end {
+                let i = self.next;
+                let device = ["mobile", "desktop", "tablet"][usize::try_from(i % 3).unwrap_or(0)];
+                // A pre-period purchase for about 1 unit in 20.
+                let covariate = u8::from(i.wrapping_mul(2_654_435_761) % 1000 < 50);
+                writeln!(self.buf, "u{i},{device},{covariate}")?;
+                self.next += 1;
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ExperimentImportBench {
+    rows: i64,
+    import_seconds: f64,
+    rows_per_second: f64,
+    conversions: i64,
+    cuped_analysis_ms_runs: Vec<f64>,
+    cuped_analysis_ms_median: f64,
+    analysis_with_breakdowns_ms: f64,
+}
+
+async fn experiment_import_bench(config: Config, args: ExperimentImportArgs) -> Result<()> {
+    let r = in_scratch("experiment_import", async |scratch| {
+        experiment_import_run(config, scratch, &args).await
+    })
+    .await?;
+    if args.json {
+        return output::json(&r);
+    }
+    println!(
+        "Import of {} exposures (CSV -> COPY -> anti-join INSERT, with covariate and device): {:.1} s, {:.0} rows/s",
+        r.rows, r.import_seconds, r.rows_per_second
+    );
+    println!(
+        "  CUPED analysis over them ({} conversions; SQL aggregation + statistics + guardrail): median {:.0} ms over {} runs ({:?})",
+        r.conversions,
+        r.cuped_analysis_ms_median,
+        r.cuped_analysis_ms_runs.len(),
+        r.cuped_analysis_ms_runs
+            .iter()
+            .map(|m| m.round())
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "  with the device breakdown (Benjamini-Hochberg): {:.0} ms",
+        r.analysis_with_breakdowns_ms
+    );
+    Ok(())
+}
+
+async fn experiment_import_run(
+    config: Config,
+    scratch: &Scratch,
+    args: &ExperimentImportArgs,
+) -> Result<ExperimentImportBench> {
+    use vivid_core::experiments::{import, service};
+    let pool = db::connect(&scratch.url, 4).await?;
+    let ctx = Ctx::new(pool.clone(), config, Arc::new(SystemClock))?;
+    ctx.org.sync(&pool).await?;
+    let design = service::NewExperiment {
+        key: "bench".into(),
+        name: "Import benchmark".into(),
+        hypothesis: "A benchmark".into(),
+        owner: "ana".into(),
+        metric: "purchase".into(),
+        metric_kind: vivid_core::stats::MetricKind::Binomial,
+        guardrails: vec!["refund:binomial".into()],
+        secondary: vec![],
+        texts: vec![],
+        engine: vivid_core::stats::Engine::Frequentist,
+        difference: vivid_core::stats::Difference::Relative,
+        sequential: false,
+        alpha: 0.05,
+        power: 0.8,
+        mde: 0.05,
+        baseline: 0.03,
+        baseline_variance: None,
+        daily_traffic: 100_000,
+        variations: vec![("control".into(), 0.5), ("treatment".into(), 0.5)],
+        content_id: None,
+        follows: None,
+    };
+    let exp = service::create(&ctx, &design, "ana").await?;
+    service::start(&ctx, "bench", "ana").await?;
+    let mut header = std::io::Cursor::new(b"unit_id,device,covariate\n".to_vec());
+    let rows = CsvRows {
+        next: 0,
+        end: args.rows,
+        buf: Vec::new(),
+        pos: 0,
+    };
+    let mut reader =
+        std::io::BufReader::with_capacity(1 << 20, std::io::Read::chain(&mut header, rows));
+    let started = Instant::now();
+    let summary = import::exposures(&ctx, "bench", "ana", &mut reader).await?;
+    let import_seconds = started.elapsed().as_secs_f64();
+    // Conversions follow the pre-period purchase (what CUPED exploits).
+    sqlx::query(
+        "INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at)
+         SELECT $1, x.unit_id, x.variation, 'purchase', 1, now() FROM experiment_exposures x
+         WHERE x.experiment_id = $1
+           AND (hashtext(x.unit_id) & 1023) < CASE WHEN x.covariate > 0 THEN 300 ELSE 20 END
+                + CASE WHEN x.variation = 'treatment' THEN 2 ELSE 0 END",
+    )
+    .bind(exp.id)
+    .execute(&pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at)
+         SELECT $1, x.unit_id, x.variation, 'refund', 1, now() FROM experiment_exposures x
+         WHERE x.experiment_id = $1 AND (hashtext(x.unit_id || 'r') & 1023) < 5",
+    )
+    .bind(exp.id)
+    .execute(&pool)
+    .await?;
+    sqlx::query("VACUUM ANALYZE experiment_exposures")
+        .execute(&pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE experiment_events")
+        .execute(&pool)
+        .await?;
+    let conversions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM experiment_events WHERE metric = 'purchase'")
+            .fetch_one(&pool)
+            .await?;
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let report = service::analyze_with(&ctx, "bench", false).await?;
+        if !report.cuped {
+            anyhow::bail!("the benchmark's analysis did not use CUPED");
+        }
+        std::hint::black_box(&report);
+        runs.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut sorted = runs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let t = Instant::now();
+    std::hint::black_box(service::analyze(&ctx, "bench").await?);
+    let with_breakdowns = t.elapsed().as_secs_f64() * 1000.0;
+    pool.close().await;
+    Ok(ExperimentImportBench {
+        rows: i64::try_from(summary.inserted).unwrap_or(i64::MAX),
+        import_seconds,
+        rows_per_second: summary.inserted as f64 / import_seconds.max(1e-9),
+        conversions,
+        cuped_analysis_ms_runs: runs,
+        cuped_analysis_ms_median: median,
+        analysis_with_breakdowns_ms: with_breakdowns,
     })
 }
 

@@ -5,6 +5,7 @@ use std::io::Read;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use vivid_core::config::Config;
+use vivid_core::experiments::import;
 use vivid_core::experiments::model::{self, State};
 use vivid_core::experiments::service::{self, NewExperiment, Report};
 use vivid_core::stats::{self, Difference, Engine, MetricKind};
@@ -32,6 +33,9 @@ pub enum ExperimentCommand {
     Analyze(AnalyzeArgs),
     /// Stop: implement the winner, or stop without one (--abandon).
     Decide(DecideArgs),
+    /// Bulk-load exposures or events from a CSV file (COPY; idempotent by
+    /// unit and by event id).
+    Import(ImportArgs),
     /// Document what was learned, or search the learnings library.
     Learnings(LearningsArgs),
 }
@@ -55,6 +59,9 @@ pub struct NewArgs {
     /// Guardrails, NAME:binomial or NAME:mean (repeatable).
     #[arg(long = "guardrail")]
     guardrails: Vec<String>,
+    /// Secondary metrics, NAME:binomial or NAME:mean (repeatable): reported, never blocking.
+    #[arg(long = "secondary")]
+    secondary: Vec<String>,
     /// Baseline conversion rate (binomial) or mean (mean metric).
     #[arg(long)]
     baseline: f64,
@@ -76,6 +83,10 @@ pub struct NewArgs {
     /// KEY:WEIGHT, the control first (repeatable). Default control:0.5, treatment:0.5.
     #[arg(long = "variation")]
     variations: Vec<String>,
+    /// KEY=TEXT: what a variation shows (repeatable); with --content, every
+    /// treatment needs one: the winner's text becomes the item's next version.
+    #[arg(long = "text")]
+    texts: Vec<String>,
     /// frequentist or bayesian.
     #[arg(long, default_value = "frequentist")]
     engine: String,
@@ -159,6 +170,22 @@ pub struct AnalyzeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// exposures (unit_id[,variation,exposed_at,device,channel,segment,covariate])
+    /// or events (event_id,unit_id[,metric,value,recorded_at]).
+    kind: String,
+    /// The CSV file, with a header line ("-" reads stdin).
+    file: String,
+    /// The experiment (its number or key, from `vivid experiment list`).
+    #[arg(long, short)]
+    experiment: String,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
 pub struct DecideArgs {
     /// The experiment (its number or key, from `vivid experiment list`).
     experiment: String,
@@ -193,19 +220,43 @@ pub struct LearningsArgs {
     json: JsonFlag,
 }
 
+/// The power calculation per arm, and the sequential penalty beside it.
+fn print_plan(variations: &[(String, f64)], p: &stats::WeightedPlan) {
+    let arms = |per_arm: &[u64]| -> String {
+        variations
+            .iter()
+            .zip(per_arm)
+            .map(|((k, w), n)| format!("{k} ({:.0}%) {n}", w * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let limiting = variations
+        .get(p.limiting_arm)
+        .map(|(k, _)| k.as_str())
+        .unwrap_or("?");
+    println!(
+        "  fixed horizon: {} units — {}; {} days (set by the smallest arm, {limiting})",
+        p.total,
+        arms(&p.per_arm),
+        p.planned_days
+    );
+    if let Some(s) = &p.sequential {
+        println!(
+            "  sequential:    {} units — {}; {} days ({:.2}x the fixed horizon, the price of stopping early); sequential_tuning = {:.0}",
+            s.total,
+            arms(&s.per_arm),
+            s.planned_days,
+            s.inflation,
+            s.tuning
+        );
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> anyhow::Error {
     vivid_core::Error::invalid(msg).into()
 }
 
-/// The analysis as a director reads it.
-fn print_report(r: &Report) {
-    let e = &r.experiment;
-    println!("{} — {} ({})", e.key, e.name, e.state);
-    for line in &r.summary {
-        println!("{line}");
-    }
-    let out = &r.primary.result;
-    println!();
+fn arm_table(kind: MetricKind, out: &stats::AnalysisOutput, verdicts: &[service::ArmVerdict]) {
     output::table(
         &[
             "VARIATION",
@@ -214,11 +265,12 @@ fn print_report(r: &Report) {
             "LIFT",
             "INTERVAL",
             "P / CHANCE",
+            "VERDICT",
         ],
         &out.variations
             .iter()
             .map(|v| {
-                let mean = if r.primary.kind == MetricKind::Binomial {
+                let mean = if kind == MetricKind::Binomial {
                     format!("{:.2}%", v.mean * 100.0)
                 } else {
                     format!("{:.3}", v.mean)
@@ -235,15 +287,111 @@ fn print_report(r: &Report) {
                     (_, Some(Some(c))) => format!("{:.1}% to win", c * 100.0),
                     _ => "-".into(),
                 };
-                vec![v.name.clone(), v.n.to_string(), mean, lift, ci, p]
+                let verdict = verdicts
+                    .iter()
+                    .find(|x| x.variation == v.name)
+                    .map(|x| x.verdict.as_str().to_string())
+                    .unwrap_or_else(|| "control".into());
+                vec![v.name.clone(), v.n.to_string(), mean, lift, ci, p, verdict]
             })
             .collect::<Vec<_>>(),
     );
+}
+
+/// The analysis as a director reads it: the sample-ratio check first, then
+/// the primary metric, every guardrail and secondary metric with a verdict,
+/// then the breakdowns.
+fn print_report(r: &Report) {
+    let e = &r.experiment;
+    println!("{} — {} ({})", e.key, e.name, e.state);
+    println!();
+    println!("1. {}", r.srm.sentence);
+    let split: Vec<String> = r
+        .srm
+        .arms
+        .iter()
+        .map(|(k, n, w)| format!("{k} {n} units (planned {:.0}%)", w * 100.0))
+        .collect();
+    println!("   {}", split.join(", "));
+    println!();
     println!(
-        "sample ratio check p = {:.6}{}",
-        out.srm_p_value,
-        if out.srm_flag { " (MISMATCH)" } else { "" }
+        "2. Primary metric {} ({}){}:",
+        r.primary.metric,
+        model::metric_kind_str(r.primary.kind),
+        if r.cuped {
+            ", CUPED-adjusted with the pre-period covariate"
+        } else {
+            ""
+        }
     );
+    arm_table(r.primary.kind, &r.primary.result, &r.primary.verdicts);
+    for line in r.summary.iter().skip(usize::from(r.srm.mismatch)) {
+        println!("   {line}");
+    }
+    println!();
+    if r.guardrails.is_empty() {
+        println!("3. Guardrails: none in the design.");
+    } else {
+        println!("3. Guardrails:");
+    }
+    for g in &r.guardrails {
+        for v in &g.verdicts {
+            println!("   {}", v.sentence);
+        }
+    }
+    if !r.secondary.is_empty() {
+        println!();
+        println!("4. Secondary metrics:");
+        for g in &r.secondary {
+            for v in &g.verdicts {
+                println!("   {}", v.sentence);
+            }
+        }
+    }
+    if !r.breakdowns.is_empty() {
+        println!();
+        println!(
+            "Breakdowns of {} (p-values corrected with {}):",
+            r.primary.metric, r.breakdown_correction
+        );
+        output::table(
+            &[
+                "DIMENSION",
+                "VALUE",
+                "VARIATION",
+                "UNITS",
+                "LIFT",
+                "P",
+                "ADJUSTED P",
+                "",
+            ],
+            &r.breakdowns
+                .iter()
+                .map(|b| {
+                    vec![
+                        b.dimension.clone(),
+                        b.value.clone(),
+                        b.variation.clone(),
+                        format!("{} vs {}", b.n, b.n_control),
+                        b.lift
+                            .map(|l| format!("{:+.2}%", l * 100.0))
+                            .unwrap_or_else(|| "-".into()),
+                        b.p_value
+                            .map(|p| format!("{p:.4}"))
+                            .unwrap_or_else(|| "-".into()),
+                        b.adjusted_p_value
+                            .map(|p| format!("{p:.4}"))
+                            .unwrap_or_else(|| b.message.clone().unwrap_or_default()),
+                        if b.significant {
+                            "significant".into()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
 }
 
 pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
@@ -294,6 +442,13 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
             if variations.is_empty() {
                 variations = vec![("control".into(), 0.5), ("treatment".into(), 0.5)];
             }
+            let mut texts = Vec::new();
+            for t in &a.texts {
+                let (k, body) = t
+                    .split_once('=')
+                    .ok_or_else(|| invalid(format!("--text {t:?} must be KEY=TEXT")))?;
+                texts.push((k.to_string(), body.to_string()));
+            }
             let follows = match &a.follows {
                 Some(f) => Some(service::get(&ctx, f).await?.id),
                 None => None,
@@ -306,6 +461,7 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
                 metric: a.metric.clone(),
                 metric_kind: kind,
                 guardrails: a.guardrails.clone(),
+                secondary: a.secondary.clone(),
                 engine,
                 difference,
                 sequential: a.sequential,
@@ -316,23 +472,24 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
                 baseline_variance: a.baseline_variance,
                 daily_traffic: a.daily_traffic,
                 variations,
+                texts,
                 content_id: a.content,
                 follows,
             };
             let exp = service::create(&ctx, &new, &actor).await?;
+            let planned = service::plan(&new)?;
             if a.json.json {
-                return output::json(&exp);
+                return output::json(&serde_json::json!({ "experiment": exp, "plan": planned }));
             }
             println!(
-                "experiment {} designed: {} units per variation, about {} days at {} units/day (MDE {:.1}%, power {:.0}%, alpha {})",
+                "experiment {} designed (MDE {:.1}%, power {:.0}%, alpha {}, {} units/day):",
                 exp.key,
-                exp.planned_per_variation,
-                exp.planned_days,
-                exp.daily_traffic,
                 exp.mde * 100.0,
                 exp.power * 100.0,
-                exp.alpha
+                exp.alpha,
+                exp.daily_traffic,
             );
+            print_plan(&new.variations, &planned);
             Ok(())
         }
         ExperimentCommand::List(a) => {
@@ -387,9 +544,28 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
                 e.power * 100.0,
                 e.alpha
             );
+            let total = if e.planned_total > 0 {
+                e.planned_total
+            } else {
+                e.planned_per_variation * vars.len() as i64
+            };
+            let arms: Vec<String> = vars
+                .iter()
+                .map(|v| format!("{} {:.0}", v.key, (total as f64 * v.weight).ceil()))
+                .collect();
             println!(
-                "plan: {} units per variation, {} days at {}/day",
-                e.planned_per_variation, e.planned_days, e.daily_traffic
+                "plan: {total} units ({}), {} days at {}/day{}",
+                arms.join(", "),
+                e.planned_days,
+                e.daily_traffic,
+                if e.sequential {
+                    format!(
+                        "; sequential, tuned to {:.0} units (fixed horizon would need {})",
+                        e.sequential_tuning, e.fixed_total
+                    )
+                } else {
+                    String::new()
+                }
             );
             let weights: Vec<String> = vars
                 .iter()
@@ -450,6 +626,42 @@ pub async fn run(config: Config, cmd: ExperimentCommand) -> Result<()> {
                 Some(w) => println!("experiment {} decided: {w} is implemented", e.key),
                 None => println!("experiment {} stopped without a winner", e.key),
             }
+            Ok(())
+        }
+        ExperimentCommand::Import(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let started = std::time::Instant::now();
+            let mut reader: Box<dyn std::io::BufRead> = if a.file == "-" {
+                Box::new(std::io::BufReader::new(std::io::stdin()))
+            } else {
+                let f = std::fs::File::open(&a.file)
+                    .map_err(|e| invalid(format!("cannot open {}: {e}", a.file)))?;
+                Box::new(std::io::BufReader::with_capacity(1 << 20, f))
+            };
+            let summary = match a.kind.as_str() {
+                "exposures" => import::exposures(&ctx, &a.experiment, &actor, &mut reader).await?,
+                "events" => import::events(&ctx, &a.experiment, &actor, &mut reader).await?,
+                other => {
+                    return Err(invalid(format!("import {other:?}: exposures or events")));
+                }
+            };
+            if a.json.json {
+                return output::json(&summary);
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "{} {}: {} rows read, {} new, {} skipped (already there{}) in {secs:.1} s",
+                summary.experiment,
+                summary.kind,
+                summary.read,
+                summary.inserted,
+                summary.skipped,
+                if summary.kind == "events" {
+                    " or unit never exposed"
+                } else {
+                    ""
+                }
+            );
             Ok(())
         }
         ExperimentCommand::Learnings(a) => {

@@ -34,6 +34,8 @@ fn design(key: &str, sequential: bool) -> NewExperiment {
         metric: "purchase".into(),
         metric_kind: MetricKind::Binomial,
         guardrails: vec!["refund:binomial".into()],
+        secondary: vec![],
+        texts: vec![],
         engine: Engine::Frequentist,
         difference: Difference::Relative,
         sequential,
@@ -103,6 +105,12 @@ async fn from_hypothesis_to_documented_learning_with_a_winner_handed_to_content(
     .await?;
     let mut new = design("big-button", false);
     new.content_id = Some(page.id);
+    let no_text = err_text(service::create(&ctx, &new, "ana").await);
+    assert!(
+        no_text.contains("give the text of variation \"big\""),
+        "{no_text}"
+    );
+    new.texts = vec![("big".into(), "Bigger button copy".into())];
     assert!(err_text(service::create(&ctx, &new, "remy").await).contains("cannot run experiments"));
     let exp = service::create(&ctx, &new, "ana").await?;
     // Power calculation: 20% relative MDE on a 10% baseline at 80% power.
@@ -178,29 +186,34 @@ async fn from_hypothesis_to_documented_learning_with_a_winner_handed_to_content(
         (decided.state.as_str(), decided.winner.as_deref()),
         ("decided", Some("big"))
     );
-    // The winner is handed to the content workflow.
-    let handoff: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE person = 'lena' AND subject LIKE 'Apply the winner%'",
+    // The winner is implemented for real: its text is the item's next
+    // version, submitted for review (the live item changes only when approved).
+    let (body, version): (String, i32) = sqlx::query_as(
+        "SELECT body, version FROM content_versions WHERE item_id = $1 ORDER BY version DESC LIMIT 1",
     )
+    .bind(page.id)
     .fetch_one(&ctx.pool)
     .await?;
-    assert_eq!(handoff, 1);
+    assert_eq!((body.as_str(), version), ("Bigger button copy", 2));
+    let item = {
+        let mut conn = ctx.pool.acquire().await?;
+        vivid_core::content::store::get(&mut conn, page.id).await?
+    };
+    assert_eq!(item.state.as_str(), "review", "{item:?}");
+    assert!(item.approval_id.is_some());
     let on_content: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE workflow = 'content' AND action = 'experiment_winner'",
+        "SELECT count(*) FROM events WHERE workflow = 'content' AND action = 'experiment_winner_submitted'",
     )
     .fetch_one(&ctx.pool)
     .await?;
     assert_eq!(on_content, 1);
-    content::edit(
-        &ctx,
-        page.id,
-        "lena",
-        None,
-        "Bigger button copy",
-        Some("apply experiment big-button"),
+    // The Marketing director hears of the decision.
+    let told: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE person = 'maya' AND subject LIKE 'Experiment big-button decided%'",
     )
+    .fetch_one(&ctx.pool)
     .await?;
-    content::submit(&ctx, page.id, "lena").await?;
+    assert_eq!(told, 1);
     content::decide(&ctx, page.id, "maya", Decision::Approve, "", None).await?;
 
     service::document(
@@ -385,5 +398,204 @@ async fn who_runs_experiments_comes_from_config() -> TestResult {
         "{refused}"
     );
     service::create(&ctx, &design("cfg", false), "iris").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn designs_that_cannot_mislead() -> TestResult {
+    let (_db, ctx, _clock) = setup().await?;
+    let mut bad = design("bad-split", false);
+    bad.variations = vec![("control".into(), 0.5), ("big".into(), 0.6)];
+    let e = err_text(service::create(&ctx, &bad, "ana").await);
+    assert!(
+        e.contains("control:0.5, big:0.6") && e.contains("add up to 1.1"),
+        "{e}"
+    );
+    bad.variations = vec![("control".into(), 1.0), ("big".into(), 0.0)];
+    let e = err_text(service::create(&ctx, &bad, "ana").await);
+    assert!(e.contains("positive share of the traffic"), "{e}");
+    bad.variations = vec![("control".into(), 1.0)];
+    let e = err_text(service::create(&ctx, &bad, "ana").await);
+    assert!(e.contains("at least one variation"), "{e}");
+    assert!(
+        service::list(&ctx, None).await?.is_empty(),
+        "nothing stored"
+    );
+
+    // 90/10: per-arm samples, and longer than 50/50.
+    let even = service::plan(&design("even", false))?;
+    let mut skew = design("skew", false);
+    skew.variations = vec![("control".into(), 0.9), ("big".into(), 0.1)];
+    let skew_plan = service::plan(&skew)?;
+    assert_eq!(skew_plan.per_arm.len(), 2);
+    assert!(skew_plan.per_arm[0] > 8 * skew_plan.per_arm[1]);
+    assert!(
+        skew_plan.planned_days > even.planned_days,
+        "{skew_plan:?} vs {even:?}"
+    );
+    let stored = service::create(&ctx, &skew, "ana").await?;
+    assert_eq!(stored.planned_total, i64::try_from(skew_plan.total)?);
+    assert_eq!(stored.planned_days, i32::try_from(skew_plan.planned_days)?);
+    assert_eq!(
+        stored.planned_per_variation,
+        i64::try_from(skew_plan.per_arm[1])?
+    );
+
+    // Sequential: planned with the penalty, tuned to the planned sample.
+    let seq = service::create(&ctx, &design("seq", true), "ana").await?;
+    assert!(seq.planned_total > seq.fixed_total, "{seq:?}");
+    assert_eq!(seq.sequential_tuning, seq.planned_total as f64);
+    assert_ne!(seq.sequential_tuning, 5000.0);
+    Ok(())
+}
+
+fn csv(lines: impl IntoIterator<Item = String>) -> std::io::Cursor<Vec<u8>> {
+    let mut s = String::new();
+    for l in lines {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    std::io::Cursor::new(s.into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_cuped_breakdowns_and_alerts_on_a_hurt_guardrail() -> TestResult {
+    use vivid_core::experiments::{import, report::Verdict, timers};
+    let (_db, ctx, _clock) = setup().await?;
+    let mut new = design("refunds", false);
+    new.metric = "revenue".into();
+    new.metric_kind = MetricKind::Mean;
+    new.baseline = 50.0;
+    new.baseline_variance = Some(400.0);
+    new.secondary = vec!["newsletter:binomial".into()];
+    let exp = service::create(&ctx, &new, "ana").await?;
+    // Not running yet: refused, nothing stored.
+    let early = err_text(
+        import::exposures(&ctx, "refunds", "ana", &mut csv(["unit_id".to_string()])).await,
+    );
+    assert!(early.contains("only while it runs"), "{early}");
+    service::start(&ctx, "refunds", "ana").await?;
+
+    let mut rng = Rng::new(19);
+    let n = 4000;
+    let mut exposures = vec!["unit_id,device,segment,covariate".to_string()];
+    let mut pre = Vec::new();
+    for i in 0..n {
+        let c = 40.0 + 20.0 * rng.f64();
+        pre.push(c);
+        let device = if i % 2 == 0 { "mobile" } else { "desktop" };
+        exposures.push(format!("u{i},{device},trade,{c:.3}"));
+    }
+    let s = import::exposures(&ctx, "refunds", "ana", &mut csv(exposures.clone())).await?;
+    assert_eq!((s.read, s.inserted), (n as u64, n as u64));
+    // Idempotent: the same file again adds nothing.
+    let again = import::exposures(&ctx, "refunds", "ana", &mut csv(exposures)).await?;
+    assert_eq!(
+        (again.read, again.inserted, again.skipped),
+        (n as u64, 0, n as u64)
+    );
+    // A bad row refuses the whole file, naming its line.
+    let bad = err_text(
+        import::exposures(
+            &ctx,
+            "refunds",
+            "ana",
+            &mut csv(["unit_id,covariate".into(), "x1,3".into(), "x2,lots".into()]),
+        )
+        .await,
+    );
+    assert!(
+        bad.contains("line 3") && bad.contains("not a number"),
+        "{bad}"
+    );
+    assert_eq!(
+        service::exposure_counts(&mut *ctx.pool.acquire().await?, exp.id)
+            .await?
+            .iter()
+            .map(|c| c.1)
+            .sum::<i64>(),
+        n as i64
+    );
+
+    let mut conn = ctx.pool.acquire().await?;
+    let counts = service::exposure_counts(&mut conn, exp.id).await?;
+    drop(conn);
+    assert_eq!(counts.len(), 2);
+    // Revenue follows the covariate; "big" refunds far more often.
+    let variation_of = |u: usize| -> String {
+        vivid_core::experiments::assign::choose("refunds", &format!("u{u}"), &[0.5, 0.5])
+            .map(|i| if i == 0 { "control" } else { "big" })
+            .unwrap_or("control")
+            .to_string()
+    };
+    let mut events = vec!["event_id,unit_id,metric,value".to_string()];
+    for (i, c) in pre.iter().enumerate() {
+        let big = variation_of(i) == "big";
+        let revenue = c + 5.0 * rng.f64() + if big { 1.0 } else { 0.0 };
+        events.push(format!("r{i},u{i},revenue,{revenue:.3}"));
+        let refund_rate = if big { 0.15 } else { 0.05 };
+        if rng.f64() < refund_rate {
+            events.push(format!("f{i},u{i},refund,1"));
+        }
+    }
+    events.push("ghost,nobody,revenue,5".into());
+    let ev = import::events(&ctx, "refunds", "ana", &mut csv(events.clone())).await?;
+    assert_eq!(ev.skipped, 1, "the unexposed unit's event is skipped");
+    let ev2 = import::events(&ctx, "refunds", "ana", &mut csv(events)).await?;
+    assert_eq!(ev2.inserted, 0, "event ids are recorded once");
+
+    let r = service::analyze(&ctx, "refunds").await?;
+    assert!(r.cuped, "exposures carry a covariate");
+    assert!(
+        r.srm.sentence.starts_with("Sample ratio check passed"),
+        "{:?}",
+        r.srm
+    );
+    let big = &r.primary.result.variations[1];
+    assert!(big.theta.is_some_and(|t| t > 0.5), "{big:?}");
+    let g = &r.guardrails[0];
+    assert_eq!(g.metric, "refund");
+    assert_eq!(g.verdicts[0].verdict, Verdict::Hurt, "{:?}", g.verdicts);
+    assert!(
+        r.summary
+            .iter()
+            .any(|s| s.contains("hurts the guardrail refund"))
+    );
+    assert_eq!(r.secondary.len(), 1);
+    assert_eq!(r.secondary[0].verdicts[0].verdict, Verdict::Inconclusive);
+    assert_eq!(r.suggested_winner, None, "a hurt guardrail cannot win");
+    // Breakdowns by device and segment, corrected together.
+    assert!(r.breakdown_correction.contains("Benjamini-Hochberg"));
+    let dims: Vec<(&str, &str)> = r
+        .breakdowns
+        .iter()
+        .map(|b| (b.dimension.as_str(), b.value.as_str()))
+        .collect();
+    assert_eq!(
+        dims,
+        vec![
+            ("device", "desktop"),
+            ("device", "mobile"),
+            ("segment", "trade")
+        ]
+    );
+
+    // The import checked the alerts: the owner (ana, also the Analytics
+    // director) is told once of the hurt guardrail; checking again adds nothing.
+    let alerts = |ctx: &Ctx| {
+        let pool = ctx.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM outbox WHERE subject LIKE 'Guardrail refund hurt by big%'",
+            )
+            .fetch_one(&pool)
+            .await
+        }
+    };
+    assert_eq!(alerts(&ctx).await?, 1);
+    let mut conn = ctx.pool.acquire().await?;
+    let raised = timers::check(&ctx, &mut conn, exp.id).await?;
+    assert!(raised.iter().any(|a| a.key == "guardrail:refund:big"));
+    assert_eq!(alerts(&ctx).await?, 1, "once per condition");
     Ok(())
 }

@@ -20,7 +20,8 @@ use vivid_core::crisis::{Phase, Severity, Status as IncidentStatus};
 use vivid_core::engine::approvals::{ApprovalRequest, DecisionRecord};
 use vivid_core::engine::events::Event;
 use vivid_core::experiments::model::{State, StopCheck};
-use vivid_core::experiments::service::{Experiment, MetricAnalysis, Report, Variation};
+use vivid_core::experiments::report::MetricRole;
+use vivid_core::experiments::service::{Experiment, MetricAnalysis, Report, SrmCheck, Variation};
 use vivid_core::stats::{
     AnalysisOutput, Difference, Engine, MetricKind, VariationResult, VariationStatus,
 };
@@ -314,6 +315,7 @@ fn arm(name: &str, n: u64, lift: Option<[f64; 3]>) -> VariationResult {
             VariationStatus::Control
         },
         message: None,
+        theta: None,
     }
 }
 
@@ -348,6 +350,11 @@ fn experiments(t: DateTime<Utc>) -> Vec<ExperimentRow> {
                 daily_traffic: 4000,
                 planned_per_variation: 20_000,
                 planned_days: 14,
+                planned_total: 40_000,
+                fixed_total: 40_000,
+                secondary: Vec::new(),
+                covariates: false,
+                dimensions: false,
                 content_id: None,
                 follows: None,
                 started_at: Some(t - TimeDelta::days(3)),
@@ -382,16 +389,28 @@ fn experiments(t: DateTime<Utc>) -> Vec<ExperimentRow> {
                             position: p as i32,
                         })
                         .collect(),
+                    srm: SrmCheck {
+                        p_value: if i % 4 == 0 { 0.0001 } else { 0.5 },
+                        mismatch: i % 4 == 0,
+                        arms: Vec::new(),
+                        sentence: String::new(),
+                    },
                     primary: MetricAnalysis {
                         metric: "add_to_cart".into(),
                         kind: MetricKind::Binomial,
+                        role: MetricRole::Primary,
                         result: AnalysisOutput {
                             srm_p_value: if i % 4 == 0 { 0.0001 } else { 0.5 },
                             srm_flag: i % 4 == 0,
                             variations: arms,
                         },
+                        verdicts: Vec::new(),
                     },
                     guardrails: Vec::new(),
+                    secondary: Vec::new(),
+                    cuped: false,
+                    breakdowns: Vec::new(),
+                    breakdown_correction: String::new(),
                     adjusted_p_values: Vec::new(),
                     stop: StopCheck::KeepRunning {
                         reason: "10000 of 20000 units per variation and 3.0 of 14 days".into(),

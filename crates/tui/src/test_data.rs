@@ -15,7 +15,8 @@ use vivid_core::engine::escalation::{Escalation, Level as EscalationStep, Policy
 use vivid_core::engine::events::Event;
 use vivid_core::engine::handoffs::Handoff;
 use vivid_core::experiments::model::{State, StopCheck};
-use vivid_core::experiments::service::{Experiment, MetricAnalysis, Report, Variation};
+use vivid_core::experiments::report::MetricRole;
+use vivid_core::experiments::service::{Experiment, MetricAnalysis, Report, SrmCheck, Variation};
 use vivid_core::journey::read::Funnel;
 use vivid_core::privacy::store::{Breach, Request as PrivacyRequest};
 use vivid_core::stats::{
@@ -695,6 +696,11 @@ fn experiment(id: i64, key: &str, name: &str, state: &str, metric: &str) -> Expe
         daily_traffic: 4000,
         planned_per_variation: 20_000,
         planned_days: 14,
+        planned_total: 40_000,
+        fixed_total: 40_000,
+        secondary: Vec::new(),
+        covariates: false,
+        dimensions: false,
         content_id: None,
         follows: None,
         started_at: (state != "draft").then(|| ago(5 * 86_400 + 4 * 3600)),
@@ -732,6 +738,7 @@ fn arm(
             VariationStatus::Control
         },
         message: None,
+        theta: None,
     }
 }
 
@@ -753,16 +760,28 @@ fn report(
                 position: i32::try_from(i).unwrap_or(0),
             })
             .collect(),
+        srm: SrmCheck {
+            p_value: srm.unwrap_or(0.41),
+            mismatch: srm.is_some(),
+            arms: Vec::new(),
+            sentence: String::new(),
+        },
         primary: MetricAnalysis {
             metric: exp.metric.clone(),
             kind: exp.metric_kind,
+            role: MetricRole::Primary,
             result: AnalysisOutput {
                 srm_p_value: srm.unwrap_or(0.41),
                 srm_flag: srm.is_some(),
                 variations: arms,
             },
+            verdicts: Vec::new(),
         },
         guardrails: Vec::new(),
+        secondary: Vec::new(),
+        cuped: false,
+        breakdowns: Vec::new(),
+        breakdown_correction: String::new(),
         adjusted_p_values: Vec::new(),
         stop,
         suggested_winner: None,

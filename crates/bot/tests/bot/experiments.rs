@@ -21,6 +21,8 @@ fn design(key: &str, name: &str) -> NewExperiment {
         metric: "purchase".into(),
         metric_kind: MetricKind::Binomial,
         guardrails: vec![],
+        secondary: vec![],
+        texts: vec![],
         engine: Engine::Frequentist,
         difference: Difference::Relative,
         sequential: true,

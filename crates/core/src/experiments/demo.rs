@@ -31,6 +31,8 @@ fn design(
         metric: metric.into(),
         metric_kind: MetricKind::Binomial,
         guardrails: vec!["refund:binomial".into()],
+        secondary: vec![],
+        texts: vec![],
         engine: Engine::Frequentist,
         difference: Difference::Relative,
         sequential: false,

@@ -9,18 +9,24 @@
 //! - `store.rs` — all of its SQL; the state and design stored as text;
 //! - `service.rs` — its commands, one transaction each, roles from config;
 //! - `read.rs` — the tile for the front ends;
+//! - `report.rs` — verdicts per metric and the dimension breakdowns (pure);
 //! - `demo.rs` — demo data and the simulator's step.
 //!
-//! It has no clocks of its own (no `timers.rs`): an experiment stops when a
-//! person decides it, on the stop check's advice.
+//! - `timers.rs` — the alert check of a running experiment (SRM, a hurt
+//!   guardrail, ready to decide), once per condition.
+//!
+//! An experiment stops when a person decides it, on the stop check's advice.
 
 pub mod assign;
 pub mod config;
 pub mod demo;
+pub mod import;
 pub mod model;
 pub mod read;
+pub mod report;
 pub mod service;
 pub mod store;
+pub mod timers;
 
 use sqlx::PgConnection;
 
@@ -75,6 +81,10 @@ impl Workflow for Descriptor {
         Some(Box::new(demo::Simulation))
     }
 
+    fn timers(&self, r: &mut crate::engine::timers::Registry) {
+        r.register(timers::CHECK_TIMER, timers::on_check);
+    }
+
     fn guide(&self) -> &'static str {
         include_str!("../../../../assets/guides/experiments.md")
     }
@@ -98,6 +108,18 @@ pub fn validate_config(config: &Config, org: &Org) -> Result<(), (String, String
     for (i, r) in c.roles.run.iter().enumerate() {
         org.check_role(r)
             .map_err(|e| (format!("experiments.roles.run[{i}]"), e))?;
+    }
+    for (key, refs) in [("alert", &c.alert), ("decisions", &c.decisions)] {
+        for (i, r) in refs.iter().enumerate() {
+            org.check_role(r)
+                .map_err(|e| (format!("experiments.{key}[{i}]"), e))?;
+        }
+    }
+    if c.check_every.is_zero() {
+        return Err((
+            "experiments.check_every".into(),
+            "must be longer than zero".into(),
+        ));
     }
     Ok(())
 }

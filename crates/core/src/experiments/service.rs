@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 use super::WORKFLOW;
 use super::assign;
 use super::model::{self, Command, State, StopCheck, stop_check};
+use super::report::{self, BreakdownRow, MetricRole, Verdict};
 use super::store::{self, combine, metric_sums};
 use crate::engine::Ctx;
 use crate::engine::events::{self, NewEvent};
@@ -13,8 +14,7 @@ use crate::engine::outbox::{self, NewNotification};
 use crate::error::{Error, Result};
 use crate::org::or_list;
 use crate::stats::{
-    self, AnalysisInput, AnalysisOutput, Baseline, Difference, Engine, MetricKind, PowerDesign,
-    VariationInput,
+    self, AnalysisInput, AnalysisOutput, Baseline, Difference, Engine, MetricKind, VariationInput,
 };
 
 pub use super::store::{
@@ -33,6 +33,9 @@ pub struct NewExperiment {
     pub metric_kind: MetricKind,
     /// Guardrail metrics, "name:binomial" or "name:mean".
     pub guardrails: Vec<String>,
+    /// Secondary metrics, "name:binomial" or "name:mean": reported with a
+    /// verdict, never blocking a winner.
+    pub secondary: Vec<String>,
     pub engine: Engine,
     pub difference: Difference,
     pub sequential: bool,
@@ -47,12 +50,15 @@ pub struct NewExperiment {
     pub daily_traffic: i64,
     /// (key, weight), the control first.
     pub variations: Vec<(String, f64)>,
+    /// (key, text) of variations: a winner's text becomes the linked content
+    /// item's next version. Every treatment needs one when `content_id` is set.
+    pub texts: Vec<(String, String)>,
     pub content_id: Option<i64>,
     pub follows: Option<i64>,
 }
 
 /// Who runs experiments comes from `[experiments.roles] run`.
-fn require_runner(ctx: &Ctx, actor: &str) -> Result<()> {
+pub(super) fn require_runner(ctx: &Ctx, actor: &str) -> Result<()> {
     let person = ctx.org.actor(actor)?;
     let runners = super::config::settings(&ctx.config)?.roles.run_refs()?;
     if ctx.org.holds_any(person, &runners) {
@@ -77,8 +83,10 @@ fn stats_err(e: stats::StatsError) -> Error {
     Error::invalid(e.to_string())
 }
 
-/// The power calculation for a design.
-pub fn plan(new: &NewExperiment) -> Result<stats::SampleSizePlan> {
+/// The power calculation for a design: per arm with its weight; the
+/// duration set by the arm that needs the most traffic; sequential designs
+/// with the penalty of an always-valid interval tuned to the planned total.
+pub fn plan(new: &NewExperiment) -> Result<stats::WeightedPlan> {
     let baseline = match new.metric_kind {
         MetricKind::Binomial => Baseline::Binomial { rate: new.baseline },
         MetricKind::Mean => Baseline::Mean {
@@ -88,15 +96,35 @@ pub fn plan(new: &NewExperiment) -> Result<stats::SampleSizePlan> {
             })?,
         },
     };
-    stats::sample_size(&PowerDesign {
-        alpha: new.alpha,
-        power: new.power,
-        baseline,
-        relative_mde: new.mde,
-        variations: u32::try_from(new.variations.len()).unwrap_or(2),
-        daily_traffic: new.daily_traffic as f64,
-    })
+    let weights: Vec<f64> = new.variations.iter().map(|(_, w)| *w).collect();
+    stats::check_weights(&weights).map_err(|e| weights_err(new, e))?;
+    stats::weighted_plan(
+        &baseline,
+        new.mde,
+        new.alpha,
+        new.power,
+        &weights,
+        new.daily_traffic as f64,
+        new.sequential,
+    )
     .map_err(stats_err)
+}
+
+/// A refused split as a sentence naming the variations.
+fn weights_err(new: &NewExperiment, e: stats::StatsError) -> Error {
+    let split: Vec<String> = new
+        .variations
+        .iter()
+        .map(|(k, w)| format!("{k}:{w}"))
+        .collect();
+    let why = match &e {
+        stats::StatsError::InvalidInput { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    };
+    Error::invalid(format!(
+        "the traffic split {} is refused: {why}",
+        split.join(", ")
+    ))
 }
 
 pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Experiment> {
@@ -119,31 +147,56 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
         ));
     }
     let mut seen = std::collections::HashSet::new();
-    for (k, w) in &new.variations {
+    for (k, _) in &new.variations {
         if !valid_key(k) || !seen.insert(k.clone()) {
             return Err(Error::invalid(format!(
                 "variation {k:?} is not a valid, distinct key"
             )));
         }
-        if !(w.is_finite() && *w >= 0.0) {
+    }
+    let weights: Vec<f64> = new.variations.iter().map(|(_, w)| *w).collect();
+    stats::check_weights(&weights).map_err(|e| weights_err(new, e))?;
+    for (k, t) in &new.texts {
+        if !new.variations.iter().any(|(v, _)| v == k) {
             return Err(Error::invalid(format!(
-                "variation {k:?} has a negative or invalid weight"
+                "text for {k:?}, which is not a variation"
             )));
         }
+        if t.trim().is_empty() {
+            return Err(Error::invalid(format!("the text of {k:?} is empty")));
+        }
     }
-    if new.variations.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
-        return Err(Error::invalid("the variation weights add up to zero"));
+    if let Some(c) = new.content_id {
+        for (k, _) in new.variations.iter().skip(1) {
+            if !new.texts.iter().any(|(t, _)| t == k) {
+                return Err(Error::invalid(format!(
+                    "experiment {} is linked to content item #{c}: give the text of variation {k:?} (--text {k}=TEXT), which becomes the item's next version if it wins",
+                    new.key
+                )));
+            }
+        }
     }
-    for g in &new.guardrails {
-        let (name, kind) = g.split_once(':').ok_or_else(|| {
-            Error::invalid(format!(
-                "guardrail {g:?} must be NAME:binomial or NAME:mean"
-            ))
-        })?;
-        model::parse_metric_kind(kind).map_err(Error::invalid)?;
-        if name.is_empty() || name == new.metric {
+    let mut names = std::collections::HashSet::new();
+    for (what, g) in new
+        .guardrails
+        .iter()
+        .map(|g| ("guardrail", g))
+        .chain(new.secondary.iter().map(|g| ("secondary metric", g)))
+    {
+        let mut parts = g.split(':');
+        let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
             return Err(Error::invalid(format!(
-                "guardrail {g:?} must name another metric"
+                "{what} {g:?} must be NAME:binomial or NAME:mean (optionally :lower or :higher, the good direction)"
+            )));
+        };
+        model::parse_metric_kind(kind).map_err(Error::invalid)?;
+        report::lower_is_better(g, MetricRole::Secondary).map_err(Error::invalid)?;
+        if parts.nth(1).is_some() {
+            return Err(Error::invalid(format!("{what} {g:?} has too many parts")));
+        }
+        if name.is_empty() || name == new.metric || !names.insert(name.to_string()) {
+            return Err(Error::invalid(format!(
+                "{what} {g:?} must name another metric, once"
             )));
         }
     }
@@ -153,6 +206,15 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
         ));
     }
     let planned = plan(new)?;
+    let (planned_arms, planned_total, planned_days, sequential_tuning) = match &planned.sequential {
+        Some(sq) => (sq.per_arm.clone(), sq.total, sq.planned_days, sq.tuning),
+        None => (
+            planned.per_arm.clone(),
+            planned.total,
+            planned.planned_days,
+            stats::DEFAULT_SEQUENTIAL_TUNING,
+        ),
+    };
     let now = ctx.now();
     let mut tx = ctx.pool.begin().await?;
     if let Some(c) = new.content_id {
@@ -166,6 +228,7 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
         metric: &new.metric,
         metric_kind: new.metric_kind,
         guardrails: &new.guardrails,
+        secondary: &new.secondary,
         engine: new.engine,
         difference: new.difference,
         sequential: new.sequential,
@@ -175,8 +238,12 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
         baseline: new.baseline,
         baseline_variance: new.baseline_variance,
         daily_traffic: new.daily_traffic,
-        planned_per_variation: i64::try_from(planned.per_variation).unwrap_or(i64::MAX),
-        planned_days: i32::try_from(planned.planned_days).unwrap_or(i32::MAX),
+        planned_per_variation: i64::try_from(planned_arms.iter().copied().min().unwrap_or(0))
+            .unwrap_or(i64::MAX),
+        planned_days: i32::try_from(planned_days).unwrap_or(i32::MAX),
+        planned_total: i64::try_from(planned_total).unwrap_or(i64::MAX),
+        fixed_total: i64::try_from(planned.total).unwrap_or(i64::MAX),
+        sequential_tuning,
         content_id: new.content_id,
         follows: new.follows,
     };
@@ -188,6 +255,7 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
                 new.key
             ))
         })?;
+    store::set_variation_bodies(&mut tx, exp.id, &new.texts).await?;
     events::append(
         &mut tx,
         &NewEvent::new(WORKFLOW, "experiment", exp.id, "designed", actor)
@@ -196,6 +264,7 @@ pub async fn create(ctx: &Ctx, new: &NewExperiment, actor: &str) -> Result<Exper
             .payload(serde_json::json!({
                 "key": exp.key, "metric": exp.metric, "mde": exp.mde, "power": exp.power, "alpha": exp.alpha,
                 "planned_per_variation": exp.planned_per_variation, "planned_days": exp.planned_days,
+                "plan": planned, "sequential_tuning": exp.sequential_tuning,
                 "variations": new.variations,
             })),
         now,
@@ -264,6 +333,7 @@ pub async fn start(ctx: &Ctx, id_or_key: &str, actor: &str) -> Result<Experiment
     let exp = store::lock(&mut tx, found.id).await?;
     let to = allowed(&exp, Command::Start)?;
     store::set_started(&mut tx, exp.id, ctx.now()).await?;
+    super::timers::schedule_check(ctx, &mut tx, exp.id).await?;
     transition(
         ctx,
         &mut tx,
@@ -322,6 +392,7 @@ pub async fn record(
         || exp
             .guardrails
             .iter()
+            .chain(&exp.secondary)
             .any(|g| g.split(':').next() == Some(metric));
     if !known {
         return Err(Error::invalid(format!(
@@ -348,12 +419,33 @@ pub async fn record(
     .await
 }
 
+/// One treatment's verdict on one metric, in a sentence.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmVerdict {
+    pub variation: String,
+    pub verdict: Verdict,
+    pub sentence: String,
+}
+
 /// One metric's analysis.
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricAnalysis {
     pub metric: String,
     pub kind: MetricKind,
+    pub role: MetricRole,
     pub result: AnalysisOutput,
+    /// Per treatment: hurt, fine or inconclusive.
+    pub verdicts: Vec<ArmVerdict>,
+}
+
+/// The sample-ratio check, read first: a broken split voids everything else.
+#[derive(Debug, Clone, Serialize)]
+pub struct SrmCheck {
+    pub p_value: f64,
+    pub mismatch: bool,
+    /// (variation, units, expected share).
+    pub arms: Vec<(String, u64, f64)>,
+    pub sentence: String,
 }
 
 /// The stored experiment analysed, with plain words for directors.
@@ -361,10 +453,18 @@ pub struct MetricAnalysis {
 pub struct Report {
     pub experiment: Experiment,
     pub variations: Vec<Variation>,
+    pub srm: SrmCheck,
     pub primary: MetricAnalysis,
     pub guardrails: Vec<MetricAnalysis>,
+    pub secondary: Vec<MetricAnalysis>,
+    /// The primary metric analysed with CUPED (a pre-period covariate).
+    pub cuped: bool,
     /// Holm-adjusted p-values across every metric and arm (frequentist).
     pub adjusted_p_values: Vec<(String, String, f64)>,
+    /// The primary metric by device, channel and segment.
+    pub breakdowns: Vec<BreakdownRow>,
+    /// The multiple-testing correction the breakdowns use.
+    pub breakdown_correction: String,
     pub stop: StopCheck,
     /// The variation the data support, if any.
     pub suggested_winner: Option<String>,
@@ -387,6 +487,7 @@ fn input_for(
         alpha: exp.alpha,
         weights: Some(vars.iter().map(|v| v.weight).collect()),
         prior: None,
+        cuped: false,
         variations: stats_rows
             .iter()
             .map(|(name, n, sum, ss)| VariationInput {
@@ -394,6 +495,7 @@ fn input_for(
                 n: *n,
                 sum: *sum,
                 sum_squares: (kind == MetricKind::Mean).then_some(*ss),
+                ..Default::default()
             })
             .collect(),
     }
@@ -403,38 +505,170 @@ fn pct(x: f64) -> String {
     format!("{:+.1}%", x * 100.0)
 }
 
+/// "name:kind" as stored, split and checked.
+fn metric_spec(exp: &Experiment, spec: &str) -> Result<(String, MetricKind)> {
+    let mut parts = spec.split(':');
+    let (Some(name), Some(k)) = (parts.next(), parts.next()) else {
+        return Err(Error::internal(format!(
+            "experiment {}: metric {spec:?}",
+            exp.key
+        )));
+    };
+    let kind = model::parse_metric_kind(k)
+        .map_err(|e| Error::internal(format!("experiment {}: {e}", exp.key)))?;
+    Ok((name.to_string(), kind))
+}
+
+/// The effect in words: "+12.0% (95% interval +3.1% to +20.9%)".
+fn effect_words(exp: &Experiment, v: &stats::VariationResult) -> String {
+    match (v.lift, v.ci) {
+        (Some(l), Some(ci)) => {
+            let level = ((1.0 - exp.alpha) * 100.0).round();
+            if exp.difference == Difference::Relative {
+                format!(
+                    "{} ({level}% interval {} to {})",
+                    pct(l),
+                    pct(ci[0]),
+                    pct(ci[1])
+                )
+            } else {
+                format!("{l:+.4} ({level}% interval {:+.4} to {:+.4})", ci[0], ci[1])
+            }
+        }
+        _ => v
+            .message
+            .clone()
+            .unwrap_or_else(|| "not enough data yet".into()),
+    }
+}
+
+fn verdicts_for(
+    exp: &Experiment,
+    out: &AnalysisOutput,
+    role: MetricRole,
+    metric: &str,
+    lower_better: bool,
+) -> Vec<ArmVerdict> {
+    let control_mean = out.variations.first().map(|c| c.mean).unwrap_or(0.0);
+    let margin = match exp.difference {
+        Difference::Relative => exp.mde,
+        Difference::Absolute => exp.mde * control_mean.abs(),
+    };
+    out.variations
+        .iter()
+        .skip(1)
+        .map(|v| {
+            let verdict = if lower_better {
+                report::verdict(&report::flipped(v), exp.alpha, margin)
+            } else {
+                report::verdict(v, exp.alpha, margin)
+            };
+            let what = match (role, verdict) {
+                (MetricRole::Guardrail, Verdict::Hurt) => "HURT: it cannot win",
+                (_, Verdict::Hurt) => "hurt",
+                (_, Verdict::Fine) => "fine",
+                (_, Verdict::Inconclusive) => "inconclusive",
+            };
+            ArmVerdict {
+                variation: v.name.clone(),
+                verdict,
+                sentence: format!(
+                    "{} {metric} ({}): {what} — {}",
+                    v.name,
+                    role.as_str(),
+                    effect_words(exp, v)
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Analyse a stored experiment with its breakdowns.
 pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
+    analyze_with(ctx, id_or_key, true).await
+}
+
+/// Analyse a stored experiment; `breakdowns` adds the dimension breakdowns
+/// (when its exposures carry dimensions).
+pub async fn analyze_with(ctx: &Ctx, id_or_key: &str, breakdowns: bool) -> Result<Report> {
     let mut conn = ctx.pool.acquire().await?;
     let exp = store::find(&mut conn, id_or_key).await?;
     let vars = store::variations(&mut conn, exp.id).await?;
     let kind = exp.metric_kind;
-    let counts = store::exposure_counts(&mut conn, exp.id).await?;
-    let rows = combine(
-        &counts,
-        &metric_sums(&mut conn, exp.id, &exp.metric, kind).await?,
-    );
-    let primary = stats::analyze(&input_for(&exp, &vars, kind, &rows)).map_err(stats_err)?;
-    let mut guardrails = Vec::new();
-    for g in &exp.guardrails {
-        let Some((name, k)) = g.split_once(':') else {
-            continue;
-        };
-        // Checked when designed: another kind is a fault of the stored data.
-        let gk = model::parse_metric_kind(k)
-            .map_err(|e| Error::internal(format!("experiment {}: {e}", exp.key)))?;
-        let grows = combine(&counts, &metric_sums(&mut conn, exp.id, name, gk).await?);
-        let result = stats::analyze(&input_for(&exp, &vars, gk, &grows)).map_err(stats_err)?;
-        guardrails.push(MetricAnalysis {
-            metric: name.to_string(),
-            kind: gk,
-            result,
-        });
+    let cuped = exp.covariates;
+    let primary = if cuped {
+        let cov = store::exposure_covariates(&mut conn, exp.id).await?;
+        let sums = store::metric_sums_cuped(&mut conn, exp.id, &exp.metric, kind).await?;
+        let counts: Vec<(String, i64)> = cov.iter().map(|(k, n, _, _)| (k.clone(), *n)).collect();
+        let plain: Vec<(String, f64, f64)> = sums
+            .iter()
+            .map(|(k, s, q, _)| (k.clone(), *s, *q))
+            .collect();
+        let mut input = input_for(&exp, &vars, kind, &combine(&counts, &plain));
+        input.cuped = true;
+        for (v, (key, _, cs, css)) in input.variations.iter_mut().zip(&cov) {
+            let sp = sums
+                .iter()
+                .find(|(k, ..)| k == key)
+                .map(|(_, _, _, p)| *p)
+                .unwrap_or(0.0);
+            v.covariate_sum = Some(*cs);
+            // A binomial covariate is 0/1: its squares are itself.
+            v.covariate_sum_squares = Some(if kind == MetricKind::Binomial {
+                *cs
+            } else {
+                *css
+            });
+            v.main_covariate_sum_product = Some(sp);
+            if kind == MetricKind::Binomial {
+                v.sum_squares = None;
+            }
+        }
+        stats::analyze(&input).map_err(stats_err)?
+    } else {
+        let counts = store::exposure_counts(&mut conn, exp.id).await?;
+        let rows = combine(
+            &counts,
+            &metric_sums(&mut conn, exp.id, &exp.metric, kind).await?,
+        );
+        stats::analyze(&input_for(&exp, &vars, kind, &rows)).map_err(stats_err)?
+    };
+    let counts: Vec<(String, i64)> = primary
+        .variations
+        .iter()
+        .map(|v| (v.name.clone(), i64::try_from(v.n).unwrap_or(i64::MAX)))
+        .collect();
+    let mut others = Vec::new();
+    for (role, specs) in [
+        (MetricRole::Guardrail, &exp.guardrails),
+        (MetricRole::Secondary, &exp.secondary),
+    ] {
+        for g in specs {
+            let (name, gk) = metric_spec(&exp, g)?;
+            let rows = combine(&counts, &metric_sums(&mut conn, exp.id, &name, gk).await?);
+            let result = stats::analyze(&input_for(&exp, &vars, gk, &rows)).map_err(stats_err)?;
+            let lower = report::lower_is_better(g, role)
+                .map_err(|e| Error::internal(format!("experiment {}: {e}", exp.key)))?;
+            let verdicts = verdicts_for(&exp, &result, role, &name, lower);
+            others.push(MetricAnalysis {
+                metric: name,
+                kind: gk,
+                role,
+                result,
+                verdicts,
+            });
+        }
     }
+    let (guardrails, secondary): (Vec<_>, Vec<_>) = others
+        .into_iter()
+        .partition(|m| m.role == MetricRole::Guardrail);
+
     // Holm across every metric and arm.
     let mut labels = Vec::new();
     let mut ps = Vec::new();
     for (metric, out) in std::iter::once((&exp.metric, &primary))
         .chain(guardrails.iter().map(|g| (&g.metric, &g.result)))
+        .chain(secondary.iter().map(|g| (&g.metric, &g.result)))
     {
         for v in out.variations.iter().skip(1) {
             if let Some(Some(p)) = v.p_value {
@@ -454,53 +688,87 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
         .map(|((m, v), p)| (m, v, p))
         .collect();
 
-    // Is a treatment significantly better, and harmless on every guardrail?
-    let significant = |v: &stats::VariationResult| -> bool {
-        match (v.p_value, v.chance_to_win, v.ci) {
-            (Some(Some(p)), _, Some(ci)) => p < exp.alpha && ci[0] > 0.0,
-            (_, Some(Some(ctw)), _) => ctw > 1.0 - exp.alpha,
-            _ => false,
-        }
-    };
     let harmful = |name: &str| -> Option<String> {
         guardrails.iter().find_map(|g| {
-            let v = g.result.variations.iter().find(|v| v.name == name)?;
-            let hurt = match (v.p_value, v.chance_to_win, v.ci) {
-                (Some(Some(p)), _, Some(ci)) => p < exp.alpha && ci[1] < 0.0,
-                (_, Some(Some(ctw)), _) => ctw < exp.alpha,
-                _ => false,
-            };
-            hurt.then(|| g.metric.clone())
+            g.verdicts
+                .iter()
+                .any(|v| v.variation == name && v.verdict == Verdict::Hurt)
+                .then(|| g.metric.clone())
         })
     };
     let best = primary
         .variations
         .iter()
         .skip(1)
-        .filter(|v| significant(v) && harmful(&v.name).is_none())
+        .filter(|v| report::better(v, exp.alpha) && harmful(&v.name).is_none())
         .max_by(|a, b| a.lift.unwrap_or(0.0).total_cmp(&b.lift.unwrap_or(0.0)))
         .map(|v| v.name.clone());
-    let min_n = primary.variations.iter().map(|v| v.n).min().unwrap_or(0);
+    // The arm furthest from its planned sample sets how far along it is.
+    let total_planned = if exp.planned_total > 0 {
+        exp.planned_total as f64
+    } else {
+        exp.planned_per_variation as f64 * vars.len() as f64
+    };
+    let weight_sum: f64 = vars
+        .iter()
+        .map(|v| v.weight)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
+    let (behind_n, behind_planned) = primary
+        .variations
+        .iter()
+        .zip(&vars)
+        .map(|(v, var)| {
+            let planned = (total_planned * var.weight / weight_sum).ceil().max(1.0) as u64;
+            (v.n, planned)
+        })
+        .min_by(|a, b| (a.0 as f64 / a.1 as f64).total_cmp(&(b.0 as f64 / b.1 as f64)))
+        .unwrap_or((0, 0));
     let days = exp
         .started_at
         .map(|s| (ctx.now() - s).num_seconds() as f64 / 86_400.0)
         .unwrap_or(0.0);
-    let any_significant = primary.variations.iter().skip(1).any(significant);
+    let any_significant = primary
+        .variations
+        .iter()
+        .skip(1)
+        .any(|v| report::better(v, exp.alpha));
     let stop = stop_check(
         exp.sequential,
-        min_n,
-        u64::try_from(exp.planned_per_variation).unwrap_or(0),
+        behind_n,
+        behind_planned,
         days,
         f64::from(exp.planned_days),
         any_significant,
     );
 
+    let weights_total: f64 = weight_sum;
+    let srm = SrmCheck {
+        p_value: primary.srm_p_value,
+        mismatch: primary.srm_flag,
+        arms: primary
+            .variations
+            .iter()
+            .zip(&vars)
+            .map(|(v, var)| (v.name.clone(), v.n, var.weight / weights_total))
+            .collect(),
+        sentence: if primary.srm_flag {
+            format!(
+                "WARNING: sample ratio mismatch (p = {:.6}). The traffic split does not match the weights, so these results cannot be trusted until the assignment is fixed.",
+                primary.srm_p_value
+            )
+        } else {
+            format!(
+                "Sample ratio check passed (p = {:.3}): the split matches the weights.",
+                primary.srm_p_value
+            )
+        },
+    };
+
+    // The warning leads the summary only when the split is broken.
     let mut summary = Vec::new();
-    if primary.srm_flag {
-        summary.push(format!(
-            "WARNING: sample ratio mismatch (p = {:.6}). The traffic split does not match the weights, so these results cannot be trusted until the assignment is fixed.",
-            primary.srm_p_value
-        ));
+    if srm.mismatch {
+        summary.push(srm.sentence.clone());
     }
     let control = primary.variations.first();
     let fmt_mean = |m: f64| {
@@ -524,23 +792,7 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
     for v in primary.variations.iter().skip(1) {
         let base = control.map(|c| fmt_mean(c.mean)).unwrap_or_default();
         let line = match (v.lift, v.ci) {
-            (Some(l), Some(ci)) => {
-                let effect = if exp.difference == Difference::Relative {
-                    format!(
-                        "{} ({}% interval {} to {})",
-                        pct(l),
-                        ((1.0 - exp.alpha) * 100.0).round(),
-                        pct(ci[0]),
-                        pct(ci[1])
-                    )
-                } else {
-                    format!(
-                        "{l:+.4} ({}% interval {:+.4} to {:+.4})",
-                        ((1.0 - exp.alpha) * 100.0).round(),
-                        ci[0],
-                        ci[1]
-                    )
-                };
+            (Some(_), Some(_)) => {
                 let words = match (v.p_value, v.chance_to_win) {
                     (Some(Some(p)), _) if p < exp.alpha => {
                         format!("statistically significant (p = {p:.4})")
@@ -552,18 +804,13 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
                     _ => String::new(),
                 };
                 format!(
-                    "{}: {} vs {base} — {effect}, {words}.",
+                    "{}: {} vs {base} — {}, {words}.",
                     v.name,
-                    fmt_mean(v.mean)
+                    fmt_mean(v.mean),
+                    effect_words(&exp, v)
                 )
             }
-            _ => format!(
-                "{}: {}",
-                v.name,
-                v.message
-                    .clone()
-                    .unwrap_or_else(|| "not enough data yet".into())
-            ),
+            _ => format!("{}: {}", v.name, effect_words(&exp, v)),
         };
         summary.push(line);
         if let Some(g) = harmful(&v.name) {
@@ -577,17 +824,55 @@ pub async fn analyze(ctx: &Ctx, id_or_key: &str) -> Result<Report> {
         StopCheck::KeepRunning { reason } => format!("Keep running: {reason}."),
         StopCheck::MayStop { reason } => format!("It may stop: {reason}."),
     });
+
+    let breakdowns = if breakdowns && exp.dimensions {
+        let mut cells = Vec::new();
+        for dim in store::DIMENSIONS {
+            let rows = store::dimension_stats(&mut conn, exp.id, dim, &exp.metric, kind).await?;
+            let mut values: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+            values.dedup();
+            for value in values {
+                let arms: Vec<(String, stats::ArmStats)> = vars
+                    .iter()
+                    .map(|var| {
+                        let r = rows.iter().find(|r| r.0 == value && r.1 == var.key);
+                        let (n, s, q) = r.map(|r| (r.2, r.3, r.4)).unwrap_or((0, 0.0, 0.0));
+                        let n = u64::try_from(n).unwrap_or(0);
+                        let stats = if kind == MetricKind::Binomial {
+                            stats::ArmStats::binomial(n, s)
+                        } else {
+                            stats::ArmStats::new(n, s, q)
+                        };
+                        (var.key.clone(), stats)
+                    })
+                    .collect();
+                cells.push((dim.to_string(), value.to_string(), arms));
+            }
+        }
+        report::breakdowns(&cells, kind, exp.difference, exp.alpha)
+    } else {
+        Vec::new()
+    };
+
     let srm_ok = !primary.srm_flag;
+    let primary_verdicts = verdicts_for(&exp, &primary, MetricRole::Primary, &exp.metric, false);
     Ok(Report {
         primary: MetricAnalysis {
             metric: exp.metric.clone(),
             kind,
+            role: MetricRole::Primary,
             result: primary,
+            verdicts: primary_verdicts,
         },
         experiment: exp,
         variations: vars,
+        srm,
         guardrails,
+        secondary,
+        cuped,
         adjusted_p_values,
+        breakdowns,
+        breakdown_correction: report::BREAKDOWN_CORRECTION.to_string(),
         stop,
         suggested_winner: if srm_ok { best } else { None },
         summary,
@@ -665,30 +950,13 @@ pub async fn decide(
         serde_json::json!({ "winner": winner, "summary": report.summary }),
     )
     .await?;
-    // Hand-off: the content workflow applies a winning variation to its item.
-    if let (Some(w), Some(content_id)) = (winner, exp.content_id)
-        && report.variations.first().map(|v| v.key.as_str()) != Some(w)
-    {
-        let item = crate::content::store::get(&mut tx, content_id).await?;
-        events::append(
-            &mut tx,
-            &NewEvent::new(
-                crate::content::WORKFLOW,
-                "content",
-                content_id,
-                "experiment_winner",
-                actor,
-            )
-            .reason(format!("experiment {}: apply variation {w}", exp.key))
-            .payload(serde_json::json!({ "experiment": exp.key, "winner": w })),
-            now,
-        )
-        .await?;
-        let n = NewNotification::to_person(&item.owner, WORKFLOW, exp.id, format!("Apply the winner of {}: {w}", exp.name))
-                .body(format!("Experiment {} chose {w} for content #{content_id} ({}). Edit the item with the winning variation and submit it for review.", exp.key, item.title))
-                .payload(serde_json::json!({ "experiment_id": exp.id, "content_id": content_id, "kind": "experiment_handoff" }));
-        outbox::enqueue(ctx, &mut tx, &n).await?;
-    }
+    super::timers::cancel_check(&mut tx, exp.id).await?;
+    let winning_text = match (winner, exp.content_id) {
+        (Some(w), Some(_)) if report.variations.first().map(|v| v.key.as_str()) != Some(w) => {
+            store::variation_body(&mut tx, exp.id, w).await?
+        }
+        _ => None,
+    };
     let n = NewNotification::to_channel(
         &super::config::settings(&ctx.config)?.channel,
         WORKFLOW,
@@ -698,9 +966,117 @@ pub async fn decide(
     .body(report.summary.join("\n"))
     .payload(serde_json::json!({ "experiment_id": exp.id, "winner": winner }));
     outbox::enqueue(ctx, &mut tx, &n).await?;
+    let cfg = super::config::settings(&ctx.config)?;
+    let decided = match winner {
+        Some(w) => format!("Experiment {} decided: {w} wins", exp.key),
+        None => format!("Experiment {} stopped without a winner", exp.key),
+    };
+    let mut told: Vec<String> = Vec::new();
+    for role in super::config::role_refs("decisions", &cfg.decisions)? {
+        for p in ctx.org.with_role(&role) {
+            if told.contains(&p.handle) {
+                continue;
+            }
+            told.push(p.handle.clone());
+            let n = NewNotification::to_person(&p.handle, WORKFLOW, exp.id, decided.clone())
+                .body(format!(
+                    "{}\nDecided by @{actor}{}.",
+                    report.summary.join("\n"),
+                    if reason.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", reason.trim())
+                    }
+                ))
+                .dedupe(format!("experiments:{}:decided:{}", exp.id, p.handle))
+                .payload(serde_json::json!({ "experiment_id": exp.id, "winner": winner, "kind": "experiment_decided" }));
+            outbox::enqueue(ctx, &mut tx, &n).await?;
+        }
+    }
     tx.commit().await?;
+    if let (Some(w), Some(content_id), Some(text)) = (winner, exp.content_id, winning_text) {
+        implement_winner(ctx, &exp, w, content_id, &text, actor).await?;
+    }
     let mut conn = ctx.pool.acquire().await?;
     store::find(&mut conn, &exp.id.to_string()).await
+}
+
+/// The winner for real: the winning variation's text becomes the linked
+/// item's next version, submitted for review through the content workflow
+/// (so the live item changes only when it is approved and published). The
+/// decider edits if the content roles allow it, else the item's owner does
+/// (the note names the decider). When the item cannot take a new version
+/// now, its owner gets the task instead.
+async fn implement_winner(
+    ctx: &Ctx,
+    exp: &Experiment,
+    winner: &str,
+    content_id: i64,
+    text: &str,
+    actor: &str,
+) -> Result<()> {
+    use crate::content::service as content;
+    let note = format!(
+        "winner {winner} of experiment {} (decided by @{actor})",
+        exp.key
+    );
+    let owner = {
+        let mut conn = ctx.pool.acquire().await?;
+        crate::content::store::get(&mut conn, content_id)
+            .await?
+            .owner
+    };
+    let edited = match content::edit(ctx, content_id, actor, None, text, Some(&note)).await {
+        Err(Error::Forbidden(_)) if owner != actor => {
+            content::edit(ctx, content_id, &owner, None, text, Some(&note))
+                .await
+                .map(|i| (i, owner.clone()))
+        }
+        other => other.map(|i| (i, actor.to_string())),
+    };
+    let outcome = match edited {
+        Ok((_, editor)) => content::submit(ctx, content_id, &editor).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let mut tx = ctx.pool.begin().await?;
+    let (action, why) = match &outcome {
+        Ok(()) => (
+            "experiment_winner_submitted",
+            format!(
+                "experiment {}: {winner}'s text submitted for review as the next version",
+                exp.key
+            ),
+        ),
+        Err(e) => (
+            "experiment_winner",
+            format!(
+                "experiment {}: apply variation {winner} by hand ({e})",
+                exp.key
+            ),
+        ),
+    };
+    events::append(
+        &mut tx,
+        &NewEvent::new(
+            crate::content::WORKFLOW,
+            "content",
+            content_id,
+            action,
+            actor,
+        )
+        .reason(why.clone())
+        .payload(serde_json::json!({ "experiment": exp.key, "winner": winner })),
+        ctx.now(),
+    )
+    .await?;
+    if outcome.is_err() {
+        let n = NewNotification::to_person(&owner, WORKFLOW, exp.id, format!("Apply the winner of {}: {winner}", exp.name))
+            .body(format!("Experiment {} chose {winner} for content #{content_id}, but its text could not be submitted automatically: {why}. Edit the item with the winning text and submit it for review.", exp.key))
+            .payload(serde_json::json!({ "experiment_id": exp.id, "content_id": content_id, "kind": "experiment_handoff" }));
+        outbox::enqueue(ctx, &mut tx, &n).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Document what was learned; the experiment joins the searchable library.

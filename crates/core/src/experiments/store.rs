@@ -63,6 +63,18 @@ pub struct Experiment {
     pub daily_traffic: i64,
     pub planned_per_variation: i64,
     pub planned_days: i32,
+    /// Units planned across all arms (sequential designs: with the penalty);
+    /// 0 for designs made before the per-arm plan.
+    pub planned_total: i64,
+    /// The fixed-horizon total, for comparison.
+    pub fixed_total: i64,
+    /// Secondary metrics, "name:kind": reported, never blocking a winner.
+    pub secondary: Vec<String>,
+    /// Exposures carry a pre-period covariate: the primary metric is
+    /// analysed with CUPED.
+    pub covariates: bool,
+    /// Exposures carry device / channel / segment: breakdowns are shown.
+    pub dimensions: bool,
     pub content_id: Option<i64>,
     pub follows: Option<i64>,
     pub started_at: Option<DateTime<Utc>>,
@@ -78,7 +90,7 @@ pub struct Experiment {
 
 const COLUMNS: &str = "id, key, name, hypothesis, owner, state, metric, metric_kind, guardrails, engine, difference, sequential,
     sequential_tuning, alpha, power, mde, baseline, baseline_variance, daily_traffic, planned_per_variation, planned_days,
-    content_id, follows, started_at, decided_at, decided_by, winner, decision_reason, learnings, documented_at, created_at, updated_at";
+    coalesce(planned_total, 0) AS planned_total, coalesce(fixed_total, 0) AS fixed_total, secondary, covariates, dimensions, content_id, follows, started_at, decided_at, decided_by, winner, decision_reason, learnings, documented_at, created_at, updated_at";
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Variation {
@@ -108,6 +120,10 @@ pub struct NewRow<'a> {
     pub daily_traffic: i64,
     pub planned_per_variation: i64,
     pub planned_days: i32,
+    pub planned_total: i64,
+    pub fixed_total: i64,
+    pub sequential_tuning: f64,
+    pub secondary: &'a [String],
     pub content_id: Option<i64>,
     pub follows: Option<i64>,
 }
@@ -123,8 +139,8 @@ pub async fn insert(
     let sql = format!(
         "INSERT INTO experiments (key, name, hypothesis, owner, state, metric, metric_kind, guardrails, engine, difference,
             sequential, sequential_tuning, alpha, power, mde, baseline, baseline_variance, daily_traffic,
-            planned_per_variation, planned_days, content_id, follows, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $22, $5, $6, $7, $8, $9, $10, 5000, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
+            planned_per_variation, planned_days, content_id, follows, created_at, updated_at, planned_total, fixed_total, secondary)
+         VALUES ($1, $2, $3, $4, $22, $5, $6, $7, $8, $9, $10, $25, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21, $23, $24, $26)
          ON CONFLICT (key) DO NOTHING RETURNING {COLUMNS}"
     );
     let exp: Option<Experiment> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -150,6 +166,10 @@ pub async fn insert(
         .bind(new.follows)
         .bind(now)
         .bind(State::Draft)
+        .bind(new.planned_total)
+        .bind(new.fixed_total)
+        .bind(new.sequential_tuning)
+        .bind(new.secondary)
         .fetch_optional(&mut *conn)
         .await?;
     let Some(exp) = exp else {
@@ -472,4 +492,236 @@ pub async fn tile_counts(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<
     .bind(State::Documented)
     .fetch_one(conn)
     .await?)
+}
+
+/// Units per variation with their covariate's sum and sum of squares (a
+/// missing covariate counts as 0, as gbstats' SQL does): (variation, n,
+/// covariate sum, covariate sum of squares), in variation order.
+pub async fn exposure_covariates(
+    conn: &mut PgConnection,
+    exp_id: i64,
+) -> Result<Vec<(String, i64, f64, f64)>> {
+    Ok(sqlx::query_as(
+        "SELECT v.key, coalesce(a.n, 0), coalesce(a.cs, 0)::float8, coalesce(a.css, 0)::float8
+         FROM experiment_variations v
+         LEFT JOIN (SELECT variation, count(*) AS n, sum(coalesce(covariate, 0)) AS cs,
+                           sum(coalesce(covariate, 0) * coalesce(covariate, 0)) AS css
+                    FROM experiment_exposures WHERE experiment_id = $1 GROUP BY variation) a
+                ON a.variation = v.key
+         WHERE v.experiment_id = $1 ORDER BY v.position",
+    )
+    .bind(exp_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A metric's per-unit values folded as in `metric_sums`, with the sum of
+/// their products with the unit's covariate: (variation, sum, sum of
+/// squares, sum of products).
+pub async fn metric_sums_cuped(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    metric: &str,
+    kind: MetricKind,
+) -> Result<Vec<(String, f64, f64, f64)>> {
+    Ok(sqlx::query_as(
+        "SELECT pu.variation, sum(pu.uv)::float8, sum(pu.uv * pu.uv)::float8,
+                sum(pu.uv * coalesce(x.covariate, 0))::float8
+         FROM (SELECT variation, unit_id, CASE WHEN $3 THEN least(sum(value), 1) ELSE sum(value) END AS uv
+               FROM experiment_events
+               WHERE experiment_id = $1 AND metric = $2
+               GROUP BY variation, unit_id) pu
+         JOIN experiment_exposures x ON x.experiment_id = $1 AND x.unit_id = pu.unit_id
+         GROUP BY pu.variation",
+    )
+    .bind(exp_id)
+    .bind(metric)
+    .bind(kind == MetricKind::Binomial)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The dimensions exposures may carry.
+pub const DIMENSIONS: [&str; 3] = ["device", "channel", "segment"];
+
+/// Per value of a dimension and variation: units, and the metric's sum and
+/// sum of squares (units without events count 0). `dimension` is one of
+/// [`DIMENSIONS`]; anything else is refused.
+pub async fn dimension_stats(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    dimension: &str,
+    metric: &str,
+    kind: MetricKind,
+) -> Result<Vec<(String, String, i64, f64, f64)>> {
+    let column = match dimension {
+        "device" => "device",
+        "channel" => "channel",
+        "segment" => "segment",
+        other => return Err(Error::invalid(format!("no dimension {other:?}"))),
+    };
+    let sql = format!(
+        "SELECT x.{column}, x.variation, count(*),
+                coalesce(sum(pu.uv), 0)::float8, coalesce(sum(pu.uv * pu.uv), 0)::float8
+         FROM experiment_exposures x
+         LEFT JOIN (SELECT unit_id, CASE WHEN $3 THEN least(sum(value), 1) ELSE sum(value) END AS uv
+                    FROM experiment_events WHERE experiment_id = $1 AND metric = $2
+                    GROUP BY unit_id) pu ON pu.unit_id = x.unit_id
+         WHERE x.experiment_id = $1 AND x.{column} IS NOT NULL
+         GROUP BY x.{column}, x.variation
+         ORDER BY 1, 2"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(exp_id)
+        .bind(metric)
+        .bind(kind == MetricKind::Binomial)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Mark that imported exposures carry covariates and/or dimensions.
+pub async fn mark_imported(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    covariates: bool,
+    dimensions: bool,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE experiments SET covariates = covariates OR $2, dimensions = dimensions OR $3 WHERE id = $1",
+    )
+    .bind(exp_id)
+    .bind(covariates)
+    .bind(dimensions)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// COPY exposure rows (tab-separated: unit, variation, exposed_at, device,
+/// channel, segment, covariate; `\N` for null) into a temporary table, then
+/// insert those not yet exposed. Returns (rows read, rows inserted).
+pub async fn copy_exposures(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    chunks: impl IntoIterator<Item = Result<Vec<u8>>>,
+) -> Result<(u64, u64)> {
+    sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS import_exposures (
+            unit_id text, variation text, exposed_at timestamptz, device text, channel text,
+            segment text, covariate double precision) ON COMMIT DROP",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let mut copy = conn
+        .copy_in_raw("COPY import_exposures FROM STDIN WITH (FORMAT text)")
+        .await?;
+    for chunk in chunks {
+        match chunk {
+            Ok(c) => {
+                copy.send(c).await?;
+            }
+            Err(e) => {
+                let _ = copy.abort(e.to_string()).await;
+                return Err(e);
+            }
+        }
+    }
+    let read = copy.finish().await?;
+    let inserted = sqlx::query(
+        // An anti-join and a plain, sorted insert: about twice as fast as
+        // ON CONFLICT's speculative insertion on a text key. A unit assigned
+        // concurrently in between fails the import (run it again: it is
+        // idempotent).
+        "INSERT INTO experiment_exposures (experiment_id, unit_id, variation, exposed_at, device, channel, segment, covariate)
+         SELECT DISTINCT ON (i.unit_id) $1, i.unit_id, i.variation, i.exposed_at, i.device, i.channel, i.segment, i.covariate
+         FROM import_exposures i
+         WHERE NOT EXISTS (SELECT 1 FROM experiment_exposures x WHERE x.experiment_id = $1 AND x.unit_id = i.unit_id)
+         ORDER BY i.unit_id",
+    )
+    .bind(exp_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok((read, inserted))
+}
+
+/// COPY event rows (tab-separated: event id, unit, metric, value,
+/// recorded_at) into a temporary table, then insert those of exposed units
+/// whose event id is new. Returns (rows read, rows inserted).
+pub async fn copy_events(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    chunks: impl IntoIterator<Item = Result<Vec<u8>>>,
+) -> Result<(u64, u64)> {
+    sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS import_events (
+            event_id text, unit_id text, metric text, value double precision, recorded_at timestamptz)
+         ON COMMIT DROP",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let mut copy = conn
+        .copy_in_raw("COPY import_events FROM STDIN WITH (FORMAT text)")
+        .await?;
+    for chunk in chunks {
+        match chunk {
+            Ok(c) => {
+                copy.send(c).await?;
+            }
+            Err(e) => {
+                let _ = copy.abort(e.to_string()).await;
+                return Err(e);
+            }
+        }
+    }
+    let read = copy.finish().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO experiment_events (experiment_id, unit_id, variation, metric, value, recorded_at, event_id)
+         SELECT $1, e.unit_id, x.variation, e.metric, e.value, e.recorded_at, e.event_id
+         FROM import_events e
+         JOIN experiment_exposures x ON x.experiment_id = $1 AND x.unit_id = e.unit_id
+         ON CONFLICT (experiment_id, event_id) WHERE event_id IS NOT NULL DO NOTHING",
+    )
+    .bind(exp_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok((read, inserted))
+}
+
+/// Store the text of variations (key, text).
+pub async fn set_variation_bodies(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    texts: &[(String, String)],
+) -> Result<()> {
+    let keys: Vec<&str> = texts.iter().map(|(k, _)| k.as_str()).collect();
+    let bodies: Vec<&str> = texts.iter().map(|(_, b)| b.as_str()).collect();
+    sqlx::query(
+        "UPDATE experiment_variations v SET body = t.b
+         FROM UNNEST($2::text[], $3::text[]) AS t(k, b)
+         WHERE v.experiment_id = $1 AND v.key = t.k",
+    )
+    .bind(exp_id)
+    .bind(&keys)
+    .bind(&bodies)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The text of a variation, if it has one.
+pub async fn variation_body(
+    conn: &mut PgConnection,
+    exp_id: i64,
+    key: &str,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT body FROM experiment_variations WHERE experiment_id = $1 AND key = $2",
+    )
+    .bind(exp_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?
+    .flatten())
 }

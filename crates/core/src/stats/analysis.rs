@@ -3,9 +3,12 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::arm::{ArmStats, Difference, MetricKind};
-use super::bayesian::{GaussianPrior, bayesian};
+use super::bayesian::{GaussianPrior, bayesian, bayesian_moments};
+use super::cuped::{CupedArm, cuped_moments};
 use super::error::{StatsError, check_alpha};
-use super::frequentist::{DEFAULT_SEQUENTIAL_TUNING, sequential, welch};
+use super::frequentist::{
+    DEFAULT_SEQUENTIAL_TUNING, sequential, sequential_moments, welch, welch_moments,
+};
 use super::srm::{SRM_THRESHOLD, srm_p_value};
 
 /// Statistical engine.
@@ -28,7 +31,7 @@ fn default_alpha() -> f64 {
 }
 
 /// Sufficient statistics of one variation as given in the JSON input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariationInput {
     /// Display name.
@@ -40,6 +43,15 @@ pub struct VariationInput {
     /// Sum of squares; required for mean metrics, may be omitted for binomial (defaults to `sum`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sum_squares: Option<f64>,
+    /// CUPED: sum of the pre-period covariate (gbstats' name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariate_sum: Option<f64>,
+    /// CUPED: sum of the squared covariate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariate_sum_squares: Option<f64>,
+    /// CUPED: sum over units of metric x covariate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_covariate_sum_product: Option<f64>,
 }
 
 /// Whole-experiment analysis request.
@@ -78,6 +90,11 @@ pub struct AnalysisInput {
     /// Proper normal prior on the relative lift (Bayesian only; default flat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior: Option<GaussianPrior>,
+    /// Regression adjustment with a pre-experiment covariate (CUPED, as
+    /// gbstats); every variation then needs `covariate_sum`,
+    /// `covariate_sum_squares` and `main_covariate_sum_product`.
+    #[serde(default)]
+    pub cuped: bool,
     /// Variations; the first is the control.
     pub variations: Vec<VariationInput>,
 }
@@ -147,8 +164,41 @@ impl AnalysisInput {
         }
         for (i, v) in self.variations.iter().enumerate() {
             self.arm_stats(i, v)?;
+            if self.cuped {
+                self.cuped_arm(i, v)?;
+            }
         }
         Ok(())
+    }
+
+    /// The arm with its covariate (CUPED): every field present and consistent.
+    fn cuped_arm(&self, index: usize, v: &VariationInput) -> Result<CupedArm, StatsError> {
+        let prefix = format!("variations[{index}]");
+        let need = |x: Option<f64>, name: &str| {
+            x.ok_or_else(|| {
+                StatsError::invalid(
+                    format!("{prefix}.{name}"),
+                    "is required when \"cuped\" is true (the pre-period statistics of the covariate)",
+                )
+            })
+        };
+        let cs = need(v.covariate_sum, "covariate_sum")?;
+        let css = need(v.covariate_sum_squares, "covariate_sum_squares")?;
+        let sp = need(v.main_covariate_sum_product, "main_covariate_sum_product")?;
+        if !sp.is_finite() {
+            return Err(StatsError::invalid(
+                format!("{prefix}.main_covariate_sum_product"),
+                "must be a finite number",
+            ));
+        }
+        let post = self.arm_stats(index, v)?;
+        let pre = ArmStats::new(post.n, cs, css);
+        pre.validate(self.metric, &format!("{prefix}.covariate"))?;
+        Ok(CupedArm {
+            post,
+            pre,
+            sum_products: sp,
+        })
     }
 
     /// Converts and validates one variation.
@@ -239,6 +289,9 @@ pub struct VariationResult {
     /// Human-readable explanation when `status` is `not_enough_data`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// CUPED: the pooled regression coefficient used (0: no adjustment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theta: Option<f64>,
 }
 
 /// Whole-experiment analysis result.
@@ -294,28 +347,70 @@ pub fn analyze(input: &AnalysisInput) -> Result<AnalysisOutput, StatsError> {
             risk: (!frequentist).then_some(None),
             status: VariationStatus::Control,
             message: None,
+            theta: None,
         };
         if i > 0 {
-            let outcome = if frequentist {
-                let r = if input.sequential {
-                    sequential(
-                        &control,
-                        arm,
-                        input.metric,
-                        input.difference,
-                        input.alpha,
-                        input.sequential_tuning,
-                    )
-                } else {
-                    welch(&control, arm, input.metric, input.difference, input.alpha)
-                };
-                r.map(|r| {
-                    row.lift = Some(r.estimate);
-                    row.ci = Some(r.ci);
-                    row.p_value = Some(Some(r.p_value));
-                })
+            let moments = if input.cuped {
+                let c = input.cuped_arm(0, &input.variations[0])?;
+                let t = input.cuped_arm(i, v)?;
+                Some(
+                    cuped_moments(&c, &t, input.metric, input.difference)
+                        .map(|(m, th)| (m, th, c.post.n, t.post.n)),
+                )
             } else {
-                bayesian(
+                None
+            };
+            let outcome = match moments {
+                Some(Err(e)) => Err(e),
+                Some(Ok((m, th, n_c, n_t))) => {
+                    row.theta = Some(th);
+                    if frequentist {
+                        let r = if input.sequential {
+                            sequential_moments(&m, n_c, n_t, input.alpha, input.sequential_tuning)
+                        } else {
+                            welch_moments(&m, n_c, n_t, input.alpha)
+                        };
+                        r.map(|r| {
+                            row.lift = Some(r.estimate);
+                            row.ci = Some(r.ci);
+                            row.p_value = Some(Some(r.p_value));
+                        })
+                    } else {
+                        bayesian_moments(
+                            &m,
+                            control.mean(),
+                            input.difference,
+                            input.alpha,
+                            input.prior.as_ref(),
+                        )
+                        .map(|r| {
+                            row.lift = Some(r.mean);
+                            row.ci = Some(r.ci);
+                            row.chance_to_win = Some(Some(r.chance_to_win));
+                            row.risk = Some(Some(r.risk));
+                        })
+                    }
+                }
+                None if frequentist => {
+                    let r = if input.sequential {
+                        sequential(
+                            &control,
+                            arm,
+                            input.metric,
+                            input.difference,
+                            input.alpha,
+                            input.sequential_tuning,
+                        )
+                    } else {
+                        welch(&control, arm, input.metric, input.difference, input.alpha)
+                    };
+                    r.map(|r| {
+                        row.lift = Some(r.estimate);
+                        row.ci = Some(r.ci);
+                        row.p_value = Some(Some(r.p_value));
+                    })
+                }
+                None => bayesian(
                     &control,
                     arm,
                     input.metric,
@@ -328,7 +423,7 @@ pub fn analyze(input: &AnalysisInput) -> Result<AnalysisOutput, StatsError> {
                     row.ci = Some(r.ci);
                     row.chance_to_win = Some(Some(r.chance_to_win));
                     row.risk = Some(Some(r.risk));
-                })
+                }),
             };
             match outcome {
                 Ok(()) => row.status = VariationStatus::Ok,

@@ -1,6 +1,6 @@
 //! Bayesian comparison with a normal approximation to the effect's likelihood.
 
-use super::arm::{ArmStats, Difference, MetricKind, effect_moments};
+use super::arm::{ArmStats, Difference, EffectMoments, MetricKind, effect_moments};
 use super::dist::{normal_cdf, normal_pdf, normal_quantile, normal_sf};
 use super::error::{NotEnoughData, StatsError, check_alpha, ensure_finite};
 use serde::{Deserialize, Serialize};
@@ -106,13 +106,25 @@ pub fn bayesian(
         p.validate("prior")?;
     }
     let m = effect_moments(control, treatment, kind, difference)?;
+    bayesian_moments(&m, control.mean(), difference, alpha, prior)
+}
+
+/// The posterior from effect moments already computed (plain or CUPED);
+/// `control_mean` is the unadjusted control mean (it rescales the prior).
+pub(crate) fn bayesian_moments(
+    m: &EffectMoments,
+    control_mean: f64,
+    difference: Difference,
+    alpha: f64,
+    prior: Option<&GaussianPrior>,
+) -> Result<BayesianResult, StatsError> {
     let (mean, variance) = match prior {
         None => (m.estimate, m.variance),
         Some(p) => {
             let (prior_mean, prior_var) = match difference {
                 Difference::Relative => (p.mean, p.variance),
                 Difference::Absolute => {
-                    let m_c = control.mean();
+                    let m_c = control_mean;
                     if m_c == 0.0 {
                         return Err(NotEnoughData::ZeroControlMean.into());
                     }

@@ -1,6 +1,6 @@
 //! Frequentist comparisons: Welch's t-test and always-valid sequential intervals.
 
-use super::arm::{ArmStats, Difference, MetricKind, effect_moments};
+use super::arm::{ArmStats, Difference, EffectMoments, MetricKind, effect_moments};
 use super::dist::{t_sf, t_upper_quantile};
 use super::error::{NotEnoughData, StatsError, check_alpha, ensure_finite};
 use serde::{Deserialize, Serialize};
@@ -51,8 +51,18 @@ pub fn welch(
     control.validate(kind, "control")?;
     treatment.validate(kind, "treatment")?;
     let m = effect_moments(control, treatment, kind, difference)?;
+    welch_moments(&m, control.n, treatment.n, alpha)
+}
+
+/// The Welch test on effect moments already computed (plain or CUPED).
+pub(crate) fn welch_moments(
+    m: &EffectMoments,
+    n_c: u64,
+    n_t: u64,
+    alpha: f64,
+) -> Result<FrequentistResult, StatsError> {
     let se = m.variance.sqrt();
-    let dof = welch_dof(m.var_c, control.n as f64, m.var_t, treatment.n as f64);
+    let dof = welch_dof(m.var_c, n_c as f64, m.var_t, n_t as f64);
     if !(dof.is_finite() && dof > 0.0) {
         return Err(NotEnoughData::NonFinite("Welch degrees of freedom").into());
     }
@@ -112,8 +122,19 @@ pub fn sequential(
     control.validate(kind, "control")?;
     treatment.validate(kind, "treatment")?;
     let m = effect_moments(control, treatment, kind, difference)?;
+    sequential_moments(&m, control.n, treatment.n, alpha, tuning)
+}
+
+/// The sequential test on effect moments already computed (plain or CUPED).
+pub(crate) fn sequential_moments(
+    m: &EffectMoments,
+    n_c: u64,
+    n_t: u64,
+    alpha: f64,
+    tuning: f64,
+) -> Result<FrequentistResult, StatsError> {
     let se = m.variance.sqrt();
-    let n = control.n as f64 + treatment.n as f64;
+    let n = n_c as f64 + n_t as f64;
     let rho = sequential_rho(alpha, tuning);
     let rho2 = rho * rho;
     let s2 = m.variance * n;

@@ -21,6 +21,7 @@
 mod analysis;
 mod arm;
 mod bayesian;
+mod cuped;
 mod dist;
 mod error;
 mod frequentist;
@@ -34,10 +35,14 @@ pub use analysis::{
 };
 pub use arm::{ArmStats, Difference, MetricKind};
 pub use bayesian::{BayesianResult, GaussianPrior, bayesian, expected_loss};
+pub use cuped::{CupedArm, theta as cuped_theta};
 pub use error::{Arm, NotEnoughData, StatsError};
 pub use frequentist::{
     DEFAULT_SEQUENTIAL_TUNING, FrequentistResult, sequential, sequential_rho, welch,
 };
 pub use multiple_testing::{benjamini_hochberg, holm_bonferroni};
-pub use power::{Baseline, PowerDesign, SampleSizePlan, mde, power, required_n, sample_size};
+pub use power::{
+    Baseline, PowerDesign, SampleSizePlan, SequentialPlan, WeightedPlan, check_weights, mde, power,
+    required_n, sample_size, weighted_plan,
+};
 pub use srm::{SRM_THRESHOLD, srm_p_value};

@@ -285,6 +285,182 @@ pub fn power(
     Ok((normal_sf(z_star - shift) + normal_cdf(-z_star - shift)).clamp(0.0, 1.0))
 }
 
+/// A design with its traffic split: the power calculation per arm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightedPlan {
+    /// Units needed in each arm (in the order of the weights), fixed horizon.
+    pub per_arm: Vec<u64>,
+    /// Units needed across all arms, fixed horizon.
+    pub total: u64,
+    /// Whole days for the fixed-horizon sample.
+    pub planned_days: u64,
+    /// The arm that sets the duration (the one needing the most traffic,
+    /// usually the smallest treatment arm).
+    pub limiting_arm: usize,
+    /// With sequential testing: units per arm, total and days once the
+    /// always-valid interval's wider width is paid for.
+    pub sequential: Option<SequentialPlan>,
+}
+
+/// The sequential design: the penalty paid for peeking at any time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequentialPlan {
+    pub per_arm: Vec<u64>,
+    pub total: u64,
+    pub planned_days: u64,
+    /// The tuning parameter N* of the confidence sequence: the planned total.
+    pub tuning: f64,
+    /// `total / fixed total`: how much more traffic peeking costs.
+    pub inflation: f64,
+}
+
+/// Check a traffic split: at least two arms, every weight > 0 and finite,
+/// summing to 1 within 1e-9. The error is a sentence for a person.
+pub fn check_weights(weights: &[f64]) -> Result<(), StatsError> {
+    if weights.len() < 2 {
+        return Err(StatsError::invalid(
+            "weights",
+            format!(
+                "an experiment needs a control and at least one variation (got {} arm{})",
+                weights.len(),
+                if weights.len() == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    for (i, w) in weights.iter().enumerate() {
+        if !(w.is_finite() && *w > 0.0) {
+            return Err(StatsError::invalid(
+                format!("weights[{i}]"),
+                format!(
+                    "every arm needs a positive share of the traffic (got {w}); drop the arm instead of giving it 0"
+                ),
+            ));
+        }
+    }
+    let sum: f64 = weights.iter().sum();
+    if (sum - 1.0).abs() > 1e-9 {
+        return Err(StatsError::invalid(
+            "weights",
+            format!(
+                "the weights add up to {sum}, not 1: the traffic split must cover exactly all units"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `z` of the sequential interval at total sample `n` with tuning `n`:
+/// the half-width divided by the standard error (see `frequentist::sequential`).
+fn sequential_z(alpha: f64, n: f64) -> f64 {
+    let rho2 = super::frequentist::sequential_rho(alpha, n).powi(2);
+    let growth = n * rho2 + 1.0;
+    (2.0 * growth * (growth.sqrt() / alpha).ln() / (n * rho2)).sqrt()
+}
+
+/// The power calculation per arm with unequal weights.
+///
+/// Comparing treatment `i` (weight `w_i`) with the control (weight `w_0`)
+/// on `N` units in all, the relative lift's variance is
+/// `sigma^2 (1/w_i + (1+d)^2/w_0) / (N mu^2)`, so the fixed-horizon test needs
+/// `N_i = z^2 sigma^2 (1/w_i + (1+d)^2/w_0) / (mu^2 d^2)`; the design needs the
+/// largest `N_i` (the smallest arm sets the duration), and arm `k` gets
+/// `ceil(N w_k)` units. With equal weights this is [`sample_size`].
+///
+/// Sequential designs replace `z_{1-alpha/2}` by the confidence sequence's
+/// width at the planned total, tuned to that total (`N* = N`); `N` is found by
+/// fixed-point iteration.
+pub fn weighted_plan(
+    baseline: &Baseline,
+    relative_mde: f64,
+    alpha: f64,
+    power: f64,
+    weights: &[f64],
+    daily_traffic: f64,
+    sequential: bool,
+) -> Result<WeightedPlan, StatsError> {
+    check_power(alpha, power)?;
+    check_mde(relative_mde)?;
+    check_weights(weights)?;
+    if !(daily_traffic.is_finite() && daily_traffic > 0.0) {
+        return Err(StatsError::invalid(
+            "daily_traffic",
+            format!("must be a positive number (got {daily_traffic})"),
+        ));
+    }
+    let (mu, var) = baseline.moments()?;
+    let d = relative_mde;
+    let w0 = weights[0];
+    // K_i: N = (z_a + z_b)^2 K_i.
+    let (limiting_arm, k) = weights
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, wi)| {
+            (
+                i,
+                var * (1.0 / wi + (1.0 + d).powi(2) / w0) / (mu * mu * d * d),
+            )
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .ok_or_else(|| StatsError::invalid("weights", "needs a treatment arm"))?;
+    let z_power = normal_quantile(power);
+    let fixed = (normal_quantile(1.0 - alpha / 2.0) + z_power).powi(2) * k;
+    const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+    let arms = |total: f64| -> Result<(Vec<u64>, u64, u64), StatsError> {
+        if !(total.is_finite() && total * 2.0 < MAX_EXACT) {
+            return Err(StatsError::invalid(
+                "relative_mde",
+                "is too small: the required sample size is not finite",
+            ));
+        }
+        let per_arm: Vec<u64> = weights
+            .iter()
+            .map(|w| (total * w).ceil().max(2.0) as u64)
+            .collect();
+        let sum: u64 = per_arm.iter().sum();
+        let days = (sum as f64 / daily_traffic).ceil();
+        if days > MAX_EXACT {
+            return Err(StatsError::invalid(
+                "daily_traffic",
+                "is too small: the planned duration does not fit in 64 bits",
+            ));
+        }
+        Ok((per_arm, sum, days as u64))
+    };
+    let (per_arm, total, planned_days) = arms(fixed)?;
+    let sequential = if sequential {
+        let mut n = fixed.max(2.0);
+        for _ in 0..200 {
+            let next = (sequential_z(alpha, n) + z_power).powi(2) * k;
+            if !next.is_finite() {
+                break;
+            }
+            let done = (next - n).abs() < 1e-6 * n.max(1.0);
+            n = next;
+            if done {
+                break;
+            }
+        }
+        let (per_arm, total_s, days) = arms(n)?;
+        Some(SequentialPlan {
+            per_arm,
+            total: total_s,
+            planned_days: days,
+            tuning: total_s as f64,
+            inflation: total_s as f64 / total.max(1) as f64,
+        })
+    } else {
+        None
+    };
+    Ok(WeightedPlan {
+        per_arm,
+        total,
+        planned_days,
+        limiting_arm,
+        sequential,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -448,5 +624,66 @@ mod tests {
                 variance: 100.0
             }
         );
+    }
+
+    fn binomial() -> Baseline {
+        Baseline::Binomial { rate: 0.05 }
+    }
+
+    #[test]
+    fn equal_weights_match_the_equal_split_plan() {
+        let plan = weighted_plan(&binomial(), 0.1, 0.05, 0.8, &[0.5, 0.5], 1000.0, false).unwrap();
+        let old = sample_size(&design(binomial(), 0.1)).unwrap();
+        assert_eq!(plan.per_arm, vec![old.per_variation, old.per_variation]);
+        assert_eq!(plan.total, old.total);
+        assert_eq!(plan.planned_days, old.planned_days);
+    }
+
+    #[test]
+    fn a_90_10_split_needs_more_units_and_days_than_50_50() {
+        let even = weighted_plan(&binomial(), 0.1, 0.05, 0.8, &[0.5, 0.5], 1000.0, false).unwrap();
+        let skew = weighted_plan(&binomial(), 0.1, 0.05, 0.8, &[0.9, 0.1], 1000.0, false).unwrap();
+        assert_eq!(skew.limiting_arm, 1);
+        assert!(
+            skew.planned_days > even.planned_days,
+            "{skew:?} vs {even:?}"
+        );
+        // The 10% arm gets a tenth of the total; the control nine times as much.
+        assert!(skew.per_arm[0] >= 8 * skew.per_arm[1]);
+        // Worked case: z = 2.8016, sigma^2 = 0.0475, mu^2 d^2 = 2.5e-5:
+        // N = 7.8489 * 0.0475 * (1/0.1 + 1.21/0.9) / 2.5e-5 = 169,178 (arms rounded up).
+        let n = skew.total as f64;
+        assert!((n - 169_179.0).abs() < 3.0, "{n}");
+        assert!(skew.total > 2 * even.total);
+    }
+
+    #[test]
+    fn sequential_plans_pay_a_penalty_and_tune_to_the_planned_total() {
+        let fixed = weighted_plan(&binomial(), 0.1, 0.05, 0.8, &[0.5, 0.5], 1000.0, false).unwrap();
+        let seq = weighted_plan(&binomial(), 0.1, 0.05, 0.8, &[0.5, 0.5], 1000.0, true).unwrap();
+        let s = seq.sequential.unwrap();
+        assert_eq!(seq.total, fixed.total);
+        assert!(s.total > fixed.total, "{s:?}");
+        assert!(s.inflation > 1.2 && s.inflation < 3.0, "{s:?}");
+        assert_eq!(s.tuning, s.total as f64);
+        assert!(s.planned_days >= fixed.planned_days);
+    }
+
+    #[test]
+    fn bad_splits_are_refused_with_a_sentence() {
+        for (w, field) in [
+            (vec![0.5, 0.6], "weights"),
+            (vec![1.0, 0.0], "weights[1]"),
+            (vec![1.0], "weights"),
+            (vec![0.5, f64::NAN], "weights[1]"),
+            (vec![-0.5, 1.5], "weights[0]"),
+        ] {
+            match check_weights(&w) {
+                Err(StatsError::InvalidInput { field: f, .. }) => assert_eq!(f, field, "{w:?}"),
+                other => panic!("{w:?}: {other:?}"),
+            }
+        }
+        assert!(check_weights(&[0.9, 0.1]).is_ok());
+        assert!(check_weights(&[1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0]).is_ok());
     }
 }
