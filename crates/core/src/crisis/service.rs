@@ -359,8 +359,9 @@ pub(super) async fn run_command(
     reason: Option<String>,
     mutate: impl FnOnce(&mut Incident, &model::State),
 ) -> Result<Done> {
+    // Reasons may span lines (a status update) but never drive a terminal.
     if let Some(r) = &reason {
-        ctx.config.limits.note("the reason", r)?;
+        ctx.config.limits.body("the reason", r)?;
     }
     let mut inc = store::lock(conn, id).await?;
     let written = store::postmortem(conn, id).await?.is_some();
