@@ -217,7 +217,9 @@ async fn collab_clocks_run(
         tx.commit().await?;
     }
     if chrono::Utc::now() >= first_imminent {
-        anyhow::bail!("opening the hand-offs took longer than planned; their clocks were already due");
+        anyhow::bail!(
+            "opening the hand-offs took longer than planned; their clocks were already due"
+        );
     }
     let exe = std::env::current_exe().context("cannot find the vivid executable")?;
     let mut children = Vec::new();

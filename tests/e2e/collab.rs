@@ -204,7 +204,16 @@ async fn an_incident_commander_asks_the_departments_of_a_crisis_for_work() -> Te
     }
     // Refused with the reason, nothing opened.
     let mut cmd = vivid(&db.url);
-    cmd.args(["crisis", "request", &id, "--to", "operations", "x", "--as", "omar"]);
+    cmd.args([
+        "crisis",
+        "request",
+        &id,
+        "--to",
+        "operations",
+        "x",
+        "--as",
+        "omar",
+    ]);
     let ran = run(cmd);
     assert_eq!(ran.code, Some(2), "{}{}", ran.stdout, ran.stderr);
     assert!(ran.stderr.contains("own"), "{}", ran.stderr);

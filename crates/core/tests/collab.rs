@@ -493,15 +493,16 @@ async fn a_crisis_asks_each_department_it_names_for_work_in_its_story() -> TestR
         ("product", need.clone(), "remy", "cannot respond"),
         ("executive", need.clone(), "omar", "Accountable"),
     ] {
-        let e = err_text(crisis::request_support(&ctx, inc.id, to, "Statement", &fields, actor).await);
+        let e =
+            err_text(crisis::request_support(&ctx, inc.id, to, "Statement", &fields, actor).await);
         assert!(e.contains(want), "{to}: {e}");
     }
     assert_eq!(count(&ctx, "SELECT count(*) FROM handoffs").await?, 0);
     let story = format!("incident:{}", inc.id);
     let mut opened = Vec::new();
     for to in ["vendor", "product"] {
-        let h = crisis::request_support(&ctx, inc.id, to, "Help with the delay", &need, "omar")
-            .await?;
+        let h =
+            crisis::request_support(&ctx, inc.id, to, "Help with the delay", &need, "omar").await?;
         assert_eq!(h.from_department, "operations");
         assert_eq!(h.to_department, to);
         assert_eq!(h.kind, "incident_support");
@@ -510,8 +511,8 @@ async fn a_crisis_asks_each_department_it_names_for_work_in_its_story() -> TestR
         assert_eq!(h.correlation_id.as_deref(), Some(story.as_str()));
         assert_eq!(h.payload["incident"], inc.id);
         assert_eq!(h.payload["severity"], "P2");
-        // Around the clock, 30 minutes to respond.
-        assert_eq!(h.due_at, ctx.now() + TimeDelta::minutes(30));
+        // Around the clock, 60 minutes to respond.
+        assert_eq!(h.due_at, ctx.now() + TimeDelta::minutes(60));
         opened.push(h);
     }
     assert_eq!(opened[1].raci.0.accountable, "priya");
@@ -598,7 +599,11 @@ async fn the_matrix_reads_whole_days_from_the_rollup_and_agrees_with_the_rows() 
     service::act(&ctx, c.id, Command::Cancel, "maya", None).await?;
     clock.set(wednesday_10());
     assert_eq!(
-        count(&ctx, "SELECT coalesce(sum(closed), 0)::bigint FROM handoff_rollup").await?,
+        count(
+            &ctx,
+            "SELECT coalesce(sum(closed), 0)::bigint FROM handoff_rollup"
+        )
+        .await?,
         24
     );
     for days in [30, 7, 5] {

@@ -417,8 +417,16 @@ fn check_open_raci(key: &str, k: &KindConfig, org: &Org) -> Result<(), (String, 
     }
     for d in &org.departments {
         let (from, to) = (
-            if k.from == ANY_DEPARTMENT { &d.key } else { &k.from },
-            if k.to == ANY_DEPARTMENT { &d.key } else { &k.to },
+            if k.from == ANY_DEPARTMENT {
+                &d.key
+            } else {
+                &k.from
+            },
+            if k.to == ANY_DEPARTMENT {
+                &d.key
+            } else {
+                &k.to
+            },
         );
         let s = substituted(r, from, to);
         for (list, entries) in [

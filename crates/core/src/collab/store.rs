@@ -210,22 +210,34 @@ fn assemble(live: &[LiveRow], closed: &[ClosedRow]) -> Vec<Cell> {
 }
 
 /// The tile's figures: live, imminent, overdue, and the share of the last
-/// 30 days' closed hand-offs that met their SLAs.
+/// 30 days' closed hand-offs that met their SLAs (whole days from the
+/// rollup, as the matrix).
 pub async fn tile(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
 ) -> Result<(i64, i64, i64, i64, i64)> {
+    let since = now - TimeDelta::days(30);
+    let (first_whole, end_whole) = whole_days(since, now);
     Ok(sqlx::query_as(
         "SELECT (SELECT count(*) FROM handoffs WHERE status IN ('open', 'acknowledged', 'in_progress', 'waiting')),
                 (SELECT count(*) FROM handoffs WHERE status IN ('open', 'acknowledged', 'in_progress', 'waiting') AND imminent),
                 (SELECT count(*) FROM handoffs WHERE status IN ('open', 'acknowledged', 'in_progress', 'waiting')
                    AND (breached OR resolution_breached OR (status = 'open' AND due_at < $1)
                         OR (resolution_due_at IS NOT NULL AND resolution_due_at < $1))),
-                (SELECT count(*) FROM handoffs WHERE status IN ('done', 'declined') AND closed_at >= $1 - interval '30 days'),
-                (SELECT count(*) FROM handoffs WHERE status IN ('done', 'declined') AND closed_at >= $1 - interval '30 days'
-                   AND (breached OR resolution_breached))",
+                (SELECT count(*) FROM handoffs WHERE status IN ('done', 'declined')
+                   AND ((closed_at >= $2 AND closed_at < $3) OR closed_at >= greatest($2, $4)))
+                + (SELECT coalesce(sum(closed), 0) FROM handoff_rollup WHERE day >= $5 AND day < $6)::bigint,
+                (SELECT count(*) FROM handoffs WHERE status IN ('done', 'declined')
+                   AND ((closed_at >= $2 AND closed_at < $3) OR closed_at >= greatest($2, $4))
+                   AND (breached OR resolution_breached))
+                + (SELECT coalesce(sum(breached), 0) FROM handoff_rollup WHERE day >= $5 AND day < $6)::bigint",
     )
     .bind(now)
+    .bind(since)
+    .bind(first_whole)
+    .bind(end_whole)
+    .bind(first_whole.date_naive())
+    .bind(end_whole.date_naive())
     .fetch_one(conn)
     .await?)
 }
@@ -357,7 +369,15 @@ mod tests {
                 max_seconds: None,
                 ..row("customer_experience", "product", "closed", 0, 3, 0, 0)
             },
-            row("customer_experience", "product", "response", 10, 2, 600, 660),
+            row(
+                "customer_experience",
+                "product",
+                "response",
+                10,
+                2,
+                600,
+                660,
+            ),
             row("marketing", "product", "response", 12, 1, 1800, 1800),
         ];
         let cells = assemble(&live, &closed);

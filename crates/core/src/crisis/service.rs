@@ -1258,11 +1258,11 @@ pub async fn request_support(
                 "incident #{id} is closed; it asks nobody for work any more"
             )));
         }
-        let from = inc
-            .departments
-            .first()
-            .cloned()
-            .unwrap_or(super::config::settings(&ctx.config)?.default_department.clone());
+        let from = inc.departments.first().cloned().unwrap_or(
+            super::config::settings(&ctx.config)?
+                .default_department
+                .clone(),
+        );
         if from == to {
             return Err(Error::invalid(format!(
                 "incident #{id} is {from}'s own: ask another department (it names {})",
@@ -1281,12 +1281,18 @@ pub async fn request_support(
         let h = crate::collab::open(ctx, conn, &open, actor).await?;
         events::append(
             conn,
-            &NewEvent::new(WORKFLOW, "incident", id.to_string(), "support_requested", actor)
-                .reason(format!("asked {to} (hand-off #{}): {}", h.id, h.subject))
-                .correlation(Some(correlation))
-                .payload(serde_json::json!({
-                    "handoff_id": h.id, "from": from, "to": to, "kind": SUPPORT_KIND,
-                })),
+            &NewEvent::new(
+                WORKFLOW,
+                "incident",
+                id.to_string(),
+                "support_requested",
+                actor,
+            )
+            .reason(format!("asked {to} (hand-off #{}): {}", h.id, h.subject))
+            .correlation(Some(correlation))
+            .payload(serde_json::json!({
+                "handoff_id": h.id, "from": from, "to": to, "kind": SUPPORT_KIND,
+            })),
             ctx.now(),
         )
         .await?;
