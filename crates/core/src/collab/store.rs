@@ -30,7 +30,9 @@ pub struct Cell {
 /// since `since`, per edge and per receiving department. Cancelled
 /// hand-offs are left out. The closed part reads the rollup (migration
 /// 0021, kept by the transaction that closes a hand-off) for the whole UTC
-/// days of the window and the rows only for the partial days at its ends;
+/// days of the window and the current one, and the rows only for the
+/// partial first day (and from the current day on if anything closed after
+/// `now`: a clock set back);
 /// percentiles come from the merged duration histograms.
 pub async fn matrix(
     conn: &mut PgConnection,
@@ -50,21 +52,28 @@ pub async fn matrix(
     .fetch_all(&mut *conn)
     .await?;
     let (first_whole, end_whole) = whole_days(since, now);
+    // The current day comes from the rollup too unless something closed
+    // after `now` (a clock set back): then from the rows, as before.
     let closed: Vec<ClosedRow> = sqlx::query_as(
-        "WITH raw AS MATERIALIZED (
+        "WITH later AS (SELECT EXISTS (SELECT 1 FROM handoffs WHERE status IN ('done', 'declined')
+                                         AND closed_at > $6) AS yes),
+         raw AS MATERIALIZED (
             SELECT from_department, to_department, response_seconds, resolution_seconds,
                    breached OR resolution_breached AS late
               FROM handoffs WHERE status IN ('done', 'declined') AND closed_at >= $1 AND closed_at < $2
             UNION ALL
             SELECT from_department, to_department, response_seconds, resolution_seconds,
                    breached OR resolution_breached
-              FROM handoffs WHERE status IN ('done', 'declined') AND closed_at >= greatest($1, $3))
+              FROM handoffs WHERE (SELECT yes FROM later)
+               AND status IN ('done', 'declined') AND closed_at >= greatest($1, $3)),
+         days AS (SELECT $4::date AS first,
+                         CASE WHEN (SELECT yes FROM later) THEN $5::date ELSE $5::date + 1 END AS last)
          SELECT from_department, to_department, 'closed' measure, 0 bucket, count(*) AS count,
                 count(*) FILTER (WHERE late) breached, NULL::bigint min_seconds, NULL::bigint max_seconds
            FROM raw GROUP BY 1, 2
          UNION ALL
          SELECT from_department, to_department, 'closed', 0, sum(closed)::bigint, sum(breached)::bigint, NULL, NULL
-           FROM handoff_rollup WHERE day >= $4 AND day < $5 GROUP BY 1, 2
+           FROM handoff_rollup, days WHERE day >= days.first AND day < days.last GROUP BY 1, 2
          UNION ALL
          SELECT r.from_department, r.to_department, m.measure, handoff_duration_bucket(m.seconds), count(*), 0,
                 min(m.seconds), max(m.seconds)
@@ -74,13 +83,14 @@ pub async fn matrix(
          UNION ALL
          SELECT from_department, to_department, measure, bucket, sum(count)::bigint, 0,
                 min(min_seconds), max(max_seconds)
-           FROM handoff_rollup_durations WHERE day >= $4 AND day < $5 GROUP BY 1, 2, 3, 4",
+           FROM handoff_rollup_durations, days WHERE day >= days.first AND day < days.last GROUP BY 1, 2, 3, 4",
     )
     .bind(since)
     .bind(first_whole)
     .bind(end_whole)
     .bind(first_whole.date_naive())
     .bind(end_whole.date_naive())
+    .bind(now)
     .fetch_all(&mut *conn)
     .await?;
     Ok(assemble(&live, &closed))
@@ -253,8 +263,8 @@ pub async fn review_pending(conn: &mut PgConnection, kind: &str, workflow: &str)
     .await?)
 }
 
-/// Benchmarks only: `n` closed hand-offs spread over the six edges and the
-/// last 30 days, by one INSERT … SELECT (no events, no timers).
+/// Benchmarks only: `n` closed hand-offs spread over the six edges and
+/// closed in the last 30 days, by one INSERT … SELECT (no events, no timers).
 pub async fn bench_fill_closed(conn: &mut PgConnection, n: i64, now: DateTime<Utc>) -> Result<u64> {
     let r = sqlx::query(
         "INSERT INTO handoffs (kind, from_department, to_department, workflow, entity_id, subject, status, due_at,
@@ -265,7 +275,9 @@ pub async fn bench_fill_closed(conn: &mut PgConnection, n: i64, now: DateTime<Ut
                 c + (g % 86400) * interval '1 second', c + (g % 86400) * interval '1 second',
                 g % 5400, g % 86400, g % 5400 > 3600, 'handoff-breach'
          FROM generate_series(1, $1::bigint) g
-         CROSS JOIN LATERAL (SELECT $2::timestamptz - (g % 2592000) * interval '1 second' AS c) t
+         -- Closed over the last 30 days, never after now.
+         CROSS JOIN LATERAL (SELECT $2::timestamptz - (g % 2592000) * interval '1 second'
+                                    - (g % 86400) * interval '1 second' AS c) t
          JOIN (VALUES (0, 'campaign_data', 'marketing', 'sales'), (1, 'product_feedback', 'marketing', 'product'),
                       (2, 'customer_insights', 'marketing', 'customer_experience'), (3, 'budget_roi', 'marketing', 'finance'),
                       (4, 'deal_insights', 'sales', 'finance'), (5, 'feature_request', 'customer_experience', 'product'))
