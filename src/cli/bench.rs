@@ -35,6 +35,9 @@ pub enum BenchCommand {
     ControlRoom(super::bench_room::RoomArgs),
     /// The collaboration matrix over N closed hand-offs (30 days, six edges).
     CollabMatrix(CollabMatrixArgs),
+    /// N open hand-offs with due clocks, M of them due in one minute:
+    /// lateness of their imminent and breach notices from due time.
+    CollabClocks(CollabClocksArgs),
     /// Pages per second per channel (e-mail, SMS, push, webhook) against local servers.
     Pages(super::bench_pages::PagesArgs),
     /// Alert ingestion through `vivid serve`: requests per second and latency.
@@ -103,6 +106,191 @@ async fn collab_matrix_bench(config: Config, args: CollabMatrixArgs) -> Result<(
         r.closed, r.fill_seconds, r.p50_ms, r.max_ms, r.reads
     );
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct CollabClocksArgs {
+    /// Open hand-offs with due clocks (N).
+    #[arg(long, default_value_t = 100_000)]
+    open: i64,
+    /// Of them, how many fall due within the same minute (M).
+    #[arg(long, default_value_t = 1_000)]
+    due: u32,
+    /// Engine processes running the clocks.
+    #[arg(long, default_value_t = 1)]
+    engines: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct CollabClocksBench {
+    open: i64,
+    due_in_one_minute: u32,
+    engines: u32,
+    fill_seconds: f64,
+    imminent: i64,
+    imminent_p50_ms: f64,
+    imminent_p99_ms: f64,
+    imminent_max_ms: f64,
+    breached: i64,
+    breach_p50_ms: f64,
+    breach_p99_ms: f64,
+    breach_max_ms: f64,
+}
+
+async fn collab_clocks_bench(config: Config, args: CollabClocksArgs) -> Result<()> {
+    let r = in_scratch("collab_clocks", async |scratch| {
+        collab_clocks_run(config, scratch, &args).await
+    })
+    .await?;
+    if args.json {
+        return output::json(&r);
+    }
+    println!(
+        "{} open hand-offs with due clocks (filled in {:.1}s), {} of them due within one minute, {} engine process(es):",
+        r.open, r.fill_seconds, r.due_in_one_minute, r.engines
+    );
+    println!(
+        "  imminent (75%) notice after its time: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} notices)",
+        r.imminent_p50_ms, r.imminent_p99_ms, r.imminent_max_ms, r.imminent
+    );
+    println!(
+        "  breach after due:                     p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} breaches)",
+        r.breach_p50_ms, r.breach_p99_ms, r.breach_max_ms, r.breached
+    );
+    Ok(())
+}
+
+async fn collab_clocks_run(
+    config: Config,
+    scratch: &Scratch,
+    args: &CollabClocksArgs,
+) -> Result<CollabClocksBench> {
+    use vivid_core::calendar::CalendarKind;
+    use vivid_core::clock::SimClock;
+    use vivid_core::duration::HumanDuration;
+    use vivid_core::engine::handoffs::{self, NewHandoff, Raci};
+    let pool = db::connect(&scratch.url, 4).await?;
+    let started = Instant::now();
+    let clock = SimClock::at(chrono::Utc::now());
+    let ctx = Ctx::new(pool.clone(), config, Arc::new(clock.clone()))?;
+    ctx.org.sync(&pool).await?;
+    let new = |sla: u64, i: u64| NewHandoff {
+        kind: "campaign_data".into(),
+        from_department: "marketing".into(),
+        to_department: "sales".into(),
+        workflow: "collab".into(),
+        entity_id: String::new(),
+        subject: format!("Bench hand-off {i}"),
+        assignee: None,
+        payload: serde_json::json!({}),
+        response_sla: HumanDuration::from_secs(sla),
+        resolution_sla: None,
+        calendar: CalendarKind::AroundTheClock,
+        raci: Raci {
+            accountable: "sam".into(),
+            responsible: vec!["nico".into()],
+            ..Raci::default()
+        },
+        policy: "handoff-breach".into(),
+        correlation_id: None,
+        channel: None,
+    };
+    // The background: hand-offs due from an hour on, every five seconds.
+    let background = (args.open - i64::from(args.due)).max(1);
+    let mut conn = pool.acquire().await?;
+    let template = handoffs::create(&ctx, &mut conn, &new(3600, 0), "maya").await?;
+    vivid_core::collab::store::bench_clone_open(&mut conn, template.id, background - 1, 5).await?;
+    drop(conn);
+    let fill_seconds = started.elapsed().as_secs_f64();
+    // The burst: an 80-second response SLA (imminent at 60 s), opened so
+    // that every one falls due within the same minute, starting at `first`.
+    let sla = 80i64;
+    let budget = Duration::from_millis(u64::from(args.due) * 20 + 10_000);
+    let first_imminent = chrono::Utc::now() + chrono::TimeDelta::from_std(budget)?;
+    let first_due = first_imminent + chrono::TimeDelta::seconds(sla / 4);
+    let step = chrono::TimeDelta::microseconds(60_000_000 / i64::from(args.due.max(1)));
+    for i in 0..args.due {
+        let due = first_due + step * i as i32;
+        clock.set(due - chrono::TimeDelta::seconds(sla));
+        let mut tx = pool.begin().await?;
+        handoffs::create(&ctx, &mut tx, &new(sla as u64, u64::from(i) + 1), "maya").await?;
+        tx.commit().await?;
+    }
+    if chrono::Utc::now() >= first_imminent {
+        anyhow::bail!(
+            "opening the hand-offs took longer than planned; their clocks were already due"
+        );
+    }
+    let exe = std::env::current_exe().context("cannot find the vivid executable")?;
+    let mut children = Vec::new();
+    for _ in 0..args.engines.max(1) {
+        children.push(
+            tokio::process::Command::new(&exe)
+                .args(["engine"])
+                .env("DATABASE_URL", &scratch.url)
+                .env("RUST_LOG", "warn")
+                .env("VIVID__ENGINE__POLL_INTERVAL", "200ms")
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("cannot start an engine process")?,
+        );
+    }
+    let last_due = first_due + chrono::TimeDelta::seconds(60);
+    let wait = (last_due - chrono::Utc::now()).to_std().unwrap_or_default();
+    let deadline = Instant::now() + wait + Duration::from_secs(120);
+    let burst = "SELECT e.action, extract(epoch FROM e.recorded_at - CASE WHEN e.action = 'handoff_breached'
+                    THEN h.due_at ELSE h.created_at + (h.due_at - h.created_at) * 0.75 END) * 1000 AS l
+                 FROM events e JOIN handoffs h ON h.id = (e.payload->>'handoff_id')::bigint
+                WHERE e.action IN ('handoff_imminent', 'handoff_breached')
+                  AND h.due_at >= $1 AND h.due_at < $1 + interval '61 seconds'";
+    while Instant::now() < deadline {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM ({burst}) x WHERE action = 'handoff_breached'"
+        )))
+        .bind(first_due)
+        .fetch_one(&pool)
+        .await?;
+        if n >= i64::from(args.due) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for mut c in children {
+        c.kill().await.ok();
+    }
+    type Stats = (i64, Option<f64>, Option<f64>, Option<f64>);
+    let stats = async |action: &str| -> Result<Stats> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY l),
+                    percentile_cont(0.99) WITHIN GROUP (ORDER BY l), max(l)::float8
+               FROM ({burst}) x WHERE action = $2"
+        )))
+        .bind(first_due)
+        .bind(action)
+        .fetch_one(&pool)
+        .await?)
+    };
+    let (imminent, i50, i99, imax) = stats("handoff_imminent").await?;
+    let (breached, b50, b99, bmax) = stats("handoff_breached").await?;
+    pool.close().await;
+    Ok(CollabClocksBench {
+        open: background + i64::from(args.due),
+        due_in_one_minute: args.due,
+        engines: args.engines,
+        fill_seconds,
+        imminent,
+        imminent_p50_ms: i50.unwrap_or(0.0),
+        imminent_p99_ms: i99.unwrap_or(0.0),
+        imminent_max_ms: imax.unwrap_or(0.0),
+        breached,
+        breach_p50_ms: b50.unwrap_or(0.0),
+        breach_p99_ms: b99.unwrap_or(0.0),
+        breach_max_ms: bmax.unwrap_or(0.0),
+    })
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +485,7 @@ pub async fn run(config: Config, cmd: BenchCommand) -> Result<()> {
         BenchCommand::Touches(args) => touch_bench(config, args).await,
         BenchCommand::ControlRoom(args) => super::bench_room::run(config, args).await,
         BenchCommand::CollabMatrix(args) => collab_matrix_bench(config, args).await,
+        BenchCommand::CollabClocks(args) => collab_clocks_bench(config, args).await,
         BenchCommand::Pages(args) => super::bench_pages::pages(config, args).await,
         BenchCommand::Alerts(args) => super::bench_pages::alerts(config, args).await,
     }

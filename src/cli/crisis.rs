@@ -55,6 +55,27 @@ pub enum CrisisCommand {
     Postmortem(PostmortemArgs),
     /// MTTA, MTTR, time in phase and SLA breaches per severity.
     Metrics(MetricsArgs),
+    /// Ask another department for work: a typed hand-off (incident_support)
+    /// from the incident's department, in the incident's story.
+    Request(RequestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// The incident number (from `vivid crisis list`).
+    id: i64,
+    /// The department asked (a key from `vivid org list`).
+    #[arg(long = "to", value_name = "DEPT")]
+    to: String,
+    /// What is asked, in a few words.
+    title: String,
+    /// A payload field of `incident_support`, NAME=VALUE (need, by, link).
+    #[arg(long = "field", value_name = "NAME=VALUE")]
+    fields: Vec<String>,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    json: JsonFlag,
 }
 
 #[derive(Debug, Args)]
@@ -517,6 +538,24 @@ pub async fn run(config: Config, cmd: CrisisCommand) -> Result<()> {
             )
             .await?;
             print_done(&ctx, &done, a.json.json, "severity changed")
+        }
+        CrisisCommand::Request(a) => {
+            let actor = a.actor.resolve(&ctx)?;
+            let h =
+                service::request_support(&ctx, a.id, &a.to, &a.title, &a.fields, &actor).await?;
+            let v = vivid_core::collab::service::View::of(&h)?;
+            if a.json.json {
+                return output::json(&v);
+            }
+            println!(
+                "incident #{} asked {} for work: hand-off #{} (respond by {}; story {})",
+                a.id,
+                v.to,
+                v.id,
+                ctx.calendar.format_local(v.response_due_at),
+                v.correlation_id.as_deref().unwrap_or("-")
+            );
+            Ok(())
         }
         CrisisCommand::Note(a) => {
             let actor = a.actor.resolve(&ctx)?;

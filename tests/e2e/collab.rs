@@ -155,3 +155,86 @@ async fn a_request_is_answered_waited_on_and_done() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_commander_asks_the_departments_of_a_crisis_for_work() -> TestResult {
+    let db = fresh_db().await?;
+    let inc = json(
+        &db,
+        &[
+            "crisis",
+            "open",
+            "Carrier lost a day of shipments",
+            "--severity",
+            "P2",
+            "--department",
+            "operations,vendor,product",
+            "--commander",
+            "omar",
+            "--as",
+            "omar",
+            "--json",
+        ],
+    );
+    let id = inc["id"].as_i64().ok_or("no incident id")?.to_string();
+    let mut handoffs = Vec::new();
+    for to in ["vendor", "product"] {
+        let h = json(
+            &db,
+            &[
+                "crisis",
+                "request",
+                &id,
+                "--to",
+                to,
+                "Help with the delay",
+                "--field",
+                "need=Status page copy",
+                "--as",
+                "omar",
+                "--json",
+            ],
+        );
+        assert_eq!(h["kind"], "incident_support");
+        assert_eq!(h["from"], "operations");
+        assert_eq!(h["to"], to);
+        assert_eq!(h["state"], "open");
+        assert_eq!(h["correlation_id"], format!("incident:{id}"));
+        handoffs.push(h["id"].as_i64().ok_or("no hand-off id")?.to_string());
+    }
+    // Refused with the reason, nothing opened.
+    let mut cmd = vivid(&db.url);
+    cmd.args([
+        "crisis",
+        "request",
+        &id,
+        "--to",
+        "operations",
+        "x",
+        "--as",
+        "omar",
+    ]);
+    let ran = run(cmd);
+    assert_eq!(ran.code, Some(2), "{}{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.contains("own"), "{}", ran.stderr);
+    // The department asked answers with the usual commands.
+    let acked = collab(&db, &["ack", &handoffs[1], "--as", "priya"]);
+    assert_eq!(acked["state"], "acknowledged");
+    let listed = collab(&db, &["list", "--department", "vendor"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    // `events tail` links the incident and its hand-offs.
+    let mut cmd = vivid(&db.url);
+    cmd.args([
+        "events",
+        "tail",
+        "--correlation",
+        &format!("incident:{id}"),
+        "--json",
+    ]);
+    let ran = run(cmd);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    for action in ["support_requested", "handed_off", "handoff_acknowledged"] {
+        assert!(ran.stdout.contains(action), "{action}: {}", ran.stdout);
+    }
+    Ok(())
+}

@@ -462,3 +462,169 @@ async fn resolution_breaches_escalate_and_the_weekly_review_reaches_the_business
     assert!(m.edges.iter().any(|e| e.breached == 1));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crisis_asks_each_department_it_names_for_work_in_its_story() -> TestResult {
+    use vivid_core::crisis::Severity;
+    use vivid_core::crisis::service as crisis;
+    let (_db, ctx, clock, _engine) = setup().await?;
+    let inc = crisis::open(
+        &ctx,
+        &crisis::NewIncident {
+            title: "Carrier lost a day of shipments".into(),
+            description: String::new(),
+            severity: Severity::P2,
+            source: crisis::Source::Manual,
+            source_ref: None,
+            departments: vec!["operations".into(), "vendor".into(), "product".into()],
+            commander: Some("omar".into()),
+            trigger_key: None,
+        },
+        "omar",
+    )
+    .await?
+    .ok_or("no incident")?;
+    let need = fields(&["need=Status page copy for the delay", "by=today 15:00"]);
+    // Refusals name the problem and open nothing.
+    for (to, fields, actor, want) in [
+        ("operations", need.clone(), "omar", "own"),
+        ("nowhere", need.clone(), "omar", "unknown department"),
+        ("product", fields(&["incident=3"]), "omar", "incident's own"),
+        ("product", fields(&["colour=red"]), "omar", "\"colour\""),
+        ("product", need.clone(), "remy", "cannot respond"),
+        ("executive", need.clone(), "omar", "Accountable"),
+    ] {
+        let e =
+            err_text(crisis::request_support(&ctx, inc.id, to, "Statement", &fields, actor).await);
+        assert!(e.contains(want), "{to}: {e}");
+    }
+    assert_eq!(count(&ctx, "SELECT count(*) FROM handoffs").await?, 0);
+    let story = format!("incident:{}", inc.id);
+    let mut opened = Vec::new();
+    for to in ["vendor", "product"] {
+        let h =
+            crisis::request_support(&ctx, inc.id, to, "Help with the delay", &need, "omar").await?;
+        assert_eq!(h.from_department, "operations");
+        assert_eq!(h.to_department, to);
+        assert_eq!(h.kind, "incident_support");
+        assert_eq!(h.workflow, "crisis");
+        assert_eq!(h.entity_id, inc.id.to_string());
+        assert_eq!(h.correlation_id.as_deref(), Some(story.as_str()));
+        assert_eq!(h.payload["incident"], inc.id);
+        assert_eq!(h.payload["severity"], "P2");
+        // Around the clock, 60 minutes to respond.
+        assert_eq!(h.due_at, ctx.now() + TimeDelta::minutes(60));
+        opened.push(h);
+    }
+    assert_eq!(opened[1].raci.0.accountable, "priya");
+    assert_eq!(opened[0].raci.0.accountable, "victor");
+    assert!(opened[1].raci.0.informed.contains(&"omar".to_string()));
+    // The department asked answers through the one hand-off lifecycle.
+    clock.advance(TimeDelta::minutes(5));
+    service::act(&ctx, opened[1].id, Command::Start, "priya", None).await?;
+    assert!(
+        err_text(service::act(&ctx, opened[0].id, Command::Acknowledge, "priya", None).await)
+            .contains("may not")
+    );
+    // One story: the incident, both requests, the answer.
+    let mut conn = ctx.pool.acquire().await?;
+    let story_events = events::list(
+        &mut conn,
+        &events::Filter {
+            correlation_id: Some(story),
+            after_id: Some(0),
+            limit: 100,
+            ..events::Filter::default()
+        },
+    )
+    .await?;
+    let actions: Vec<&str> = story_events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "handed_off",
+            "support_requested",
+            "handed_off",
+            "support_requested",
+            "handoff_started"
+        ]
+    );
+    // The matrix shows the edges like any other.
+    let m = read::matrix(&ctx, ctx.now() - TimeDelta::days(30)).await?;
+    assert!(
+        m.edges
+            .iter()
+            .any(|e| e.from.as_deref() == Some("operations") && e.to == "product" && e.open == 1)
+    );
+    Ok(())
+}
+
+/// Exact percentiles of the closed hand-offs, straight from the rows.
+async fn raw_percentiles(
+    ctx: &Ctx,
+    since: DateTime<Utc>,
+) -> Result<(i64, Option<f64>, Option<f64>, Option<f64>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY response_seconds),
+                percentile_cont(0.9) WITHIN GROUP (ORDER BY response_seconds),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_seconds)
+         FROM handoffs WHERE status IN ('done', 'declined') AND closed_at >= $1
+           AND from_department = 'marketing' AND to_department = 'sales'",
+    )
+    .bind(since)
+    .fetch_one(&ctx.pool)
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_matrix_reads_whole_days_from_the_rollup_and_agrees_with_the_rows() -> TestResult {
+    let (_db, ctx, clock, _engine) = setup().await?;
+    // Hand-offs closed over eight days, some answered later than others.
+    for day in 0..8i64 {
+        clock.set(wednesday_10() - TimeDelta::days(10 - day));
+        for i in 0..3i64 {
+            let h = service::request(&ctx, "campaign_data", "R", &campaign(), None, "maya").await?;
+            clock.advance(TimeDelta::minutes(7 * (day + 1) + i * 13));
+            service::act(&ctx, h.id, Command::Start, "nico", None).await?;
+            clock.advance(TimeDelta::minutes(30 + day * 11));
+            if i == 2 {
+                service::act(&ctx, h.id, Command::Decline, "nico", Some("Not ours")).await?;
+            } else {
+                service::act(&ctx, h.id, Command::Done, "nico", None).await?;
+            }
+            clock.advance(TimeDelta::minutes(1));
+        }
+    }
+    // One cancelled: never in the rollup.
+    let c = service::request(&ctx, "campaign_data", "C", &campaign(), None, "maya").await?;
+    service::act(&ctx, c.id, Command::Cancel, "maya", None).await?;
+    clock.set(wednesday_10());
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT coalesce(sum(closed), 0)::bigint FROM handoff_rollup"
+        )
+        .await?,
+        24
+    );
+    // Now, and with the clock set back into the closing days (hand-offs
+    // closed "after now" are read from the rows, as always).
+    for (back, days) in [(0, 30), (0, 7), (0, 5), (5, 30), (5, 2)] {
+        clock.set(wednesday_10() - TimeDelta::days(back));
+        let since = ctx.now() - TimeDelta::days(days) + TimeDelta::hours(3);
+        let m = read::matrix(&ctx, since).await?;
+        let e = m
+            .edges
+            .iter()
+            .find(|e| e.from.as_deref() == Some("marketing") && e.to == "sales")
+            .ok_or("no edge")?;
+        let (n, r50, r90, d50) = raw_percentiles(&ctx, since).await?;
+        let secs = |v: Option<f64>| v.map(|s| s.round() as i64);
+        let at = format!("{days}d, {back}d back");
+        assert_eq!(e.closed, n, "{at}");
+        assert_eq!(e.response_median_seconds, secs(r50), "{at}");
+        assert_eq!(e.response_p90_seconds, secs(r90), "{at}");
+        assert_eq!(e.resolution_median_seconds, secs(d50), "{at}");
+    }
+    Ok(())
+}

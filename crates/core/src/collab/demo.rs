@@ -39,6 +39,18 @@ pub fn sample_payload(ctx: &Ctx, kind: &str, n: u64) -> Result<Map<String, Value
     Ok(m)
 }
 
+/// The kinds the demo opens: the seed's edges (not the journey's leads,
+/// nor the kinds whose departments are named when opened).
+fn edge_kinds(ctx: &Ctx) -> Result<Vec<String>> {
+    let any = super::model::ANY_DEPARTMENT;
+    Ok(config::settings(&ctx.config)?
+        .kinds
+        .iter()
+        .filter(|(name, k)| name.as_str() != "lead" && k.from != any && k.to != any)
+        .map(|(name, _)| name.clone())
+        .collect())
+}
+
 fn requester(ctx: &Ctx, department: &str) -> String {
     ctx.org
         .director_of(department)
@@ -77,12 +89,7 @@ pub async fn seed(live: &Ctx) -> Result<()> {
         clock: Arc::new(clock.clone()),
         ..live.clone()
     };
-    let kinds: Vec<String> = config::settings(&ctx.config)?
-        .kinds
-        .keys()
-        .filter(|k| k.as_str() != "lead")
-        .cloned()
-        .collect();
+    let kinds = edge_kinds(&ctx)?;
     let mut rng = Rng::new(ctx.config.simulate.seed ^ 0x00c0_11ab);
     // History: three weeks of hand-offs answered and done.
     for (i, kind) in kinds.iter().cycle().take(30).enumerate() {
@@ -151,12 +158,7 @@ impl SimStep for Simulation {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             if rng.f64() < 0.1 {
-                let kinds: Vec<String> = config::settings(&ctx.config)?
-                    .kinds
-                    .keys()
-                    .filter(|k| k.as_str() != "lead")
-                    .cloned()
-                    .collect();
+                let kinds = edge_kinds(ctx)?;
                 if let Some(kind) = rng.pick(&kinds) {
                     let n = rng.below(10_000);
                     open_one(ctx, kind, &format!("{} #{n}", kind.replace('_', " ")), n).await?;

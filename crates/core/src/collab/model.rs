@@ -304,12 +304,39 @@ pub fn parse_fields(
 
 /// The calendar a kind's SLAs count on.
 pub fn calendar_kind(kind: &KindConfig) -> CalendarKind {
+    calendar_to(kind, &kind.to)
+}
+
+/// The calendar of a kind's hand-off to `to` (the receiving department's
+/// hours, or around the clock).
+pub fn calendar_to(kind: &KindConfig, to: &str) -> CalendarKind {
     if is_around_the_clock(&kind.calendar) {
         CalendarKind::AroundTheClock
     } else {
         CalendarKind::BusinessHours {
-            department: Some(kind.to.clone()),
+            department: Some(to.to_string()),
         }
+    }
+}
+
+/// A kind's `from` or `to` written `"*"`: the opener names the department
+/// (a crisis asks any department for support). Its RACI entries may say
+/// `@to` and `@from` for the departments of each hand-off
+/// (`"director:@to"`).
+pub const ANY_DEPARTMENT: &str = "*";
+
+/// A RACI entry with `@to` / `@from` replaced by the hand-off's departments.
+pub fn substitute(entry: &str, from: &str, to: &str) -> String {
+    entry.replace("@to", to).replace("@from", from)
+}
+
+fn substituted(r: &RaciConfig, from: &str, to: &str) -> RaciConfig {
+    let all = |l: &[String]| l.iter().map(|e| substitute(e, from, to)).collect();
+    RaciConfig {
+        accountable: all(&r.accountable),
+        responsible: all(&r.responsible),
+        consulted: all(&r.consulted),
+        informed: all(&r.informed),
     }
 }
 
@@ -321,11 +348,14 @@ fn is_around_the_clock(text: &str) -> bool {
 pub fn check_kind(name: &str, k: &KindConfig, org: &Org) -> Result<(), (String, String)> {
     let key = |rest: &str| format!("collab.kinds.{name}.{rest}");
     for (field, d) in [("from", &k.from), ("to", &k.to)] {
-        if org.department(d).is_none() {
-            return Err((key(field), format!("unknown department {d:?}")));
+        if d != ANY_DEPARTMENT && org.department(d).is_none() {
+            return Err((
+                key(field),
+                format!("unknown department {d:?} (or \"*\": named when opened)"),
+            ));
         }
     }
-    if k.from == k.to {
+    if k.from == k.to && k.from != ANY_DEPARTMENT {
         return Err((key("to"), "a hand-off goes to another department".into()));
     }
     if k.response_sla.is_zero() {
@@ -355,7 +385,88 @@ pub fn check_kind(name: &str, k: &KindConfig, org: &Org) -> Result<(), (String, 
             ));
         }
     }
+    if k.from == ANY_DEPARTMENT || k.to == ANY_DEPARTMENT {
+        // Each pair of departments may resolve differently: the entries
+        // must be roles or people for every department, and the
+        // Accountable is checked again when a hand-off is opened.
+        return check_open_raci(&key("raci"), k, org);
+    }
     check_raci(&key("raci"), &k.raci, org)
+}
+
+/// The RACI of a kind whose departments are named when opened: exactly one
+/// Accountable entry, at least one Responsible, every entry a role or
+/// person for every department it may name.
+fn check_open_raci(key: &str, k: &KindConfig, org: &Org) -> Result<(), (String, String)> {
+    let r = &k.raci;
+    if r.accountable.len() != 1 {
+        return Err((
+            format!("{key}.accountable"),
+            format!(
+                "a RACI has exactly one Accountable (got {}: {})",
+                r.accountable.len(),
+                r.accountable.join(", ")
+            ),
+        ));
+    }
+    if r.responsible.is_empty() {
+        return Err((
+            format!("{key}.responsible"),
+            "needs at least one Responsible".into(),
+        ));
+    }
+    for d in &org.departments {
+        let (from, to) = (
+            if k.from == ANY_DEPARTMENT {
+                &d.key
+            } else {
+                &k.from
+            },
+            if k.to == ANY_DEPARTMENT {
+                &d.key
+            } else {
+                &k.to
+            },
+        );
+        let s = substituted(r, from, to);
+        for (list, entries) in [
+            ("accountable", &s.accountable),
+            ("responsible", &s.responsible),
+            ("consulted", &s.consulted),
+            ("informed", &s.informed),
+        ] {
+            for (i, e) in entries.iter().enumerate() {
+                if org.person(e).is_none()
+                    && let Err(reason) = org.check_role(e)
+                {
+                    return Err((format!("{key}.{list}[{i}]"), reason));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The people of a kind's RACI for a hand-off from `from` to `to`; refused
+/// when its Accountable does not name exactly one person there.
+pub fn resolve_raci_between(
+    kind_name: &str,
+    r: &RaciConfig,
+    org: &Org,
+    from: &str,
+    to: &str,
+) -> Result<crate::engine::handoffs::Raci, String> {
+    let s = substituted(r, from, to);
+    if let [one] = s.accountable.as_slice() {
+        let people = resolve(one, org);
+        if people.len() != 1 {
+            return Err(format!(
+                "{kind_name} to {to}: its Accountable {one:?} names {} people, not one",
+                people.len()
+            ));
+        }
+    }
+    Ok(resolve_raci(&s, org))
 }
 
 fn check_field(key: &str, f: &FieldConfig) -> Result<(), (String, String)> {
@@ -468,6 +579,96 @@ pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     let hi = pos.ceil() as usize;
     let (a, b) = (sorted.get(lo)?, sorted.get(hi)?);
     Some(a + (b - a) * (pos - lo as f64))
+}
+
+/// One log bucket of durations (see migration 0021's
+/// `handoff_duration_bucket`): how many, the least and the greatest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub count: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+/// Durations kept as log buckets, mergeable across days and edges: the
+/// matrix's percentiles over a window without reading every hand-off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Histogram {
+    buckets: std::collections::BTreeMap<i32, Bucket>,
+}
+
+impl Histogram {
+    /// Add `count` durations of bucket `index` lying in `min..=max`.
+    pub fn add(&mut self, index: i32, count: i64, min: i64, max: i64) {
+        if count <= 0 {
+            return;
+        }
+        let (min, max) = (min.min(max), min.max(max));
+        self.buckets
+            .entry(index)
+            .and_modify(|b| {
+                b.count += count;
+                b.min = b.min.min(min);
+                b.max = b.max.max(max);
+            })
+            .or_insert(Bucket { count, min, max });
+    }
+
+    pub fn merge(&mut self, other: &Histogram) {
+        for (i, b) in &other.buckets {
+            self.add(*i, b.count, b.min, b.max);
+        }
+    }
+
+    pub fn count(&self) -> i64 {
+        self.buckets.values().map(|b| b.count).sum()
+    }
+
+    /// The `k`-th smallest duration (0-based): exact when its bucket holds
+    /// at most two values (or equal ones), else spread evenly between the
+    /// bucket's least and greatest.
+    fn nth(&self, k: i64) -> Option<f64> {
+        let mut start = 0;
+        for b in self.buckets.values() {
+            if k < start + b.count {
+                let j = k - start;
+                if b.count == 1 || j == 0 {
+                    return Some(b.min as f64);
+                }
+                if j == b.count - 1 {
+                    return Some(b.max as f64);
+                }
+                let span = (b.max - b.min) as f64;
+                return Some(b.min as f64 + span * j as f64 / (b.count - 1) as f64);
+            }
+            start += b.count;
+        }
+        None
+    }
+
+    /// The `q`-quantile (0..=1), linear between ranks as [`percentile`]
+    /// (and PostgreSQL's `percentile_cont`).
+    pub fn percentile(&self, q: f64) -> Option<f64> {
+        let n = self.count();
+        if n == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let pos = q * (n - 1) as f64;
+        let lo = pos.floor() as i64;
+        let hi = pos.ceil() as i64;
+        let (a, b) = (self.nth(lo)?, self.nth(hi)?);
+        Some(a + (b - a) * (pos - lo as f64))
+    }
+}
+
+/// Migration 0021's `handoff_duration_bucket`, for tests and fills that
+/// build histograms outside the database.
+pub fn duration_bucket(seconds: i64) -> i32 {
+    if seconds <= 0 {
+        0
+    } else {
+        ((seconds as f64).ln() / 1.05f64.ln()).floor() as i32 + 1
+    }
 }
 
 #[cfg(test)]
@@ -702,5 +903,40 @@ mod tests {
         assert!(near(percentile(&v, 0.5), 210.0));
         assert!(near(percentile(&v, 0.9), 510.0));
         assert_eq!(percentile(&[], 0.5), None);
+    }
+    #[test]
+    fn a_histogram_is_exact_for_sparse_buckets_and_close_for_dense_ones() {
+        let mut h = Histogram::default();
+        assert_eq!(h.percentile(0.5), None);
+        for s in [600, 1800] {
+            h.add(duration_bucket(s), 1, s, s);
+        }
+        assert_eq!(h.percentile(0.5), Some(1200.0));
+        assert_eq!(h.percentile(0.9), Some(1680.0));
+        // Two of a bucket are its min and max: still exact.
+        let mut two = Histogram::default();
+        two.add(duration_bucket(1000), 2, 1000, 1010);
+        assert_eq!(two.percentile(1.0), Some(1010.0));
+        assert_eq!(two.percentile(0.0), Some(1000.0));
+        // Dense: every second from 0 to 86,399, by day-sized pieces merged.
+        let mut all = Histogram::default();
+        let mut exact = Vec::new();
+        for day in 0..4 {
+            let mut d = Histogram::default();
+            for s in (day * 21_600)..((day + 1) * 21_600) {
+                d.add(duration_bucket(s), 1, s, s);
+                exact.push(s as f64);
+            }
+            all.merge(&d);
+        }
+        assert_eq!(all.count(), 86_400);
+        for q in [0.5, 0.9] {
+            let want = percentile(&exact, q).unwrap_or_default();
+            let got = all.percentile(q).unwrap_or_default();
+            assert!((got - want).abs() / want < 0.01, "q {q}: {got} vs {want}");
+        }
+        assert_eq!(duration_bucket(0), 0);
+        assert_eq!(duration_bucket(1), 1);
+        assert!(duration_bucket(3600) < duration_bucket(3800));
     }
 }

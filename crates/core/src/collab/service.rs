@@ -32,6 +32,12 @@ pub struct Open {
     pub entity_id: Option<String>,
     /// The story it is part of; `None`: a new one (`handoff:<id>`).
     pub correlation_id: Option<String>,
+    /// The requesting department, for kinds whose `from` is `"*"` (else
+    /// it must be the kind's own, or `None`).
+    pub from_department: Option<String>,
+    /// The receiving department, for kinds whose `to` is `"*"` (else it
+    /// must be the kind's own, or `None`).
+    pub to_department: Option<String>,
 }
 
 impl Open {
@@ -60,6 +66,45 @@ impl Open {
         self.correlation_id = correlation_id;
         self
     }
+
+    /// From one department to another (kinds that name theirs when opened).
+    pub fn between(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.from_department = Some(from.into());
+        self.to_department = Some(to.into());
+        self
+    }
+}
+
+/// The departments of a hand-off of kind `k`: the kind's own, or those the
+/// opener names for a `"*"` side.
+fn departments(ctx: &Ctx, name: &str, k: &KindConfig, o: &Open) -> Result<(String, String)> {
+    let side = |side: &str, fixed: &str, given: Option<&String>| -> Result<String> {
+        match (fixed == model::ANY_DEPARTMENT, given) {
+            (true, None) => Err(Error::invalid(format!(
+                "a {name} hand-off names its {side} department when opened"
+            ))),
+            (true, Some(d)) => {
+                if ctx.org.department(d).is_none() {
+                    return Err(Error::invalid(format!(
+                        "unknown department {d:?} (see `vivid org list`)"
+                    )));
+                }
+                Ok(d.clone())
+            }
+            (false, Some(d)) if d != fixed => Err(Error::invalid(format!(
+                "{name} hand-offs go {side} {fixed}, not {d}"
+            ))),
+            (false, _) => Ok(fixed.to_string()),
+        }
+    };
+    let from = side("from", &k.from, o.from_department.as_ref())?;
+    let to = side("to", &k.to, o.to_department.as_ref())?;
+    if from == to {
+        return Err(Error::invalid(format!(
+            "a hand-off goes to another department (both are {from})"
+        )));
+    }
+    Ok((from, to))
 }
 
 /// The kind named, or a refusal listing the kinds there are.
@@ -91,15 +136,17 @@ pub async fn open(ctx: &Ctx, conn: &mut PgConnection, o: &Open, actor: &str) -> 
     let payload = model::check_payload(&o.kind, &fields, &o.payload)
         .map_err(|e| Error::invalid(e.to_string()))?;
     let cfg = config::settings(&ctx.config)?;
+    let (from, to) = departments(ctx, &o.kind, k, o)?;
     let assignee = match &o.assignee {
         Some(a) => Some(a.clone()),
-        None => triage(ctx, conn, &k.to).await?,
+        None => triage(ctx, conn, &to).await?,
     };
-    let raci: Raci = model::resolve_raci(&k.raci, &ctx.org);
+    let raci: Raci = model::resolve_raci_between(&o.kind, &k.raci, &ctx.org, &from, &to)
+        .map_err(Error::invalid)?;
     let new = NewHandoff {
         kind: o.kind.clone(),
-        from_department: k.from.clone(),
-        to_department: k.to.clone(),
+        from_department: from,
+        to_department: to.clone(),
         workflow: o.workflow.clone().unwrap_or_else(|| WORKFLOW.into()),
         entity_id: o.entity_id.clone().unwrap_or_default(),
         subject: title.to_string(),
@@ -107,11 +154,11 @@ pub async fn open(ctx: &Ctx, conn: &mut PgConnection, o: &Open, actor: &str) -> 
         payload: Value::Object(payload),
         response_sla: k.response_sla,
         resolution_sla: k.resolution_sla,
-        calendar: model::calendar_kind(k),
+        calendar: model::calendar_to(k, &to),
         raci,
         policy: k.policy.clone(),
         correlation_id: o.correlation_id.clone(),
-        channel: cfg.channels.get(&k.to).cloned(),
+        channel: cfg.channels.get(&to).cloned(),
     };
     let h = handoffs::create(ctx, conn, &new, actor).await?;
     super::timers::ensure_review(ctx, conn).await?;
@@ -146,7 +193,23 @@ pub async fn request(
 ) -> Result<Handoff> {
     let person = ctx.org.actor(actor)?;
     let k = kind(ctx, kind_name)?;
-    if person.department != k.from && !person.has_role(Role::BusinessManager) {
+    // A kind open on a side takes the requester's department and the
+    // department of the person asked (`--to`).
+    let from = (k.from == model::ANY_DEPARTMENT).then(|| person.department.clone());
+    let to_department = if k.to == model::ANY_DEPARTMENT {
+        let Some(p) = to.and_then(|h| ctx.org.person(h)) else {
+            return Err(Error::invalid(format!(
+                "a {kind_name} hand-off goes to any department: name the person asked with --to PERSON"
+            )));
+        };
+        Some(p.department.clone())
+    } else {
+        None
+    };
+    if k.from != model::ANY_DEPARTMENT
+        && person.department != k.from
+        && !person.has_role(Role::BusinessManager)
+    {
         return Err(Error::forbidden(format!(
             "{} is not in {}, which opens {kind_name} hand-offs (to {})",
             person.label(),
@@ -161,6 +224,8 @@ pub async fn request(
         title: title.into(),
         payload,
         assignee: to.map(str::to_string),
+        from_department: from,
+        to_department,
         ..Open::default()
     };
     let mut tx = ctx.pool.begin().await?;

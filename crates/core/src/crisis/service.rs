@@ -1210,3 +1210,97 @@ pub async fn cancel_on_call(
     })
     .await
 }
+
+/// The hand-off kind a crisis asks other departments for work with
+/// (`[collab.kinds.incident_support]`, its departments named when opened).
+pub const SUPPORT_KIND: &str = "incident_support";
+
+/// The incident commander (or any responder) asks another department for
+/// work (`vivid crisis request INCIDENT --to DEPT "TITLE"`): one typed
+/// hand-off through collaboration's one mechanism, from the incident's
+/// department (the first it names) to `to`, in the incident's story
+/// (`incident:<id>`), noted on the incident's timeline.
+pub async fn request_support(
+    ctx: &Ctx,
+    id: i64,
+    to: &str,
+    title: &str,
+    fields: &[String],
+    actor: &str,
+) -> Result<crate::engine::handoffs::Handoff> {
+    let person = ctx.org.actor(actor)?.clone();
+    let to = to.trim();
+    if ctx.org.department(to).is_none() {
+        return Err(Error::invalid(format!(
+            "unknown department {to:?} (see `vivid org list`)"
+        )));
+    }
+    let kind = crate::collab::service::kind(ctx, SUPPORT_KIND)?;
+    // The incident fills its own fields; the rest are the asker's.
+    const OWN: [&str; 2] = ["incident", "severity"];
+    for f in fields {
+        let name = f.split_once('=').map_or(f.as_str(), |(n, _)| n).trim();
+        if OWN.contains(&name) {
+            return Err(Error::invalid(format!(
+                "field {name:?} is the incident's own; leave it out"
+            )));
+        }
+    }
+    let schema: Vec<_> = crate::collab::model::schema(kind)
+        .into_iter()
+        .filter(|f| !OWN.contains(&f.name.as_str()))
+        .collect();
+    let mut payload = crate::collab::model::parse_fields(SUPPORT_KIND, &schema, fields)
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    in_tx(ctx, async |conn| {
+        let inc = store::lock(conn, id).await?;
+        if inc.commander.as_deref() != Some(person.handle.as_str()) {
+            require_responder(ctx, &person)?;
+        }
+        if inc.status == Status::Closed {
+            return Err(Error::conflict(format!(
+                "incident #{id} is closed; it asks nobody for work any more"
+            )));
+        }
+        let from = inc.departments.first().cloned().unwrap_or(
+            super::config::settings(&ctx.config)?
+                .default_department
+                .clone(),
+        );
+        if from == to {
+            return Err(Error::invalid(format!(
+                "incident #{id} is {from}'s own: ask another department (it names {})",
+                inc.departments.join(", ")
+            )));
+        }
+        payload.insert("incident".into(), id.into());
+        payload.insert("severity".into(), inc.severity.as_str().into());
+        let correlation = format!("incident:{id}");
+        let open = crate::collab::Open {
+            payload,
+            ..crate::collab::Open::new(SUPPORT_KIND, title)
+        }
+        .from_workflow(WORKFLOW, id, Some(correlation.clone()))
+        .between(from.clone(), to);
+        let h = crate::collab::open(ctx, conn, &open, actor).await?;
+        events::append(
+            conn,
+            &NewEvent::new(
+                WORKFLOW,
+                "incident",
+                id.to_string(),
+                "support_requested",
+                actor,
+            )
+            .reason(format!("asked {to} (hand-off #{}): {}", h.id, h.subject))
+            .correlation(Some(correlation))
+            .payload(serde_json::json!({
+                "handoff_id": h.id, "from": from, "to": to, "kind": SUPPORT_KIND,
+            })),
+            ctx.now(),
+        )
+        .await?;
+        Ok(h)
+    })
+    .await
+}
