@@ -224,21 +224,7 @@ async fn collab_clocks_run(
             "opening the hand-offs took longer than planned; their clocks were already due"
         );
     }
-    let exe = std::env::current_exe().context("cannot find the vivid executable")?;
-    let mut children = Vec::new();
-    for _ in 0..args.engines.max(1) {
-        children.push(
-            tokio::process::Command::new(&exe)
-                .args(["engine"])
-                .env("DATABASE_URL", &scratch.url)
-                .env("RUST_LOG", "warn")
-                .env("VIVID__ENGINE__POLL_INTERVAL", "200ms")
-                .stdout(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .context("cannot start an engine process")?,
-        );
-    }
+    let children = spawn_engines(&scratch.url, args.engines)?;
     let last_due = first_due + chrono::TimeDelta::seconds(60);
     let wait = (last_due - chrono::Utc::now()).to_std().unwrap_or_default();
     let deadline = Instant::now() + wait + Duration::from_secs(120);
@@ -752,21 +738,7 @@ async fn escalation_run(
             "opening the incidents took longer than planned; the timers were already due"
         );
     }
-    let exe = std::env::current_exe().context("cannot find the vivid executable")?;
-    let mut children = Vec::new();
-    for _ in 0..args.engines.max(1) {
-        children.push(
-            tokio::process::Command::new(&exe)
-                .args(["engine"])
-                .env("DATABASE_URL", &scratch.url)
-                .env("RUST_LOG", "warn")
-                .env("VIVID__ENGINE__POLL_INTERVAL", "200ms")
-                .stdout(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .context("cannot start an engine process")?,
-        );
-    }
+    let children = spawn_engines(&scratch.url, args.engines)?;
     let expected = i64::from(args.incidents) * 2; // two schedules on call for a P1
     let deadline = Instant::now() + estimate + Duration::from_secs(120);
     let mut notifications = 0;
@@ -1248,4 +1220,23 @@ async fn touch_run(config: Config, scratch: &Scratch, args: &TouchArgs) -> Resul
         raw_per_second: f64::from(args.count) / raw,
         raw_to_scored_ratio: scored / raw,
     })
+}
+
+/// `n` (at least one) `vivid engine` processes on a scratch database,
+/// polling every 200 ms; they stop when the returned handles are dropped.
+fn spawn_engines(url: &str, n: u32) -> Result<Vec<tokio::process::Child>> {
+    let exe = std::env::current_exe().context("cannot find the vivid executable")?;
+    (0..n.max(1))
+        .map(|_| {
+            tokio::process::Command::new(&exe)
+                .args(["engine"])
+                .env("DATABASE_URL", url)
+                .env("RUST_LOG", "warn")
+                .env("VIVID__ENGINE__POLL_INTERVAL", "200ms")
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("cannot start an engine process")
+        })
+        .collect()
 }

@@ -78,8 +78,8 @@ impl DiscordTarget {
                         n.recipient
                     ))
                 })?;
-                if let Some(group) = registry::for_workflow(&n.workflow).filter(|g| g.posts(n)) {
-                    return match live::post(ctx, &self.rest, group, &n.entity_id, channel).await {
+                if let Some((group, entity_id)) = live_card(n) {
+                    return match live::post(ctx, &self.rest, group, &entity_id, channel).await {
                         Ok(_) => Ok(()),
                         Err(LiveError::Rest(e)) => Err(from_rest(e)),
                         // The entity is gone or unreadable: a plain message still tells people.
@@ -142,6 +142,25 @@ impl DiscordTarget {
             .map(drop)
             .map_err(from_rest)
     }
+}
+
+/// The live card a channel notification becomes, and the entity it shows:
+/// a hand-off's card (Ack / Done) whichever workflow opened the hand-off
+/// (a crisis, the journey, a budget), else its workflow's own card.
+fn live_card(n: &Notification) -> Option<(&'static dyn registry::CommandGroup, String)> {
+    let handoff = n
+        .payload
+        .get("card")
+        .and_then(|c| c.as_str())
+        .filter(|c| *c == "handoff")
+        .and_then(|_| n.payload.get("handoff_id"))
+        .and_then(|id| id.as_i64());
+    if let Some(id) = handoff {
+        return registry::for_workflow(vivid_core::collab::WORKFLOW).map(|g| (g, id.to_string()));
+    }
+    registry::for_workflow(&n.workflow)
+        .filter(|g| g.posts(n))
+        .map(|g| (g, n.entity_id.clone()))
 }
 
 /// A notification as a message: its subject, body and severity colour.

@@ -313,3 +313,46 @@ async fn the_posted_card_is_edited_on_every_change_wherever_it_came_from() -> Te
     );
     Ok(())
 }
+
+/// A hand-off opened by another workflow (here a crisis asking Product
+/// for help) is posted to the receiving department's channel as the
+/// hand-off's own card, with its Ack button: not as plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_off_opened_by_a_crisis_is_posted_as_a_card_with_its_buttons() -> TestResult {
+    const PRODUCT: &str = "200000000000000077";
+    let mut config = default_config();
+    config
+        .discord
+        .channels
+        .insert("product".into(), PRODUCT.into());
+    let (_db, ctx, _clock) = setup_with(config).await?;
+    let fake = FakeDiscord::start()?;
+    let incident = open(&ctx, "Checkout is down", Severity::P2).await?;
+    let h = service::request_support(
+        &ctx,
+        incident,
+        "product",
+        "Pause the checkout redesign rollout",
+        &[],
+        "omar",
+    )
+    .await?;
+    let engine = Engine::new(ctx.clone(), Arc::new(target(&fake)?));
+    let report = engine.run_pass().await?;
+    assert_eq!(report.dead, 0, "{report:?}");
+    let posts = fake.matching("POST", &format!("/channels/{PRODUCT}/messages"));
+    assert_eq!(posts.len(), 1, "{:?}", fake.requests());
+    let embed = &posts[0].body["embeds"][0];
+    assert!(
+        embed["title"]
+            .as_str()
+            .is_some_and(|t| t.contains(&format!("Hand-off #{}", h.id))),
+        "{embed}"
+    );
+    let buttons = &posts[0].body["components"][0]["components"];
+    assert_eq!(
+        buttons[0]["custom_id"],
+        json!(format!("handoff:ack:{}", h.id))
+    );
+    Ok(())
+}
